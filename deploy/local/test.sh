@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# `make test`: start the infrastructure the tests need (unless it already runs), run unit,
+# integration and e2e tests, stop exactly what this script started, exit with pytest's status.
+# Tests isolate themselves with a random topic prefix and their own databases, and start the
+# centinela services they need on free ports, so a running `make up` is not disturbed.
+set -uo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT"
+STACK="bash deploy/local/stack.sh"
+started=()
+
+cleanup() {
+  for name in "${started[@]}"; do $STACK "stop-$name" || true; done
+}
+trap cleanup EXIT
+
+for name in kafka ferretdb; do
+  if ! $STACK "running-$name"; then
+    $STACK "$name-up" || exit 1
+    started+=("$name")
+  fi
+done
+
+export CENTINELA_KAFKA_BOOTSTRAP="127.0.0.1:${CENTINELA_KAFKA_PORT:-9092}"
+export CENTINELA_MONGO_URI="mongodb://127.0.0.1:${CENTINELA_MONGO_PORT:-27017}/"
+
+if [ "${1:-}" = "--bench" ]; then
+  .venv/bin/python -m tests.bench.run
+  exit $?
+fi
+
+.venv/bin/python -m pytest tests -q -p no:cacheprovider ${PYTEST_ARGS:-}
+exit $?

@@ -1,0 +1,1 @@
+"""centinela shared contract: events, topics, settings, auth, Kafka/Mongo adapters, metrics."""

@@ -1,0 +1,121 @@
+"""Facts published by intake on ``case-events``. Pseudonymous ids only, never identity."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import Field
+
+from shared.events.envelope import EventPayload, event_type
+
+SOURCE = "/centinela/intake"
+
+CaseStatus = Literal["Active", "FollowUp", "Closed", "ClosedReferred"]
+SessionOutcome = Literal["attended", "missed", "cancelled"]
+ReferralStatus = Literal["in_progress", "accepted", "rejected", "done", "revoked"]
+
+
+@event_type("centinela.case.registered", 1, SOURCE)
+class CaseRegistered(EventPayload):
+    org_id: str
+    advocate_id: str | None = None
+    status: CaseStatus = "Active"
+    exploitation_types: list[str] = Field(default_factory=list)
+    region: str | None = None
+    rescue_date: date | None = None
+    person_ref: str | None = None
+    consent_for_services: bool = False
+    registered_at: datetime
+
+
+@event_type("centinela.case.updated", 1, SOURCE)
+class CaseUpdated(EventPayload):
+    changed_fields: list[str]
+    updated_at: datetime
+
+
+@event_type("centinela.case.status_changed", 1, SOURCE)
+class CaseStatusChanged(EventPayload):
+    previous_status: CaseStatus
+    status: CaseStatus
+    changed_at: datetime
+
+
+@event_type("centinela.case.closed", 1, SOURCE)
+class CaseClosed(EventPayload):
+    status: CaseStatus
+    closed_at: datetime
+
+
+@event_type("centinela.case.advocate_assigned", 1, SOURCE)
+class AdvocateAssigned(EventPayload):
+    advocate_id: str
+    previous_advocate_id: str | None = None
+    org_id: str
+    assigned_at: datetime
+
+
+@event_type("centinela.service.planned", 1, SOURCE)
+class ServicePlanned(EventPayload):
+    service_id: str
+    spl_type: str
+    service_kind: str
+    provider_org_id: str
+    first_due_at: datetime
+    interval_days: int | None = None
+    sessions_planned: int | None = None
+    planned_at: datetime
+
+
+@event_type("centinela.session.recorded", 1, SOURCE)
+class SessionRecorded(EventPayload):
+    service_id: str
+    session_id: str
+    service_kind: str
+    outcome: SessionOutcome
+    occurred_at: datetime
+    recorded_at: datetime
+
+
+@event_type("centinela.risk.flagged", 1, SOURCE)
+class RiskFlagged(EventPayload):
+    flag_id: str
+    kind: Literal[
+        "contact_with_trafficker", "runaway_missing", "threat_received", "return_to_exploitation_site", "other"
+    ]
+    severity: Literal["low", "medium", "high", "critical"]
+    raised_at: datetime
+
+
+@event_type("centinela.person.reregistered", 1, SOURCE)
+class PersonReregistered(EventPayload):
+    person_ref: str
+    previous_case_ids: list[str]
+    detected_at: datetime
+
+
+@event_type("centinela.followup.planned", 1, SOURCE)
+class FollowUpPlanned(EventPayload):
+    followup_id: str
+    planned_date: date
+    kind: str = "reintegration"
+    planned_at: datetime
+
+
+@event_type("centinela.followup.recorded", 1, SOURCE)
+class FollowUpRecorded(EventPayload):
+    followup_id: str
+    done_date: date
+    outcome: str
+    recorded_at: datetime
+
+
+@event_type("centinela.referral.status_changed", 1, SOURCE)
+class ReferralStatusChanged(EventPayload):
+    referral_id: str
+    from_org_id: str
+    to_org_id: str
+    status: ReferralStatus
+    previous_status: ReferralStatus | None = None
+    changed_at: datetime

@@ -1,0 +1,118 @@
+"""Normalised facts published by the legal service on ``legal-events``.
+
+Every fact carries the integrator's ``(source_system, update_id)`` and when it happened in court
+(``occurred_at``), plus the stage the prosecution is in after it, so the alerts side never
+recomputes law.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from shared.events.envelope import EventPayload, event_type
+
+SOURCE = "/centinela/legal"
+
+Stage = Literal[
+    "complaint_filed",
+    "preliminary_investigation",
+    "preparatory_investigation",
+    "intermediate_stage",
+    "trial",
+    "verdict",
+    "appeal",
+    "final",
+    "archived",
+]
+
+
+class LegalFact(EventPayload):
+    source_system: str
+    update_id: str
+    occurred_at: datetime
+    stage: Stage | None = None
+
+
+@event_type("centinela.legal.stage_changed", 1, SOURCE)
+class StageChanged(LegalFact):
+    previous_stage: Stage | None = None
+    stage_started_at: datetime
+    deadline_at: datetime | None = None
+    complexity: Literal["ordinary", "complex", "organised_crime"] = "ordinary"
+
+
+@event_type("centinela.legal.hearing_scheduled", 1, SOURCE)
+class HearingScheduled(LegalFact):
+    hearing_id: str
+    scheduled_for: datetime
+
+
+@event_type("centinela.legal.hearing_held", 1, SOURCE)
+class HearingHeld(LegalFact):
+    hearing_id: str
+
+
+@event_type("centinela.legal.hearing_postponed", 1, SOURCE)
+class HearingPostponed(LegalFact):
+    hearing_id: str
+    reason: str
+    new_date: datetime | None = None
+    postponements_in_stage: int = 1
+
+
+@event_type("centinela.legal.victim_notified", 1, SOURCE)
+class VictimNotified(LegalFact):
+    about: str = "general"
+
+
+@event_type("centinela.legal.victim_attended", 1, SOURCE)
+class VictimAttended(LegalFact):
+    hearing_id: str | None = None
+
+
+@event_type("centinela.legal.victim_absent", 1, SOURCE)
+class VictimAbsent(LegalFact):
+    hearing_id: str | None = None
+
+
+@event_type("centinela.legal.representation_assigned", 1, SOURCE)
+class RepresentationAssigned(LegalFact):
+    representative_ref: str | None = None
+
+
+@event_type("centinela.legal.protective_measure_granted", 1, SOURCE)
+class ProtectiveMeasureGranted(LegalFact):
+    measure: str
+
+
+@event_type("centinela.legal.verdict_issued", 1, SOURCE)
+class VerdictIssued(LegalFact):
+    outcome: Literal["conviction", "acquittal"]
+
+
+@event_type("centinela.legal.reparation_ordered", 1, SOURCE)
+class ReparationOrdered(LegalFact):
+    amount: float | None = None
+    currency: str | None = None
+
+
+@event_type("centinela.legal.reparation_paid", 1, SOURCE)
+class ReparationPaid(LegalFact):
+    amount: float | None = None
+    currency: str | None = None
+
+
+@event_type("centinela.legal.appeal_filed", 1, SOURCE)
+class AppealFiled(LegalFact):
+    pass
+
+
+@event_type("centinela.legal.case_archived", 1, SOURCE)
+class CaseArchived(LegalFact):
+    reason: str
+
+
+@event_type("centinela.legal.case_reopened", 1, SOURCE)
+class CaseReopened(LegalFact):
+    reason: str | None = None

@@ -1,0 +1,219 @@
+"""kafka-python adapters: a safe producer and a consumer loop that routes poison to a DLQ.
+
+Delivery is at-least-once: offsets are committed only after the handler returned, so a crash
+replays the last records and consumers stay idempotent by event id.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
+from kafka.structs import OffsetAndMetadata
+
+from shared.events import CloudEvent, EventPayload, encode, key_for, new_event
+from shared.settings import CommonSettings
+from shared.topics import dlq
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class Producer:
+    """acks=all, idempotent, bounded retries; ``close`` flushes whatever is buffered."""
+
+    def __init__(self, settings: CommonSettings, client_id: str) -> None:
+        self.settings = settings
+        self._producer = KafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap.split(","),
+            client_id=client_id,
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=5,
+            retries=2**31 - 1,
+            max_in_flight_requests_per_connection=5,
+            request_timeout_ms=15000,
+            delivery_timeout_ms=30000,
+            max_block_ms=10000,
+        )
+
+    def send_raw(
+        self, topic: str, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]] | None = None
+    ) -> Any:
+        """Send to a catalogue topic (the prefix is applied here). Returns a future."""
+        return self._producer.send(self.settings.topic(topic), key=key, value=value, headers=headers or [])
+
+    def publish(self, topic: str, event: CloudEvent | EventPayload) -> Any:
+        envelope = new_event(event) if isinstance(event, EventPayload) else event
+        return self.send_raw(topic, key_for(envelope.subject), encode(envelope))
+
+    def flush(self, timeout: float | None = None) -> None:
+        self._producer.flush(timeout=timeout)
+
+    def close(self, timeout: float = 10.0) -> None:
+        try:
+            self._producer.flush(timeout=timeout)
+        finally:
+            self._producer.close(timeout=timeout)
+
+
+class InvalidMessage(ValueError):
+    """Raised by a decoder or handler for input that will never succeed: it goes to the DLQ."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class ConsumerStats:
+    processed: int = 0
+    dead_lettered: int = 0
+    retries: int = 0
+
+
+class ConsumerLoop(Generic[T]):
+    """Poll ``topics``, decode each record, call ``handler``; poison goes to ``<topic>.dlq``.
+
+    * ``decode(record) -> T`` raises :class:`InvalidMessage` (or ``ValueError``) for bad input.
+    * ``handler(record, item)`` may raise :class:`InvalidMessage` for bad input too; any other
+      exception is treated as transient (database down): the record is retried with backoff and
+      its offset is not committed, so nothing is lost.
+    """
+
+    def __init__(
+        self,
+        settings: CommonSettings,
+        topics: list[str],
+        group_id: str,
+        decode: Callable[[ConsumerRecord], T],
+        handler: Callable[[ConsumerRecord, T], None],
+        *,
+        producer: Producer | None = None,
+        on_dead_letter: Callable[[ConsumerRecord, str], None] | None = None,
+        auto_offset_reset: str = "earliest",
+        max_backoff: float = 10.0,
+    ) -> None:
+        self.settings = settings
+        self.topics = topics
+        self.group_id = group_id
+        self.decode = decode
+        self.handler = handler
+        self.producer = producer or Producer(settings, client_id=f"{group_id}-dlq")
+        self._own_producer = producer is None
+        self.on_dead_letter = on_dead_letter
+        self.auto_offset_reset = auto_offset_reset
+        self.max_backoff = max_backoff
+        self.stats = ConsumerStats()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.consumer: KafkaConsumer | None = None
+        self.assigned = threading.Event()
+
+    # -- lifecycle
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.run, name=f"consumer-{self.group_id}", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 15.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        if self._own_producer:
+            self.producer.close()
+
+    def run(self) -> None:
+        self.consumer = KafkaConsumer(
+            *[self.settings.topic(t) for t in self.topics],
+            bootstrap_servers=self.settings.kafka_bootstrap.split(","),
+            group_id=self.settings.topic(self.group_id),
+            enable_auto_commit=False,
+            auto_offset_reset=self.auto_offset_reset,
+            max_poll_records=200,
+            session_timeout_ms=10000,
+            heartbeat_interval_ms=3000,
+        )
+        try:
+            while not self._stop.is_set():
+                batch = self.consumer.poll(timeout_ms=500)
+                if self.consumer.assignment():
+                    self.assigned.set()
+                for records in batch.values():
+                    for record in records:
+                        if not self._process(record):
+                            break  # stopping: uncommitted records are re-read by whoever owns tp next
+                    else:
+                        continue
+                    break
+        finally:
+            self.consumer.close(autocommit=False)
+
+    # -- one record
+    def _process(self, record: ConsumerRecord) -> bool:
+        delay = 0.2
+        while not self._stop.is_set():
+            try:
+                item = self.decode(record)
+                self.handler(record, item)
+            except (InvalidMessage, ValueError) as exc:
+                reason = exc.reason if isinstance(exc, InvalidMessage) else str(exc)
+                self._dead_letter(record, reason)
+                self._commit(record)
+                return True
+            except Exception as exc:  # transient: retry the same record, never skip it
+                self.stats.retries += 1
+                log.warning(
+                    "handler failed, retrying",
+                    extra={"topic": record.topic, "exc": type(exc).__name__},
+                    exc_info=True,
+                )
+                self._stop.wait(delay)
+                delay = min(delay * 2, self.max_backoff)
+                continue
+            self.stats.processed += 1
+            self._commit(record)
+            return True
+        return False
+
+    def _dead_letter(self, record: ConsumerRecord, reason: str) -> None:
+        base = record.topic[len(self.settings.topic_prefix) :] if self.settings.topic_prefix else record.topic
+        headers = [
+            ("dlq.reason", reason.encode()[:1000]),
+            ("dlq.source.topic", record.topic.encode()),
+            ("dlq.source.partition", str(record.partition).encode()),
+            ("dlq.source.offset", str(record.offset).encode()),
+            ("dlq.consumer.group", self.group_id.encode()),
+            ("dlq.failed_at", datetime.now(UTC).isoformat().encode()),
+        ]
+        value = record.value if record.value is not None else b""
+        self.producer.send_raw(dlq(base), record.key, value, headers).get(timeout=30)
+        self.stats.dead_lettered += 1
+        log.warning("message dead-lettered", extra={"topic": record.topic})
+        if self.on_dead_letter:
+            self.on_dead_letter(record, reason)
+
+    def _commit(self, record: ConsumerRecord) -> None:
+        assert self.consumer is not None
+        tp = TopicPartition(record.topic, record.partition)
+        for attempt in range(5):
+            try:
+                self.consumer.commit({tp: OffsetAndMetadata(record.offset + 1, "", -1)})
+                return
+            except Exception:  # rebalance in progress: the record may be replayed, handlers are idempotent
+                if attempt == 4:
+                    log.warning("offset commit failed; record may be replayed", extra={"topic": record.topic})
+                    return
+                time.sleep(0.2)
+
+
+def dlq_headers(headers: list[tuple[str, bytes]] | None) -> dict[str, str]:
+    """Decode DLQ headers of a record into a dict (for tests and tooling)."""
+    return {k: v.decode("utf-8", "replace") for k, v in (headers or []) if k.startswith("dlq.")}

@@ -1,0 +1,176 @@
+"""Transactional outbox without multi-document transactions.
+
+The change and the events it causes are written in *one* atomic single-document update: the
+aggregate document carries an ``outbox`` array and the same ``update_one`` that changes the
+aggregate ``$push``es the encoded events into it. A relay publishes pending entries with the
+shared producer (acks=all, idempotent), waits for the broker's acknowledgement and only then
+``$pull``s them. A crash between publish and pull republishes the same event id, which
+consumers drop as a duplicate: delivery is at-least-once, effect is exactly-once per event id.
+
+One relay per service publishes at a time (a lease document), so several API workers never
+interleave one case's events.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pymongo.collection import Collection
+
+from shared import metrics
+from shared.events import CloudEvent, EventPayload, encode, new_event
+from shared.kafka import Producer
+
+log = logging.getLogger(__name__)
+
+
+def entries(topic: str, *events: CloudEvent | EventPayload) -> list[dict[str, Any]]:
+    """Outbox entries for ``events`` to be ``$push``ed in the same update as the change."""
+    now = datetime.now(UTC)
+    out = []
+    for ev in events:
+        envelope = new_event(ev) if isinstance(ev, EventPayload) else ev
+        out.append(
+            {
+                "id": envelope.id,
+                "topic": topic,
+                "key": envelope.subject,
+                "value": encode(envelope).decode(),
+                "created_at": now,
+            }
+        )
+    return out
+
+
+def push(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """The ``$push`` clause that appends ``events`` to a document's outbox."""
+    return {"outbox": {"$each": events}}
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        producer: Producer,
+        collections: list[Collection],  # type: ignore[type-arg]
+        lease_collection: Collection,  # type: ignore[type-arg]
+        service: str,
+        *,
+        poll_interval: float = 0.5,
+        lease_seconds: float = 10.0,
+        batch: int = 200,
+    ) -> None:
+        self.producer = producer
+        self.collections = collections
+        self.leases = lease_collection
+        self.service = service
+        self.poll_interval = poll_interval
+        self.lease_seconds = lease_seconds
+        self.batch = batch
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.published = metrics.counter(
+            f"centinela_{service}_outbox_published_total", "events published from the outbox", ("topic",)
+        )
+        self.backlog = metrics.gauge(
+            f"centinela_{service}_outbox_backlog_events", "outbox entries waiting to be published"
+        )
+        self.latency = metrics.histogram(
+            f"centinela_{service}_outbox_publish_latency_seconds",
+            "time from the write to the broker's acknowledgement",
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+        )
+        self.failures = metrics.counter(
+            f"centinela_{service}_outbox_publish_failures_total", "failed publish attempts (retried)"
+        )
+
+    def notify(self) -> None:
+        """Wake the relay now (called after a write) instead of waiting for the next poll."""
+        self._wake.set()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=f"outbox-{self.service}", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 15.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        try:
+            self.leases.delete_one({"_id": self.service, "owner": self.owner})
+        except Exception:  # the lease expires by itself
+            log.info("outbox lease not released; it expires in %ss", self.lease_seconds)
+
+    def _acquire_lease(self) -> bool:
+        now = datetime.now(UTC)
+        until = now + timedelta(seconds=self.lease_seconds)
+        try:
+            self.leases.update_one(
+                {"_id": self.service, "$or": [{"owner": self.owner}, {"until": {"$lt": now}}]},
+                {"$set": {"owner": self.owner, "until": until}},
+                upsert=True,
+            )
+        except Exception:  # duplicate key on upsert: someone else holds a live lease
+            return False
+        doc = self.leases.find_one({"_id": self.service})
+        return bool(doc and doc.get("owner") == self.owner)
+
+    def _run(self) -> None:
+        backoff = self.poll_interval
+        while not self._stop.is_set():
+            try:
+                if self._acquire_lease():
+                    self.run_once()
+                backoff = self.poll_interval
+            except Exception as exc:
+                self.failures.inc()
+                log.warning("outbox relay pass failed; will retry", extra={"exc": type(exc).__name__})
+                backoff = min(backoff * 2, 10.0)
+            self._wake.wait(backoff)
+            self._wake.clear()
+
+    def run_once(self) -> int:
+        """Publish every pending entry once; return how many were published."""
+        total = 0
+        pending = 0
+        for coll in self.collections:
+            docs = list(coll.find({"outbox.0": {"$exists": True}}, {"outbox": 1}).limit(self.batch))
+            for doc in docs:
+                outbox = doc.get("outbox") or []
+                futures = [
+                    (e, self.producer.send_raw(e["topic"], e["key"].encode(), e["value"].encode())) for e in outbox
+                ]
+                for _, fut in futures:
+                    fut.get(timeout=30)
+                now = datetime.now(UTC)
+                for e, _ in futures:
+                    created = e.get("created_at")
+                    if isinstance(created, datetime):
+                        if created.tzinfo is None:
+                            created = created.replace(tzinfo=UTC)
+                        self.latency.observe(max(0.0, (now - created).total_seconds()))
+                    self.published.labels(e["topic"]).inc()
+                ids = [e["id"] for e in outbox]
+                coll.update_one({"_id": doc["_id"]}, {"$pull": {"outbox": {"id": {"$in": ids}}}})
+                total += len(ids)
+            pending += sum(
+                len(d.get("outbox") or []) for d in coll.find({"outbox.0": {"$exists": True}}, {"outbox": 1})
+            )
+        self.backlog.set(pending)
+        return total
+
+    def drain(self, timeout: float = 30.0) -> None:
+        """Publish until nothing is pending (tests, graceful shutdown)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.run_once() == 0:
+                return

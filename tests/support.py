@@ -1,0 +1,143 @@
+"""Test helpers shared by integration and e2e tests: real processes, real broker, polling."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(fn: Callable[[], T | None], timeout: float = 30.0, interval: float = 0.1, what: str = "condition") -> T:
+    """Poll ``fn`` until it returns something truthy, or fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    last_exc: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = fn()
+            if value:
+                return value
+        except Exception as exc:  # the thing polled may not be up yet
+            last_exc = exc
+        time.sleep(interval)
+    raise AssertionError(
+        f"timed out after {timeout}s waiting for {what}" + (f" (last error: {last_exc!r})" if last_exc else "")
+    )
+
+
+def base_env() -> dict[str, str]:
+    return {
+        "CENTINELA_KAFKA_BOOTSTRAP": os.environ.get("CENTINELA_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
+        "CENTINELA_MONGO_URI": os.environ.get("CENTINELA_MONGO_URI", "mongodb://127.0.0.1:27017/"),
+        "CENTINELA_ENV": "dev",
+    }
+
+
+def new_prefix() -> str:
+    return f"t{uuid.uuid4().hex[:10]}."
+
+
+class Proc:
+    """A centinela process started for a test, stopped by its PID."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str], log_dir: Path, port: int | None = None) -> None:
+        self.name = name
+        self.port = port
+        self.log_path = log_dir / f"{name}.log"
+        self._log = open(self.log_path, "ab")  # noqa: SIM115
+        full_env = {**os.environ, **env}
+        self.popen = subprocess.Popen(args, cwd=ROOT, env=full_env, stdout=self._log, stderr=subprocess.STDOUT)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def log_text(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def wait_ready(self, path: str = "/readyz", timeout: float = 60.0) -> None:
+        def ready() -> bool:
+            if not self.alive():
+                raise AssertionError(f"{self.name} exited with {self.popen.returncode}:\n{self.log_text()[-3000:]}")
+            return httpx.get(self.url + path, timeout=2).status_code == 200
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if ready():
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"{self.name} not ready in {timeout}s:\n{self.log_text()[-3000:]}")
+
+    def stop(self, sig: int | None = None, timeout: float = 20.0) -> None:
+        if self.alive():
+            if sig is None:
+                self.popen.terminate()
+            else:
+                self.popen.send_signal(sig)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(10)
+        self._log.close()
+
+
+def uvicorn_args(module: str, port: int) -> list[str]:
+    return [sys.executable, "-m", "uvicorn", module, "--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
+
+
+@contextmanager
+def consumer(env: dict[str, str], *topics: str, from_beginning: bool = True) -> Iterator[Any]:
+    """A kafka-python consumer on prefixed topics (prefix taken from env)."""
+    from kafka import KafkaConsumer
+
+    prefix = env.get("CENTINELA_TOPIC_PREFIX", "")
+    c = KafkaConsumer(
+        *[prefix + t for t in topics],
+        bootstrap_servers=env["CENTINELA_KAFKA_BOOTSTRAP"],
+        group_id=f"test-{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="earliest" if from_beginning else "latest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=500,
+    )
+    try:
+        yield c
+    finally:
+        c.close()
+
+
+def drain(c: Any, until: Callable[[list[Any]], bool], timeout: float = 30.0) -> list[Any]:
+    """Collect records from ``c`` until ``until(records)`` holds or time runs out (then fail)."""
+    records: list[Any] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        batch = c.poll(timeout_ms=300)
+        for recs in batch.values():
+            records.extend(recs)
+        if until(records):
+            return records
+    raise AssertionError(f"timed out after {timeout}s; got {len(records)} records")
