@@ -159,9 +159,10 @@ class OutboxRelay:
                             created = created.replace(tzinfo=UTC)
                         self.latency.observe(max(0.0, (now - created).total_seconds()))
                     self.published.labels(e["topic"]).inc()
-                ids = [e["id"] for e in outbox]
-                coll.update_one({"_id": doc["_id"]}, {"$pull": {"outbox": {"id": {"$in": ids}}}})
-                total += len(ids)
+                # $pullAll of the exact entries read: FerretDB 1.24 ignores $pull conditions on
+                # embedded documents ({"id": {"$in": ids}} removes nothing), exact matches work everywhere.
+                coll.update_one({"_id": doc["_id"]}, {"$pullAll": {"outbox": outbox}})
+                total += len(outbox)
             pending += sum(
                 len(d.get("outbox") or []) for d in coll.find({"outbox.0": {"$exists": True}}, {"outbox": 1})
             )

@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # centinela local stack without Docker: Apache Kafka (KRaft, Maven Central jars run with java),
-# FerretDB (built with go from the Go module proxy, SQLite backend), and the centinela processes.
+# a MongoDB-wire-protocol server, and the centinela processes.
 #
-#   stack.sh install          provision Kafka and FerretDB into the cache (idempotent)
-#   stack.sh infra-up         start Kafka and FerretDB, wait until they answer
+# The database server is SecantusDB (PyPI, exact pin, WiredTiger storage). FerretDB 1.24.2 was
+# the first choice but fails the storage contract (tests/integration/storage): concurrent updates
+# of one document lose writes and a version-filtered update is not a compare-and-set. It can still
+# be tried with CENTINELA_MONGO_SERVER=ferretdb (built with go from the Go module proxy).
+#
+#   stack.sh install          provision Kafka and the database server into the cache (idempotent)
+#   stack.sh infra-up         start Kafka and the database server, wait until they answer
 #   stack.sh services-up      start intake, legal, alerts API and the alerts processor
 #   stack.sh up               all of the above, then print what runs where
 #   stack.sh down             stop exactly what was started (by PID), waiting for exit
@@ -21,6 +26,9 @@ PY="${CENTINELA_PYTHON:-$ROOT/.venv/bin/python}"
 
 KAFKA_VERSION="${CENTINELA_KAFKA_VERSION:-4.1.1}"
 FERRETDB_VERSION="${CENTINELA_FERRETDB_VERSION:-v1.24.2}"
+SECANTUSDB_VERSION="${CENTINELA_SECANTUSDB_VERSION:-0.7.0b3}"
+MONGO_SERVER="${CENTINELA_MONGO_SERVER:-secantusdb}"
+MONGO_CACHE_SIZE="${CENTINELA_MONGO_CACHE_SIZE:-256M}"
 KAFKA_PORT="${CENTINELA_KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${CENTINELA_KAFKA_CONTROLLER_PORT:-9093}"
 KAFKA_HEAP="${CENTINELA_KAFKA_HEAP:-512m}"
@@ -34,6 +42,7 @@ READY_TIMEOUT="${CENTINELA_READY_TIMEOUT:-120}"
 
 KAFKA_HOME="$CACHE/kafka-$KAFKA_VERSION"
 FERRETDB_BIN="$CACHE/ferretdb-$FERRETDB_VERSION/bin/ferretdb"
+SECANTUSDB_HOME="$CACHE/secantusdb-$SECANTUSDB_VERSION"
 
 die() { echo "stack: error: $*" >&2; exit 1; }
 log() { echo "stack: $*"; }
@@ -71,7 +80,7 @@ install_kafka() {
 </project>
 EOF
   rm -rf "$KAFKA_HOME.partial"; mkdir -p "$KAFKA_HOME.partial"
-  if ! mvn -q -B -f "$tmp/pom.xml" dependency:copy-dependencies \
+  if ! mvn -q -B -f "$tmp/pom.xml" -Dmaven.repo.local="${CENTINELA_M2_REPO:-$CACHE/m2}" dependency:copy-dependencies \
       -DoutputDirectory="$KAFKA_HOME.partial/libs" -DincludeScope=runtime >"$tmp/mvn.log" 2>&1; then
     cat "$tmp/mvn.log" >&2; die "maven could not resolve org.apache.kafka:kafka_2.13:$KAFKA_VERSION"
   fi
@@ -95,6 +104,27 @@ install_ferretdb() {
   (cd "$home/src" && go build -trimpath -o "$home/bin/ferretdb.partial" ./cmd/ferretdb) \
     || die "go build of FerretDB $FERRETDB_VERSION failed"
   mv "$home/bin/ferretdb.partial" "$FERRETDB_BIN"
+}
+
+install_secantusdb() {
+  if [ -f "$SECANTUSDB_HOME/.complete" ]; then return 0; fi
+  local py="${CENTINELA_SERVER_PYTHON:-python3}"
+  command -v "$py" >/dev/null || die "python3 not found: it runs SecantusDB"
+  "$py" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || die "python 3.11+ needed for SecantusDB"
+  log "installing SecantusDB $SECANTUSDB_VERSION into $SECANTUSDB_HOME (first run only)"
+  rm -rf "$SECANTUSDB_HOME"
+  "$py" -m venv "$SECANTUSDB_HOME" || die "could not create a venv for SecantusDB"
+  "$SECANTUSDB_HOME/bin/pip" install --quiet --disable-pip-version-check "secantusdb==$SECANTUSDB_VERSION" \
+    || die "pip could not install secantusdb==$SECANTUSDB_VERSION"
+  touch "$SECANTUSDB_HOME/.complete"
+}
+
+install_mongo() {
+  case "$MONGO_SERVER" in
+    secantusdb) install_secantusdb ;;
+    ferretdb) install_ferretdb ;;
+    *) die "CENTINELA_MONGO_SERVER must be secantusdb or ferretdb (got '$MONGO_SERVER')" ;;
+  esac
 }
 
 # ---------------------------------------------------------------- processes
@@ -188,14 +218,21 @@ EOF
   wait_port kafka "$KAFKA_PORT"
 }
 
-start_ferretdb() {
-  install_ferretdb
+start_mongo() {
+  install_mongo
+  if [ "$MONGO_SERVER" = secantusdb ]; then
+    mkdir -p "$RUN/data/secantusdb"
+    start_proc mongo "$MONGO_PORT" "$SECANTUSDB_HOME/bin/secantusd-py" --host 127.0.0.1 --port "$MONGO_PORT" \
+      --storage-path "$RUN/data/secantusdb" --cache-size "$MONGO_CACHE_SIZE" --log-level WARNING
+    wait_port mongo "$MONGO_PORT"
+    return 0
+  fi
   mkdir -p "$RUN/data/ferretdb" "$RUN/ferretdb-state"
-  start_proc ferretdb "$MONGO_PORT" "$FERRETDB_BIN" --handler=sqlite \
+  start_proc mongo "$MONGO_PORT" "$FERRETDB_BIN" --handler=sqlite \
     --sqlite-url="file:$RUN/data/ferretdb/" --state-dir="$RUN/ferretdb-state" \
     --listen-addr="127.0.0.1:$MONGO_PORT" --debug-addr="127.0.0.1:$FERRETDB_DEBUG_PORT" \
     --telemetry=disable --log-level=warn
-  wait_port ferretdb "$MONGO_PORT"
+  wait_port mongo "$MONGO_PORT"
 }
 
 service_env() {
@@ -209,7 +246,7 @@ ensure_topics() {
   "$PY" -m shared.topics ensure --timeout "$READY_TIMEOUT" || die "could not create topics"
 }
 
-infra_up() { start_kafka; start_ferretdb; ensure_topics; }
+infra_up() { start_kafka; start_mongo; ensure_topics; }
 
 services_up() {
   need python; service_env
@@ -234,7 +271,7 @@ centinela is up:
   alerts API        http://127.0.0.1:$ALERTS_PORT   (docs: /docs, metrics: /metrics)
   alerts processor  http://127.0.0.1:$PROCESSOR_PORT/metrics
   Kafka             127.0.0.1:$KAFKA_PORT (KRaft, Apache Kafka $KAFKA_VERSION)
-  MongoDB wire      mongodb://127.0.0.1:$MONGO_PORT/ (FerretDB $FERRETDB_VERSION, SQLite)
+  MongoDB wire      mongodb://127.0.0.1:$MONGO_PORT/ ($MONGO_SERVER)
   logs              $RUN/logs/
   dev token         .venv/bin/python -m shared.auth mint --role legal_advocate --sub adv-7 --org org-1
   stop              make down
@@ -242,30 +279,30 @@ EOF
 }
 
 down() {
-  for name in processor alerts legal intake ferretdb kafka; do stop_proc "$name"; done
+  for name in processor alerts legal intake mongo kafka; do stop_proc "$name"; done
 }
 
 status() {
-  for name in kafka ferretdb intake legal alerts processor; do
+  for name in kafka mongo intake legal alerts processor; do
     if running "$name"; then echo "$name: running (pid $(cat "$(pidfile "$name")"))"; else echo "$name: stopped"; fi
   done
 }
 
 case "${1:-}" in
-  install) install_kafka; install_ferretdb ;;
+  install) install_kafka; install_mongo ;;
   infra-up) infra_up ;;
+  infra-down) stop_proc mongo; stop_proc kafka ;;
   kafka-up) start_kafka ;;
-  ferretdb-up) start_ferretdb ;;
+  mongo-up) start_mongo ;;
   running-kafka) running kafka ;;
-  running-ferretdb) running ferretdb ;;
+  running-mongo) running mongo ;;
   stop-kafka) stop_proc kafka ;;
-  stop-ferretdb) stop_proc ferretdb ;;
-  infra-down) stop_proc ferretdb; stop_proc kafka ;;
+  stop-mongo) stop_proc mongo ;;
   services-up) services_up ;;
   services-down) for n in processor alerts legal intake; do stop_proc "$n"; done ;;
   up) infra_up; services_up; summary ;;
   down) down ;;
   status) status ;;
   clean) down; rm -rf "$RUN"; log "wiped $RUN" ;;
-  *) sed -n '2,13p' "$0"; exit 2 ;;
+  *) sed -n '2,19p' "$0"; exit 2 ;;
 esac

@@ -14,7 +14,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for name in kafka ferretdb; do
+for name in kafka mongo; do
   if ! $STACK "running-$name"; then
     $STACK "$name-up" || exit 1
     started+=("$name")

@@ -2,26 +2,56 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from services.intake.adapters.publisher import OutboxPublisher
+from services.intake.api.context import Intake
+from services.intake.api.routes import router
+from services.intake.domain.identity import IdentityCipher, Keyring
 from services.intake.settings import IntakeSettings
+from services.intake.store.documents import CaseDocument
+from services.intake.store.repository import AuditLog, CaseRepository, ensure_indexes
 from shared.app import create_app
 from shared.logging import setup_logging
 from shared.mongo import connect, ping
+
+log = logging.getLogger(__name__)
 
 
 def build_app(settings: IntakeSettings | None = None) -> FastAPI:
     settings = settings or IntakeSettings()
     setup_logging(settings.log_level)
+    # Fail at start-up, not at the first registration, when the keys are unusable.
+    keyring = Keyring.parse(settings.identity_keys.get_secret_value())
     state: dict[str, object] = {}
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state["mongo"] = connect(settings)
-        yield
+        client = connect(settings)
+        state["mongo"] = client
+        ensure_indexes()
+        cases = CaseDocument._get_collection()
+        publisher = OutboxPublisher(settings, [cases], client[settings.database]["outbox_leases"])
+        app.state.intake = Intake(
+            settings=settings,
+            repo=CaseRepository(cases),
+            audit=AuditLog(),
+            cipher=IdentityCipher(keyring),
+            person_ref_key=settings.person_ref_key.get_secret_value().encode(),
+            notify=publisher.notify,
+        )
+        if settings.outbox_enabled:
+            publisher.start()
+        else:
+            log.warning("outbox relay disabled (CENTINELA_OUTBOX_ENABLED=false): events stay pending")
+        try:
+            yield
+        finally:
+            publisher.stop()
 
     app = create_app(
         settings,
@@ -30,6 +60,7 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
         ready_checks={"mongodb": lambda: "mongo" in state and ping(state["mongo"])},  # type: ignore[arg-type]
         lifespan=lifespan,
     )
+    app.include_router(router)
     return app
 
 

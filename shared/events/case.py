@@ -66,6 +66,8 @@ class ServicePlanned(EventPayload):
     interval_days: int | None = None
     sessions_planned: int | None = None
     planned_at: datetime
+    # optional additions (v1 stays): the Primero timeframe first_due_at was computed from
+    service_response_timeframe: str | None = None
 
 
 @event_type("centinela.session.recorded", 1, SOURCE)
@@ -76,6 +78,9 @@ class SessionRecorded(EventPayload):
     outcome: SessionOutcome
     occurred_at: datetime
     recorded_at: datetime
+    # optional additions (v1 stays)
+    provider_org_id: str | None = None
+    missed_reason: str | None = None
 
 
 @event_type("centinela.risk.flagged", 1, SOURCE)
@@ -86,6 +91,7 @@ class RiskFlagged(EventPayload):
     ]
     severity: Literal["low", "medium", "high", "critical"]
     raised_at: datetime
+    observed_at: datetime | None = None  # optional addition (v1 stays): when the danger was seen
 
 
 @event_type("centinela.person.reregistered", 1, SOURCE)
@@ -119,3 +125,4 @@ class ReferralStatusChanged(EventPayload):
     status: ReferralStatus
     previous_status: ReferralStatus | None = None
     changed_at: datetime
+    consent_override: bool = False  # optional addition (v1 stays): opened without consent by a supervisor

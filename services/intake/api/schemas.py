@@ -1,0 +1,317 @@
+"""Request and response bodies of the intake API (distinct from the Mongo documents and events).
+
+Requests forbid unknown fields. Validation messages name the field and the rule, never the
+value: identity fields are personal data.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from services.intake.domain.model import (
+    CaseStatus,
+    ExploitationType,
+    FollowUpKind,
+    FollowUpOutcome,
+    MethodOfControl,
+    MissedReason,
+    ReferralStatus,
+    ResponseTimeframe,
+    RiskKind,
+    RiskSeverity,
+    ServiceKind,
+    SessionOutcome,
+    SplType,
+    TraffickingStatus,
+)
+
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def _not_future_date(value: date | None) -> date | None:
+    if value is not None and value > (datetime.now(UTC) + CLOCK_SKEW).date():
+        raise ValueError("must not be in the future")
+    return value
+
+
+def _not_future_dt(value: datetime | None) -> datetime | None:
+    if value is not None and value > datetime.now(UTC) + CLOCK_SKEW:
+        raise ValueError("must not be in the future")
+    return value
+
+
+def _plausible_birth(value: date | None) -> date | None:
+    if value is not None and value < date(1900, 1, 1):
+        raise ValueError("must be after 1900-01-01")
+    return _not_future_date(value)
+
+
+def _unique(values: list[Any]) -> list[Any]:
+    if len(set(values)) != len(values):
+        raise ValueError("must not repeat a value")
+    return values
+
+
+PastDate = Annotated[date, AfterValidator(_not_future_date)]
+PastDateTime = Annotated[AwareDatetime, AfterValidator(_not_future_dt)]
+BirthDate = Annotated[date, AfterValidator(_plausible_birth)]
+Ident = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,63}$")]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=10, max_length=500)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_max_length=2000)
+
+
+# --- identity (encrypted at rest, never in events, logs or errors) ------------------------------
+class IdentityDocument(Strict):
+    type: Literal["DNI", "CE", "passport", "birth_certificate", "other"]
+    number: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9 ./-]{0,39}$")]
+    issuing_country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2,3}$")] | None = None
+
+
+class Contact(Strict):
+    kind: Literal["phone", "email", "address", "guardian", "other"]
+    value: Name
+
+
+class Identity(Strict):
+    given_names: Name | None = None
+    family_names: Name | None = None
+    birth_date: BirthDate | None = None
+    sex: Literal["female", "male", "other", "unknown"] | None = None
+    nationality: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2,3}$")] | None = None
+    documents: list[IdentityDocument] = Field(default_factory=list, max_length=10)
+    contacts: list[Contact] = Field(default_factory=list, max_length=10)
+
+
+# --- cases ------------------------------------------------------------------------------------------
+Region = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[\w][\w .'-]{0,63}$")]
+Place = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+ExploitationList = Annotated[list[ExploitationType], Field(max_length=11), AfterValidator(_unique)]
+ControlList = Annotated[list[MethodOfControl], Field(max_length=14), AfterValidator(_unique)]
+
+
+class CaseCreate(Strict):
+    identity: Identity | None = None
+    trafficking_status: TraffickingStatus | None = None
+    exploitation_types: ExploitationList = Field(default_factory=list)
+    methods_of_control: ControlList = Field(default_factory=list)
+    region: Region | None = None
+    place_of_exploitation: Place | None = None
+    rescue_date: PastDate | None = None
+    referring_org_id: Ident | None = None
+    org_id: Ident | None = Field(None, description="owning organisation; defaults to (and must equal) the caller's")
+    advocate_id: Ident | None = None
+    consent_for_services: bool = False
+    consent_reporting: bool = False
+
+
+class CasePatch(Strict):
+    status: CaseStatus | None = None
+    advocate_id: Ident | None = None
+    trafficking_status: TraffickingStatus | None = None
+    exploitation_types: ExploitationList | None = None
+    methods_of_control: ControlList | None = None
+    region: Region | None = None
+    place_of_exploitation: Place | None = None
+    referring_org_id: Ident | None = None
+    consent_for_services: bool | None = None
+    consent_reporting: bool | None = None
+    expected_version: int | None = Field(None, ge=1, description="alternative to the If-Match header")
+
+    @model_validator(mode="after")
+    def _something(self) -> CasePatch:
+        if not (self.model_fields_set - {"expected_version"}):
+            raise ValueError("no field to change")
+        for name in ("status", "consent_for_services", "consent_reporting"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
+
+
+class ServiceCreate(Strict):
+    service_kind: ServiceKind
+    spl_Type: SplType | None = Field(None, description="HTCDS support type; defaults from service_kind")  # noqa: N815
+    provider_org_id: Ident
+    first_due_at: AwareDatetime | None = Field(None, description="first session due; or give a timeframe")
+    service_response_timeframe: ResponseTimeframe | None = Field(None, description="Primero timeframe from now")
+    interval_days: int | None = Field(None, ge=1, le=365, description="recurrence: a session every N days")
+    sessions_planned: int | None = Field(None, ge=1, le=500)
+
+    @model_validator(mode="after")
+    def _due(self) -> ServiceCreate:
+        if (self.first_due_at is None) == (self.service_response_timeframe is None):
+            raise ValueError("give exactly one of first_due_at and service_response_timeframe")
+        if self.first_due_at is not None:
+            now = datetime.now(UTC)
+            if not (now - timedelta(days=365) <= self.first_due_at <= now + timedelta(days=730)):
+                raise ValueError("first_due_at must be within a year back and two years ahead")
+        return self
+
+
+class SessionCreate(Strict):
+    outcome: SessionOutcome
+    occurred_at: PastDateTime
+    missed_reason: MissedReason | None = None
+
+
+class RiskFlagCreate(Strict):
+    kind: RiskKind
+    severity: RiskSeverity
+    observed_at: PastDateTime | None = None
+
+
+class FollowUpCreate(Strict):
+    kind: FollowUpKind = "reintegration"
+    followup_needed_by_date: date = Field(description="Primero's name for the planned date")
+    done_date: PastDate | None = None
+    outcome: FollowUpOutcome | None = None
+
+
+class FollowUpRecord(Strict):
+    done_date: PastDate
+    outcome: FollowUpOutcome
+
+
+class ReferralCreate(Strict):
+    to_org_id: Ident
+    service_kind: ServiceKind | None = None
+    consent_override_reason: Reason | None = Field(
+        None, description="supervisors only: refer without consent_for_services (audited)"
+    )
+
+
+class ReferralPatch(Strict):
+    status: ReferralStatus
+
+
+# --- responses ---------------------------------------------------------------------------------------
+class Out(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class ServiceOut(Out):
+    service_id: str
+    spl_Type: str  # noqa: N815
+    service_kind: str
+    provider_org_id: str
+    first_due_at: datetime
+    service_response_timeframe: str | None = None
+    interval_days: int | None = None
+    sessions_planned: int | None = None
+    planned_at: datetime
+
+
+class SessionOut(Out):
+    session_id: str
+    service_id: str
+    outcome: str
+    occurred_at: datetime
+    missed_reason: str | None = None
+    recorded_at: datetime
+    recorded_by: str
+
+
+class RiskFlagOut(Out):
+    flag_id: str
+    kind: str
+    severity: str
+    observed_at: datetime | None = None
+    raised_at: datetime
+    raised_by_role: str
+
+
+class FollowUpOut(Out):
+    followup_id: str
+    kind: str
+    followup_needed_by_date: date
+    done_date: date | None = None
+    outcome: str | None = None
+
+
+class ReferralOut(Out):
+    referral_id: str
+    from_org_id: str
+    to_org_id: str
+    service_kind: str | None = None
+    status: str
+    consent_override: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class CaseSummary(Out):
+    case_id: str
+    version: int
+    org_id: str
+    status: str
+    advocate_id: str | None = None
+    region: str | None = None
+    exploitation_types: list[str] = Field(default_factory=list)
+    rescue_date: date | None = None
+    registered_at: datetime
+
+
+class CaseOut(CaseSummary):
+    view: Literal["full", "provider"]
+    trafficking_status: str | None = None
+    methods_of_control: list[str] = Field(default_factory=list)
+    place_of_exploitation: str | None = None
+    referring_org_id: str | None = None
+    consent_for_services: bool | None = None
+    consent_reporting: bool | None = None
+    person_ref: str | None = None
+    linked_case_ids: list[str] | None = None
+    updated_at: datetime
+    services: list[ServiceOut] = Field(default_factory=list)
+    sessions: list[SessionOut] = Field(default_factory=list)
+    risk_flags: list[RiskFlagOut] | None = None
+    followups: list[FollowUpOut] | None = None
+    referrals: list[ReferralOut] | None = None
+    identity: dict[str, Any] | None = Field(None, description="only with include_identity=true for allowed roles")
+
+
+class CaseCreated(Out):
+    case_id: str
+    version: int
+    person_ref_known: bool = Field(description="true when the same person already had a case (linked)")
+    linked_case_ids: list[str]
+
+
+class CasePage(Out):
+    items: list[CaseSummary]
+    page: int
+    page_size: int
+    total: int
+
+
+class AuditOut(Out):
+    at: datetime
+    actor: str
+    role: str
+    roles: list[str]
+    org: str | None = None
+    action: str
+    case_id: str | None = None
+    outcome: str
+    request_id: str | None = None
+    reason: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class AuditPage(Out):
+    items: list[AuditOut]
+    page: int
+    page_size: int
+    total: int
+
+
+class Stats(Out):
+    scope: str
+    cases_total: int
+    cases_by_status: dict[str, int]

@@ -1,0 +1,84 @@
+"""Need-to-know (DESIGN.md "Roles and need-to-know") as pure decisions over a case.
+
+Out of scope reads answer 404, not 403: a principal of another organisation must not learn
+that a case exists. Roles that never see cases get 403 from the route guard before any lookup.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Protocol
+
+from services.intake.domain.model import Case
+
+View = Literal["full", "provider"]
+
+# Route guards: which roles may call each route at all (403 for anyone else).
+CREATE_CASE = ("intake_officer",)
+LIST_CASES = ("intake_officer", "supervisor", "legal_advocate", "service_provider")
+READ_CASE = ("intake_officer", "supervisor", "legal_advocate", "service_provider", "admin")
+MANAGE_CASE = ("intake_officer", "supervisor")
+READ_SERVICES = ("intake_officer", "supervisor", "legal_advocate", "service_provider")
+RECORD_SESSION = ("service_provider", "intake_officer", "supervisor")
+RAISE_FLAG = ("intake_officer", "supervisor", "service_provider", "legal_advocate")
+READ_FLAGS = ("intake_officer", "supervisor", "legal_advocate")
+REFERRALS = ("intake_officer", "supervisor")
+AUDIT = ("admin",)
+STATS = ("ops_viewer", "supervisor", "admin")
+
+
+class Actor(Protocol):
+    @property
+    def sub(self) -> str: ...
+
+    @property
+    def org(self) -> str | None: ...
+
+    def has(self, *roles: str) -> bool: ...
+
+
+def same_org(actor: Actor, case: Case) -> bool:
+    return actor.org is not None and actor.org == case.org_id
+
+
+def case_view(actor: Actor, case: Case) -> View | None:
+    """The widest view the actor has of this case; None means "not yours" (answered 404)."""
+    if actor.has("intake_officer", "supervisor") and same_org(actor, case):
+        return "full"
+    if actor.has("legal_advocate") and case.advocate_id is not None and case.advocate_id == actor.sub:
+        return "full"
+    if actor.has("admin"):
+        return "full"  # break-glass: the API insists on a reason and audits it
+    if actor.has("service_provider") and actor.org is not None and actor.org in case.provider_orgs():
+        return "provider"
+    return None
+
+
+def can_manage(actor: Actor, case: Case) -> bool:
+    """Plan services, follow-ups, referrals and change the case: the owning organisation's staff."""
+    return actor.has("intake_officer", "supervisor") and same_org(actor, case)
+
+
+def can_see_identity(actor: Actor, case: Case) -> bool:
+    """Case workers and supervisors of the owning organisation; admins only by break-glass."""
+    return can_manage(actor, case) or actor.has("admin")
+
+
+def is_break_glass(actor: Actor, case: Case) -> bool:
+    """An admin reading a case they would not see through any case role."""
+    return (
+        actor.has("admin")
+        and not can_manage(actor, case)
+        and not (actor.has("legal_advocate") and case.advocate_id == actor.sub)
+    )
+
+
+def can_record_session(actor: Actor, case: Case, provider_org_id: str) -> bool:
+    if can_manage(actor, case):
+        return True
+    return actor.has("service_provider") and actor.org is not None and actor.org == provider_org_id
+
+
+def visible_services(actor: Actor, case: Case, view: View) -> set[str]:
+    if view == "full":
+        return {s.service_id for s in case.services}
+    return {s.service_id for s in case.services if s.provider_org_id == actor.org}

@@ -1,0 +1,632 @@
+"""The case aggregate and its rules. Pure: no I/O, the clock and ids are passed in.
+
+A case is one document holding its services, sessions, risk flags, follow-ups and referrals,
+so every change is one atomic write and one case's events stay in order. Each rule returns
+the new state plus the facts (event payloads) it caused.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.events.case import (
+    AdvocateAssigned,
+    CaseClosed,
+    CaseRegistered,
+    CaseStatusChanged,
+    CaseUpdated,
+    FollowUpPlanned,
+    FollowUpRecorded,
+    PersonReregistered,
+    ReferralStatusChanged,
+    RiskFlagged,
+    ServicePlanned,
+    SessionRecorded,
+)
+from shared.events.envelope import EventPayload
+
+# --- vocabularies (IOM HTCDS 2.0 and Primero names) ---------------------------------------------
+CaseStatus = Literal["Active", "FollowUp", "Closed", "ClosedReferred"]
+CLOSED_STATUSES = frozenset({"Closed", "ClosedReferred"})
+TraffickingStatus = Literal["Presumed", "Identified", "Confirmed"]
+ExploitationType = Literal[
+    "ForcedLabour",
+    "SexualExploitation",
+    "ChildLabour",
+    "ForcedMarriage",
+    "Servitude",
+    "ForcedBegging",
+    "ForcedCriminality",
+    "ForcedMilitaryService",
+    "Slavery",
+    "OrganRemoval",
+    "Other",
+]
+MethodOfControl = Literal[
+    "PhysicalAbuse",
+    "SexualAbuse",
+    "PsychologicalAbuse",
+    "Threats",
+    "ThreatsToFamily",
+    "DebtBondage",
+    "FalsePromises",
+    "WithheldDocuments",
+    "WithheldEarnings",
+    "RestrictedMovement",
+    "Isolation",
+    "SubstanceDependence",
+    "ExcessiveWorkingHours",
+    "Other",
+]
+SplType = Literal[
+    "Education",
+    "Financial",
+    "Health",
+    "Legal",
+    "Livelihood",
+    "SocialCare",
+    "SexualExploitationRehabilitation",
+    "Accommodation",
+    "Other",
+]
+ServiceKind = Literal[
+    "psychosocial", "legal_counselling", "health", "education", "employment_assistance", "reintegration_workshop"
+]
+# Which HTCDS support type a finer service kind may be filed under; the first is the default.
+KIND_TO_SPL: dict[str, tuple[str, ...]] = {
+    "psychosocial": ("SocialCare", "SexualExploitationRehabilitation", "Health"),
+    "legal_counselling": ("Legal",),
+    "health": ("Health", "SexualExploitationRehabilitation"),
+    "education": ("Education",),
+    "employment_assistance": ("Livelihood", "Financial", "Education"),
+    "reintegration_workshop": ("SocialCare", "Livelihood", "Education", "Other"),
+}
+ResponseTimeframe = Literal["1_hour", "3_hours", "1_day", "3_days", "1_week", "2_weeks", "1_month"]
+TIMEFRAMES: dict[str, timedelta] = {
+    "1_hour": timedelta(hours=1),
+    "3_hours": timedelta(hours=3),
+    "1_day": timedelta(days=1),
+    "3_days": timedelta(days=3),
+    "1_week": timedelta(weeks=1),
+    "2_weeks": timedelta(weeks=2),
+    "1_month": timedelta(days=30),
+}
+assert set(TIMEFRAMES) == set(get_args(ResponseTimeframe))
+SessionOutcome = Literal["attended", "missed", "cancelled"]
+MissedReason = Literal["child_absent", "child_unwell", "provider_unavailable", "transport", "unreachable", "other"]
+RiskKind = Literal[
+    "contact_with_trafficker", "runaway_missing", "threat_received", "return_to_exploitation_site", "other"
+]
+RiskSeverity = Literal["low", "medium", "high", "critical"]
+FollowUpKind = Literal["reintegration", "post_closure_3_months", "post_closure_6_months", "post_closure_12_months"]
+FollowUpOutcome = Literal["contacted_stable", "contacted_concerns", "not_located", "declined", "other"]
+ReferralStatus = Literal["in_progress", "accepted", "rejected", "done", "revoked"]
+# Primero's referral life cycle; who may move it is decided in the API (receiving vs referring org).
+REFERRAL_TRANSITIONS: dict[str, frozenset[str]] = {
+    "in_progress": frozenset({"accepted", "rejected", "revoked"}),
+    "accepted": frozenset({"done", "revoked"}),
+    "rejected": frozenset(),
+    "done": frozenset(),
+    "revoked": frozenset(),
+}
+RECEIVER_STATUSES = frozenset({"accepted", "rejected", "done"})
+SENDER_STATUSES = frozenset({"revoked"})
+
+
+# --- errors (mapped to HTTP by the API; messages never carry personal data) ----------------------
+class DomainError(Exception):
+    status = 409
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class RuleViolation(DomainError):
+    status = 409
+
+
+class LimitExceeded(DomainError):
+    status = 409
+
+
+class NotFound(DomainError):
+    status = 404
+
+
+def new_id(prefix: str, nbytes: int = 16) -> str:
+    """Opaque, non-guessable ids (128 random bits for cases)."""
+    return f"{prefix}_{secrets.token_urlsafe(nbytes)}"
+
+
+CASE_ID_PATTERN = r"^cs_[A-Za-z0-9_-]{22}$"
+ITEM_ID_PATTERN = r"^(sv|ss|rf|fu|rr)_[A-Za-z0-9_-]{16}$"
+
+
+# --- aggregate ------------------------------------------------------------------------------------
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class Service(_Model):
+    service_id: str
+    spl_type: str
+    service_kind: str
+    provider_org_id: str
+    first_due_at: datetime
+    service_response_timeframe: str | None = None
+    interval_days: int | None = None
+    sessions_planned: int | None = None
+    planned_at: datetime
+    planned_by: str
+
+
+class Session(_Model):
+    session_id: str
+    service_id: str
+    outcome: str
+    occurred_at: datetime
+    missed_reason: str | None = None
+    recorded_at: datetime
+    recorded_by: str
+    recorded_by_org: str | None = None
+
+
+class RiskFlag(_Model):
+    flag_id: str
+    kind: str
+    severity: str
+    observed_at: datetime | None = None
+    raised_at: datetime
+    raised_by: str
+    raised_by_role: str
+
+
+class FollowUp(_Model):
+    followup_id: str
+    kind: str
+    planned_date: date
+    done_date: date | None = None
+    outcome: str | None = None
+    planned_at: datetime
+    recorded_at: datetime | None = None
+
+
+class ReferralChange(_Model):
+    status: str
+    at: datetime
+    by: str
+    org: str | None = None
+
+
+class Referral(_Model):
+    referral_id: str
+    from_org_id: str
+    to_org_id: str
+    service_kind: str | None = None
+    status: str
+    consent_override: bool = False
+    created_at: datetime
+    updated_at: datetime
+    history: list[ReferralChange] = Field(default_factory=list)
+
+
+class Case(_Model):
+    case_id: str
+    version: int = 1
+    org_id: str
+    status: str = "Active"
+    advocate_id: str | None = None
+    referring_org_id: str | None = None
+    trafficking_status: str | None = None
+    exploitation_types: list[str] = Field(default_factory=list)
+    methods_of_control: list[str] = Field(default_factory=list)
+    region: str | None = None
+    place_of_exploitation: str | None = None
+    rescue_date: date | None = None
+    consent_for_services: bool = False
+    consent_reporting: bool = False
+    person_ref: str | None = None
+    linked_case_ids: list[str] = Field(default_factory=list)
+    # field name -> {"kid", "nonce", "ct"}: ciphertext only, never plaintext
+    identity: dict[str, dict[str, str]] = Field(default_factory=dict)
+    registered_at: datetime
+    registered_by: str
+    updated_at: datetime
+    services: list[Service] = Field(default_factory=list)
+    sessions: list[Session] = Field(default_factory=list)
+    risk_flags: list[RiskFlag] = Field(default_factory=list)
+    followups: list[FollowUp] = Field(default_factory=list)
+    referrals: list[Referral] = Field(default_factory=list)
+
+    @property
+    def closed(self) -> bool:
+        return self.status in CLOSED_STATUSES
+
+    def service(self, service_id: str) -> Service:
+        for s in self.services:
+            if s.service_id == service_id:
+                return s
+        raise NotFound("service not found")
+
+    def followup(self, followup_id: str) -> FollowUp:
+        for f in self.followups:
+            if f.followup_id == followup_id:
+                return f
+        raise NotFound("follow-up not found")
+
+    def referral(self, referral_id: str) -> Referral:
+        for r in self.referrals:
+            if r.referral_id == referral_id:
+                return r
+        raise NotFound("referral not found")
+
+    def provider_orgs(self) -> set[str]:
+        return {s.provider_org_id for s in self.services}
+
+
+Change = tuple[Case, list[EventPayload]]
+
+
+def _next(case: Case, now: datetime, **update: Any) -> Case:
+    return case.model_copy(update={**update, "version": case.version + 1, "updated_at": now}, deep=True)
+
+
+# --- rules ----------------------------------------------------------------------------------------
+def register(case: Case, previous_case_ids: list[str], now: datetime) -> list[EventPayload]:
+    """Facts of a new registration; a known person_ref adds the re-registration fact (revictimisation)."""
+    events: list[EventPayload] = [
+        CaseRegistered(
+            case_id=case.case_id,
+            org_id=case.org_id,
+            advocate_id=case.advocate_id,
+            status=case.status,  # type: ignore[arg-type]
+            exploitation_types=list(case.exploitation_types),
+            region=case.region,
+            rescue_date=case.rescue_date,
+            person_ref=case.person_ref,
+            consent_for_services=case.consent_for_services,
+            registered_at=now,
+        )
+    ]
+    if case.person_ref and previous_case_ids:
+        events.append(
+            PersonReregistered(
+                case_id=case.case_id,
+                person_ref=case.person_ref,
+                previous_case_ids=sorted(previous_case_ids),
+                detected_at=now,
+            )
+        )
+    return events
+
+
+UPDATABLE_FIELDS = (
+    "trafficking_status",
+    "exploitation_types",
+    "methods_of_control",
+    "region",
+    "place_of_exploitation",
+    "referring_org_id",
+    "consent_for_services",
+    "consent_reporting",
+)
+
+
+def update_case(case: Case, changes: dict[str, Any], now: datetime) -> Change:
+    """Apply a PATCH. Status and advocate changes are their own facts; the rest is ``case.updated``."""
+    events: list[EventPayload] = []
+    update: dict[str, Any] = {}
+    plain_changed = []
+    for name in UPDATABLE_FIELDS:
+        if name in changes and changes[name] != getattr(case, name):
+            update[name] = changes[name]
+            plain_changed.append(name)
+    if "advocate_id" in changes and changes["advocate_id"] != case.advocate_id:
+        if changes["advocate_id"] is None:
+            raise RuleViolation("advocate_id cannot be removed; reassign it to another advocate instead")
+        update["advocate_id"] = changes["advocate_id"]
+        events.append(
+            AdvocateAssigned(
+                case_id=case.case_id,
+                advocate_id=changes["advocate_id"],
+                previous_advocate_id=case.advocate_id,
+                org_id=case.org_id,
+                assigned_at=now,
+            )
+        )
+    if "status" in changes and changes["status"] != case.status:
+        new_status = changes["status"]
+        update["status"] = new_status
+        events.append(
+            CaseStatusChanged(
+                case_id=case.case_id,
+                previous_status=case.status,  # type: ignore[arg-type]
+                status=new_status,
+                changed_at=now,
+            )
+        )
+        if new_status in CLOSED_STATUSES and not case.closed:
+            events.append(CaseClosed(case_id=case.case_id, status=new_status, closed_at=now))
+    if plain_changed:
+        events.insert(0, CaseUpdated(case_id=case.case_id, changed_fields=plain_changed, updated_at=now))
+    if not events:
+        return case, []
+    return _next(case, now, **update), events
+
+
+def first_due(
+    first_due_at: datetime | None, timeframe: str | None, planned_at: datetime
+) -> tuple[datetime, str | None]:
+    if first_due_at is not None and timeframe is not None:
+        raise RuleViolation("give either first_due_at or service_response_timeframe, not both")
+    if first_due_at is not None:
+        return first_due_at.astimezone(UTC), None
+    if timeframe is not None:
+        return planned_at + TIMEFRAMES[timeframe], timeframe
+    raise RuleViolation("first_due_at or service_response_timeframe is required")
+
+
+def plan_service(
+    case: Case,
+    *,
+    service_kind: str,
+    spl_type: str | None,
+    provider_org_id: str,
+    first_due_at: datetime | None,
+    timeframe: str | None,
+    interval_days: int | None,
+    sessions_planned: int | None,
+    actor: str,
+    now: datetime,
+    max_services: int,
+) -> tuple[Case, Service, list[EventPayload]]:
+    if case.closed:
+        raise RuleViolation(f"the case is {case.status}; reopen it before planning services")
+    if len(case.services) >= max_services:
+        raise LimitExceeded(f"a case holds at most {max_services} services")
+    allowed = KIND_TO_SPL[service_kind]
+    spl = spl_type or allowed[0]
+    if spl not in allowed:
+        raise RuleViolation(f"spl_Type {spl} does not fit service_kind {service_kind}; use one of {list(allowed)}")
+    if sessions_planned is not None and sessions_planned > 1 and interval_days is None:
+        raise RuleViolation("interval_days is required when more than one session is planned")
+    due, tf = first_due(first_due_at, timeframe, now)
+    service = Service(
+        service_id=new_id("sv", 12),
+        spl_type=spl,
+        service_kind=service_kind,
+        provider_org_id=provider_org_id,
+        first_due_at=due,
+        service_response_timeframe=tf,
+        interval_days=interval_days,
+        sessions_planned=sessions_planned,
+        planned_at=now,
+        planned_by=actor,
+    )
+    event = ServicePlanned(
+        case_id=case.case_id,
+        service_id=service.service_id,
+        spl_type=spl,
+        service_kind=service_kind,
+        provider_org_id=provider_org_id,
+        first_due_at=due,
+        interval_days=interval_days,
+        sessions_planned=sessions_planned,
+        service_response_timeframe=tf,
+        planned_at=now,
+    )
+    return _next(case, now, services=[*case.services, service]), service, [event]
+
+
+def record_session(
+    case: Case,
+    service_id: str,
+    *,
+    outcome: str,
+    occurred_at: datetime,
+    missed_reason: str | None,
+    actor: str,
+    actor_org: str | None,
+    now: datetime,
+    max_sessions: int,
+) -> tuple[Case, Session, list[EventPayload]]:
+    service = case.service(service_id)
+    if len(case.sessions) >= max_sessions:
+        raise LimitExceeded(f"a case holds at most {max_sessions} sessions")
+    if missed_reason is not None and outcome == "attended":
+        raise RuleViolation("missed_reason only applies to missed or cancelled sessions")
+    occurred = occurred_at.astimezone(UTC)
+    if case.rescue_date and occurred.date() < case.rescue_date:
+        raise RuleViolation("occurred_at is before the case's rescue_date")
+    session = Session(
+        session_id=new_id("ss", 12),
+        service_id=service_id,
+        outcome=outcome,
+        occurred_at=occurred,
+        missed_reason=missed_reason,
+        recorded_at=now,
+        recorded_by=actor,
+        recorded_by_org=actor_org,
+    )
+    event = SessionRecorded(
+        case_id=case.case_id,
+        service_id=service_id,
+        session_id=session.session_id,
+        service_kind=service.service_kind,
+        outcome=outcome,  # type: ignore[arg-type]
+        occurred_at=occurred,
+        recorded_at=now,
+        provider_org_id=service.provider_org_id,
+        missed_reason=missed_reason,
+    )
+    return _next(case, now, sessions=[*case.sessions, session]), session, [event]
+
+
+def raise_flag(
+    case: Case,
+    *,
+    kind: str,
+    severity: str,
+    observed_at: datetime | None,
+    actor: str,
+    role: str,
+    now: datetime,
+    max_items: int,
+) -> tuple[Case, RiskFlag, list[EventPayload]]:
+    if len(case.risk_flags) >= max_items:
+        raise LimitExceeded(f"a case holds at most {max_items} risk flags")
+    flag = RiskFlag(
+        flag_id=new_id("rf", 12),
+        kind=kind,
+        severity=severity,
+        observed_at=observed_at.astimezone(UTC) if observed_at else None,
+        raised_at=now,
+        raised_by=actor,
+        raised_by_role=role,
+    )
+    event = RiskFlagged(
+        case_id=case.case_id,
+        flag_id=flag.flag_id,
+        kind=kind,  # type: ignore[arg-type]
+        severity=severity,  # type: ignore[arg-type]
+        raised_at=now,
+        observed_at=flag.observed_at,
+    )
+    return _next(case, now, risk_flags=[*case.risk_flags, flag]), flag, [event]
+
+
+def plan_followup(
+    case: Case,
+    *,
+    kind: str,
+    planned_date: date,
+    done_date: date | None,
+    outcome: str | None,
+    now: datetime,
+    max_items: int,
+) -> tuple[Case, FollowUp, list[EventPayload]]:
+    if len(case.followups) >= max_items:
+        raise LimitExceeded(f"a case holds at most {max_items} follow-ups")
+    if (done_date is None) != (outcome is None):
+        raise RuleViolation("done_date and outcome go together")
+    followup = FollowUp(
+        followup_id=new_id("fu", 12),
+        kind=kind,
+        planned_date=planned_date,
+        planned_at=now,
+        done_date=done_date,
+        outcome=outcome,
+        recorded_at=now if done_date else None,
+    )
+    events: list[EventPayload] = [
+        FollowUpPlanned(
+            case_id=case.case_id, followup_id=followup.followup_id, planned_date=planned_date, kind=kind, planned_at=now
+        )
+    ]
+    if done_date is not None and outcome is not None:
+        events.append(
+            FollowUpRecorded(
+                case_id=case.case_id,
+                followup_id=followup.followup_id,
+                done_date=done_date,
+                outcome=outcome,
+                recorded_at=now,
+            )
+        )
+    return _next(case, now, followups=[*case.followups, followup]), followup, events
+
+
+def record_followup(
+    case: Case, followup_id: str, *, done_date: date, outcome: str, now: datetime
+) -> tuple[Case, FollowUp, list[EventPayload]]:
+    current = case.followup(followup_id)
+    if current.done_date is not None:
+        raise RuleViolation("this follow-up is already recorded")
+    done = current.model_copy(update={"done_date": done_date, "outcome": outcome, "recorded_at": now})
+    followups = [done if f.followup_id == followup_id else f for f in case.followups]
+    event = FollowUpRecorded(
+        case_id=case.case_id, followup_id=followup_id, done_date=done_date, outcome=outcome, recorded_at=now
+    )
+    return _next(case, now, followups=followups), done, [event]
+
+
+def refer(
+    case: Case,
+    *,
+    to_org_id: str,
+    service_kind: str | None,
+    consent_override: bool,
+    actor: str,
+    now: datetime,
+    max_items: int,
+) -> tuple[Case, Referral, list[EventPayload]]:
+    """Open a referral. Without ``consent_for_services`` only a (audited) supervisor override lets it through."""
+    if not case.consent_for_services and not consent_override:
+        raise RuleViolation(
+            "consent_for_services is not given for this case; a supervisor may override with consent_override_reason"
+        )
+    if to_org_id == case.org_id:
+        raise RuleViolation("to_org_id is the case's own organisation")
+    if case.closed:
+        raise RuleViolation(f"the case is {case.status}; reopen it before referring")
+    if len(case.referrals) >= max_items:
+        raise LimitExceeded(f"a case holds at most {max_items} referrals")
+    referral = Referral(
+        referral_id=new_id("rr", 12),
+        from_org_id=case.org_id,
+        to_org_id=to_org_id,
+        service_kind=service_kind,
+        status="in_progress",
+        consent_override=consent_override and not case.consent_for_services,
+        created_at=now,
+        updated_at=now,
+        history=[ReferralChange(status="in_progress", at=now, by=actor, org=case.org_id)],
+    )
+    event = ReferralStatusChanged(
+        case_id=case.case_id,
+        referral_id=referral.referral_id,
+        from_org_id=referral.from_org_id,
+        to_org_id=to_org_id,
+        status="in_progress",
+        previous_status=None,
+        changed_at=now,
+        consent_override=referral.consent_override,
+    )
+    return _next(case, now, referrals=[*case.referrals, referral]), referral, [event]
+
+
+def change_referral(
+    case: Case, referral_id: str, *, status: str, actor: str, actor_org: str | None, now: datetime
+) -> tuple[Case, Referral, list[EventPayload]]:
+    current = case.referral(referral_id)
+    if status not in REFERRAL_TRANSITIONS[current.status]:
+        raise RuleViolation(f"referral cannot go from {current.status} to {status}")
+    if status in RECEIVER_STATUSES and actor_org != current.to_org_id:
+        raise RuleViolation(f"only the receiving organisation may set {status}")
+    if status in SENDER_STATUSES and actor_org != current.from_org_id:
+        raise RuleViolation(f"only the referring organisation may set {status}")
+    changed = current.model_copy(
+        update={
+            "status": status,
+            "updated_at": now,
+            "history": [*current.history, ReferralChange(status=status, at=now, by=actor, org=actor_org)],
+        },
+        deep=True,
+    )
+    referrals = [changed if r.referral_id == referral_id else r for r in case.referrals]
+    event = ReferralStatusChanged(
+        case_id=case.case_id,
+        referral_id=referral_id,
+        from_org_id=current.from_org_id,
+        to_org_id=current.to_org_id,
+        status=status,  # type: ignore[arg-type]
+        previous_status=current.status,  # type: ignore[arg-type]
+        changed_at=now,
+        consent_override=current.consent_override,
+    )
+    return _next(case, now, referrals=referrals), changed, [event]

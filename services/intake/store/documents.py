@@ -1,0 +1,69 @@
+"""MongoDB documents (mongoengine) of intake: the case aggregate and the append-only audit log.
+
+The case document embeds its services, sessions, flags, follow-ups and referrals plus the
+``outbox`` array of pending events, so one single-document write changes the case and records
+the facts it caused. Embedded items are stored as plain sub-documents (``DictField``) because
+the domain model validates them; the schema here declares the indexed, queried fields.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import mongoengine as me
+
+
+class CaseDocument(me.Document):
+    meta = {
+        "collection": "cases",
+        "strict": False,
+        "auto_create_index": False,
+        "indexes": [
+            {"fields": ["org_id", "status"]},
+            {"fields": ["person_ref"], "sparse": True},
+            {"fields": ["advocate_id"], "sparse": True},
+            {"fields": ["region"]},
+            {"fields": ["registered_at"]},
+        ],
+    }
+
+    case_id = me.StringField(primary_key=True, max_length=64)
+    version = me.IntField(required=True, min_value=1)
+    org_id = me.StringField(required=True)
+    status = me.StringField(required=True)
+    advocate_id = me.StringField()
+    region = me.StringField()
+    person_ref = me.StringField()
+    linked_case_ids = me.ListField(me.StringField())
+    identity = me.DictField()  # ciphertext per field: {"kid", "nonce", "ct"}
+    registered_at = me.DateTimeField(required=True)
+    updated_at = me.DateTimeField(required=True)
+    services = me.ListField(me.DictField())
+    sessions = me.ListField(me.DictField())
+    risk_flags = me.ListField(me.DictField())
+    followups = me.ListField(me.DictField())
+    referrals = me.ListField(me.DictField())
+    outbox = me.ListField(me.DictField())
+
+
+class AuditRecord(me.Document):
+    """Append-only: the service only ever inserts; there is no update or delete path."""
+
+    meta = {
+        "collection": "audit",
+        "auto_create_index": False,
+        "indexes": [{"fields": ["case_id", "at"]}, {"fields": ["actor", "at"]}, {"fields": ["at"]}],
+        "ordering": ["-at"],
+    }
+
+    at = me.DateTimeField(required=True, default=lambda: datetime.now(UTC))
+    actor = me.StringField(required=True)
+    role = me.StringField(required=True)
+    roles = me.ListField(me.StringField())
+    org = me.StringField()
+    action = me.StringField(required=True)
+    case_id = me.StringField()
+    outcome = me.StringField(required=True, choices=("ok", "denied"))
+    request_id = me.StringField()
+    reason = me.StringField(max_length=500)
+    details = me.DictField()

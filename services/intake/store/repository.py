@@ -1,0 +1,126 @@
+"""Repositories: the case aggregate with its outbox, and the audit log."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.collection import Collection
+
+from services.intake.domain.model import Case
+from services.intake.store.documents import AuditRecord, CaseDocument
+from shared import outbox
+from shared.events.envelope import EventPayload
+from shared.topics import CASE_EVENTS
+
+_TOP_LEVEL_DATETIMES = ("registered_at", "updated_at")
+
+
+def ensure_indexes() -> None:
+    CaseDocument.ensure_indexes()
+    AuditRecord.ensure_indexes()
+
+
+def to_mongo(case: Case) -> dict[str, Any]:
+    doc = case.model_dump(mode="json")
+    # Real BSON dates where the store sorts or filters; nested items round-trip through the domain model.
+    for name in _TOP_LEVEL_DATETIMES:
+        doc[name] = getattr(case, name)
+    doc["_id"] = doc.pop("case_id")
+    return doc
+
+
+def from_mongo(doc: dict[str, Any]) -> Case:
+    data = {k: v for k, v in doc.items() if k not in ("_id", "outbox")}
+    data["case_id"] = doc["_id"]
+    return Case.model_validate(data)
+
+
+class CaseRepository:
+    def __init__(self, collection: Collection) -> None:  # type: ignore[type-arg]
+        self.coll = collection
+
+    def get(self, case_id: str) -> Case | None:
+        doc = self.coll.find_one({"_id": case_id}, {"outbox": 0})
+        return from_mongo(doc) if doc else None
+
+    def insert(self, case: Case, events: list[EventPayload]) -> None:
+        """The new case and its facts in one insert: the outbox entries are part of the document."""
+        doc = to_mongo(case)
+        doc["outbox"] = outbox.entries(CASE_EVENTS, *events)
+        self.coll.insert_one(doc)
+
+    def save(self, expected_version: int, case: Case, events: list[EventPayload]) -> bool:
+        """Compare-and-set on ``version``; the change and its events in one update. False on a lost race."""
+        doc = to_mongo(case)
+        doc.pop("_id")
+        update: dict[str, Any] = {"$set": doc}
+        if events:
+            update["$push"] = outbox.push(outbox.entries(CASE_EVENTS, *events))
+        result = self.coll.update_one({"_id": case.case_id, "version": expected_version}, update)
+        return result.matched_count == 1
+
+    def cases_of_person(self, person_ref: str, exclude: str) -> list[str]:
+        docs = self.coll.find({"person_ref": person_ref, "_id": {"$ne": exclude}}, {"_id": 1}).limit(100)
+        return [d["_id"] for d in docs]
+
+    def link(self, case_ids: list[str], new_case_id: str) -> None:
+        """Back-link earlier cases of the same person; bumps their version so a concurrent
+        read-modify-write of those cases retries instead of overwriting the link."""
+        for case_id in case_ids:
+            self.coll.update_one(
+                {"_id": case_id}, {"$addToSet": {"linked_case_ids": new_case_id}, "$inc": {"version": 1}}
+            )
+
+    def search(self, query: dict[str, Any], page: int, page_size: int) -> tuple[list[Case], int]:
+        total = self.coll.count_documents(query)
+        cursor = (
+            self.coll.find(query, {"outbox": 0, "identity": 0})
+            .sort([("registered_at", DESCENDING), ("_id", ASCENDING)])
+            .skip((page - 1) * page_size)
+            .limit(page_size)
+        )
+        return [from_mongo(d) for d in cursor], total
+
+    def counts_by_status(self, org_id: str | None) -> dict[str, int]:
+        pipeline: list[dict[str, Any]] = []
+        if org_id is not None:
+            pipeline.append({"$match": {"org_id": org_id}})
+        pipeline.append({"$group": {"_id": "$status", "n": {"$sum": 1}}})
+        return {str(d["_id"]): int(d["n"]) for d in self.coll.aggregate(pipeline)}
+
+
+class AuditLog:
+    def record(
+        self,
+        *,
+        actor: str,
+        role: str,
+        roles: list[str],
+        org: str | None,
+        action: str,
+        case_id: str | None,
+        outcome: str,
+        request_id: str | None,
+        reason: str | None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        AuditRecord(
+            at=datetime.now(UTC),
+            actor=actor,
+            role=role,
+            roles=roles,
+            org=org,
+            action=action,
+            case_id=case_id,
+            outcome=outcome,
+            request_id=request_id,
+            reason=reason,
+            details=details or {},
+        ).save(force_insert=True)
+
+    def search(self, filters: dict[str, Any], page: int, page_size: int) -> tuple[list[AuditRecord], int]:
+        qs = AuditRecord.objects(**filters).order_by("-at")
+        total = qs.count()
+        return list(qs.skip((page - 1) * page_size).limit(page_size)), total

@@ -1,0 +1,1 @@
+"""A tiny faust app for the bus smoke test: raw bytes in, the shared codec decodes."""

@@ -1,0 +1,132 @@
+"""Outbox entries/push shapes and OutboxRelay.run_once (mongomock + a fake producer; unit level)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import mongomock
+import pytest
+
+from shared.events import decode, new_event
+from shared.events.case import CaseClosed, RiskFlagged
+from shared.outbox import OutboxRelay, entries, push
+from shared.topics import ALERTS, CASE_EVENTS
+
+NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+
+
+def closed(case_id: str) -> CaseClosed:
+    return CaseClosed(case_id=case_id, status="Closed", closed_at=NOW)
+
+
+def flagged(case_id: str) -> RiskFlagged:
+    return RiskFlagged(case_id=case_id, flag_id="f1", kind="threat_received", severity="high", raised_at=NOW)
+
+
+class FakeFuture:
+    def __init__(self, error: Exception | None = None) -> None:
+        self.error = error
+
+    def get(self, timeout: float | None = None) -> None:
+        if self.error:
+            raise self.error
+
+
+@dataclass
+class FakeProducer:
+    sent: list[tuple[str, bytes, bytes]] = field(default_factory=list)
+    fail: Exception | None = None
+
+    def send_raw(self, topic: str, key: bytes | None, value: bytes, headers: Any = None) -> FakeFuture:
+        self.sent.append((topic, key or b"", value))
+        return FakeFuture(self.fail)
+
+
+@pytest.fixture
+def db() -> Any:
+    return mongomock.MongoClient(tz_aware=True)["outbox_unit"]
+
+
+def relay(db: Any, producer: FakeProducer, service: str = "unitsvc") -> OutboxRelay:
+    return OutboxRelay(producer, [db.cases], db.leases, service)  # type: ignore[arg-type]
+
+
+def test_entries_shape() -> None:
+    envelope = new_event(closed("c1"), event_id="ev-1")
+    out = entries(CASE_EVENTS, envelope, flagged("c1"))
+    assert [set(e) for e in out] == [{"id", "topic", "key", "value", "created_at"}] * 2
+    first, second = out
+    assert (first["id"], first["topic"], first["key"]) == ("ev-1", CASE_EVENTS, "c1")
+    assert decode(first["value"]).payload == closed("c1")
+    assert isinstance(second["value"], str) and decode(second["value"]).payload == flagged("c1")
+    assert second["id"] == json.loads(second["value"])["id"]  # an EventPayload gets a fresh envelope
+    assert first["created_at"].tzinfo is not None
+
+
+def test_push_clause() -> None:
+    out = entries(CASE_EVENTS, closed("c1"))
+    assert push(out) == {"outbox": {"$each": out}}
+
+
+def test_run_once_publishes_then_pulls(db: Any) -> None:
+    ev1, ev2 = entries(CASE_EVENTS, closed("c1"), flagged("c1"))
+    db.cases.update_one({"_id": "c1"}, {"$set": {"status": "Closed"}, "$push": push([ev1, ev2])}, upsert=True)
+    (ev3,) = entries(ALERTS, flagged("c2"))
+    db.cases.insert_one({"_id": "c2", "outbox": [ev3]})
+    db.cases.insert_one({"_id": "c3", "outbox": []})
+    producer = FakeProducer()
+
+    assert relay(db, producer).run_once() == 3
+
+    assert sorted(producer.sent) == sorted(
+        [
+            (CASE_EVENTS, b"c1", ev1["value"].encode()),
+            (CASE_EVENTS, b"c1", ev2["value"].encode()),
+            (ALERTS, b"c2", ev3["value"].encode()),
+        ]
+    )
+    # one case's events in the order they were written
+    assert [v for t, k, v in producer.sent if k == b"c1"] == [ev1["value"].encode(), ev2["value"].encode()]
+    assert all(doc["outbox"] == [] for doc in db.cases.find())
+    assert db.cases.find_one({"_id": "c1"})["status"] == "Closed"
+    assert relay(db, producer).run_once() == 0
+    assert len(producer.sent) == 3
+
+
+def test_failed_publish_keeps_the_entries(db: Any) -> None:
+    (ev,) = entries(CASE_EVENTS, closed("c9"))
+    db.cases.insert_one({"_id": "c9", "outbox": [ev]})
+    producer = FakeProducer(fail=TimeoutError("broker down"))
+    with pytest.raises(TimeoutError):
+        relay(db, producer).run_once()
+    assert [e["id"] for e in db.cases.find_one({"_id": "c9"})["outbox"]] == [ev["id"]]
+    producer.fail = None
+    assert relay(db, producer).run_once() == 1
+    assert db.cases.find_one({"_id": "c9"})["outbox"] == []
+
+
+def test_entries_appended_meanwhile_are_not_pulled(db: Any) -> None:
+    """$pull removes only the ids that were published, never an entry pushed during the publish."""
+    (ev1,) = entries(CASE_EVENTS, closed("c5"))
+    (ev2,) = entries(CASE_EVENTS, flagged("c5"))
+    db.cases.insert_one({"_id": "c5", "outbox": [ev1]})
+
+    class PushingProducer(FakeProducer):
+        def send_raw(self, topic: str, key: bytes | None, value: bytes, headers: Any = None) -> FakeFuture:
+            db.cases.update_one({"_id": "c5"}, {"$push": push([ev2])})
+            return super().send_raw(topic, key, value, headers)
+
+    assert relay(db, PushingProducer()).run_once() == 1
+    assert [e["id"] for e in db.cases.find_one({"_id": "c5"})["outbox"]] == [ev2["id"]]
+
+
+def test_one_relay_holds_the_lease(db: Any) -> None:
+    first, second = relay(db, FakeProducer()), relay(db, FakeProducer())
+    assert first._acquire_lease()
+    assert not second._acquire_lease()
+    assert first._acquire_lease()  # renewal by the owner
+    first.stop()  # releases the lease
+    assert second._acquire_lease()
