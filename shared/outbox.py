@@ -27,6 +27,7 @@ from pymongo.collection import Collection
 from shared import metrics
 from shared.events import CloudEvent, EventPayload, encode, new_event
 from shared.kafka import Producer
+from shared.settings import CommonSettings
 
 log = logging.getLogger(__name__)
 
@@ -175,3 +176,78 @@ class OutboxRelay:
         while time.monotonic() < deadline:
             if self.run_once() == 0:
                 return
+
+
+class OutboxPublisher:
+    """Runs an :class:`OutboxRelay` for a service, building its Kafka producer in the background.
+
+    An unreachable broker must never stop a service from accepting writes — the outbox keeps
+    every event until it is published — and building a kafka-python producer blocks while the
+    broker is down, so it is retried off the start-up path.
+    """
+
+    def __init__(
+        self,
+        settings: CommonSettings,
+        collections: list[Collection],  # type: ignore[type-arg]
+        leases: Collection,  # type: ignore[type-arg]
+    ) -> None:
+        self.settings = settings
+        self.collections = collections
+        self.leases = leases
+        self.relay: OutboxRelay | None = None
+        self.producer: Producer | None = None
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if not self.settings.outbox_enabled:
+            log.warning("outbox relay disabled (CENTINELA_OUTBOX_ENABLED=false): events stay pending")
+            return
+        self._thread = threading.Thread(target=self._connect, name="outbox-connect", daemon=True)
+        self._thread.start()
+
+    def _connect(self) -> None:
+        delay = 1.0
+        while not self._stop.is_set():
+            try:
+                producer = Producer(self.settings, client_id=f"centinela-{self.settings.service_name}-outbox")
+            except Exception as exc:
+                log.warning("kafka producer unavailable; events stay in the outbox", extra={"exc": type(exc).__name__})
+                self._stop.wait(delay)
+                delay = min(delay * 2, 30.0)
+                continue
+            with self._lock:
+                if self._stop.is_set():
+                    producer.close(timeout=2)
+                    return
+                self.producer = producer
+                self.relay = OutboxRelay(
+                    producer,
+                    self.collections,
+                    self.leases,
+                    self.settings.service_name,
+                    poll_interval=self.settings.outbox_poll_seconds,
+                    lease_seconds=self.settings.outbox_lease_seconds,
+                )
+                self.relay.start()
+                log.info("outbox relay started")
+            return
+
+    def notify(self) -> None:
+        relay = self.relay
+        if relay is not None:
+            relay.notify()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stop.set()
+            relay, producer = self.relay, self.producer
+        if relay is not None:
+            relay.stop()
+        if producer is not None:
+            try:
+                producer.close(timeout=5)
+            except Exception as exc:
+                log.warning("producer close failed", extra={"exc": type(exc).__name__})

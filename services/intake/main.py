@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from services.intake.adapters.publisher import OutboxPublisher
 from services.intake.api.context import Intake
 from services.intake.api.routes import router
 from services.intake.domain.identity import IdentityCipher, Keyring
@@ -18,6 +17,7 @@ from services.intake.store.repository import AuditLog, CaseRepository, ensure_in
 from shared.app import create_app
 from shared.logging import setup_logging
 from shared.mongo import connect, ping
+from shared.outbox import OutboxPublisher
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +44,7 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
             person_ref_key=settings.person_ref_key.get_secret_value().encode(),
             notify=publisher.notify,
         )
-        if settings.outbox_enabled:
-            publisher.start()
-        else:
-            log.warning("outbox relay disabled (CENTINELA_OUTBOX_ENABLED=false): events stay pending")
+        publisher.start()
         try:
             yield
         finally:

@@ -14,9 +14,6 @@ class IntakeSettings(CommonSettings):
         "dev1:ZGV2LW9ubHktaWRlbnRpdHkta2V5LTMyLWJ5dGVzISE=", "AES-256-GCM identity keys, 'kid:base64' comma list"
     )
     person_ref_key: SecretStr = dev_secret("dev-only-person-ref-hmac-key", "HMAC key for person_ref")
-    outbox_enabled: bool = Field(True, description="run the outbox relay in this process (false: only write)")
-    outbox_poll_seconds: float = Field(0.5, gt=0, le=300, description="relay poll interval when not notified")
-    outbox_lease_seconds: float = Field(10.0, gt=0, le=600, description="relay lease; a dead relay's is taken over")
     page_size_max: int = Field(200, ge=1, le=1000, description="largest page of GET /v1/cases and /v1/audit")
     max_services_per_case: int = Field(100, ge=1, le=1000)
     max_sessions_per_case: int = Field(3000, ge=1, le=20000)
