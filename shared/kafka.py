@@ -16,6 +16,7 @@ from typing import Any, Generic, TypeVar
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from shared.events import CloudEvent, EventPayload, encode, key_for, new_event
@@ -107,7 +108,9 @@ class ConsumerLoop(Generic[T]):
         self.group_id = group_id
         self.decode = decode
         self.handler = handler
-        self.producer = producer or Producer(settings, client_id=f"{group_id}-dlq")
+        # Built lazily inside the consumer thread: creating a kafka-python client blocks while the
+        # broker is down, and a down broker must delay consumption, never a service's start-up.
+        self.producer: Producer | None = producer
         self._own_producer = producer is None
         self.on_dead_letter = on_dead_letter
         self.auto_offset_reset = auto_offset_reset
@@ -127,10 +130,24 @@ class ConsumerLoop(Generic[T]):
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
-        if self._own_producer:
+        if self._own_producer and self.producer is not None:
             self.producer.close()
 
     def run(self) -> None:
+        """Consume until stopped; reconnects with backoff while the broker is unreachable."""
+        delay = 1.0
+        while not self._stop.is_set():
+            try:
+                if self.producer is None:
+                    self.producer = Producer(self.settings, client_id=f"{self.group_id}-dlq")
+                self._consume()
+                return
+            except KafkaError as exc:
+                log.warning("kafka unavailable for consumer; retrying", extra={"exc": type(exc).__name__})
+                self._stop.wait(delay)
+                delay = min(delay * 2, 30.0)
+
+    def _consume(self) -> None:
         self.consumer = KafkaConsumer(
             *[self.settings.topic(t) for t in self.topics],
             bootstrap_servers=self.settings.kafka_bootstrap.split(","),
@@ -194,6 +211,7 @@ class ConsumerLoop(Generic[T]):
             ("dlq.failed_at", datetime.now(UTC).isoformat().encode()),
         ]
         value = record.value if record.value is not None else b""
+        assert self.producer is not None  # built before consuming starts
         self.producer.send_raw(dlq(base), record.key, value, headers).get(timeout=30)
         self.stats.dead_lettered += 1
         log.warning("message dead-lettered", extra={"topic": record.topic})

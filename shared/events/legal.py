@@ -39,6 +39,9 @@ class StageChanged(LegalFact):
     previous_stage: Stage | None = None
     stage_started_at: datetime
     deadline_at: datetime | None = None
+    # The statutory extension on top of deadline_at (e.g. art. 342: +60 days); granted or not, the
+    # court decides, so alerts may use it to word a finding but deadline_at is what applies.
+    extended_deadline_at: datetime | None = None
     complexity: Literal["ordinary", "complex", "organised_crime"] = "ordinary"
 
 

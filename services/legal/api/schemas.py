@@ -1,0 +1,199 @@
+"""Request/response schemas of the legal API (distinct from the stored documents and the events)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from services.legal.domain.stages import Complexity, Stage
+from services.legal.domain.timeline import TimelineState
+from services.legal.domain.updates import dump_update
+
+
+class ItemResult(BaseModel):
+    index: int = Field(description="position of the item in the request (0-based)")
+    status: Literal["accepted", "duplicate", "rejected"]
+    update_id: str | None = Field(None, description="the item's update_id when it is a valid identifier")
+    case_id: str | None = Field(None, description="the item's case_id when it is a valid identifier")
+    reason: str | None = Field(None, description="why it was rejected: the field and the rule, never the value")
+
+
+class CourtUpdatesResult(BaseModel):
+    accepted: int
+    duplicate: int
+    rejected: int
+    results: list[ItemResult]
+
+
+class StageEntry(BaseModel):
+    stage: Stage
+    started_at: datetime
+    source_system: str
+    update_id: str
+
+
+class Postponement(BaseModel):
+    occurred_at: datetime
+    reason: str
+    new_date: datetime | None = None
+
+
+class HearingView(BaseModel):
+    hearing_id: str
+    status: Literal["scheduled", "held", "postponed"]
+    scheduled_for: datetime | None = None
+    held_at: datetime | None = None
+    stage: Stage | None = None
+    postponements: list[Postponement]
+    victim: Literal["attended", "absent"] | None = Field(None, description="the child's attendance, when reported")
+
+
+class Dated(BaseModel):
+    occurred_at: datetime
+
+
+class Notification(Dated):
+    about: str
+
+
+class Attendance(Dated):
+    hearing_id: str
+    attended: bool
+
+
+class Representation(Dated):
+    representative_ref: str | None = None
+
+
+class Measure(Dated):
+    measure: str
+
+
+class Verdict(Dated):
+    outcome: Literal["conviction", "acquittal"]
+    stage: Stage | None = None
+
+
+class Money(Dated):
+    amount: float | None = None
+    currency: str | None = None
+
+
+class Archive(Dated):
+    reason: str
+    from_stage: Stage | None = None
+
+
+class Reopening(Dated):
+    reason: str | None = None
+    stage: Stage
+
+
+class Entry(BaseModel):
+    occurred_at: datetime
+    received_at: datetime
+    kind: str
+    source_system: str
+    update_id: str
+    path: str
+    applied: bool = Field(description="false when the update no longer fits the history under current rules")
+    details: dict[str, Any]
+
+
+class Timeline(BaseModel):
+    case_id: str
+    stage: Stage | None
+    stage_started_at: datetime | None
+    stage_age_seconds: float | None
+    complexity: Complexity
+    deadline_at: datetime | None = Field(description="statutory deadline of the current stage")
+    extended_deadline_at: datetime | None = Field(description="the deadline if the legal extension is granted")
+    overdue: bool
+    open: bool
+    last_activity_at: datetime | None
+    postponements_in_stage: int
+    stage_history: list[StageEntry]
+    hearings: list[HearingView]
+    victim_notifications: list[Notification]
+    victim_attendance: list[Attendance]
+    representation: list[Representation]
+    protective_measures: list[Measure]
+    verdicts: list[Verdict]
+    reparations_ordered: list[Money]
+    reparations_paid: list[Money]
+    appeals: list[Dated]
+    archives: list[Archive]
+    reopenings: list[Reopening]
+    entries: list[Entry]
+
+    @classmethod
+    def build(cls, case_id: str, state: TimelineState, now: datetime | None = None) -> Timeline:
+        now = now or datetime.now(UTC)
+        deadline = state.deadline
+        skipped = set(state.skipped)
+        entries = sorted(state.entries, key=lambda r: r.order)
+        return cls(
+            case_id=case_id,
+            stage=state.stage,
+            stage_started_at=state.stage_started_at,
+            stage_age_seconds=(now - state.stage_started_at).total_seconds() if state.stage_started_at else None,
+            complexity=state.complexity,
+            deadline_at=deadline.deadline_at if deadline else None,
+            extended_deadline_at=deadline.extended_deadline_at if deadline else None,
+            overdue=bool(deadline and deadline.deadline_at < now),
+            open=state.is_open,
+            last_activity_at=state.last_activity_at,
+            postponements_in_stage=state.postponements_in_stage,
+            stage_history=[StageEntry(**h) for h in state.stage_history],
+            hearings=[
+                HearingView(
+                    hearing_id=h.hearing_id,
+                    status=h.status,  # type: ignore[arg-type]
+                    scheduled_for=h.scheduled_for,
+                    held_at=h.held_at,
+                    stage=h.stage,
+                    postponements=[Postponement(**p) for p in h.postponements],
+                    victim=h.victim,  # type: ignore[arg-type]
+                )
+                for h in state.hearings.values()
+            ],
+            victim_notifications=[Notification(**n) for n in state.notifications],
+            victim_attendance=[Attendance(**a) for a in state.attendance],
+            representation=[Representation(**r) for r in state.representation],
+            protective_measures=[Measure(**x) for x in state.measures],
+            verdicts=[Verdict(**v) for v in state.verdicts],
+            reparations_ordered=[Money(**x) for x in state.reparations_ordered],
+            reparations_paid=[Money(**x) for x in state.reparations_paid],
+            appeals=[Dated(**a) for a in state.appeals],
+            archives=[Archive(**a) for a in state.archives],
+            reopenings=[Reopening(**r) for r in state.reopenings],
+            entries=[_entry(r, r.key not in skipped) for r in entries],
+        )
+
+
+def _entry(rec: Any, applied: bool) -> Entry:
+    data = dump_update(rec.update)
+    common = {k: data.pop(k) for k in ("occurred_at", "kind", "source_system", "update_id")}
+    data.pop("case_id", None)
+    return Entry(**common, received_at=rec.received_at, path=rec.path, applied=applied, details=data)
+
+
+class CaseSummary(BaseModel):
+    case_id: str
+    stage: Stage | None
+    stage_started_at: datetime | None
+    complexity: str | None
+    deadline_at: datetime | None
+    extended_deadline_at: datetime | None
+    overdue: bool
+    last_activity_at: datetime | None
+    advocate_id: str | None
+
+
+class CasePage(BaseModel):
+    items: list[CaseSummary]
+    page: int
+    page_size: int
+    total: int

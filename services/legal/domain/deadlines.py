@@ -1,0 +1,97 @@
+"""Statutory deadlines per stage and complexity: configuration, never code.
+
+The shipped defaults (``services/legal/deadlines.yaml``) follow DESIGN.md and must be confirmed
+with Peruvian counsel before use; operators point ``CENTINELA_LEGAL_DEADLINES_FILE`` elsewhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from services.legal.domain.durations import Duration, DurationError, parse_duration
+from services.legal.domain.stages import COMPLEXITIES, STAGES, Complexity, Stage
+
+
+class DeadlineConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Term:
+    term: Duration
+    extension: Duration | None = None
+
+
+@dataclass(frozen=True)
+class Deadline:
+    deadline_at: datetime
+    extended_deadline_at: datetime | None
+
+
+@dataclass(frozen=True)
+class DeadlinePolicy:
+    terms: dict[Stage, dict[Complexity, Term]] = field(default_factory=dict)
+
+    def term_for(self, stage: Stage | None, complexity: Complexity) -> Term | None:
+        if stage is None:
+            return None
+        by_complexity = self.terms.get(stage) or {}
+        return by_complexity.get(complexity) or by_complexity.get("ordinary")
+
+    def deadline(self, stage: Stage | None, complexity: Complexity, started_at: datetime | None) -> Deadline | None:
+        """The deadline that applies now: the term; the extension is reported, not assumed granted."""
+        term = self.term_for(stage, complexity)
+        if term is None or started_at is None:
+            return None
+        deadline_at = term.term.add_to(started_at)
+        extended = (term.term + term.extension).add_to(started_at) if term.extension else None
+        return Deadline(deadline_at=deadline_at, extended_deadline_at=extended)
+
+    @classmethod
+    def from_mapping(cls, doc: Any) -> DeadlinePolicy:
+        if not isinstance(doc, dict) or not isinstance(doc.get("stages"), dict):
+            raise DeadlineConfigError("deadlines file: top-level 'stages' mapping is required")
+        terms: dict[Stage, dict[Complexity, Term]] = {}
+        for stage, by_complexity in doc["stages"].items():
+            if stage not in STAGES:
+                raise DeadlineConfigError(f"deadlines file: unknown stage {stage!r}; known: {', '.join(STAGES)}")
+            if not isinstance(by_complexity, dict):
+                raise DeadlineConfigError(f"deadlines file: stages.{stage} must map complexity to a term")
+            terms[stage] = {}
+            for complexity, spec in by_complexity.items():
+                where = f"stages.{stage}.{complexity}"
+                if complexity not in COMPLEXITIES:
+                    raise DeadlineConfigError(
+                        f"deadlines file: {where}: unknown complexity; known: {', '.join(COMPLEXITIES)}"
+                    )
+                if isinstance(spec, str | int):
+                    spec = {"term": spec}
+                if not isinstance(spec, dict) or "term" not in spec:
+                    raise DeadlineConfigError(f"deadlines file: {where}: needs a 'term' (e.g. '60d')")
+                unknown = set(spec) - {"term", "extension", "article"}
+                if unknown:
+                    raise DeadlineConfigError(f"deadlines file: {where}: unknown keys {sorted(unknown)}")
+                try:
+                    term = parse_duration(spec["term"])
+                    extension = parse_duration(spec["extension"]) if spec.get("extension") is not None else None
+                except DurationError as exc:
+                    raise DeadlineConfigError(f"deadlines file: {where}: {exc}") from None
+                terms[stage][complexity] = Term(term=term, extension=extension)
+        return cls(terms=terms)
+
+
+def load_policy(path: str | Path) -> DeadlinePolicy:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DeadlineConfigError(f"deadlines file {path}: cannot read ({type(exc).__name__})") from None
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise DeadlineConfigError(f"deadlines file {path}: not valid YAML") from None
+    return DeadlinePolicy.from_mapping(doc)

@@ -1,0 +1,284 @@
+"""A prosecution's timeline as a pure fold over its court updates, ordered by ``occurred_at``.
+
+Updates arrive late and out of order, so the current state is never patched in place: it is
+recomputed by replaying every accepted update in court order. A new update is accepted when the
+replay with it inserted at its place is legal for it *and* for every update already accepted
+after it; a late update therefore can never move the current stage backwards or invalidate what
+the court reported later (only an explicit ``case_reopened`` brings a case out of ``archived``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from services.legal.domain.deadlines import Deadline, DeadlinePolicy
+from services.legal.domain.stages import OPEN, PROCESS_STAGES, Complexity, Stage, transition_error
+from services.legal.domain.updates import CourtUpdate
+
+
+class IllegalUpdate(ValueError):
+    """The update is well-formed but contradicts the prosecution's history."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """An accepted update and when centinela received it (tie-break for equal ``occurred_at``)."""
+
+    update: CourtUpdate
+    received_at: datetime
+    path: str = "rest"
+
+    @property
+    def key(self) -> str:
+        return self.update.key
+
+    @property
+    def order(self) -> tuple[datetime, datetime, str]:
+        return (self.update.occurred_at, self.received_at, self.key)
+
+
+@dataclass
+class Hearing:
+    hearing_id: str
+    scheduled_for: datetime | None = None
+    status: str = "scheduled"
+    held_at: datetime | None = None
+    stage: Stage | None = None
+    postponements: list[dict[str, Any]] = field(default_factory=list)
+    victim: str | None = None
+
+
+@dataclass
+class TimelineState:
+    stage: Stage | None = None
+    stage_started_at: datetime | None = None
+    complexity: Complexity = "ordinary"
+    deadline: Deadline | None = None
+    stage_before_archive: Stage | None = None
+    postponements_in_stage: int = 0
+    last_activity_at: datetime | None = None
+    stage_history: list[dict[str, Any]] = field(default_factory=list)
+    hearings: dict[str, Hearing] = field(default_factory=dict)
+    notifications: list[dict[str, Any]] = field(default_factory=list)
+    attendance: list[dict[str, Any]] = field(default_factory=list)
+    representation: list[dict[str, Any]] = field(default_factory=list)
+    measures: list[dict[str, Any]] = field(default_factory=list)
+    verdicts: list[dict[str, Any]] = field(default_factory=list)
+    reparations_ordered: list[dict[str, Any]] = field(default_factory=list)
+    reparations_paid: list[dict[str, Any]] = field(default_factory=list)
+    appeals: list[dict[str, Any]] = field(default_factory=list)
+    archives: list[dict[str, Any]] = field(default_factory=list)
+    reopenings: list[dict[str, Any]] = field(default_factory=list)
+    entries: list[Recorded] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    postponement_counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def is_open(self) -> bool:
+        return self.stage is None or self.stage in OPEN
+
+    @property
+    def stage_marker(self) -> tuple[Stage | None, datetime | None, Complexity]:
+        return (self.stage, self.stage_started_at, self.complexity)
+
+
+def _move(state: TimelineState, stage: Stage, rec: Recorded) -> None:
+    state.stage = stage
+    state.stage_started_at = rec.update.occurred_at
+    state.postponements_in_stage = 0
+    state.stage_history.append(
+        {
+            "stage": stage,
+            "started_at": rec.update.occurred_at,
+            "source_system": rec.update.source_system,
+            "update_id": rec.update.update_id,
+        }
+    )
+
+
+def _hearing(state: TimelineState, hearing_id: str) -> Hearing:
+    if hearing_id not in state.hearings:
+        # Held / postponed before the schedule arrived: integrators send what they know, in any order.
+        state.hearings[hearing_id] = Hearing(hearing_id=hearing_id, stage=state.stage)
+    return state.hearings[hearing_id]
+
+
+def _held(state: TimelineState, hearing_id: str) -> bool:
+    hearing = state.hearings.get(hearing_id)
+    return hearing is not None and hearing.status == "held"
+
+
+def _no_hearings_when_closed(state: TimelineState, kind: str) -> None:
+    if state.stage in ("archived", "final"):
+        raise IllegalUpdate(f"kind: {kind} is not possible while the case is {state.stage}")
+
+
+def apply(state: TimelineState, rec: Recorded) -> None:
+    """Apply one update in court order.
+
+    Every check runs before the first change, so an :class:`IllegalUpdate` leaves ``state`` as it was.
+    """
+    u = rec.update
+    at = u.occurred_at
+    kind = u.kind
+    if u.kind == "stage_changed":
+        if u.stage == state.stage:
+            if u.complexity is None or u.complexity == state.complexity:
+                raise IllegalUpdate(f"stage: the case is already in {u.stage}")
+            state.complexity = u.complexity  # reclassified (e.g. declared complex): same stage, new term
+        else:
+            error = transition_error(state.stage, u.stage)
+            if error:
+                raise IllegalUpdate(error)
+            _move(state, u.stage, rec)
+            if u.complexity is not None:
+                state.complexity = u.complexity
+    elif u.kind == "case_archived":
+        if state.stage == "archived":
+            raise IllegalUpdate("kind: the case is already archived")
+        state.stage_before_archive = state.stage
+        _move(state, "archived", rec)
+        state.archives.append({"occurred_at": at, "reason": u.reason, "from_stage": state.stage_before_archive})
+    elif u.kind == "case_reopened":
+        if state.stage != "archived":
+            raise IllegalUpdate("kind: case_reopened needs an archived case")
+        target: Stage = u.stage or state.stage_before_archive or "complaint_filed"
+        if target == "final":
+            raise IllegalUpdate("stage: a case cannot be reopened into final")
+        _move(state, target, rec)
+        state.reopenings.append({"occurred_at": at, "reason": u.reason, "stage": target})
+    elif u.kind == "verdict_issued":
+        if state.stage == "trial":
+            _move(state, "verdict", rec)
+        elif state.stage not in ("verdict", "appeal"):
+            raise IllegalUpdate(f"kind: verdict_issued needs a trial (the case is {state.stage or 'not started'})")
+        state.verdicts.append({"occurred_at": at, "outcome": u.outcome, "stage": state.stage})
+    elif u.kind == "appeal_filed":
+        if state.stage == "verdict":
+            _move(state, "appeal", rec)
+        elif state.stage != "appeal":
+            raise IllegalUpdate(f"kind: appeal_filed needs a verdict (the case is {state.stage or 'not started'})")
+        state.appeals.append({"occurred_at": at})
+    elif u.kind == "hearing_scheduled":
+        _no_hearings_when_closed(state, kind)
+        if _held(state, u.hearing_id):
+            raise IllegalUpdate("hearing_id: this hearing was already held")
+        hearing = _hearing(state, u.hearing_id)
+        hearing.scheduled_for = u.scheduled_for
+        hearing.stage = state.stage
+        if hearing.status != "postponed":
+            hearing.status = "scheduled"
+    elif u.kind == "hearing_held":
+        _no_hearings_when_closed(state, kind)
+        if _held(state, u.hearing_id):
+            raise IllegalUpdate("hearing_id: this hearing was already reported as held")
+        hearing = _hearing(state, u.hearing_id)
+        hearing.status, hearing.held_at = "held", at
+    elif u.kind == "hearing_postponed":
+        _no_hearings_when_closed(state, kind)
+        if _held(state, u.hearing_id):
+            raise IllegalUpdate("hearing_id: a hearing that was held cannot be postponed")
+        hearing = _hearing(state, u.hearing_id)
+        hearing.status = "postponed"
+        hearing.postponements.append({"occurred_at": at, "reason": u.reason, "new_date": u.new_date})
+        if u.new_date is not None:
+            hearing.scheduled_for = u.new_date
+        state.postponements_in_stage += 1
+        state.postponement_counts[u.key] = state.postponements_in_stage
+    elif u.kind in ("victim_attended", "victim_absent"):
+        _no_hearings_when_closed(state, kind)
+        attended = u.kind == "victim_attended"
+        _hearing(state, u.hearing_id).victim = "attended" if attended else "absent"
+        state.attendance.append({"occurred_at": at, "hearing_id": u.hearing_id, "attended": attended})
+    elif u.kind == "victim_notified":
+        state.notifications.append({"occurred_at": at, "about": u.about})
+    elif u.kind == "legal_representation_assigned":
+        state.representation.append({"occurred_at": at, "representative_ref": u.representative_ref})
+    elif u.kind == "protective_measure_granted":
+        state.measures.append({"occurred_at": at, "measure": u.measure})
+    elif u.kind == "reparation_ordered":
+        if state.stage == "archived":
+            raise IllegalUpdate("kind: reparation_ordered is not possible while the case is archived")
+        state.reparations_ordered.append({"occurred_at": at, "amount": u.amount, "currency": u.currency})
+    elif u.kind == "reparation_paid":
+        state.reparations_paid.append({"occurred_at": at, "amount": u.amount, "currency": u.currency})
+    else:  # pragma: no cover - the union is closed
+        raise IllegalUpdate(f"kind: {kind} is not handled")
+    state.entries.append(rec)
+    if state.last_activity_at is None or at > state.last_activity_at:
+        state.last_activity_at = at
+
+
+def replay(
+    records: Iterable[Recorded], policy: DeadlinePolicy, *, must_apply: frozenset[str] = frozenset()
+) -> TimelineState:
+    """Fold ``records`` in court order.
+
+    An illegal record whose key is in ``must_apply`` raises :class:`Conflict`; any other illegal
+    record is skipped and listed in ``state.skipped`` (history accepted under older rules keeps
+    being readable).
+    """
+    state = TimelineState()
+    for rec in sorted(records, key=lambda r: r.order):
+        try:
+            apply(state, rec)
+        except IllegalUpdate as exc:
+            if rec.key in must_apply:
+                raise Conflict(rec, exc.reason) from None
+            state.skipped.append(rec.key)
+    if state.stage in OPEN:
+        state.deadline = policy.deadline(state.stage, state.complexity, state.stage_started_at)
+    return state
+
+
+class Conflict(IllegalUpdate):
+    def __init__(self, record: Recorded, reason: str) -> None:
+        super().__init__(reason)
+        self.record = record
+
+
+@dataclass(frozen=True)
+class Integration:
+    before: TimelineState
+    after: TimelineState
+    late: bool
+
+    @property
+    def stage_changed(self) -> bool:
+        return self.before.stage_marker != self.after.stage_marker
+
+
+def integrate(existing: list[Recorded], new: Recorded, policy: DeadlinePolicy) -> Integration:
+    """Place ``new`` among ``existing`` by ``occurred_at``; raise :class:`IllegalUpdate` if it cannot stand."""
+    before = replay(existing, policy)
+    applied = frozenset(r.key for r in before.entries)
+    try:
+        after = replay([*existing, new], policy, must_apply=applied | {new.key})
+    except Conflict as exc:
+        if exc.record.key == new.key:
+            raise IllegalUpdate(exc.reason) from None
+        raise IllegalUpdate(
+            f"occurred_at: placed before the already accepted update {exc.record.update.update_id} "
+            f"({exc.record.update.kind}), it would make that one illegal ({exc.reason})"
+        ) from None
+    late = any(r.order > new.order for r in before.entries)
+    if late and new.update.kind != "case_reopened" and _moves_back(before.stage, after.stage):
+        raise IllegalUpdate("occurred_at: this late update would move the current stage backwards")
+    return Integration(before=before, after=after, late=late)
+
+
+def _moves_back(before: Stage | None, after: Stage | None) -> bool:
+    if before is None or after is None:
+        return after is None and before is not None
+    if before == "archived":
+        return after != "archived"
+    if after == "archived":
+        return False
+    return PROCESS_STAGES.index(after) < PROCESS_STAGES.index(before)  # type: ignore[arg-type]

@@ -1,0 +1,251 @@
+"""The court update format integrators send (REST body item or Kafka message value).
+
+Closed on purpose: every model forbids unknown fields, ids are code-like and free text does not
+exist (reasons, measures and notification subjects are snake_case codes), so a court system
+cannot leak a child's name, birth date or address into centinela through this door.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from services.legal.domain.stages import Complexity, ProcessStage
+
+
+def _utc_millis(value: datetime) -> datetime:
+    # MongoDB keeps milliseconds in UTC: normalise now so a replayed timeline orders exactly as the live one.
+    return value.astimezone(UTC).replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+When = Annotated[AwareDatetime, AfterValidator(_utc_millis)]
+Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$")]
+Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+
+
+class _Update(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source_system: Id
+    update_id: Id
+    case_id: Id
+    occurred_at: When
+
+    @property
+    def key(self) -> str:
+        """The idempotency key: ``|`` cannot appear in an :data:`Id`, so keys never collide."""
+        return f"{self.source_system}|{self.update_id}"
+
+
+class StageChangedUpdate(_Update):
+    kind: Literal["stage_changed"]
+    stage: ProcessStage
+    complexity: Complexity | None = None
+
+
+class HearingScheduledUpdate(_Update):
+    kind: Literal["hearing_scheduled"]
+    hearing_id: Id
+    scheduled_for: When
+
+
+class HearingHeldUpdate(_Update):
+    kind: Literal["hearing_held"]
+    hearing_id: Id
+
+
+class HearingPostponedUpdate(_Update):
+    kind: Literal["hearing_postponed"]
+    hearing_id: Id
+    reason: Code
+    new_date: When | None = None
+
+
+class VictimNotifiedUpdate(_Update):
+    kind: Literal["victim_notified"]
+    about: Code = "general"
+
+
+class VictimAttendedUpdate(_Update):
+    kind: Literal["victim_attended"]
+    hearing_id: Id
+
+
+class VictimAbsentUpdate(_Update):
+    kind: Literal["victim_absent"]
+    hearing_id: Id
+
+
+class RepresentationAssignedUpdate(_Update):
+    kind: Literal["legal_representation_assigned"]
+    representative_ref: Id | None = None
+
+
+class ProtectiveMeasureGrantedUpdate(_Update):
+    kind: Literal["protective_measure_granted"]
+    measure: Code
+
+
+class VerdictIssuedUpdate(_Update):
+    kind: Literal["verdict_issued"]
+    outcome: Literal["conviction", "acquittal"]
+
+
+class ReparationOrderedUpdate(_Update):
+    kind: Literal["reparation_ordered"]
+    amount: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    currency: Currency | None = None
+
+
+class ReparationPaidUpdate(_Update):
+    kind: Literal["reparation_paid"]
+    amount: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    currency: Currency | None = None
+
+
+class AppealFiledUpdate(_Update):
+    kind: Literal["appeal_filed"]
+
+
+class CaseArchivedUpdate(_Update):
+    kind: Literal["case_archived"]
+    reason: Code
+
+
+class CaseReopenedUpdate(_Update):
+    kind: Literal["case_reopened"]
+    reason: Code | None = None
+    stage: ProcessStage | None = None
+
+
+CourtUpdate = Annotated[
+    StageChangedUpdate
+    | HearingScheduledUpdate
+    | HearingHeldUpdate
+    | HearingPostponedUpdate
+    | VictimNotifiedUpdate
+    | VictimAttendedUpdate
+    | VictimAbsentUpdate
+    | RepresentationAssignedUpdate
+    | ProtectiveMeasureGrantedUpdate
+    | VerdictIssuedUpdate
+    | ReparationOrderedUpdate
+    | ReparationPaidUpdate
+    | AppealFiledUpdate
+    | CaseArchivedUpdate
+    | CaseReopenedUpdate,
+    Field(discriminator="kind"),
+]
+
+KINDS: tuple[str, ...] = (
+    "stage_changed",
+    "hearing_scheduled",
+    "hearing_held",
+    "hearing_postponed",
+    "victim_notified",
+    "victim_attended",
+    "victim_absent",
+    "legal_representation_assigned",
+    "protective_measure_granted",
+    "verdict_issued",
+    "reparation_ordered",
+    "reparation_paid",
+    "appeal_filed",
+    "case_archived",
+    "case_reopened",
+)
+
+_ADAPTER: TypeAdapter[CourtUpdate] = TypeAdapter(CourtUpdate)
+
+
+class InvalidUpdate(ValueError):
+    """A court update that does not follow the format; ``reason`` names fields, never values."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def parse_update(raw: Any) -> CourtUpdate:
+    if not isinstance(raw, dict):
+        raise InvalidUpdate("update: must be a JSON object")
+    try:
+        return _ADAPTER.validate_python(raw)
+    except ValidationError as exc:
+        raise InvalidUpdate(describe(exc)) from None
+
+
+def dump_update(update: CourtUpdate) -> dict[str, Any]:
+    """Python-mode dict (datetimes stay datetimes) for storage; :func:`parse_update` reads it back."""
+    return update.model_dump(mode="python", exclude_none=True)
+
+
+def describe(exc: ValidationError, limit: int = 5) -> str:
+    """``field: what is wrong`` for each error; the tag of the union is dropped from the path."""
+    parts: list[str] = []
+    for err in exc.errors()[:limit]:
+        loc = [str(p) for p in err.get("loc", ())]
+        if loc and loc[0] in KINDS:
+            loc = loc[1:]
+        kind = err.get("type", "")
+        name = ".".join(loc)
+        if kind == "union_tag_not_found":
+            parts.append("kind: missing")
+        elif kind == "union_tag_invalid":
+            parts.append(f"kind: must be one of {', '.join(KINDS)}")
+        elif kind == "extra_forbidden":
+            parts.append(f"{name}: unknown field (not part of the court update format)")
+        elif kind == "missing":
+            parts.append(f"{name}: missing")
+        elif kind == "timezone_aware":
+            parts.append(f"{name}: needs a timezone offset (e.g. 2025-03-01T10:00:00-05:00)")
+        elif kind == "string_pattern_mismatch":
+            parts.append(f"{name}: {_pattern_hint(name)}")
+        elif kind in ("literal_error", "enum"):
+            expected = (err.get("ctx") or {}).get("expected", "")
+            parts.append(f"{name}: must be one of {expected}")
+        else:
+            parts.append(f"{name}: {err.get('msg', kind)}")
+    return "; ".join(parts)
+
+
+def _pattern_hint(name: str) -> str:
+    last = name.rsplit(".", 1)[-1]
+    if last in ("reason", "measure", "about"):
+        return "must be a snake_case code (free text is not accepted)"
+    if last == "currency":
+        return "must be an ISO 4217 code such as PEN"
+    return "must be an identifier of letters, digits, '.', '_', ':' or '-'"
+
+
+def schema_examples() -> dict[str, dict[str, Any]]:
+    """One example per kind (OpenAPI and docs)."""
+    base = {"source_system": "sgf-lima", "case_id": "c-7f3a9e", "occurred_at": "2025-03-03T15:00:00-05:00"}
+    per_kind: dict[str, dict[str, Any]] = {
+        "stage_changed": {"stage": "preparatory_investigation", "complexity": "complex"},
+        "hearing_scheduled": {"hearing_id": "h-101", "scheduled_for": "2025-04-10T09:00:00-05:00"},
+        "hearing_held": {"hearing_id": "h-101"},
+        "hearing_postponed": {
+            "hearing_id": "h-101",
+            "reason": "defence_absent",
+            "new_date": "2025-05-02T09:00:00-05:00",
+        },
+        "victim_notified": {"about": "hearing"},
+        "victim_attended": {"hearing_id": "h-101"},
+        "victim_absent": {"hearing_id": "h-101"},
+        "legal_representation_assigned": {"representative_ref": "defensa-publica-0042"},
+        "protective_measure_granted": {"measure": "restraining_order"},
+        "verdict_issued": {"outcome": "conviction"},
+        "reparation_ordered": {"amount": 30000, "currency": "PEN"},
+        "reparation_paid": {"amount": 5000, "currency": "PEN"},
+        "appeal_filed": {},
+        "case_archived": {"reason": "insufficient_evidence"},
+        "case_reopened": {"reason": "new_evidence", "stage": "preliminary_investigation"},
+    }
+    return {
+        kind: {**base, "update_id": f"u-{i:04d}", "kind": kind, **fields}
+        for i, (kind, fields) in enumerate(per_kind.items(), start=1)
+    }
