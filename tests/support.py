@@ -141,3 +141,21 @@ def drain(c: Any, until: Callable[[list[Any]], bool], timeout: float = 30.0) -> 
         if until(records):
             return records
     raise AssertionError(f"timed out after {timeout}s; got {len(records)} records")
+
+
+def isolated_env(stack_env: dict[str, str]) -> dict[str, str]:
+    """``stack_env`` with a private topic prefix (topics created): for tests whose processes must
+    not share consumer groups or topics with other tests' processes of the same session."""
+    from shared.settings import CommonSettings
+    from shared.topics import ensure_topics
+
+    env = {**stack_env, "CENTINELA_TOPIC_PREFIX": new_prefix()}
+    ensure_topics(
+        CommonSettings(
+            kafka_bootstrap=env["CENTINELA_KAFKA_BOOTSTRAP"],
+            topic_prefix=env["CENTINELA_TOPIC_PREFIX"],
+            partitions=int(env.get("CENTINELA_PARTITIONS", "3")),
+        ),
+        timeout=60,
+    )
+    return env

@@ -1,16 +1,98 @@
-"""Alerts service ASGI app: ``uvicorn services.alerts.main:app``."""
+"""Alerts service ASGI app: ``uvicorn services.alerts.main:app``.
+
+One process runs: the HTTP API, a Kafka consumer on ``alerts`` (stores alerts, queues
+notifications), the outbox relay (publishes ack / resolve / escalation facts), the escalation
+loop and the delivery worker (e-mail, webhooks). Every loop is safe to run in several processes.
+Nothing on the start-up path waits for Kafka: the service starts (and /readyz reports Kafka
+unreachable) during a broker outage; the relay and the consumer connect in the background.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
+from services.alerts.api import admin, alerts
+from services.alerts.consumer import AlertIngestor
+from services.alerts.context import AlertsContext
+from services.alerts.escalation import EscalationPolicy, Escalator
+from services.alerts.live import Broadcaster
+from services.alerts.notify.worker import DeliveryWorker
 from services.alerts.settings import AlertsSettings
+from services.alerts.store.alerts import AlertRepository
+from services.alerts.store.contacts import (
+    DeliveryRepository,
+    DirectoryRepository,
+    JobRepository,
+    SubscriptionRepository,
+)
+from services.alerts.store.documents import AlertDoc, OutboxLeaseDoc, ensure_indexes
 from shared.app import create_app
+from shared.kafka import ConsumerLoop
 from shared.logging import setup_logging
 from shared.mongo import connect, ping
+from shared.outbox import OutboxPublisher
+from shared.topics import ALERTS
+
+log = logging.getLogger(__name__)
+
+
+class _SupervisedConsumer:
+    """Builds and runs the consumer loop in its own thread, restarting it if it dies.
+
+    Both building the loop (its DLQ producer) and running it (its Kafka consumer) block or fail
+    while the broker is unreachable; doing both here keeps a broker outage from holding up
+    start-up — the API and the outbox keep working, and consumption starts once Kafka is back.
+    """
+
+    def __init__(self, build: Callable[[], ConsumerLoop[Any]]) -> None:
+        self.build = build
+        self.loop: ConsumerLoop[Any] | None = None
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="alerts-consumer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _backoff(self, delay: float) -> float:
+        self._stop.wait(delay)
+        return min(delay * 2, 30.0)
+
+    def _run(self) -> None:
+        delay = 1.0
+        while not self._stop.is_set() and self.loop is None:
+            try:
+                loop = self.build()
+            except Exception as exc:
+                log.warning("alerts consumer cannot start yet; retrying: %s", type(exc).__name__)
+                delay = self._backoff(delay)
+                continue
+            with self._lock:
+                if self._stop.is_set():
+                    loop.stop()  # closes the producer it built
+                    return
+                self.loop = loop
+        delay = 1.0
+        while not self._stop.is_set() and self.loop is not None:
+            try:
+                self.loop.run()
+            except Exception as exc:
+                log.warning("alerts consumer stopped; restarting: %s", type(exc).__name__)
+                delay = self._backoff(delay)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stop.set()
+            loop = self.loop
+        if loop is not None:
+            loop.stop()
+        self._thread.join(20)
 
 
 def build_app(settings: AlertsSettings | None = None) -> FastAPI:
@@ -21,7 +103,53 @@ def build_app(settings: AlertsSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state["mongo"] = connect(settings)
-        yield
+        ensure_indexes()
+        broadcaster = Broadcaster()
+        c = AlertsContext(
+            settings=settings,
+            alerts=AlertRepository(),
+            directory=DirectoryRepository(),
+            subscriptions=SubscriptionRepository(),
+            jobs=JobRepository(),
+            deliveries=DeliveryRepository(),
+            policy=EscalationPolicy(settings.policy_file),
+            broadcaster=broadcaster,
+        )
+        publisher = OutboxPublisher(settings, [AlertDoc._get_collection()], OutboxLeaseDoc._get_collection())
+        c.notify_outbox = publisher.notify
+        app.state.alerts = c
+        worker = DeliveryWorker(settings, c.jobs, c.subscriptions, c.deliveries)
+        ingestor = AlertIngestor(
+            settings,
+            c.alerts,
+            c.directory,
+            c.subscriptions,
+            c.jobs,
+            c.policy,
+            on_change=broadcaster.publish,
+            on_jobs=worker.notify,
+        )
+        consumer = _SupervisedConsumer(
+            lambda: ConsumerLoop(
+                settings,
+                [ALERTS],
+                settings.alerts_consumer_group,
+                decode=ingestor.decode,
+                handler=ingestor.handle,
+            )
+        )
+        escalator = Escalator(settings, c.alerts, c.policy, on_change=broadcaster.publish, on_outbox=publisher.notify)
+        publisher.start()
+        worker.start()
+        consumer.start()
+        escalator.start()
+        try:
+            yield
+        finally:
+            escalator.stop()
+            consumer.stop()
+            worker.stop()
+            publisher.stop()
 
     app = create_app(
         settings,
@@ -30,6 +158,8 @@ def build_app(settings: AlertsSettings | None = None) -> FastAPI:
         ready_checks={"mongodb": lambda: "mongo" in state and ping(state["mongo"])},  # type: ignore[arg-type]
         lifespan=lifespan,
     )
+    app.include_router(alerts.router)
+    app.include_router(admin.router)
     return app
 
 

@@ -2,8 +2,49 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import Field, SecretStr
+
 from shared.settings import CommonSettings
 
 
 class AlertsSettings(CommonSettings):
     service_name: str = "alerts"
+
+    # --- alerts service (HTTP, notifications, escalation) ---
+    policy_file: str = Field(
+        "services/alerts/policy.yaml", description="rule policy YAML; the service reads its `escalation` section"
+    )
+    public_base_url: str = Field("http://127.0.0.1:8003", description="base of the links put in notifications")
+    alerts_consumer_group: str = Field("alerts-service", description="consumer group of the service on `alerts`")
+    smtp_host: str = Field("", description="SMTP server; empty disables e-mail (counted as outcome=disabled)")
+    smtp_port: int = Field(25, ge=1, le=65535)
+    smtp_security: Literal["none", "starttls", "ssl"] = Field("none", description="none, starttls or ssl (SMTPS)")
+    smtp_username: str = Field("", description="SMTP AUTH user; empty means no login")
+    smtp_password: SecretStr = Field(SecretStr(""), description="SMTP AUTH password")
+    smtp_from: str = Field("centinela-alerts@localhost", description="From: address of alert e-mails")
+    smtp_timeout_seconds: float = Field(10.0, gt=0)
+    notify_max_attempts: int = Field(6, ge=1, le=50, description="delivery attempts per e-mail / webhook")
+    notify_backoff_base_seconds: float = Field(2.0, gt=0, description="retry n waits base * 2**(n-1)")
+    notify_backoff_max_seconds: float = Field(600.0, gt=0)
+    notify_poll_seconds: float = Field(1.0, gt=0, description="how often the delivery worker looks for due jobs")
+    webhook_timeout_seconds: float = Field(5.0, gt=0)
+    escalation_tick_seconds: float = Field(5.0, gt=0, description="wall-clock period of the escalation loop")
+    escalation_max_level: int = Field(3, ge=1, le=10, description="level n is reached after n x the severity time")
+    sse_heartbeat_seconds: float = Field(15.0, gt=0, description="comment line sent on idle live streams")
+
+    # --- alerts stream processor (faust) ---
+    processor_tick_seconds: float = Field(
+        1.0, gt=0, le=3600, description="wall-clock period of the stall detector (deadline heap check)"
+    )
+    processor_datadir: str = Field(
+        ".run/processor-data", description="faust data directory (memory store: tables recover from the changelog)"
+    )
+    processor_web_host: str = Field("127.0.0.1", description="bind address of the processor's web server")
+    processor_session_timeout_seconds: float = Field(
+        30.0, gt=1, description="broker session timeout: how soon a dead worker's partitions move to the others"
+    )
+    processor_max_ticks: int = Field(
+        5000, ge=1, description="most due deadlines turned into re-evaluations per tick (the rest wait one tick)"
+    )

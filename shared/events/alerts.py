@@ -59,3 +59,5 @@ class AlertResolved(AlertFact):
     reason: str
     by: str | None = None
     resolved_at: datetime
+    # optional (same version): the severity of the alert resolved, for per-severity counts
+    severity: Severity | None = None

@@ -1,0 +1,144 @@
+"""Request and response bodies of the alerts API (distinct from Mongo documents and events)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AnyHttpUrl, AwareDatetime, BaseModel, ConfigDict, Field
+
+Status = Literal["open", "acknowledged", "snoozed", "resolved"]
+Severity = Literal["low", "medium", "high", "critical"]
+
+
+class AlertOut(BaseModel):
+    id: str
+    case_id: str
+    rule: str
+    episode: int
+    severity: str
+    status: str
+    org_id: str | None = None
+    advocate_id: str | None = None
+    summary: str | None = None
+    raised_at: datetime
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    snoozed_until: datetime | None = None
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
+    resolved_auto: bool | None = None
+    resolution_reason: str | None = None
+    escalation_level: int = 0
+    escalated_at: datetime | None = None
+    updated_at: datetime | None = None
+    link: str
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any], base_url: str) -> AlertOut:
+        fields = {k: doc.get(k) for k in cls.model_fields if k not in ("id", "link")}
+        fields["escalation_level"] = doc.get("escalation_level") or 0
+        return cls(id=doc["_id"], link=f"{base_url.rstrip('/')}/v1/alerts/{doc['_id']}", **fields)
+
+
+class HistoryEntry(BaseModel):
+    at: datetime
+    action: str
+    by: str | None = None
+    comment: str | None = None
+    level: int | None = None
+    auto: bool | None = None
+    until: datetime | None = None
+
+
+class AlertDetail(AlertOut):
+    evidence: dict[str, Any] = Field(default_factory=dict, description="what triggered it: deadline, events")
+    history: list[HistoryEntry] = Field(default_factory=list)
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any], base_url: str) -> AlertDetail:
+        base = AlertOut.from_doc(doc, base_url).model_dump()
+        history = [HistoryEntry.model_validate(h) for h in doc.get("history") or []]
+        return cls(**base, evidence=doc.get("evidence") or {}, history=history)
+
+
+class AlertPage(BaseModel):
+    items: list[AlertOut]
+    total: int
+    limit: int
+    offset: int
+    next_offset: int | None
+
+
+class CommentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    comment: str | None = Field(None, max_length=2000, description="kept in the alert history; never published")
+
+
+class SnoozeIn(CommentIn):
+    until: AwareDatetime = Field(description="RFC 3339 time with offset, in the future (at most 90 days)")
+
+
+class SubscriptionFilter(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rules: list[str] = Field(default_factory=list, max_length=50, description="empty: every rule")
+    severities: list[Severity] = Field(default_factory=list, description="empty: every severity")
+    org_id: str | None = Field(None, max_length=64, description="only alerts of this organisation")
+
+
+class SubscriptionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: AnyHttpUrl = Field(description="http(s) endpoint receiving POSTs")
+    secret: str = Field(min_length=16, max_length=256, description="HMAC key; write-only, never returned")
+    filter: SubscriptionFilter = Field(default_factory=SubscriptionFilter)
+    description: str | None = Field(None, max_length=200)
+
+
+class SubscriptionOut(BaseModel):
+    id: str
+    url: str
+    filter: SubscriptionFilter
+    description: str | None = None
+    created_at: datetime
+    created_by: str
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> SubscriptionOut:
+        return cls(
+            id=doc["_id"],
+            url=doc["url"],
+            filter=SubscriptionFilter(
+                rules=doc.get("rules") or [], severities=doc.get("severities") or [], org_id=doc.get("org_id")
+            ),
+            description=doc.get("description"),
+            created_at=doc["created_at"],
+            created_by=doc["created_by"],
+        )
+
+
+class DeliveryOut(BaseModel):
+    id: str
+    event_id: str | None
+    event_type: str | None
+    alert_id: str | None
+    attempt: int
+    at: datetime
+    outcome: str
+    status_code: int | None = None
+    error: str | None = None
+    duration_ms: float | None = None
+
+
+class DirectoryIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: str = Field(max_length=254, pattern=r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
+    org_id: str = Field(min_length=1, max_length=64)
+    role: Literal["legal_advocate", "supervisor"]
+
+
+class DirectoryOut(BaseModel):
+    user_id: str
+    email: str
+    org_id: str
+    role: str
+    updated_at: datetime | None = None

@@ -1,0 +1,56 @@
+"""One processing step for one case: fold the event (if any), evaluate every rule, reconcile alerts.
+
+The faust agent is thin glue around :func:`step`; unit tests drive it with a fake clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from services.alerts.domain.lifecycle import reconcile
+from services.alerts.domain.policy import Policy
+from services.alerts.domain.rules import evaluate, next_check
+from services.alerts.domain.state import CaseState, fold
+from shared.events import CloudEvent, Event
+
+
+@dataclass
+class Step:
+    state: CaseState
+    emissions: list[CloudEvent] = field(default_factory=list)
+    next_due: datetime | None = None
+    applied: bool = True
+
+
+def step(
+    state: CaseState | None,
+    event: Event | None,
+    now: datetime,
+    policy: Policy,
+    *,
+    case_id: str | None = None,
+    partition: int | None = None,
+) -> Step:
+    """``event=None`` is a wall-clock re-evaluation (a deadline came due, or the policy changed)."""
+    if event is not None:
+        new, applied = fold(state, event, partition=partition)
+        if not applied:
+            return Step(new, applied=False, next_due=None)
+    else:
+        if state is None:
+            if case_id is None:
+                raise ValueError("case_id is required to re-evaluate a case without state")
+            state = CaseState(case_id=case_id, partition=partition)
+        new = state
+    results = evaluate(new, now, policy)
+    new, emissions = reconcile(new, results, now)
+    return Step(new, emissions, next_check(results))
+
+
+def due_for(state: CaseState, now: datetime, policy: Policy) -> datetime | None:
+    """When this case must next be looked at: ``now`` if its alerts disagree with the rules already
+    (a deadline passed while no worker owned it, or the policy changed), else its next deadline."""
+    results = evaluate(state, now, policy)
+    _, emissions = reconcile(state, results, now)
+    return now if emissions else next_check(results)

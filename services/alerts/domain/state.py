@@ -1,0 +1,335 @@
+"""Per-case state folded from case-events and legal-events (pure, JSON-serialisable).
+
+Folding is idempotent by event id: the ids of the most recent events of a case are kept (a
+bounded list), so a replay after a crash or a rebalance changes nothing. The state holds only
+pseudonymous ids and times — never identity.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+
+from pydantic import BaseModel, Field
+
+from shared.events import Event
+from shared.events import case as ce
+from shared.events import legal as le
+
+MAX_SEEN_EVENT_IDS = 512
+MAX_DONE_IDS = 64
+CLOSED_STATUSES = frozenset({"Closed", "ClosedReferred"})
+# stages where the prosecution is over: no stall can happen any more
+ENDED_STAGES = frozenset({"final", "archived"})
+
+
+def utc(dt: datetime) -> datetime:
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+def day_end(d: date) -> datetime:
+    """A date-only deadline is met until the end of that day (UTC)."""
+    return datetime.combine(d, time.min, tzinfo=UTC) + timedelta(days=1)
+
+
+def _bounded_append(items: list[str], value: str, limit: int) -> None:
+    items.append(value)
+    if len(items) > limit:
+        del items[: len(items) - limit]
+
+
+class ServiceTrack(BaseModel):
+    service_kind: str
+    spl_type: str
+    first_due_at: datetime
+    interval_days: int | None = None
+    sessions_planned: int | None = None
+    sessions_recorded: int = 0
+    session_ids: list[str] = Field(default_factory=list)
+    consecutive_missed: int = 0
+    missed_event_ids: list[str] = Field(default_factory=list)
+    planned_event_id: str = ""
+
+    def next_due_at(self) -> datetime | None:
+        """Due date of the next session not yet recorded (None: the plan is complete)."""
+        if self.sessions_planned is not None and self.sessions_recorded >= self.sessions_planned:
+            return None
+        if self.sessions_recorded == 0:
+            return self.first_due_at
+        if not self.interval_days:
+            return None  # a one-off service: its only session was recorded
+        return self.first_due_at + timedelta(days=self.interval_days * self.sessions_recorded)
+
+
+class HearingTrack(BaseModel):
+    scheduled_for: datetime
+    event_id: str
+
+
+class FollowUpTrack(BaseModel):
+    planned_date: date
+    done: bool = False
+    event_id: str = ""
+
+
+class RiskSignal(BaseModel):
+    signal_id: str
+    kind: str
+    severity: str
+    at: datetime
+    event_id: str
+
+
+class AlertTrack(BaseModel):
+    """The processor's view of one (case, rule) alert: which episode, open or not."""
+
+    episode: int = 0
+    open: bool = False
+    alert_id: str | None = None
+    raised_at: datetime | None = None
+    severity: str | None = None
+
+
+class CaseState(BaseModel):
+    case_id: str
+    partition: int | None = None
+    seen_event_ids: list[str] = Field(default_factory=list)
+    # intake
+    org_id: str | None = None
+    advocate_id: str | None = None
+    status: str | None = None
+    registered_at: datetime | None = None
+    registered_event_id: str | None = None
+    closed_at: datetime | None = None
+    services: dict[str, ServiceTrack] = Field(default_factory=dict)
+    # last attended session per "kind:<service_kind>" and "spl:<spl_type>": the policy decides which count
+    last_attended: dict[str, datetime] = Field(default_factory=dict)
+    last_contact_at: datetime | None = None
+    followups: dict[str, FollowUpTrack] = Field(default_factory=dict)
+    followups_done_after_closure: int = 0
+    risk_signals: list[RiskSignal] = Field(default_factory=list)
+    # legal
+    legal_seen: bool = False
+    stage: str | None = None
+    stage_started_at: datetime | None = None
+    deadline_at: datetime | None = None
+    stage_event_id: str | None = None
+    last_legal_at: datetime | None = None
+    last_legal_event_id: str | None = None
+    postponements_in_stage: int = 0
+    postponement_event_ids: list[str] = Field(default_factory=list)
+    hearings: dict[str, HearingTrack] = Field(default_factory=dict)
+    done_hearing_ids: list[str] = Field(default_factory=list)
+    represented: bool = False
+    notification_due_since: datetime | None = None
+    notification_trigger: str | None = None
+    notification_event_id: str | None = None
+    consecutive_absences: int = 0
+    absence_event_ids: list[str] = Field(default_factory=list)
+    # what the last applied event was, so an auto-resolution can say what cleared it
+    last_event_type: str | None = None
+    # lifecycle
+    alerts: dict[str, AlertTrack] = Field(default_factory=dict)
+
+    @property
+    def case_open(self) -> bool:
+        return self.status not in CLOSED_STATUSES
+
+    @property
+    def prosecution_open(self) -> bool:
+        return self.legal_seen and self.stage not in ENDED_STAGES
+
+    def seen(self, event_id: str) -> bool:
+        return event_id in self.seen_event_ids
+
+    def to_json(self) -> dict[str, object]:
+        return self.model_dump(mode="json")
+
+    @classmethod
+    def from_json(cls, doc: object) -> CaseState:
+        return cls.model_validate(doc)
+
+
+def fold(state: CaseState | None, event: Event, *, partition: int | None = None) -> tuple[CaseState, bool]:
+    """Apply ``event`` to a copy of ``state``. Returns (new state, applied); a seen id is not applied."""
+    base = state if state is not None else CaseState(case_id=event.case_id)
+    if base.seen(event.id):
+        return base, False
+    st = base.model_copy(deep=True)
+    if partition is not None:
+        st.partition = partition
+    _bounded_append(st.seen_event_ids, event.id, MAX_SEEN_EVENT_IDS)
+    st.last_event_type = event.type
+    _apply(st, event)
+    return st, True
+
+
+def _apply(st: CaseState, event: Event) -> None:  # noqa: C901 - one branch per event type reads best
+    p = event.payload
+    eid = event.id
+    # -- intake facts
+    if isinstance(p, ce.CaseRegistered):
+        st.org_id = p.org_id
+        st.advocate_id = p.advocate_id or st.advocate_id
+        st.status = p.status
+        st.registered_at = utc(p.registered_at)
+        st.registered_event_id = eid
+    elif isinstance(p, ce.AdvocateAssigned):
+        st.advocate_id = p.advocate_id
+        st.org_id = p.org_id
+    elif isinstance(p, ce.CaseStatusChanged):
+        st.status = p.status
+        if p.status in CLOSED_STATUSES:
+            st.closed_at = st.closed_at or utc(p.changed_at)
+        else:
+            st.closed_at = None
+    elif isinstance(p, ce.CaseClosed):
+        st.status = p.status
+        st.closed_at = utc(p.closed_at)
+    elif isinstance(p, ce.ServicePlanned):
+        if p.service_id not in st.services:
+            st.services[p.service_id] = ServiceTrack(
+                service_kind=p.service_kind,
+                spl_type=p.spl_type,
+                first_due_at=utc(p.first_due_at),
+                interval_days=p.interval_days,
+                sessions_planned=p.sessions_planned,
+                planned_event_id=eid,
+            )
+    elif isinstance(p, ce.SessionRecorded):
+        _session(st, p, eid)
+    elif isinstance(p, ce.RiskFlagged):
+        _signal(
+            st, RiskSignal(signal_id=p.flag_id, kind=p.kind, severity=p.severity, at=utc(p.raised_at), event_id=eid)
+        )
+    elif isinstance(p, ce.PersonReregistered):
+        # the re-registration itself is the signal; its id is the detecting event (one per detection)
+        _signal(
+            st,
+            RiskSignal(
+                signal_id=f"rereg:{eid}", kind="reregistered", severity="high", at=utc(p.detected_at), event_id=eid
+            ),
+        )
+    elif isinstance(p, ce.FollowUpPlanned):
+        if p.followup_id not in st.followups:
+            st.followups[p.followup_id] = FollowUpTrack(planned_date=p.planned_date, event_id=eid)
+    elif isinstance(p, ce.FollowUpRecorded):
+        track = st.followups.get(p.followup_id)
+        if track is not None and track.done:
+            return  # the same follow-up recorded twice (a correction) counts once
+        if track is None:
+            track = FollowUpTrack(planned_date=p.done_date, event_id=eid)
+            st.followups[p.followup_id] = track
+        track.done = True
+        done_at = day_end(p.done_date) - timedelta(microseconds=1)
+        st.last_contact_at = _max(st.last_contact_at, min(done_at, utc(p.recorded_at)))
+        if st.closed_at is not None and day_end(p.done_date) > st.closed_at:
+            st.followups_done_after_closure += 1
+    # -- legal facts
+    elif isinstance(p, le.LegalFact):
+        _legal(st, p, eid)
+
+
+def _max(a: datetime | None, b: datetime) -> datetime:
+    return b if a is None or b > a else a
+
+
+def _session(st: CaseState, p: ce.SessionRecorded, eid: str) -> None:
+    track = st.services.get(p.service_id)
+    occurred = utc(p.occurred_at)
+    if p.outcome == "attended":
+        st.last_contact_at = _max(st.last_contact_at, occurred)
+        keys = [f"kind:{p.service_kind}"] + ([f"spl:{track.spl_type}"] if track is not None else [])
+        for key in keys:
+            st.last_attended[key] = _max(st.last_attended.get(key), occurred)
+    if track is None or p.session_id in track.session_ids:
+        return  # a session of an unknown service, or the same session corrected: the plan does not advance
+    _bounded_append(track.session_ids, p.session_id, MAX_DONE_IDS)
+    track.sessions_recorded += 1
+    if p.outcome == "missed":
+        track.consecutive_missed += 1
+        _bounded_append(track.missed_event_ids, eid, MAX_DONE_IDS)
+    elif p.outcome == "attended":
+        track.consecutive_missed = 0
+        track.missed_event_ids = []
+
+
+def _signal(st: CaseState, signal: RiskSignal) -> None:
+    if any(s.signal_id == signal.signal_id for s in st.risk_signals):
+        return
+    st.risk_signals.append(signal)
+
+
+def _legal(st: CaseState, p: le.LegalFact, eid: str) -> None:
+    st.legal_seen = True
+    occurred = utc(p.occurred_at)
+    if st.last_legal_at is None or occurred >= st.last_legal_at:
+        st.last_legal_at = occurred
+        st.last_legal_event_id = eid
+    if isinstance(p, le.StageChanged):
+        if p.stage != st.stage:
+            st.postponements_in_stage = 0
+            st.postponement_event_ids = []
+            st.consecutive_absences = 0
+            st.absence_event_ids = []
+        st.stage = p.stage
+        st.stage_started_at = utc(p.stage_started_at)
+        st.deadline_at = utc(p.deadline_at) if p.deadline_at else None
+        st.stage_event_id = eid
+        if p.stage in ("archived", "verdict"):
+            _await_notification(st, p.stage, occurred, eid)
+    elif isinstance(p, le.HearingScheduled):
+        if p.hearing_id not in st.done_hearing_ids:
+            st.hearings[p.hearing_id] = HearingTrack(scheduled_for=utc(p.scheduled_for), event_id=eid)
+    elif isinstance(p, le.HearingPostponed):
+        if p.stage is None or p.stage == st.stage or st.stage is None:
+            st.postponements_in_stage = max(st.postponements_in_stage, p.postponements_in_stage)
+            _bounded_append(st.postponement_event_ids, eid, MAX_DONE_IDS)
+        if p.new_date is not None:
+            st.hearings[p.hearing_id] = HearingTrack(scheduled_for=utc(p.new_date), event_id=eid)
+        else:
+            _hearing_done(st, p.hearing_id)
+    elif isinstance(p, le.HearingHeld):
+        _hearing_done(st, p.hearing_id)
+    elif isinstance(p, le.VictimAttended):
+        st.consecutive_absences = 0
+        st.absence_event_ids = []
+        st.last_contact_at = _max(st.last_contact_at, occurred)
+        if p.hearing_id:
+            _hearing_done(st, p.hearing_id)
+    elif isinstance(p, le.VictimAbsent):
+        st.consecutive_absences += 1
+        _bounded_append(st.absence_event_ids, eid, MAX_DONE_IDS)
+        if p.hearing_id:
+            _hearing_done(st, p.hearing_id)
+    elif isinstance(p, le.RepresentationAssigned):
+        st.represented = True
+    elif isinstance(p, le.VictimNotified):
+        st.notification_due_since = None
+        st.notification_trigger = None
+        st.notification_event_id = None
+    elif isinstance(p, le.VerdictIssued):
+        _await_notification(st, "verdict", occurred, eid)
+    elif isinstance(p, le.CaseArchived):
+        st.stage = "archived"
+        st.deadline_at = None
+        st.stage_event_id = eid
+        _await_notification(st, "archived", occurred, eid)
+    elif isinstance(p, le.CaseReopened):
+        st.stage = p.stage if p.stage and p.stage != "archived" else None
+        st.deadline_at = None
+        st.stage_event_id = eid
+        st.postponements_in_stage = 0
+        st.postponement_event_ids = []
+
+
+def _hearing_done(st: CaseState, hearing_id: str) -> None:
+    st.hearings.pop(hearing_id, None)
+    if hearing_id not in st.done_hearing_ids:
+        _bounded_append(st.done_hearing_ids, hearing_id, MAX_DONE_IDS)
+
+
+def _await_notification(st: CaseState, trigger: str, at: datetime, eid: str) -> None:
+    if st.notification_due_since is None:
+        st.notification_due_since = at
+        st.notification_trigger = trigger
+        st.notification_event_id = eid

@@ -1,0 +1,39 @@
+"""Alert states, allowed transitions and who may see an alert — pure functions, no I/O.
+
+States: ``open`` -> ``acknowledged`` | ``snoozed`` | ``resolved``; ``snoozed`` -> ``open`` (when
+the snooze ends) | ``acknowledged`` | ``resolved``; ``acknowledged`` -> ``resolved``.
+Only ``open`` alerts escalate: acknowledging stops escalation, a snooze pauses it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.auth import Principal
+
+STATUSES = ("open", "acknowledged", "snoozed", "resolved")
+ACK_FROM = ("open", "snoozed")
+SNOOZE_FROM = ("open", "snoozed")
+RESOLVE_FROM = ("open", "acknowledged", "snoozed")
+
+#: roles that read alerts; admins configure the service but do not read case alerts (need-to-know)
+READER_ROLES = ("legal_advocate", "supervisor")
+
+
+def scope_filter(principal: Principal) -> dict[str, Any] | None:
+    """MongoDB filter of the alerts ``principal`` may see, or None when it may see none."""
+    clauses: list[dict[str, Any]] = []
+    if principal.has("legal_advocate"):
+        clauses.append({"advocate_id": principal.sub})
+    if principal.has("supervisor") and principal.org:
+        clauses.append({"org_id": principal.org})
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$or": clauses}
+
+
+def visible(principal: Principal, alert: dict[str, Any]) -> bool:
+    """The same rule as :func:`scope_filter`, for one alert already in memory (live stream)."""
+    if principal.has("legal_advocate") and alert.get("advocate_id") == principal.sub:
+        return True
+    return bool(principal.has("supervisor") and principal.org and alert.get("org_id") == principal.org)

@@ -1,0 +1,138 @@
+"""The delivery worker: takes due jobs from ``notify_jobs``, sends them, retries with backoff.
+
+Jobs are durable documents with deterministic ids, so a crash between "event consumed" and
+"e-mail sent" resends at worst once more, and a replayed event never enqueues a second job.
+Nothing here raises into the consumer or the request path: failures are counted and retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from services.alerts import service_metrics as m
+from services.alerts.notify import email, webhook
+from services.alerts.settings import AlertsSettings
+from services.alerts.store.contacts import DeliveryRepository, JobRepository, SubscriptionRepository
+
+log = logging.getLogger(__name__)
+
+
+def backoff(settings: AlertsSettings, attempt: int) -> timedelta:
+    """Delay before attempt ``attempt + 1``: base * 2**(attempt-1), capped."""
+    seconds = settings.notify_backoff_base_seconds * (2 ** max(0, attempt - 1))
+    return timedelta(seconds=min(seconds, settings.notify_backoff_max_seconds))
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        settings: AlertsSettings,
+        jobs: JobRepository,
+        subscriptions: SubscriptionRepository,
+        deliveries: DeliveryRepository,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.settings = settings
+        self.jobs = jobs
+        self.subscriptions = subscriptions
+        self.deliveries = deliveries
+        self.clock = clock
+        self.lease = timedelta(
+            seconds=max(30.0, 3 * max(settings.webhook_timeout_seconds, settings.smtp_timeout_seconds))
+        )
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._http = httpx.Client(timeout=settings.webhook_timeout_seconds, follow_redirects=False)
+
+    def notify(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="alerts-delivery", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._http.close()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                worked = self.run_once()
+            except Exception as exc:  # MongoDB away: wait and try again
+                log.warning("delivery pass failed: %s", type(exc).__name__)
+                worked = False
+            if not worked:
+                self._wake.wait(self.settings.notify_poll_seconds)
+                self._wake.clear()
+
+    def run_once(self) -> bool:
+        """Send one due job; False when none was due."""
+        job = self.jobs.claim(self.clock(), self.lease)
+        if job is None:
+            return False
+        channel = job["channel"]
+        try:
+            if channel == "email":
+                outcome, error = self._email(job)
+            else:
+                outcome, error = self._webhook(job)
+        except Exception as exc:  # a bug or an unexpected library error must not stop deliveries
+            outcome, error = "error", type(exc).__name__
+        now = self.clock()
+        attempt = job["attempts"]
+        if outcome in ("sent", "disabled", "cancelled"):
+            recorded = self.jobs.finish(job["_id"], attempt, "done" if outcome == "sent" else outcome, now)
+            m.notifications.labels(channel, outcome).inc()
+        elif attempt >= self.settings.notify_max_attempts:
+            recorded = self.jobs.finish(job["_id"], attempt, "failed", now, error)
+            m.notifications.labels(channel, "failed").inc()
+            log.warning("notification given up after %s attempts", attempt, extra={"topic": channel})
+        else:
+            recorded = self.jobs.retry(job["_id"], attempt, now + backoff(self.settings, attempt), error or "failed")
+            m.notifications.labels(channel, "retry").inc()
+        if not recorded:  # this attempt outlived its lease: the worker that took the job over owns it now
+            log.warning("notification attempt finished after its lease ran out", extra={"topic": channel})
+        return True
+
+    def _email(self, job: dict[str, Any]) -> tuple[str, str | None]:
+        if not self.settings.smtp_host:
+            return "disabled", None
+        p = job["payload"]
+        try:
+            email.send(self.settings, p["to"], p["subject"], p["body"])
+        except Exception as exc:  # SMTP errors, refused connections, TLS failures: all retried
+            return "retry", type(exc).__name__
+        return "sent", None
+
+    def _webhook(self, job: dict[str, Any]) -> tuple[str, str | None]:
+        p = job["payload"]
+        sub = self.subscriptions.get(p["subscription_id"])
+        if sub is None:  # deleted since: nobody to deliver to
+            return "cancelled", None
+        result = webhook.post(self._http, sub["url"], sub["secret"], p["body"].encode(), p["event_id"], p["event_type"])
+        self.deliveries.record(
+            subscription_id=sub["_id"],
+            job_id=job["_id"],
+            event_id=p["event_id"],
+            event_type=p["event_type"],
+            alert_id=p["alert_id"],
+            attempt=job["attempts"],
+            at=self.clock(),
+            outcome="delivered" if result.ok else "failed",
+            status_code=result.status_code,
+            error=result.error,
+            duration_ms=round(result.duration_ms, 1),
+        )
+        return ("sent", None) if result.ok else ("retry", result.error)

@@ -1,0 +1,45 @@
+"""Processor metrics (served at the faust web server's ``/metrics``).
+
+Labels are rule ids, severities and logical topic names — never a case or alert id.
+"""
+
+from __future__ import annotations
+
+from shared import metrics
+
+alerts_raised = metrics.counter(
+    "centinela_alerts_alerts_raised_total", "alerts raised by the processor (new episodes)", ("rule", "severity")
+)
+alerts_resolved = metrics.counter(
+    "centinela_alerts_alerts_resolved_total",
+    "alerts resolved automatically because their condition cleared",
+    ("rule", "severity"),
+)
+events_processed = metrics.counter(
+    "centinela_alerts_events_processed_total",
+    "input records processed (topic: case-events, legal-events or ticks)",
+    ("topic",),
+)
+events_duplicate = metrics.counter(
+    "centinela_alerts_events_duplicate_total", "input events already applied (replays, duplicates)", ("topic",)
+)
+events_dead_lettered = metrics.counter(
+    "centinela_alerts_events_dead_lettered_total", "input records sent to <topic>.dlq", ("topic",)
+)
+rule_evaluation = metrics.histogram(
+    "centinela_alerts_rule_evaluation_seconds",
+    "time to evaluate every rule of one case",
+    buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5),
+)
+heap_size = metrics.gauge("centinela_alerts_deadline_heap_size", "cases with a pending deadline on this worker")
+last_tick = metrics.gauge(
+    "centinela_alerts_last_tick_timestamp_seconds", "wall-clock time of the last stall-detector tick (alert if stale)"
+)
+ticks_sent = metrics.counter("centinela_alerts_deadline_ticks_total", "due deadlines turned into re-evaluations")
+policy_reloads = metrics.counter("centinela_alerts_policy_reloads_total", "policy file changes applied")
+policy_reload_errors = metrics.counter(
+    "centinela_alerts_policy_reload_errors_total", "policy file changes refused (the previous policy stays)"
+)
+policy_loaded_at = metrics.gauge(
+    "centinela_alerts_policy_loaded_timestamp_seconds", "when the policy in force was loaded"
+)

@@ -1,0 +1,144 @@
+"""Directory (staff e-mail addresses), webhook subscriptions, delivery jobs and attempts."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.collection import Collection
+from pymongo.errors import DuplicateKeyError
+
+from services.alerts.store.documents import (
+    DeliveryDoc,
+    DirectoryEntryDoc,
+    NotifyJobDoc,
+    SubscriptionDoc,
+)
+
+
+def _coll(doc: Any) -> Collection:  # type: ignore[type-arg]
+    return doc._get_collection()  # type: ignore[no-any-return]
+
+
+class DirectoryRepository:
+    def __init__(self, collection: Collection | None = None) -> None:  # type: ignore[type-arg]
+        self.coll = collection if collection is not None else _coll(DirectoryEntryDoc)
+
+    def put(self, user_id: str, email: str, org_id: str, role: str, by: str, now: datetime) -> dict[str, Any]:
+        fields = {"email": email, "org_id": org_id, "role": role, "updated_at": now, "updated_by": by}
+        self.coll.update_one({"_id": user_id}, {"$set": fields}, upsert=True)
+        return {"_id": user_id, **fields}
+
+    def get(self, user_id: str) -> dict[str, Any] | None:
+        return self.coll.find_one({"_id": user_id})
+
+    def delete(self, user_id: str) -> bool:
+        return self.coll.delete_one({"_id": user_id}).deleted_count == 1
+
+    def supervisors(self, org_id: str) -> list[dict[str, Any]]:
+        return list(self.coll.find({"org_id": org_id, "role": "supervisor"}).sort("_id", ASCENDING))
+
+
+class SubscriptionRepository:
+    def __init__(self, collection: Collection | None = None) -> None:  # type: ignore[type-arg]
+        self.coll = collection if collection is not None else _coll(SubscriptionDoc)
+
+    def create(self, fields: dict[str, Any]) -> dict[str, Any]:
+        doc = {"_id": f"sub_{uuid.uuid4().hex[:20]}", **fields}
+        self.coll.insert_one(doc)
+        return doc
+
+    def all(self) -> list[dict[str, Any]]:
+        return list(self.coll.find({}).sort("created_at", ASCENDING))
+
+    def get(self, sub_id: str) -> dict[str, Any] | None:
+        return self.coll.find_one({"_id": sub_id})
+
+    def delete(self, sub_id: str) -> bool:
+        return self.coll.delete_one({"_id": sub_id}).deleted_count == 1
+
+
+def matches(sub: dict[str, Any], alert: dict[str, Any]) -> bool:
+    """Empty filter lists mean "everything"."""
+    if sub.get("rules") and alert.get("rule") not in sub["rules"]:
+        return False
+    if sub.get("severities") and alert.get("severity") not in sub["severities"]:
+        return False
+    return not (sub.get("org_id") and alert.get("org_id") != sub["org_id"])
+
+
+class JobRepository:
+    def __init__(self, collection: Collection | None = None) -> None:  # type: ignore[type-arg]
+        self.coll = collection if collection is not None else _coll(NotifyJobDoc)
+
+    def enqueue(self, job_id: str, channel: str, payload: dict[str, Any], now: datetime) -> bool:
+        """Insert once (deterministic id); True when new."""
+        doc = {
+            "channel": channel,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "payload": payload,
+            "created_at": now,
+        }
+        try:
+            result = self.coll.update_one({"_id": job_id}, {"$setOnInsert": doc}, upsert=True)
+        except DuplicateKeyError:  # queued at the same moment by another worker
+            return False
+        return result.upserted_id is not None
+
+    def claim(self, now: datetime, lease: timedelta) -> dict[str, Any] | None:
+        """Take the most overdue job (or one whose sender died mid-attempt) for ``lease``.
+
+        One conditional update moves it to ``sending``: two workers never take the same attempt,
+        and a job whose lease ran out is taken over by the next worker that looks.
+        """
+        return self.coll.find_one_and_update(
+            {
+                "$or": [
+                    {"status": "pending", "next_attempt_at": {"$lte": now}},
+                    {"status": "sending", "lease_until": {"$lte": now}},
+                ]
+            },
+            {"$set": {"status": "sending", "lease_until": now + lease}, "$inc": {"attempts": 1}},
+            sort=[("next_attempt_at", ASCENDING)],
+            return_document=ReturnDocument.AFTER,
+        )
+
+    def finish(self, job_id: str, attempt: int, status: str, now: datetime, error: str | None = None) -> bool:
+        """Record the outcome of ``attempt``; False when its lease ran out and another worker took the job."""
+        result = self.coll.update_one(
+            {"_id": job_id, "status": "sending", "attempts": attempt},
+            {"$set": {"status": status, "finished_at": now, "last_error": error}},
+        )
+        return result.matched_count == 1
+
+    def retry(self, job_id: str, attempt: int, at: datetime, error: str) -> bool:
+        """Put the job back for another attempt at ``at``; False as for :meth:`finish`."""
+        result = self.coll.update_one(
+            {"_id": job_id, "status": "sending", "attempts": attempt},
+            {"$set": {"status": "pending", "next_attempt_at": at, "last_error": error}},
+        )
+        return result.matched_count == 1
+
+    def get(self, job_id: str) -> dict[str, Any] | None:
+        return self.coll.find_one({"_id": job_id})
+
+
+class DeliveryRepository:
+    def __init__(self, collection: Collection | None = None) -> None:  # type: ignore[type-arg]
+        self.coll = collection if collection is not None else _coll(DeliveryDoc)
+
+    def record(self, **fields: Any) -> None:
+        self.coll.insert_one({"_id": uuid.uuid4().hex, **fields})
+
+    def page(self, subscription_id: str, limit: int, offset: int) -> list[dict[str, Any]]:
+        cursor = (
+            self.coll.find({"subscription_id": subscription_id})
+            .sort([("at", DESCENDING), ("attempt", DESCENDING)])
+            .skip(offset)
+            .limit(limit)
+        )
+        return list(cursor)

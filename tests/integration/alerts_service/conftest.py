@@ -1,0 +1,239 @@
+"""The alerts service as a real uvicorn process, a real SMTP server and a webhook receiver on loopback."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email import message_from_bytes
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiosmtpd.controller import Controller
+
+from services.alerts.settings import AlertsSettings
+from shared.auth import mint
+from shared.events.alerts import AlertRaised, alert_id_for
+from shared.kafka import Producer
+from shared.topics import ALERTS
+from tests.support import Proc, free_port, uvicorn_args, wait_for
+
+SENTINEL = "Rosa Quispe Huaman 2011-03-04 DNI 70112233"
+
+
+@dataclass
+class Mailbox:
+    port: int = 0
+    messages: list[tuple[list[str], Message]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd API)
+        with self.lock:
+            self.messages.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content)))
+        return "250 OK"
+
+    def to(self, address: str) -> list[Message]:
+        with self.lock:
+            return [m for rcpts, m in self.messages if address in rcpts]
+
+
+@dataclass
+class Receiver:
+    """Answers the first ``fail_first`` POSTs with 500, then 200; records every request."""
+
+    fail_first: int = 0
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def start(self) -> None:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                with receiver.lock:
+                    receiver.requests.append({"headers": dict(self.headers), "body": body})
+                    code = 500 if len(receiver.requests) <= receiver.fail_first else 200
+                self.send_response(code)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if self.server:
+            self.server.shutdown()
+            self.server.server_close()
+
+
+@dataclass
+class AlertsService:
+    proc: Proc
+    env: dict[str, str]
+    settings: AlertsSettings
+    producer: Producer
+    mailbox: Mailbox
+    escalation_seconds: float
+
+    @property
+    def url(self) -> str:
+        return self.proc.url
+
+    def token(self, role: str, sub: str | None = None, org: str | None = None) -> dict[str, str]:
+        t = mint(self.settings, sub=sub or f"{role}-{uuid.uuid4().hex[:6]}", roles=[role], org=org)
+        return {"Authorization": f"Bearer {t}"}
+
+    def raise_alert(
+        self,
+        *,
+        advocate: str,
+        org: str,
+        severity: str = "high",
+        rule: str = "service.overdue",
+        case_id: str | None = None,
+        episode: int = 1,
+        evidence: dict[str, Any] | None = None,
+        event_id: str | None = None,
+    ) -> AlertRaised:
+        case_id = case_id or f"case-{uuid.uuid4().hex[:10]}"
+        payload = AlertRaised(
+            case_id=case_id,
+            alert_id=alert_id_for(case_id, rule, episode),
+            rule=rule,
+            episode=episode,
+            severity=severity,  # type: ignore[arg-type]
+            org_id=org,
+            advocate_id=advocate,
+            summary="psychosocial session due 2 days ago not recorded",
+            evidence=evidence or {"service_id": "svc-1", "due_at": "2025-01-01T00:00:00Z"},
+            raised_at=datetime.now(UTC),
+        )
+        self.publish(payload, event_id=event_id)
+        return payload
+
+    def publish(self, payload: Any, event_id: str | None = None) -> None:
+        from shared.events import new_event
+
+        self.producer.publish(ALERTS, new_event(payload, event_id=event_id)).get(timeout=30)
+
+    def get(self, path: str, headers: dict[str, str], **kw: Any) -> httpx.Response:
+        return httpx.get(self.url + path, headers=headers, timeout=10, **kw)
+
+    def post(self, path: str, headers: dict[str, str], json_body: Any = None) -> httpx.Response:
+        return httpx.post(self.url + path, headers=headers, json=json_body if json_body is not None else {}, timeout=10)
+
+    def put(self, path: str, headers: dict[str, str], json_body: Any) -> httpx.Response:
+        return httpx.put(self.url + path, headers=headers, json=json_body, timeout=10)
+
+    def wait_alert(
+        self, alert_id: str, headers: dict[str, str], until: Callable[[dict[str, Any]], bool] = bool
+    ) -> dict[str, Any]:
+        def check() -> dict[str, Any] | None:
+            r = self.get(f"/v1/alerts/{alert_id}", headers)
+            if r.status_code == 200 and until(r.json()):
+                return r.json()  # type: ignore[no-any-return]
+            return None
+
+        return wait_for(check, timeout=30, what=f"alert {alert_id}")
+
+    def directory(self, user_id: str, email: str, org: str, role: str) -> None:
+        r = self.put(f"/v1/directory/{user_id}", self.token("admin"), {"email": email, "org_id": org, "role": role})
+        assert r.status_code == 200, r.text
+
+    def metric(self, name: str, labels: dict[str, str] | None = None) -> float:
+        text = httpx.get(self.url + "/metrics", timeout=10).text
+        total = 0.0
+        for line in text.splitlines():
+            if line.startswith("#") or not line.startswith(name):
+                continue
+            head, _, value = line.rpartition(" ")
+            metric_name = head.split("{", 1)[0]
+            if metric_name != name:
+                continue
+            if labels and not all(f'{k}="{v}"' in head for k, v in labels.items()):
+                continue
+            total += float(value)
+        return total
+
+
+ESCALATION_SECONDS = 5.0
+
+
+@pytest.fixture(scope="module")
+def mailbox() -> Iterator[Mailbox]:
+    box = Mailbox(port=free_port())
+    controller = Controller(box, hostname="127.0.0.1", port=box.port)
+    controller.start()
+    yield box
+    controller.stop()
+
+
+@pytest.fixture(scope="module")
+def alerts_service(
+    stack_env: dict[str, str],
+    db_name: Callable[[str], str],
+    log_dir: Path,
+    procs: list[Proc],
+    mailbox: Mailbox,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[AlertsService]:
+    policy = tmp_path_factory.mktemp("alerts-policy") / "policy.yaml"
+    policy.write_text(
+        "# only the escalation section matters to the alerts service\n"
+        f"escalation:\n  critical: {ESCALATION_SECONDS:g}s\n  high: 1h\n  medium: 4h\n  low: 24h\n"
+    )
+    port = free_port()
+    env = {
+        **stack_env,
+        "CENTINELA_MONGO_DB": db_name("alerts"),
+        "CENTINELA_POLICY_FILE": str(policy),
+        "CENTINELA_SMTP_HOST": "127.0.0.1",
+        "CENTINELA_SMTP_PORT": str(mailbox.port),
+        "CENTINELA_SMTP_FROM": "centinela@alerts.test",
+        "CENTINELA_PUBLIC_BASE_URL": "https://centinela.test",
+        "CENTINELA_ESCALATION_TICK_SECONDS": "0.3",
+        "CENTINELA_ESCALATION_MAX_LEVEL": "1",
+        "CENTINELA_NOTIFY_BACKOFF_BASE_SECONDS": "0.2",
+        "CENTINELA_NOTIFY_POLL_SECONDS": "0.2",
+        "CENTINELA_NOTIFY_MAX_ATTEMPTS": "4",
+        "CENTINELA_WEBHOOK_TIMEOUT_SECONDS": "3",
+        "CENTINELA_SSE_HEARTBEAT_SECONDS": "0.5",
+    }
+    proc = Proc("alerts-service", uvicorn_args("services.alerts.main:app", port), env, log_dir, port=port)
+    procs.append(proc)
+    proc.wait_ready()
+    settings = AlertsSettings(
+        kafka_bootstrap=env["CENTINELA_KAFKA_BOOTSTRAP"], topic_prefix=env["CENTINELA_TOPIC_PREFIX"]
+    )
+    producer = Producer(settings, client_id="alerts-service-test")
+    yield AlertsService(proc, env, settings, producer, mailbox, ESCALATION_SECONDS)
+    producer.close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    r.start()
+    yield r
+    r.stop()
+
+
+def event_payloads(records: list[Any]) -> list[dict[str, Any]]:
+    return [json.loads(r.value) for r in records]

@@ -1,0 +1,152 @@
+"""The alerts service starts, serves and writes during a Kafka outage, and catches up when it ends.
+
+The "broker" the service is given is a loopback port with nothing behind it; the outage ends when
+a TCP forwarder to the real broker starts listening there (the broker advertises its own address,
+so after bootstrapping the clients talk to it directly).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pymongo import MongoClient
+
+from services.alerts.settings import AlertsSettings
+from services.alerts.store.alerts import AlertRepository
+from shared.auth import mint
+from shared.events import new_event
+from shared.events.alerts import AlertRaised, alert_id_for
+from shared.kafka import Producer
+from shared.topics import ALERTS
+from tests.integration.alerts_service.test_alerts_service import facts_for
+from tests.support import Proc, consumer, drain, free_port, uvicorn_args, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+class Forwarder:
+    """Accepts on ``port`` and pipes each connection to ``target`` until stopped."""
+
+    def __init__(self, port: int, target: str) -> None:
+        host, _, tport = target.split(",")[0].rpartition(":")
+        self.target = (host or "127.0.0.1", int(tport))
+        self.server = socket.create_server(("127.0.0.1", port))
+        self.conns: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target)
+            self.conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def stop(self) -> None:
+        self.server.close()
+        for c in self.conns:
+            c.close()
+
+
+def raised(advocate: str, org: str) -> AlertRaised:
+    case_id = f"case-{uuid.uuid4().hex[:10]}"
+    return AlertRaised(
+        case_id=case_id,
+        alert_id=alert_id_for(case_id, "service.overdue", 1),
+        rule="service.overdue",
+        episode=1,
+        severity="high",
+        org_id=org,
+        advocate_id=advocate,
+        summary="psychosocial session due 2 days ago not recorded",
+        raised_at=datetime.now(UTC),
+    )
+
+
+def test_service_starts_and_acknowledges_while_kafka_is_down(
+    stack_env: dict[str, str], db_name: Callable[[str], str], log_dir: Path, procs: list[Proc]
+) -> None:
+    kafka_port, port = free_port(), free_port()
+    db = db_name("alerts_outage")
+    env = {
+        **stack_env,
+        "CENTINELA_KAFKA_BOOTSTRAP": f"127.0.0.1:{kafka_port}",
+        "CENTINELA_MONGO_DB": db,
+        # its own group: it must not take partitions from the module's main alerts service
+        "CENTINELA_ALERTS_CONSUMER_GROUP": f"alerts-outage-{uuid.uuid4().hex[:8]}",
+        "CENTINELA_ESCALATION_TICK_SECONDS": "0.5",
+    }
+    proc = Proc("alerts-outage", uvicorn_args("services.alerts.main:app", port), env, log_dir, port=port)
+    procs.append(proc)
+    # start-up does not wait for the broker (building a producer alone blocks 30 s)
+    proc.wait_ready("/healthz", timeout=15)
+    ready = httpx.get(proc.url + "/readyz", timeout=5)
+    assert ready.status_code == 503
+    assert ready.json()["checks"] == {"kafka": "unreachable", "mongodb": "ok"}
+
+    # writes keep working: the acknowledgement waits in the alert's outbox
+    adv, org = f"adv-{uuid.uuid4().hex[:6]}", f"org-{uuid.uuid4().hex[:6]}"
+    settings = AlertsSettings(mongo_uri=env["CENTINELA_MONGO_URI"])
+    client: MongoClient[dict[str, Any]] = MongoClient(settings.mongo_uri, tz_aware=True)
+    try:
+        down = raised(adv, org)
+        assert AlertRepository(client[db]["alerts"]).ingest_raised(down, str(uuid.uuid4()), datetime.now(UTC))
+        token = {"Authorization": f"Bearer {mint(settings, sub=adv, roles=['legal_advocate'], org=org)}"}
+        acked = httpx.post(f"{proc.url}/v1/alerts/{down.alert_id}/ack", headers=token, json={}, timeout=10)
+        assert acked.status_code == 200, acked.text
+        stored = client[db]["alerts"].find_one({"_id": down.alert_id})
+        assert stored is not None and len(stored["outbox"]) == 1
+    finally:
+        client.close()
+
+    forwarder = Forwarder(kafka_port, stack_env["CENTINELA_KAFKA_BOOTSTRAP"])
+    try:
+        wait_for(lambda: httpx.get(proc.url + "/readyz", timeout=5).status_code == 200, timeout=30, what="ready")
+        # the relay connected and published the acknowledgement written during the outage
+        with consumer(stack_env, ALERTS) as c:
+            records = drain(c, lambda rs: bool(facts_for(rs, down.alert_id, "acknowledged")), timeout=60)
+        assert facts_for(records, down.alert_id, "acknowledged")[0].payload.by == adv
+        # and the consumer, started late, stores new alerts
+        later = raised(adv, org)
+        real = AlertsSettings(
+            kafka_bootstrap=stack_env["CENTINELA_KAFKA_BOOTSTRAP"], topic_prefix=stack_env["CENTINELA_TOPIC_PREFIX"]
+        )
+        producer = Producer(real, client_id="alerts-outage-test")
+        try:
+            producer.publish(ALERTS, new_event(later)).get(timeout=30)
+        finally:
+            producer.close()
+
+        def stored_later() -> bool:
+            r = httpx.get(f"{proc.url}/v1/alerts/{later.alert_id}", headers=token, timeout=5)
+            return r.status_code == 200
+
+        wait_for(stored_later, timeout=60, what="alert consumed after the outage")
+    finally:
+        proc.stop()
+        forwarder.stop()
