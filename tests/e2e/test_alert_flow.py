@@ -29,8 +29,7 @@ from services.alerts.domain.policy import DEFAULT_POLICY_FILE
 from services.alerts.notify.signing import verify
 from shared.auth import mint
 from shared.settings import CommonSettings
-from tests.integration.alerts_service.conftest import Mailbox, Receiver
-from tests.support import Proc, free_port, isolated_env, uvicorn_args, wait_for
+from tests.support import Mailbox, Proc, Receiver, free_port, isolated_env, uvicorn_args, wait_for
 
 pytestmark = pytest.mark.e2e
 

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from email import message_from_bytes
-from email.message import Message
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -23,64 +19,9 @@ from shared.auth import mint
 from shared.events.alerts import AlertRaised, alert_id_for
 from shared.kafka import Producer
 from shared.topics import ALERTS
-from tests.support import Proc, free_port, uvicorn_args, wait_for
+from tests.support import Mailbox, Proc, Receiver, free_port, uvicorn_args, wait_for
 
 SENTINEL = "Rosa Quispe Huaman 2011-03-04 DNI 70112233"
-
-
-@dataclass
-class Mailbox:
-    port: int = 0
-    messages: list[tuple[list[str], Message]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd API)
-        with self.lock:
-            self.messages.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content)))
-        return "250 OK"
-
-    def to(self, address: str) -> list[Message]:
-        with self.lock:
-            return [m for rcpts, m in self.messages if address in rcpts]
-
-
-@dataclass
-class Receiver:
-    """Answers the first ``fail_first`` POSTs with 500, then 200; records every request."""
-
-    fail_first: int = 0
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    server: ThreadingHTTPServer | None = None
-
-    @property
-    def url(self) -> str:
-        assert self.server is not None
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-
-    def start(self) -> None:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                with receiver.lock:
-                    receiver.requests.append({"headers": dict(self.headers), "body": body})
-                    code = 500 if len(receiver.requests) <= receiver.fail_first else 200
-                self.send_response(code)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        if self.server:
-            self.server.shutdown()
-            self.server.server_close()
 
 
 @dataclass

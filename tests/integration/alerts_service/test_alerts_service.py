@@ -16,8 +16,8 @@ from services.alerts.notify.signing import verify
 from shared.events import decode
 from shared.events.alerts import AlertResolved
 from shared.topics import ALERTS
-from tests.integration.alerts_service.conftest import SENTINEL, AlertsService, Receiver
-from tests.support import consumer, drain, wait_for
+from tests.integration.alerts_service.conftest import SENTINEL, AlertsService
+from tests.support import Receiver, consumer, drain, wait_for
 
 pytestmark = pytest.mark.integration
 
