@@ -70,7 +70,7 @@ def test_relay_publishes_to_the_prefixed_topic_and_empties_the_outbox(
             relay.start()
             coll.update_one({"_id": case_id}, {"$push": push([later])})
             relay.notify()
-            drain(c, lambda rs: any(decode(r.value).id == later["id"] for r in rs))
+            drain(c, lambda rs: any(decode(r.value).id == later["id"] for r in rs if r.key == case_id.encode()))
         wait_for(lambda: coll.find_one({"_id": case_id})["outbox"] == [], 20, what="outbox emptied")
     finally:
         relay.stop()
