@@ -1,11 +1,8 @@
 """MongoDB storage of the timelines: an insert-only log of accepted updates, plus per-case documents.
 
-Two facts about FerretDB 1.24 (SQLite) shape this module:
-
-1. ``update_one`` is a read-modify-write of the whole document that does not isolate concurrent
-   writers: two concurrent updates of one document can silently lose one of them (e.g. a timeline
-   write racing the outbox relay's ``$pullAll``). Inserts against a unique index are atomic.
-2. Only ``_id`` equality is pushed down to SQLite; any other filter scans the collection.
+An accepted court update is an immutable fact, so the log is the source of truth and everything
+else is derived from it. That makes acceptance a single atomic write on any MongoDB-wire server
+with unique indexes, with no read-modify-write of a shared document.
 
 So every accepted court update is **one insert** into ``legal_updates`` carrying:
 
@@ -216,7 +213,7 @@ class TimelineRepository:
 
     # -- gauges
     def stage_stats(self) -> list[dict[str, Any]]:
-        """Cases and the oldest stage start per stage (FerretDB's $group has no $min: one indexed read each)."""
+        """Cases and the oldest stage start per stage (one indexed read per stage for the oldest)."""
         pipeline: list[dict[str, Any]] = [
             {"$match": {"stage": {"$ne": None}}},
             {"$group": {"_id": "$stage", "cases": {"$sum": 1}}},
