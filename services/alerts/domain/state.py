@@ -181,7 +181,9 @@ def _apply(st: CaseState, event: Event) -> None:  # noqa: C901 - one branch per 
         if p.status in CLOSED_STATUSES:
             st.closed_at = st.closed_at or utc(p.changed_at)
         else:
+            # a reopened case starts a new post-closure schedule when it closes again
             st.closed_at = None
+            st.followups_done_after_closure = 0
     elif isinstance(p, ce.CaseClosed):
         st.status = p.status
         st.closed_at = utc(p.closed_at)
@@ -267,10 +269,9 @@ def _legal(st: CaseState, p: le.LegalFact, eid: str) -> None:
         st.last_legal_event_id = eid
     if isinstance(p, le.StageChanged):
         if p.stage != st.stage:
+            # postponements count per stage; absences in a row do not (only attendance breaks them)
             st.postponements_in_stage = 0
             st.postponement_event_ids = []
-            st.consecutive_absences = 0
-            st.absence_event_ids = []
         st.stage = p.stage
         st.stage_started_at = utc(p.stage_started_at)
         st.deadline_at = utc(p.deadline_at) if p.deadline_at else None
