@@ -25,6 +25,7 @@ class AlertsContext:
     subscriptions: SubscriptionRepository
     jobs: JobRepository
     deliveries: DeliveryRepository
+    #: escalation times of the shared policy file (the processor's loader), reloaded on change
     policy: EscalationPolicy
     broadcaster: Broadcaster
     #: wakes the outbox relay after a write (OutboxPublisher.notify); absent in unit tests

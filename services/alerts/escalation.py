@@ -1,9 +1,10 @@
-"""Escalation: the ``escalation`` section of the policy file and the wall-clock loop that applies it.
+"""Escalation: the wall-clock loop that escalates unacknowledged alerts.
 
-The processor helper owns ``policy.yaml``; this module only reads its ``escalation`` section
-(``{critical: "15m", high: "1h", ...}``) with a tolerant parser, so a typo in one severity falls
-back to that severity's default instead of stopping escalation for every alert. The file is
-re-read when its modification time changes: tuning needs no restart.
+The times per severity are the ``escalation`` section of the one policy file the processor also
+reads, loaded by the same code (``services.alerts.domain.policy``): one parser, one set of
+rules, no defaults of its own. A severity without a time never escalates. The file is re-checked
+at most once per second while the service runs; a change that does not validate leaves the
+previous policy in force (logged as a warning), so tuning needs no restart.
 
 Level ``n`` is reached when an alert stays unacknowledged (status ``open``) for ``n`` times its
 severity's time, counted from ``raised_at``; each level is taken by one conditional update on
@@ -14,16 +15,16 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-import yaml
-
 from services.alerts import service_metrics as m
+from services.alerts.domain.policy import SEVERITIES, Policy, PolicyWatcher
 from services.alerts.settings import AlertsSettings
 from shared import outbox
 from shared.events.alerts import AlertEscalated
@@ -31,87 +32,60 @@ from shared.topics import ALERTS
 
 log = logging.getLogger(__name__)
 
-SEVERITIES = ("critical", "high", "medium", "low")
-DEFAULT_ESCALATION: dict[str, timedelta] = {
-    "critical": timedelta(minutes=15),
-    "high": timedelta(hours=1),
-    "medium": timedelta(hours=4),
-    "low": timedelta(hours=24),
-}
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
+_ROOT = Path(__file__).resolve().parents[2]
 
 
-def parse_duration(value: Any) -> timedelta:
-    """``"15m"``, ``"1h30m"``, ``"2s"``, ``"1d"``, ``90`` (seconds) or ISO ``"PT15M"``; > 0 or ValueError."""
-    if isinstance(value, bool):
-        raise ValueError("duration must be a number or a string like 15m")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str):
-        text = value.strip().lower()
-        if text.startswith("pt") or text.startswith("p"):
-            text = text.lstrip("p").lstrip("t").replace("t", "")
-        if re.fullmatch(r"\d+(?:\.\d+)?", text):
-            seconds = float(text)
-        else:
-            parts = _PART.findall(text)
-            if not parts or _PART.sub("", text).strip():
-                raise ValueError("duration must look like 90, 2s, 15m, 1h30m, 1d")
-            seconds = sum(float(n) * _UNITS[u] for n, u in parts)
-    else:
-        raise ValueError("duration must be a number or a string like 15m")
-    if seconds <= 0:
-        raise ValueError("duration must be positive")
-    return timedelta(seconds=seconds)
-
-
-def escalation_times(doc: Any) -> dict[str, timedelta]:
-    """The per-severity times from a parsed policy document; unknown or bad entries keep the default."""
-    times = dict(DEFAULT_ESCALATION)
-    section = doc.get("escalation") if isinstance(doc, dict) else None
-    if not isinstance(section, dict):
-        return times
-    for severity, raw in section.items():
-        if severity not in times:
-            continue
-        value = raw
-        if isinstance(raw, dict):  # tolerate {critical: {after: 15m}} shapes
-            value = next((raw[k] for k in ("after", "ack_within", "duration", "time") if k in raw), None)
-        try:
-            times[severity] = parse_duration(value)
-        except ValueError as exc:
-            log.warning("escalation time for %s ignored: %s", severity, exc)
-    return times
+def resolve_policy_path(path: str | os.PathLike[str]) -> Path:
+    """A relative path is taken from the working directory, else from the repository root (as the processor does)."""
+    p = Path(path)
+    return p if p.is_absolute() or p.exists() else _ROOT / p
 
 
 class EscalationPolicy:
-    """Escalation times read from ``path``; reloaded when the file changes, defaults when it is absent."""
+    """The policy in force for escalation; wraps the processor's ``PolicyWatcher``.
 
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self._mtime: float | None = None
-        self._times = dict(DEFAULT_ESCALATION)
+    Construction raises ``PolicyError`` (its message names the file and the bad field) when the
+    file is missing or invalid: the service refuses to start rather than escalate on guesses.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        check_every: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.watcher = PolicyWatcher(resolve_policy_path(path))
+        self.check_every = check_every
+        self._monotonic = monotonic
+        self._next_check = monotonic() + check_every
+        self._failures_seen = 0
         self._lock = threading.Lock()
 
-    def times(self) -> dict[str, timedelta]:
-        try:
-            mtime = os.stat(self.path).st_mtime
-        except OSError:
-            return dict(self._times)
-        with self._lock:
-            if mtime != self._mtime:
-                try:
-                    with open(self.path, encoding="utf-8") as fh:
-                        self._times = escalation_times(yaml.safe_load(fh))
-                    log.info("escalation policy loaded", extra={"rule": "escalation"})
-                except (OSError, yaml.YAMLError) as exc:
-                    log.warning("policy file unreadable, keeping previous escalation times: %s", type(exc).__name__)
-                self._mtime = mtime
-            return dict(self._times)
+    @property
+    def path(self) -> Path:
+        return self.watcher.path
 
-    def after(self, severity: str) -> timedelta:
-        return self.times().get(severity, DEFAULT_ESCALATION["low"])
+    def current(self) -> Policy:
+        """The policy in force, after a reload check if the last one is over ``check_every`` seconds old."""
+        with self._lock:
+            now = self._monotonic()
+            if now >= self._next_check:
+                self._next_check = now + self.check_every
+                self._check()
+            return self.watcher.policy
+
+    def _check(self) -> None:
+        if self.watcher.check():
+            log.warning("alert policy reloaded from %s", self.watcher.path)
+        elif self.watcher.failures != self._failures_seen:  # one warning per refused change, not per check
+            self._failures_seen = self.watcher.failures
+            # the message names the file and field only, never a value: the policy file holds no case data
+            log.warning("alert policy change refused, previous policy stays in force: %s", self.watcher.last_error)
+
+    def after(self, severity: str) -> timedelta | None:
+        """How long an unacknowledged alert of ``severity`` waits per level (None: it never escalates)."""
+        return self.current().escalation_after(severity)
 
 
 @dataclass
@@ -164,9 +138,11 @@ class Escalator:
         for doc in self.repo.wake_snoozed(now):
             self.on_change("reopened", doc)
         done: list[Escalated] = []
-        times = self.policy.times()
-        for severity in SEVERITIES:
-            after = times[severity]
+        policy = self.policy.current()  # one snapshot per tick
+        for severity in reversed(SEVERITIES):  # most urgent first
+            after = policy.escalation_after(severity)
+            if after is None:  # no time configured: this severity never escalates
+                continue
             for level in range(self.settings.escalation_max_level):
                 cutoff = now - after * (level + 1)
                 for alert in self.repo.due_for_escalation(severity, level, cutoff):

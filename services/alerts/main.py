@@ -3,6 +3,7 @@
 One process runs: the HTTP API, a Kafka consumer on ``alerts`` (stores alerts, queues
 notifications), the outbox relay (publishes ack / resolve / escalation facts), the escalation
 loop and the delivery worker (e-mail, webhooks). Every loop is safe to run in several processes.
+The policy file must be valid at start-up (the service refuses to start and logs why otherwise).
 Nothing on the start-up path waits for Kafka: the service starts (and /readyz reports Kafka
 unreachable) during a broker outage; the relay and the consumer connect in the background.
 """
@@ -20,6 +21,7 @@ from fastapi import FastAPI
 from services.alerts.api import admin, alerts
 from services.alerts.consumer import AlertIngestor
 from services.alerts.context import AlertsContext
+from services.alerts.domain.policy import PolicyError
 from services.alerts.escalation import EscalationPolicy, Escalator
 from services.alerts.live import Broadcaster
 from services.alerts.notify.worker import DeliveryWorker
@@ -102,6 +104,12 @@ def build_app(settings: AlertsSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # first, before touching MongoDB or Kafka: escalating on a policy nobody wrote is worse than not starting
+        try:
+            policy = EscalationPolicy(settings.policy_file)
+        except PolicyError as exc:
+            log.error("alerts service refuses to start: policy file (CENTINELA_POLICY_FILE) unusable: %s", exc)
+            raise
         state["mongo"] = connect(settings)
         ensure_indexes()
         broadcaster = Broadcaster()
@@ -112,7 +120,7 @@ def build_app(settings: AlertsSettings | None = None) -> FastAPI:
             subscriptions=SubscriptionRepository(),
             jobs=JobRepository(),
             deliveries=DeliveryRepository(),
-            policy=EscalationPolicy(settings.policy_file),
+            policy=policy,
             broadcaster=broadcaster,
         )
         publisher = OutboxPublisher(settings, [AlertDoc._get_collection()], OutboxLeaseDoc._get_collection())

@@ -14,7 +14,9 @@ class AlertsSettings(CommonSettings):
 
     # --- alerts service (HTTP, notifications, escalation) ---
     policy_file: str = Field(
-        "services/alerts/policy.yaml", description="rule policy YAML; the service reads its `escalation` section"
+        "services/alerts/policy.yaml",
+        description="alert policy YAML shared with the processor (rules + escalation times); the service "
+        "validates the whole file, refuses to start when it is missing or invalid, and uses its `escalation` section",
     )
     public_base_url: str = Field("http://127.0.0.1:8003", description="base of the links put in notifications")
     alerts_consumer_group: str = Field("alerts-service", description="consumer group of the service on `alerts`")

@@ -182,7 +182,8 @@ def parse_policy(doc: Any, source: str = "<memory>") -> Policy:
         for attr in needed:
             if getattr(parsed.rules[rule_id], attr) is None:
                 raise PolicyError(f"{source}: rules.{rule_id}.{attr}: required")
-    return Policy(rules=dict(parsed.rules), escalation=dict(parsed.escalation), version=parsed.version, source=source)
+    escalation: dict[str, timedelta] = {k: v for k, v in parsed.escalation.items()}  # noqa: C416 (key type widens)
+    return Policy(rules=dict(parsed.rules), escalation=escalation, version=parsed.version, source=source)
 
 
 def load_policy(path: str | os.PathLike[str] | None = None) -> Policy:

@@ -40,13 +40,18 @@ def raised_message(settings: AlertsSettings, alert: dict[str, Any]) -> dict[str,
     return {"subject": subject, "body": body}
 
 
-def escalated_message(settings: AlertsSettings, alert: dict[str, Any], level: int, after: timedelta) -> dict[str, str]:
+def escalated_message(
+    settings: AlertsSettings, alert: dict[str, Any], level: int, after: timedelta | None
+) -> dict[str, str]:
+    """``after`` is the severity's escalation time in force; None when the policy no longer has one
+    (changed since the escalation), and then the text does not claim a waiting time."""
+    waited = f"within {_human(after * level)}" if after is not None else f"and reached escalation level {level}"
     subject = (
         f"[centinela] escalation level {level}: {alert['severity']} alert {alert['rule']} "
         f"on case {alert['case_id']} not acknowledged"
     )
     body = (
-        f"An alert of your organisation has not been acknowledged within {_human(after * level)}.\n\n"
+        f"An alert of your organisation has not been acknowledged {waited}.\n\n"
         f"Case: {alert['case_id']}\n"
         f"Rule: {alert['rule']}\n"
         f"Severity: {alert['severity']}\n"

@@ -12,8 +12,10 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 from aiosmtpd.controller import Controller
 
+from services.alerts.domain.policy import DEFAULT_POLICY_FILE
 from services.alerts.settings import AlertsSettings
 from shared.auth import mint
 from shared.events.alerts import AlertRaised, alert_id_for
@@ -117,6 +119,14 @@ class AlertsService:
 ESCALATION_SECONDS = 5.0
 
 
+def write_policy(path: Path, escalation: dict[str, str]) -> Path:
+    """A full policy file (the service validates all of it): the shipped one with ``escalation`` replaced."""
+    doc = yaml.safe_load(DEFAULT_POLICY_FILE.read_text())
+    doc["escalation"] = escalation
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
 @pytest.fixture(scope="module")
 def mailbox() -> Iterator[Mailbox]:
     box = Mailbox(port=free_port())
@@ -135,10 +145,9 @@ def alerts_service(
     mailbox: Mailbox,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[AlertsService]:
-    policy = tmp_path_factory.mktemp("alerts-policy") / "policy.yaml"
-    policy.write_text(
-        "# only the escalation section matters to the alerts service\n"
-        f"escalation:\n  critical: {ESCALATION_SECONDS:g}s\n  high: 1h\n  medium: 4h\n  low: 24h\n"
+    policy = write_policy(
+        tmp_path_factory.mktemp("alerts-policy") / "policy.yaml",
+        {"critical": f"{ESCALATION_SECONDS:g}s", "high": "1h", "medium": "4h", "low": "24h"},
     )
     port = free_port()
     env = {

@@ -7,6 +7,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from services.alerts.store.contacts import JobRepository
 from services.alerts.store.documents import ensure_indexes
 from shared.events.alerts import AlertRaised, alert_id_for
 from shared.mongo import connect
+from tests.integration.alerts_service.conftest import write_policy
 
 pytestmark = pytest.mark.integration
 
@@ -70,12 +72,12 @@ def test_concurrent_ingestion_stores_one_alert(repo: AlertRepository) -> None:
     assert repo.coll.count_documents({"_id": p.alert_id}) == 1
 
 
-def test_two_escalators_take_each_level_once(repo: AlertRepository) -> None:
+def test_two_escalators_take_each_level_once(repo: AlertRepository, tmp_path: Path) -> None:
     p = raised(minutes_ago=10)
     repo.ingest_raised(p, str(uuid.uuid4()), datetime.now(UTC))
     settings = AlertsSettings(escalation_max_level=1)
     changes: list[tuple[str, str]] = []
-    policy = EscalationPolicy("/nonexistent/policy.yaml")  # defaults: critical after 15 minutes
+    policy = EscalationPolicy(write_policy(tmp_path / "policy.yaml", {"critical": "15m"}))
 
     def escalator() -> Escalator:
         return Escalator(

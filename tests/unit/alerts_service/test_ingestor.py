@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import mongomock
 import pytest
+import yaml
 
 from services.alerts.consumer import AlertIngestor
+from services.alerts.domain.policy import DEFAULT_POLICY_FILE
 from services.alerts.escalation import EscalationPolicy
 from services.alerts.settings import AlertsSettings
 from services.alerts.store.alerts import AlertRepository
@@ -19,7 +22,11 @@ from shared.kafka import InvalidMessage
 
 
 @pytest.fixture
-def world() -> dict[str, Any]:
+def world(tmp_path: Path) -> dict[str, Any]:
+    doc = yaml.safe_load(DEFAULT_POLICY_FILE.read_text())
+    doc["escalation"] = {"critical": "10m", "high": "30m"}
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(yaml.safe_dump(doc))
     db: Any = mongomock.MongoClient(tz_aware=True)["t"]
     changes: list[tuple[str, str]] = []
     ing = AlertIngestor(
@@ -28,7 +35,7 @@ def world() -> dict[str, Any]:
         DirectoryRepository(db["directory"]),
         SubscriptionRepository(db["subscriptions"]),
         JobRepository(db["jobs"]),
-        EscalationPolicy("/nonexistent.yaml"),
+        EscalationPolicy(policy),
         on_change=lambda c, d: changes.append((c, d["_id"])),
         on_jobs=lambda: None,
     )
@@ -86,6 +93,9 @@ def test_escalation_mails_each_supervisor_once_per_level(world: dict[str, Any]) 
     )
     assert to == [("adv1@x.test", False), ("sup1@x.test", False), ("sup1@x.test", True), ("sup2@x.test", False),
                   ("sup2@x.test", True)]  # fmt: skip
+    # the text states the time in force (high: 30m): level 2 = twice that
+    level2 = next(j for j in db["jobs"].find({"channel": "email"}) if "level 2" in j["payload"]["subject"])
+    assert "within 1 hour." in level2["payload"]["body"]
     assert db["alerts"].find_one()["escalation_level"] == 2
 
 

@@ -1,0 +1,120 @@
+"""The policy file in a real service process: refused at start-up when unusable, reloaded while running,
+and a later broken edit keeps the policy in force."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from services.alerts.settings import AlertsSettings
+from shared.kafka import Producer
+from tests.integration.alerts_service.conftest import SENTINEL, AlertsService, write_policy
+from tests.support import Mailbox, Proc, free_port, uvicorn_args, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+def bump(path: Path) -> None:
+    """A rewrite inside one filesystem timestamp tick must still count as a change."""
+    stamp = path.stat().st_mtime + 10
+    os.utime(path, (stamp, stamp))
+
+
+def start(name: str, env: dict[str, str], log_dir: Path, procs: list[Proc]) -> Proc:
+    port = free_port()
+    proc = Proc(f"{name}-{uuid.uuid4().hex[:6]}", uvicorn_args("services.alerts.main:app", port), env, log_dir, port)
+    procs.append(proc)
+    return proc
+
+
+@pytest.mark.parametrize("problem", ["missing", "escalation-only", "bad-duration"])
+def test_service_refuses_to_start_naming_the_policy_file(
+    problem: str,
+    stack_env: dict[str, str],
+    db_name: Callable[[str], str],
+    log_dir: Path,
+    procs: list[Proc],
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "policy.yaml"
+    if problem == "escalation-only":
+        path.write_text("escalation:\n  critical: 15m\n")
+    elif problem == "bad-duration":
+        write_policy(path, {"critical": SENTINEL})
+    env = {**stack_env, "CENTINELA_MONGO_DB": db_name("alerts_policy"), "CENTINELA_POLICY_FILE": str(path)}
+    proc = start("alerts-bad-policy", env, log_dir, procs)
+    wait_for(lambda: not proc.alive(), timeout=30, what="the service to exit")
+    assert proc.popen.returncode != 0
+    log = proc.log_text()
+    assert "refuses to start" in log and str(path) in log
+    assert {"missing": "cannot read", "escalation-only": "rules", "bad-duration": "escalation"}[problem] in log
+    assert "Rosa" not in log and SENTINEL not in log
+
+
+def test_running_service_reloads_the_policy_and_keeps_it_on_a_broken_edit(
+    stack_env: dict[str, str],
+    db_name: Callable[[str], str],
+    log_dir: Path,
+    procs: list[Proc],
+    mailbox: Mailbox,
+    tmp_path: Path,
+) -> None:
+    path = write_policy(tmp_path / "policy.yaml", {"critical": "1h"})  # high/medium/low: never escalate
+    env = {
+        **stack_env,
+        "CENTINELA_MONGO_DB": db_name("alerts_policy"),
+        "CENTINELA_POLICY_FILE": str(path),
+        "CENTINELA_ALERTS_CONSUMER_GROUP": f"alerts-policy-{uuid.uuid4().hex[:8]}",
+        "CENTINELA_ESCALATION_TICK_SECONDS": "0.3",
+        "CENTINELA_ESCALATION_MAX_LEVEL": "1",
+    }
+    proc = start("alerts-policy-reload", env, log_dir, procs)
+    proc.wait_ready()
+    settings = AlertsSettings(
+        kafka_bootstrap=env["CENTINELA_KAFKA_BOOTSTRAP"], topic_prefix=env["CENTINELA_TOPIC_PREFIX"]
+    )
+    producer = Producer(settings, client_id="alerts-policy-test")
+    try:
+        s = AlertsService(proc, env, settings, producer, mailbox, 2.0)
+        org, adv = f"org-{uuid.uuid4().hex[:6]}", f"adv-{uuid.uuid4().hex[:6]}"
+        mine = s.token("legal_advocate", adv, org)
+        critical = s.raise_alert(advocate=adv, org=org, severity="critical")
+        low = s.raise_alert(advocate=adv, org=org, severity="low")
+        s.wait_alert(critical.alert_id, mine)
+        s.wait_alert(low.alert_id, mine)
+
+        # several ticks past the 2 s the file is about to say: under "1h" nothing escalated
+        seen = time.time()
+        wait_for(
+            lambda: s.metric("centinela_alerts_escalation_last_tick_timestamp_seconds") > seen + 2.5,
+            timeout=30,
+            what="escalation ticks",
+        )
+        assert s.get(f"/v1/alerts/{critical.alert_id}", mine).json()["escalation_level"] == 0
+
+        write_policy(path, {"critical": "2s"})
+        bump(path)
+        s.wait_alert(critical.alert_id, mine, until=lambda a: a["escalation_level"] == 1)
+        wait_for(lambda: "alert policy reloaded" in proc.log_text(), timeout=10, what="reload logged")
+
+        # a broken edit: a warning, the service keeps running on the previous policy
+        path.write_text("rules: [unclosed\n")
+        bump(path)
+        wait_for(lambda: "previous policy stays in force" in proc.log_text(), timeout=10, what="refusal logged")
+        assert proc.alive()
+        # "low" has no time in either file: it never escalates, however many ticks pass
+        seen = time.time()
+        wait_for(
+            lambda: s.metric("centinela_alerts_escalation_last_tick_timestamp_seconds") > seen + 1,
+            timeout=30,
+            what="escalation ticks",
+        )
+        assert s.get(f"/v1/alerts/{low.alert_id}", mine).json()["escalation_level"] == 0
+        assert s.get("/readyz", {}).status_code == 200
+    finally:
+        producer.close()
