@@ -39,7 +39,16 @@ def start_processor(name: str, env: dict[str, str], log_dir: Path, policy: Path)
     port = free_port()
     proc = Proc(
         name,
-        [sys.executable, "-m", "services.alerts.processor", "worker", "--web-port", str(port), "-l", os.environ.get("CENTINELA_TEST_PROCESSOR_LOGLEVEL", "warn")],
+        [
+            sys.executable,
+            "-m",
+            "services.alerts.processor",
+            "worker",
+            "--web-port",
+            str(port),
+            "-l",
+            os.environ.get("CENTINELA_TEST_PROCESSOR_LOGLEVEL", "warn"),
+        ],
         {
             **env,
             "CENTINELA_POLICY_FILE": str(policy),

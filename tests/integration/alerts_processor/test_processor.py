@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from services.alerts.domain.lifecycle import lifecycle_event_id
-from shared.events import new_event
 from shared.events import case as ce
 from shared.events import legal as le
+from shared.events import new_event
 from shared.events.alerts import alert_id_for
 from shared.kafka import Producer, dlq_headers
 from tests.integration.alerts_processor.helpers import (

@@ -1,0 +1,180 @@
+"""Policy loading / reload / invalid file, state folding idempotency, the deadline heap."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+
+from services.alerts.domain.policy import (
+    DEFAULT_POLICY_FILE,
+    PolicyError,
+    PolicyWatcher,
+    load_policy,
+    parse_duration,
+)
+from services.alerts.domain.state import MAX_SEEN_EVENT_IDS, CaseState, fold
+from services.alerts.processor.deadlines import DeadlineHeap
+from shared.events import case as ce
+from shared.events import decode, encode, new_event
+from tests.unit.alerts.conftest import T0
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("90d", 90 * 86400),
+        ("2d", 172800),
+        ("4h", 14400),
+        ("30m", 1800),
+        ("3s", 3),
+        ("500ms", 0.5),
+        ("1w", 604800),
+        (5, 5),
+    ],
+)
+def test_parse_duration(text: object, seconds: float) -> None:
+    assert parse_duration(text).total_seconds() == seconds
+
+
+@pytest.mark.parametrize("bad", ["2 days", "-3s", "d", "", True, -1, None])
+def test_parse_duration_rejects(bad: object) -> None:
+    with pytest.raises(ValueError, match="duration"):
+        parse_duration(bad)
+
+
+def test_default_policy_matches_design(policy: object) -> None:
+    p = load_policy()
+    assert p.rule("legal.no_activity").after == timedelta(days=90)
+    assert p.rule("service.overdue").after == timedelta(days=2)
+    assert p.rule("legal.hearing_postponed_repeatedly").count == 3
+    assert p.rule("risk.revictimisation").severity == "critical"
+    assert p.rule("followup.overdue").schedule_after_closure == (
+        timedelta(days=90),
+        timedelta(days=180),
+        timedelta(days=365),
+    )
+    assert p.escalation_after("critical") == timedelta(hours=1)
+    assert p.escalation_after("high") == timedelta(hours=4)
+    assert p.escalation_after("nonsense") is None
+
+
+def write(path: Path, doc: object) -> None:
+    path.write_text(yaml.safe_dump(doc) if not isinstance(doc, str) else doc)
+
+
+def default_doc() -> dict:
+    return yaml.safe_load(DEFAULT_POLICY_FILE.read_text())
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (lambda d: d["rules"]["service.overdue"].update(after="two days"), "rules.service.overdue.after"),
+        (lambda d: d["rules"]["service.overdue"].update(severity="urgent"), "rules.service.overdue.severity"),
+        (lambda d: d["rules"].pop("legal.victim_absent"), "rules.legal.victim_absent"),
+        (lambda d: d["rules"].update({"made.up": {"severity": "low"}}), "rules.made.up"),
+        (lambda d: d["rules"]["legal.no_activity"].pop("after"), "rules.legal.no_activity.after"),
+        (lambda d: d["escalation"].update(high="soon"), "escalation"),
+        (lambda d: d["rules"]["service.overdue"].update(typo=1), "typo"),
+    ],
+)
+def test_invalid_policy_names_the_field(tmp_path: Path, mutate: object, field: str) -> None:
+    doc = default_doc()
+    mutate(doc)  # type: ignore[operator]
+    path = tmp_path / "p.yaml"
+    write(path, doc)
+    with pytest.raises(PolicyError) as err:
+        load_policy(path)
+    assert field in str(err.value)
+
+
+def test_not_yaml_and_missing_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("rules: [unclosed\n")
+    with pytest.raises(PolicyError, match="not valid YAML"):
+        load_policy(bad)
+    with pytest.raises(PolicyError, match="cannot read"):
+        load_policy(tmp_path / "absent.yaml")
+
+
+def test_watcher_reloads_on_change_and_keeps_old_policy_on_invalid_file(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    doc = default_doc()
+    write(path, doc)
+    w = PolicyWatcher(path)
+    assert not w.check()  # unchanged: nothing to do
+    doc["rules"]["service.overdue"]["after"] = "3s"
+    write(path, doc)
+    os.utime(path, ns=(1, 10**18))  # a distinct mtime even on coarse filesystems
+    assert w.check()
+    assert w.policy.rule("service.overdue").after == timedelta(seconds=3)
+    path.write_text("rules: {service.overdue: {severity: nope}}\n")
+    os.utime(path, ns=(1, 2 * 10**18))
+    assert not w.check()
+    assert w.policy.rule("service.overdue").after == timedelta(seconds=3)  # the old one stays
+    assert w.last_error and "rules" in w.last_error
+    assert w.failures == 1
+    assert not w.check()  # the same broken file is not reported again
+    assert w.failures == 1
+
+
+def registered_event() -> object:
+    return decode(encode(new_event(ce.CaseRegistered(case_id="c1", org_id="o", registered_at=T0), time=T0)))
+
+
+def test_fold_is_idempotent_by_event_id() -> None:
+    e = registered_event()
+    s1, applied1 = fold(None, e, partition=2)  # type: ignore[arg-type]
+    s2, applied2 = fold(s1, e)  # type: ignore[arg-type]
+    assert applied1 and not applied2
+    assert s2 == s1 and s1.partition == 2 and s1.org_id == "o"
+
+
+def test_state_round_trips_through_json() -> None:
+    s, _ = fold(None, registered_event())  # type: ignore[arg-type]
+    assert CaseState.from_json(s.to_json()) == s
+
+
+def test_seen_ids_are_bounded() -> None:
+    st: CaseState | None = None
+    for i in range(MAX_SEEN_EVENT_IDS + 10):
+        upd = ce.CaseUpdated(case_id="c1", changed_fields=["region"], updated_at=T0)
+        st, _ = fold(st, decode(encode(new_event(upd, event_id=f"e{i}"))))
+    assert st is not None and len(st.seen_event_ids) == MAX_SEEN_EVENT_IDS
+    assert st.seen_event_ids[-1] == f"e{MAX_SEEN_EVENT_IDS + 9}"
+
+
+def test_heap_pops_only_due_and_drops_superseded() -> None:
+    h = DeadlineHeap()
+    h.schedule("a", T0 + timedelta(seconds=5), 0)
+    h.schedule("b", T0 + timedelta(seconds=1), 1)
+    h.schedule("c", T0 + timedelta(seconds=3), 2)
+    h.schedule("b", T0 + timedelta(seconds=10), 1)  # rescheduled: the old entry is stale
+    assert h.pop_due(T0) == []
+    assert h.pop_due(T0 + timedelta(seconds=4)) == [("c", T0 + timedelta(seconds=3), 2)]
+    assert len(h) == 2
+    h.schedule("a", None, 0)  # cleared
+    assert h.pop_due(T0 + timedelta(seconds=60)) == [("b", T0 + timedelta(seconds=10), 1)]
+    assert len(h) == 0 and h.next_due() is None
+
+
+def test_heap_drop_partitions_and_rebuild() -> None:
+    h = DeadlineHeap()
+    for i in range(6):
+        h.schedule(f"c{i}", T0 + timedelta(seconds=i), i % 3)
+    h.drop_partitions({1})
+    assert {c for c, _, _ in h.pop_due(T0 + timedelta(days=1))} == {"c0", "c2", "c3", "c5"}
+    h.rebuild([("x", T0, 0), ("y", None, 1)])
+    assert len(h) == 1 and h.next_due() == T0
+
+
+def test_heap_limit_leaves_the_rest_for_the_next_tick() -> None:
+    h = DeadlineHeap()
+    for i in range(5):
+        h.schedule(f"c{i}", T0, 0)
+    assert len(h.pop_due(T0, limit=2)) == 2
+    assert len(h) == 3
