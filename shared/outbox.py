@@ -160,8 +160,7 @@ class OutboxRelay:
                             created = created.replace(tzinfo=UTC)
                         self.latency.observe(max(0.0, (now - created).total_seconds()))
                     self.published.labels(e["topic"]).inc()
-                # $pullAll of the exact entries read: FerretDB 1.24 ignores $pull conditions on
-                # embedded documents ({"id": {"$in": ids}} removes nothing), exact matches work everywhere.
+                # $pullAll of the exact entries read: entries appended since the read stay pending.
                 coll.update_one({"_id": doc["_id"]}, {"$pullAll": {"outbox": outbox}})
                 total += len(outbox)
             pending += sum(

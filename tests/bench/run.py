@@ -1,7 +1,7 @@
 """`make bench`: throughput and latency of the moving parts, on the real local broker and database.
 
 Prints one line per measurement; the numbers are for this machine (2 cores) and are targets to
-watch, not assertions. Run via `make bench`, which starts Kafka and FerretDB if needed.
+watch, not assertions. Run via `make bench`, which starts Kafka and the database if needed.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Intake as a real uvicorn process on the real broker and FerretDB."""
+"""Intake as a real uvicorn process on the real broker and database server."""
 
 from __future__ import annotations
 

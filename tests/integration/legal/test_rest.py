@@ -1,4 +1,4 @@
-"""The REST way in, through a real uvicorn process, real FerretDB and the real broker."""
+"""The REST way in, through a real uvicorn process, the real database server and the real broker."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A private database on the real MongoDB-wire server (FerretDB locally) for the storage contract."""
+"""A private database on the real MongoDB-wire server (SecantusDB locally) for the storage contract."""
 
 from __future__ import annotations
 
