@@ -168,6 +168,26 @@ def test_change_and_outbox_push_in_one_update(coll: Any) -> None:
     assert (doc["status"], doc["version"], doc["outbox"]) == ("Closed", 2, [{"id": "e9"}])
 
 
+def test_batch_pull_all_and_backlog_size_sum(coll: Any) -> None:
+    """What the outbox relay does per batch: one update_many $pullAll of the batch's entries, and a $size sum."""
+    coll.insert_many(
+        [{"_id": "a", "outbox": [{"id": 1}, {"id": 2}]}, {"_id": "b", "outbox": [{"id": 3}]}, {"_id": "c", "v": 1}]
+    )
+    result = coll.update_many({"_id": {"$in": ["a", "b"]}}, {"$pullAll": {"outbox": [{"id": 1}, {"id": 3}]}})
+    assert result.modified_count == 2
+    assert coll.find_one({"_id": "a"})["outbox"] == [{"id": 2}]
+    assert coll.find_one({"_id": "b"})["outbox"] == []
+    rows = list(
+        coll.aggregate(
+            [
+                {"$match": {"outbox.0": {"$exists": True}}},
+                {"$group": {"_id": None, "n": {"$sum": {"$size": "$outbox"}}}},
+            ]
+        )
+    )
+    assert rows == [{"_id": None, "n": 1}]
+
+
 def test_sort_and_page(coll: Any) -> None:
     coll.create_index([("org_id", ASCENDING), ("raised_at", DESCENDING)])
     base = datetime(2025, 1, 1, tzinfo=UTC)
