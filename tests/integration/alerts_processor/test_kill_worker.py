@@ -101,7 +101,7 @@ def lost(missing: set[str], cases: list[str]) -> list[str]:
     reason=(
         "open: after the SIGKILL the survivor is assigned and recovers the dead worker's partitions "
         "(heap rebuilt over all of them) but, in most runs, never fetches their source records "
-        "(faust-streaming 0.15.3, memory store); see docs/alerts-processor.md 'Known issue'"
+        "(faust-streaming 0.15.3, memory store); see README, alerts processor, 'Known issue (open)'"
     ),
     strict=False,
 )
