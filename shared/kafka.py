@@ -16,7 +16,6 @@ from typing import Any, Generic, TypeVar
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
-from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from shared.events import CloudEvent, EventPayload, encode, key_for, new_event
@@ -134,16 +133,23 @@ class ConsumerLoop(Generic[T]):
             self.producer.close()
 
     def run(self) -> None:
-        """Consume until stopped; reconnects with backoff while the broker is unreachable."""
+        """Consume until stopped; restarts with backoff while the broker is unreachable (or the
+        consumer fails for any other reason), so a broker outage only delays consumption."""
         delay = 1.0
         while not self._stop.is_set():
             try:
                 if self.producer is None:
-                    self.producer = Producer(self.settings, client_id=f"{self.group_id}-dlq")
+                    producer = Producer(self.settings, client_id=f"{self.group_id}-dlq")
+                    if self._stop.is_set():  # stop() came while the broker was being reached
+                        producer.close()
+                        return
+                    self.producer = producer
                 self._consume()
                 return
-            except KafkaError as exc:
-                log.warning("kafka unavailable for consumer; retrying", extra={"exc": type(exc).__name__})
+            except Exception as exc:
+                log.warning(
+                    "consumer unavailable; restarting", extra={"exc": type(exc).__name__, "topic": self.topics[0]}
+                )
                 self._stop.wait(delay)
                 delay = min(delay * 2, 30.0)
 

@@ -11,10 +11,8 @@ unreachable) during a broker outage; the relay and the consumer connect in the b
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
 
@@ -42,59 +40,6 @@ from shared.outbox import OutboxPublisher
 from shared.topics import ALERTS
 
 log = logging.getLogger(__name__)
-
-
-class _SupervisedConsumer:
-    """Builds and runs the consumer loop in its own thread, restarting it if it dies.
-
-    Both building the loop (its DLQ producer) and running it (its Kafka consumer) block or fail
-    while the broker is unreachable; doing both here keeps a broker outage from holding up
-    start-up — the API and the outbox keep working, and consumption starts once Kafka is back.
-    """
-
-    def __init__(self, build: Callable[[], ConsumerLoop[Any]]) -> None:
-        self.build = build
-        self.loop: ConsumerLoop[Any] | None = None
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._run, name="alerts-consumer", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def _backoff(self, delay: float) -> float:
-        self._stop.wait(delay)
-        return min(delay * 2, 30.0)
-
-    def _run(self) -> None:
-        delay = 1.0
-        while not self._stop.is_set() and self.loop is None:
-            try:
-                loop = self.build()
-            except Exception as exc:
-                log.warning("alerts consumer cannot start yet; retrying: %s", type(exc).__name__)
-                delay = self._backoff(delay)
-                continue
-            with self._lock:
-                if self._stop.is_set():
-                    loop.stop()  # closes the producer it built
-                    return
-                self.loop = loop
-        delay = 1.0
-        while not self._stop.is_set() and self.loop is not None:
-            try:
-                self.loop.run()
-            except Exception as exc:
-                log.warning("alerts consumer stopped; restarting: %s", type(exc).__name__)
-                delay = self._backoff(delay)
-
-    def stop(self) -> None:
-        with self._lock:
-            self._stop.set()
-            loop = self.loop
-        if loop is not None:
-            loop.stop()
-        self._thread.join(20)
 
 
 def build_app(settings: AlertsSettings | None = None) -> FastAPI:
@@ -137,14 +82,9 @@ def build_app(settings: AlertsSettings | None = None) -> FastAPI:
             on_change=broadcaster.publish,
             on_jobs=worker.notify,
         )
-        consumer = _SupervisedConsumer(
-            lambda: ConsumerLoop(
-                settings,
-                [ALERTS],
-                settings.alerts_consumer_group,
-                decode=ingestor.decode,
-                handler=ingestor.handle,
-            )
+        # ConsumerLoop reaches the broker in its own thread: an outage delays consumption, not start-up
+        consumer = ConsumerLoop(
+            settings, [ALERTS], settings.alerts_consumer_group, decode=ingestor.decode, handler=ingestor.handle
         )
         escalator = Escalator(settings, c.alerts, c.policy, on_change=broadcaster.publish, on_outbox=publisher.notify)
         publisher.start()
