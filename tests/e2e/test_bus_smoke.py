@@ -18,8 +18,8 @@ from shared.events.case import CaseRegistered, RiskFlagged
 from shared.events.legal import HearingPostponed
 from shared.kafka import ConsumerLoop, Producer, dlq_headers
 from shared.settings import CommonSettings
-from shared.topics import CASE_EVENTS, COURT_UPDATES, dlq, ensure_topics
-from tests.support import Proc, consumer, drain, free_port, new_prefix, wait_for
+from shared.topics import CASE_EVENTS, COURT_UPDATES, dlq
+from tests.support import Proc, consumer, drain, free_port, isolated_env, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -30,9 +30,7 @@ NOW = datetime(2025, 8, 1, 10, 30, tzinfo=UTC)
 def stack_env(stack_env: dict[str, str]) -> dict[str, str]:
     """A private topic namespace: services started by other tests of the session consume the
     session's topics and would dead-letter this module's poison messages too."""
-    env = {**stack_env, "CENTINELA_TOPIC_PREFIX": new_prefix()}
-    ensure_topics(_settings(env), timeout=60)
-    return env
+    return isolated_env(stack_env)
 
 
 def _settings(env: dict[str, str]) -> CommonSettings:

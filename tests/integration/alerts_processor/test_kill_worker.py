@@ -20,7 +20,7 @@ from __future__ import annotations
 import signal
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -29,11 +29,9 @@ import pytest
 from shared.events import case as ce
 from shared.events import new_event
 from shared.events.alerts import alert_id_for
-from shared.settings import CommonSettings
-from shared.topics import ensure_topics
 from tests.integration.alerts_processor.helpers import alert_events, new_case, now, producer, seconds_policy
 from tests.integration.alerts_processor.helpers import start_processor as start
-from tests.support import Proc, consumer, drain, new_prefix
+from tests.support import Proc, consumer, drain, isolated_env
 
 pytestmark = pytest.mark.integration
 
@@ -41,14 +39,9 @@ CASES = 60
 
 
 @pytest.fixture(scope="module")
-def kill_env(stack_env: dict[str, str]) -> Iterator[dict[str, str]]:
+def kill_env(stack_env: dict[str, str]) -> dict[str, str]:
     # its own topic prefix: its own consumer group and topics, away from the other processor tests
-    prefix = new_prefix()
-    env = {**stack_env, "CENTINELA_TOPIC_PREFIX": prefix, "CENTINELA_PARTITIONS": "3"}
-    ensure_topics(
-        CommonSettings(kafka_bootstrap=env["CENTINELA_KAFKA_BOOTSTRAP"], topic_prefix=prefix, partitions=3), timeout=60
-    )
-    yield env
+    return isolated_env({**stack_env, "CENTINELA_PARTITIONS": "3"})
 
 
 def collect(c: object, until: Callable[[list[object]], bool], timeout: float) -> list[object]:
