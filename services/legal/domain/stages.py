@@ -14,17 +14,8 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-Stage = Literal[
-    "complaint_filed",
-    "preliminary_investigation",
-    "preparatory_investigation",
-    "intermediate_stage",
-    "trial",
-    "verdict",
-    "appeal",
-    "final",
-    "archived",
-]
+from shared.events.legal import Stage  # the one vocabulary of stages, shared with the events
+
 # The stages a `stage_changed` update may name: archiving has its own kind (it needs a reason).
 ProcessStage = Literal[
     "complaint_filed",
