@@ -27,13 +27,14 @@ from pathlib import Path
 from typing import Any
 
 import faust
-from faust.types import TP, EventT
+from faust.types import TP, EventT, TransportT
 
 from services.alerts.domain.engine import due_for, step
 from services.alerts.domain.policy import PolicyError, PolicyWatcher
 from services.alerts.domain.state import CaseState
 from services.alerts.processor import metrics as m
 from services.alerts.processor.deadlines import DeadlineHeap
+from services.alerts.processor.transport import Transport
 from services.alerts.settings import AlertsSettings
 from shared.events import DecodeError, decode, encode
 from shared.events.alerts import AlertRaised, AlertResolved
@@ -75,7 +76,13 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-app = faust.App(
+class ProcessorApp(faust.App):
+    def _new_transport(self) -> TransportT:
+        # faust's aiokafka driver with the rewind fix of services.alerts.processor.transport
+        return Transport(self.conf.broker_consumer, self)
+
+
+app = ProcessorApp(
     settings.topic("centinela-alerts-processor"),
     broker=_broker(settings.kafka_bootstrap),
     store="memory://",
@@ -87,8 +94,7 @@ app = faust.App(
     producer_acks=-1,
     consumer_auto_offset_reset="earliest",
     broker_session_timeout=settings.processor_session_timeout_seconds,
-    # standbys of a memory store buy little (recovery re-reads the changelog anyway) and, on takeover
-    # of a dead worker's partitions, left the promoted ones unfetched in faust 0.15 (kill test)
+    # standbys of a memory store buy little: recovery re-reads the changelog anyway
     table_standby_replicas=0,
 )
 
