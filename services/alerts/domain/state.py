@@ -123,6 +123,9 @@ class CaseState(BaseModel):
     notification_due_since: datetime | None = None
     notification_trigger: str | None = None
     notification_event_id: str | None = None
+    # latest notification of the child (by when it happened): only one at or after an archive or
+    # verdict answers it, whichever order the two updates arrive in
+    last_notified_at: datetime | None = None
     consecutive_absences: int = 0
     absence_event_ids: list[str] = Field(default_factory=list)
     # what the last applied event was, so an auto-resolution can say what cleared it
@@ -305,9 +308,11 @@ def _legal(st: CaseState, p: le.LegalFact, eid: str) -> None:
     elif isinstance(p, le.RepresentationAssigned):
         st.represented = True
     elif isinstance(p, le.VictimNotified):
-        st.notification_due_since = None
-        st.notification_trigger = None
-        st.notification_event_id = None
+        st.last_notified_at = _max(st.last_notified_at, occurred)
+        if st.notification_due_since is not None and occurred >= st.notification_due_since:
+            st.notification_due_since = None
+            st.notification_trigger = None
+            st.notification_event_id = None
     elif isinstance(p, le.VerdictIssued):
         _await_notification(st, "verdict", occurred, eid)
     elif isinstance(p, le.CaseArchived):
@@ -330,6 +335,8 @@ def _hearing_done(st: CaseState, hearing_id: str) -> None:
 
 
 def _await_notification(st: CaseState, trigger: str, at: datetime, eid: str) -> None:
+    if st.last_notified_at is not None and st.last_notified_at >= at:
+        return  # the notification (delivered earlier, out of order) already answers this decision
     if st.notification_due_since is None:
         st.notification_due_since = at
         st.notification_trigger = trigger

@@ -561,3 +561,23 @@ def test_victim_absent_is_not_resolved_by_a_stage_change():
     # the child attended nothing: the abandonment risk is still there
     c.assert_quiet(out, ABSENT)
     assert c.is_open(ABSENT)
+
+
+@pytest.mark.parametrize("which", TRIGGERS)
+def test_victim_not_notified_an_older_notification_arriving_late_does_not_answer_the_decision(which):
+    c, due = _decided(which)()
+    # a notification about something before the decision, delivered after it
+    c.assert_quiet(c.feed(c.victim_notified(DECIDED_AT - DAY), DECIDED_AT + DAY), NOTIFY)
+    c.assert_quiet(c.tick(due - US), NOTIFY)
+    c.assert_raised(c.tick(due), NOTIFY, 1, due)
+
+
+@pytest.mark.parametrize("which", TRIGGERS)
+def test_victim_not_notified_a_later_notification_arriving_first_answers_the_decision(which):
+    c = Case()
+    c.feed(c.registered(T0), T0)
+    c.feed(c.stage_changed("trial", T0), T0)
+    # out of order: the notification (after the decision) is delivered before the decision itself
+    c.feed(c.victim_notified(DECIDED_AT + DAY), DECIDED_AT + DAY)
+    c.assert_quiet(c.feed(_trigger(c, which, DECIDED_AT), DECIDED_AT + DAY), NOTIFY)
+    c.assert_quiet(c.tick(DECIDED_AT + 100 * DAY), NOTIFY)
