@@ -14,7 +14,9 @@ from shared.events.envelope import EventPayload, event_type
 
 SOURCE = "/centinela/legal"
 
-Stage = Literal[
+# The stages of a prosecution in order; a `stage_changed` update may name any of them. Archiving
+# is a stage too, but has its own update kind (it needs a reason).
+ProcessStage = Literal[
     "complaint_filed",
     "preliminary_investigation",
     "preparatory_investigation",
@@ -23,8 +25,8 @@ Stage = Literal[
     "verdict",
     "appeal",
     "final",
-    "archived",
 ]
+Stage = Literal[ProcessStage, "archived"]
 
 
 class LegalFact(EventPayload):

@@ -14,19 +14,9 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-from shared.events.legal import Stage  # the one vocabulary of stages, shared with the events
+# the one vocabulary of stages, shared with the events
+from shared.events.legal import ProcessStage, Stage
 
-# The stages a `stage_changed` update may name: archiving has its own kind (it needs a reason).
-ProcessStage = Literal[
-    "complaint_filed",
-    "preliminary_investigation",
-    "preparatory_investigation",
-    "intermediate_stage",
-    "trial",
-    "verdict",
-    "appeal",
-    "final",
-]
 Complexity = Literal["ordinary", "complex", "organised_crime"]
 
 STAGES: tuple[Stage, ...] = get_args(Stage)
