@@ -25,6 +25,7 @@ from typing import Any
 from pymongo.collection import Collection
 
 from shared import metrics
+from shared.background import BackgroundLoop
 from shared.events import CloudEvent, EventPayload, encode, new_event
 from shared.kafka import Producer
 from shared.settings import CommonSettings
@@ -55,7 +56,9 @@ def push(events: list[dict[str, Any]]) -> dict[str, Any]:
     return {"outbox": {"$each": events}}
 
 
-class OutboxRelay:
+class OutboxRelay(BackgroundLoop):
+    stop_timeout = 15.0
+
     def __init__(
         self,
         producer: Producer,
@@ -67,6 +70,8 @@ class OutboxRelay:
         lease_seconds: float = 10.0,
         batch: int = 200,
     ) -> None:
+        super().__init__()
+        self.thread_name = f"outbox-{service}"
         self.producer = producer
         self.collections = collections
         self.leases = lease_collection
@@ -75,10 +80,8 @@ class OutboxRelay:
         self.lease_seconds = lease_seconds
         self.batch = batch
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self._wake = threading.Event()
-        self._stop = threading.Event()
         self._more = False
-        self._thread: threading.Thread | None = None
+        self._backoff = poll_interval
         self.published = metrics.counter(
             f"centinela_{service}_outbox_published_total", "events published from the outbox", ("topic",)
         )
@@ -94,19 +97,10 @@ class OutboxRelay:
             f"centinela_{service}_outbox_publish_failures_total", "failed publish attempts (retried)"
         )
 
-    def notify(self) -> None:
-        """Wake the relay now (called after a write) instead of waiting for the next poll."""
-        self._wake.set()
+    # notify() (from BackgroundLoop) wakes the relay after a write instead of waiting for the next poll
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=f"outbox-{self.service}", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 15.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+    def stop(self, timeout: float | None = None) -> None:
+        super().stop(timeout)
         try:
             self.leases.delete_one({"_id": self.service, "owner": self.owner})
         except Exception:  # the lease expires by itself
@@ -126,21 +120,18 @@ class OutboxRelay:
         doc = self.leases.find_one({"_id": self.service})
         return bool(doc and doc.get("owner") == self.owner)
 
-    def _run(self) -> None:
-        backoff = self.poll_interval
-        while not self._stop.is_set():
-            try:
-                if self._acquire_lease():
-                    self.run_once()
-                    if self._more:
-                        continue  # a backlog: no pause between batches
-                backoff = self.poll_interval
-            except Exception as exc:
-                self.failures.inc()
-                log.warning("outbox relay pass failed; will retry", extra={"exc": type(exc).__name__})
-                backoff = min(backoff * 2, 10.0)
-            self._wake.wait(backoff)
-            self._wake.clear()
+    def step(self) -> float:
+        try:
+            if self._acquire_lease():
+                self.run_once()
+                if self._more:
+                    return 0  # a backlog: no pause between batches
+            self._backoff = self.poll_interval
+        except Exception as exc:
+            self.failures.inc()
+            log.warning("outbox relay pass failed; will retry", extra={"exc": type(exc).__name__})
+            self._backoff = min(self._backoff * 2, 10.0)
+        return self._backoff
 
     def run_once(self) -> int:
         """Publish every pending entry once (a batch of documents per collection); return how many.

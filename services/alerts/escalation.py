@@ -27,6 +27,7 @@ from services.alerts import service_metrics as m
 from services.alerts.domain.policy import SEVERITIES, Policy, PolicyWatcher
 from services.alerts.settings import AlertsSettings
 from shared import outbox
+from shared.background import BackgroundLoop
 from shared.events.alerts import AlertEscalated
 from shared.topics import ALERTS
 
@@ -94,8 +95,10 @@ class Escalated:
     level: int
 
 
-class Escalator:
+class Escalator(BackgroundLoop):
     """One wall-clock loop per service process; safe to run in several processes at once."""
+
+    thread_name = "alerts-escalator"
 
     def __init__(
         self,
@@ -107,31 +110,20 @@ class Escalator:
         on_outbox: Callable[[], None],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        super().__init__()
         self.settings = settings
         self.repo = repo
         self.policy = policy
         self.on_change = on_change
         self.on_outbox = on_outbox
         self.clock = clock
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="alerts-escalator", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.tick()
-            except Exception as exc:  # MongoDB away: try again next tick, never kill the loop
-                log.warning("escalation tick failed: %s", type(exc).__name__)
-            self._stop.wait(self.settings.escalation_tick_seconds)
+    def step(self) -> float:
+        try:
+            self.tick()
+        except Exception as exc:  # MongoDB away: try again next tick, never kill the loop
+            log.warning("escalation tick failed: %s", type(exc).__name__)
+        return self.settings.escalation_tick_seconds
 
     def tick(self) -> list[Escalated]:
         now = self.clock()

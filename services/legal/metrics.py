@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import UTC, datetime
 
 from services.legal.domain.stages import STAGES
 from shared import metrics
+from shared.background import BackgroundLoop
 
 log = logging.getLogger(__name__)
 
@@ -28,14 +28,16 @@ OLDEST_STAGE_AGE = metrics.gauge(
 )
 
 
-class StageGauges:
+class StageGauges(BackgroundLoop):
     """Recomputes the stage gauges every ``interval`` seconds (an aggregation, not a scan per scrape)."""
 
+    thread_name = "legal-stage-gauges"
+    stop_timeout = 5.0
+
     def __init__(self, repo: object, interval: float) -> None:
+        super().__init__()
         self.repo = repo
         self.interval = interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def refresh(self) -> None:
         rows = {row["_id"]: row for row in self.repo.stage_stats()}  # type: ignore[attr-defined]
@@ -48,19 +50,9 @@ class StageGauges:
                 oldest = oldest.replace(tzinfo=UTC)
             OLDEST_STAGE_AGE.labels(stage).set(max(0.0, (now - oldest).total_seconds()) if oldest else 0)
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="legal-stage-gauges", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.refresh()
-            except Exception as exc:
-                log.warning("stage gauges not refreshed", extra={"exc": type(exc).__name__})
-            self._stop.wait(self.interval)
+    def step(self) -> float:
+        try:
+            self.refresh()
+        except Exception as exc:
+            log.warning("stage gauges not refreshed", extra={"exc": type(exc).__name__})
+        return self.interval

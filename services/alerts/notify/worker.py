@@ -8,7 +8,6 @@ Nothing here raises into the consumer or the request path: failures are counted 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,6 +18,7 @@ from services.alerts import service_metrics as m
 from services.alerts.notify import email, webhook
 from services.alerts.settings import AlertsSettings
 from services.alerts.store.contacts import DeliveryRepository, JobRepository, SubscriptionRepository
+from shared.background import BackgroundLoop
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,9 @@ def backoff(settings: AlertsSettings, attempt: int) -> timedelta:
     return timedelta(seconds=min(seconds, settings.notify_backoff_max_seconds))
 
 
-class DeliveryWorker:
+class DeliveryWorker(BackgroundLoop):
+    thread_name = "alerts-delivery"
+
     def __init__(
         self,
         settings: AlertsSettings,
@@ -39,6 +41,7 @@ class DeliveryWorker:
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        super().__init__()
         self.settings = settings
         self.jobs = jobs
         self.subscriptions = subscriptions
@@ -47,35 +50,19 @@ class DeliveryWorker:
         self.lease = timedelta(
             seconds=max(30.0, 3 * max(settings.webhook_timeout_seconds, settings.smtp_timeout_seconds))
         )
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._http = httpx.Client(timeout=settings.webhook_timeout_seconds, follow_redirects=False)
 
-    def notify(self) -> None:
-        self._wake.set()
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="alerts-delivery", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+    def stop(self, timeout: float | None = None) -> None:
+        super().stop(timeout)
         self._http.close()
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                worked = self.run_once()
-            except Exception as exc:  # MongoDB away: wait and try again
-                log.warning("delivery pass failed: %s", type(exc).__name__)
-                worked = False
-            if not worked:
-                self._wake.wait(self.settings.notify_poll_seconds)
-                self._wake.clear()
+    def step(self) -> float:
+        try:
+            if self.run_once():
+                return 0  # more may be due: no pause
+        except Exception as exc:  # MongoDB away: wait and try again
+            log.warning("delivery pass failed: %s", type(exc).__name__)
+        return self.settings.notify_poll_seconds
 
     def run_once(self) -> bool:
         """Send one due job; False when none was due."""
