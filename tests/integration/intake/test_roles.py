@@ -13,17 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
+from shared.auth import ROLES
 from tests.integration.intake.conftest import ADVOCATE, ORG, OTHER_ORG, PROVIDER_ORG, case_body
 
-ROLES = (
-    "intake_officer",
-    "service_provider",
-    "legal_advocate",
-    "supervisor",
-    "court_integrator",
-    "ops_viewer",
-    "admin",
-)
 PRINCIPALS: dict[str, dict[str, Any]] = {
     "intake_officer": {"sub": "officer-1", "org": ORG},
     "service_provider": {"sub": "provider-1", "org": PROVIDER_ORG},
