@@ -28,13 +28,18 @@ log = logging.getLogger(__name__)
 ACCESS_TYPES = frozenset({CaseRegistered.TYPE, AdvocateAssigned.TYPE})
 
 
-def decode_court_update(record: ConsumerRecord) -> CourtUpdate:
+def _json_value(record: ConsumerRecord) -> Any:
+    """The record's value parsed as JSON, or InvalidMessage with the reason (for the DLQ)."""
     if record.value is None:
         raise InvalidMessage("value: empty message")
     try:
-        raw = json.loads(record.value)
+        return json.loads(record.value)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidMessage(f"value: not JSON ({type(exc).__name__})") from None
+
+
+def decode_court_update(record: ConsumerRecord) -> CourtUpdate:
+    raw = _json_value(record)
     try:
         return parse_update(raw)
     except InvalidUpdate as exc:
@@ -74,12 +79,7 @@ class _Rejected(InvalidMessage):
 
 def decode_case_event(record: ConsumerRecord) -> Any:
     """Only the two facts that say who may read a case; every other type is skipped without decoding."""
-    if record.value is None:
-        raise InvalidMessage("value: empty message")
-    try:
-        doc = json.loads(record.value)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidMessage(f"value: not JSON ({type(exc).__name__})") from None
+    doc = _json_value(record)
     if not isinstance(doc, dict) or doc.get("type") not in ACCESS_TYPES:
         return None
     try:
