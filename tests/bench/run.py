@@ -22,11 +22,12 @@ def _line(name: str, value: float, unit: str, extra: str = "") -> None:
     print(f"{name:48} {value:>12,.1f} {unit:10} {extra}")
 
 
-def bench_codec(n: int = 20000) -> None:
+def _sessions(n: int, cases: int) -> list[SessionRecorded]:
+    """``n`` attended-session events spread over ``cases`` cases (``cs_<i % cases>``)."""
     now = datetime.now(UTC)
-    payloads = [
+    return [
         SessionRecorded(
-            case_id=f"cs_{i}",
+            case_id=f"cs_{i % cases}",
             service_id="sv",
             session_id=f"ss{i}",
             service_kind="psychosocial",
@@ -36,6 +37,10 @@ def bench_codec(n: int = 20000) -> None:
         )
         for i in range(n)
     ]
+
+
+def bench_codec(n: int = 20000) -> None:
+    payloads = _sessions(n, cases=n)
     t0 = time.perf_counter()
     raws = [encode(p) for p in payloads]
     t1 = time.perf_counter()
@@ -56,21 +61,7 @@ def bench_kafka(settings: CommonSettings, n: int = 20000) -> None:
 
     ensure_topics(settings, timeout=60)
     producer = Producer(settings, client_id="bench")
-    now = datetime.now(UTC)
-    raws = [
-        encode(
-            SessionRecorded(
-                case_id=f"cs_{i % 500}",
-                service_id="sv",
-                session_id=f"s{i}",
-                service_kind="psychosocial",
-                outcome="attended",
-                occurred_at=now,
-                recorded_at=now,
-            )
-        )
-        for i in range(n)
-    ]
+    raws = [encode(p) for p in _sessions(n, cases=500)]
     t0 = time.perf_counter()
     futures = [producer.send_raw("case-events", f"cs_{i % 500}".encode(), raw) for i, raw in enumerate(raws)]
     producer.flush()
@@ -116,18 +107,8 @@ def bench_outbox(settings: CommonSettings, n: int = 2000) -> None:
     db = client[f"bench_{uuid.uuid4().hex[:8]}"]
     try:
         coll = db.cases
-        now = datetime.now(UTC)
         t0 = time.perf_counter()
-        for i in range(n):
-            ev = SessionRecorded(
-                case_id=f"cs_{i}",
-                service_id="sv",
-                session_id="s",
-                service_kind="psychosocial",
-                outcome="attended",
-                occurred_at=now,
-                recorded_at=now,
-            )
+        for i, ev in enumerate(_sessions(n, cases=n)):  # building the events stays inside the timing
             coll.update_one(
                 {"_id": f"cs_{i}"},
                 {"$set": {"v": 1}, "$push": outbox.push(outbox.entries("case-events", ev))},
