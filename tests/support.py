@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email import message_from_bytes
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,8 +21,38 @@ from typing import Any, TypeVar
 
 import httpx
 
+from shared.events.alerts import AlertRaised, alert_id_for
+
 ROOT = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
+
+
+def alert_raised(
+    *,
+    org: str,
+    advocate: str,
+    severity: str = "high",
+    rule: str = "service.overdue",
+    case_id: str | None = None,
+    episode: int = 1,
+    summary: str = "psychosocial session due 2 days ago not recorded",
+    evidence: dict[str, Any] | None = None,
+    raised_at: datetime | None = None,
+) -> AlertRaised:
+    """An ``alert.raised`` fact as the processor would publish it (a fresh case id unless given)."""
+    case_id = case_id or f"case-{uuid.uuid4().hex[:10]}"
+    return AlertRaised(
+        case_id=case_id,
+        alert_id=alert_id_for(case_id, rule, episode),
+        rule=rule,
+        episode=episode,
+        severity=severity,  # type: ignore[arg-type]
+        org_id=org,
+        advocate_id=advocate,
+        summary=summary,
+        evidence=evidence or {},
+        raised_at=raised_at or datetime.now(UTC),
+    )
 
 
 def free_port() -> int:

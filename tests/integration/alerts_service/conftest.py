@@ -6,7 +6,6 @@ import json
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +17,10 @@ from aiosmtpd.controller import Controller
 from services.alerts.domain.policy import DEFAULT_POLICY_FILE
 from services.alerts.settings import AlertsSettings
 from shared.auth import mint
-from shared.events.alerts import AlertRaised, alert_id_for
+from shared.events.alerts import AlertRaised
 from shared.kafka import Producer
 from shared.topics import ALERTS
-from tests.support import Mailbox, Proc, Receiver, free_port, uvicorn_args, wait_for
+from tests.support import Mailbox, Proc, Receiver, alert_raised, free_port, uvicorn_args, wait_for
 
 SENTINEL = "Rosa Quispe Huaman 2011-03-04 DNI 70112233"
 
@@ -55,18 +54,14 @@ class AlertsService:
         evidence: dict[str, Any] | None = None,
         event_id: str | None = None,
     ) -> AlertRaised:
-        case_id = case_id or f"case-{uuid.uuid4().hex[:10]}"
-        payload = AlertRaised(
-            case_id=case_id,
-            alert_id=alert_id_for(case_id, rule, episode),
+        payload = alert_raised(
+            org=org,
+            advocate=advocate,
+            severity=severity,
             rule=rule,
+            case_id=case_id,
             episode=episode,
-            severity=severity,  # type: ignore[arg-type]
-            org_id=org,
-            advocate_id=advocate,
-            summary="psychosocial session due 2 days ago not recorded",
             evidence=evidence or {"service_id": "svc-1", "due_at": "2025-01-01T00:00:00Z"},
-            raised_at=datetime.now(UTC),
         )
         self.publish(payload, event_id=event_id)
         return payload

@@ -23,11 +23,11 @@ from services.alerts.settings import AlertsSettings
 from services.alerts.store.alerts import AlertRepository
 from shared.auth import mint
 from shared.events import new_event
-from shared.events.alerts import AlertRaised, alert_id_for
+from shared.events.alerts import AlertRaised
 from shared.kafka import Producer
 from shared.topics import ALERTS
 from tests.integration.alerts_service.test_alerts_service import facts_for
-from tests.support import Proc, consumer, drain, free_port, uvicorn_args, wait_for
+from tests.support import Proc, alert_raised, consumer, drain, free_port, uvicorn_args, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -74,18 +74,7 @@ class Forwarder:
 
 
 def raised(advocate: str, org: str) -> AlertRaised:
-    case_id = f"case-{uuid.uuid4().hex[:10]}"
-    return AlertRaised(
-        case_id=case_id,
-        alert_id=alert_id_for(case_id, "service.overdue", 1),
-        rule="service.overdue",
-        episode=1,
-        severity="high",
-        org_id=org,
-        advocate_id=advocate,
-        summary="psychosocial session due 2 days ago not recorded",
-        raised_at=datetime.now(UTC),
-    )
+    return alert_raised(advocate=advocate, org=org)
 
 
 def test_service_starts_and_acknowledges_while_kafka_is_down(

@@ -17,9 +17,10 @@ from services.alerts.settings import AlertsSettings
 from services.alerts.store.alerts import AlertRepository
 from services.alerts.store.contacts import JobRepository
 from services.alerts.store.documents import ensure_indexes
-from shared.events.alerts import AlertRaised, alert_id_for
+from shared.events.alerts import AlertRaised
 from shared.mongo import connect
 from tests.integration.alerts_service.conftest import write_policy
+from tests.support import alert_raised
 
 pytestmark = pytest.mark.integration
 
@@ -34,15 +35,10 @@ def repo(stack_env: dict[str, str], db_name: Callable[[str], str]) -> Iterator[A
 
 
 def raised(severity: str = "critical", minutes_ago: float = 10) -> AlertRaised:
-    case_id = f"case-{uuid.uuid4().hex[:10]}"
-    return AlertRaised(
-        case_id=case_id,
-        alert_id=alert_id_for(case_id, "service.overdue", 1),
-        rule="service.overdue",
-        episode=1,
-        severity=severity,  # type: ignore[arg-type]
-        org_id="org-cas",
-        advocate_id="adv-cas",
+    return alert_raised(
+        org="org-cas",
+        advocate="adv-cas",
+        severity=severity,
         summary="session overdue",
         raised_at=datetime.now(UTC) - timedelta(minutes=minutes_ago),
     )

@@ -17,8 +17,9 @@ from services.alerts.settings import AlertsSettings
 from services.alerts.store.alerts import AlertRepository
 from services.alerts.store.contacts import DirectoryRepository, JobRepository, SubscriptionRepository
 from shared.events import CloudEvent, Event, EventPayload, decode, encode, new_event
-from shared.events.alerts import AlertEscalated, AlertRaised, AlertResolved, alert_id_for
+from shared.events.alerts import AlertEscalated, AlertRaised, AlertResolved
 from shared.kafka import InvalidMessage
+from tests.support import alert_raised
 
 
 @pytest.fixture
@@ -51,17 +52,7 @@ def world(tmp_path: Path) -> dict[str, Any]:
 
 
 def raised() -> AlertRaised:
-    return AlertRaised(
-        case_id="case-1",
-        alert_id=alert_id_for("case-1", "service.overdue", 1),
-        rule="service.overdue",
-        episode=1,
-        severity="high",
-        org_id="org-1",
-        advocate_id="adv-1",
-        summary="session overdue",
-        raised_at=datetime.now(UTC),
-    )
+    return alert_raised(org="org-1", advocate="adv-1", case_id="case-1", summary="session overdue")
 
 
 def feed(ing: AlertIngestor, payload: Any, event_id: str | None = None) -> None:
