@@ -254,7 +254,7 @@ services_up() {
   start_proc intake "$INTAKE_PORT" "$PY" -m uvicorn services.intake.main:app --host 127.0.0.1 --port "$INTAKE_PORT" --no-access-log
   start_proc legal "$LEGAL_PORT" "$PY" -m uvicorn services.legal.main:app --host 127.0.0.1 --port "$LEGAL_PORT" --no-access-log
   start_proc alerts "$ALERTS_PORT" "$PY" -m uvicorn services.alerts.main:app --host 127.0.0.1 --port "$ALERTS_PORT" --no-access-log
-  start_proc processor "$PROCESSOR_PORT" "$PY" -m services.alerts.processor worker \
+  start_proc processor "$PROCESSOR_PORT" "$PY" -m services.processor worker \
     --web-host 127.0.0.1 --web-port "$PROCESSOR_PORT" --loglevel warn
   wait_http intake "http://127.0.0.1:$INTAKE_PORT/readyz"
   wait_http legal "http://127.0.0.1:$LEGAL_PORT/readyz"

@@ -1,7 +1,7 @@
 """Escalation: the wall-clock loop that escalates unacknowledged alerts.
 
 The times per severity are the ``escalation`` section of the one policy file the processor also
-reads, loaded by the same code (``services.alerts.domain.policy``): one parser, one set of
+reads, loaded by the same code (``services.processor.domain.policy``): one parser, one set of
 rules, no defaults of its own. A severity without a time never escalates. The file is re-checked
 at most once per second while the service runs; a change that does not validate leaves the
 previous policy in force (logged as a warning), so tuning needs no restart.
@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from services.alerts import service_metrics as m
-from services.alerts.domain.policy import SEVERITIES, Policy, PolicyWatcher
 from services.alerts.settings import AlertsSettings
+from services.processor.domain.policy import SEVERITIES, Policy, PolicyWatcher
 from shared import outbox
 from shared.background import BackgroundLoop
 from shared.events.alerts import AlertEscalated

@@ -19,7 +19,6 @@ from fastapi import FastAPI
 from services.alerts.api import admin, alerts
 from services.alerts.consumer import AlertIngestor
 from services.alerts.context import AlertsContext
-from services.alerts.domain.policy import PolicyError
 from services.alerts.escalation import EscalationPolicy, Escalator
 from services.alerts.live import Broadcaster
 from services.alerts.notify.worker import DeliveryWorker
@@ -32,6 +31,7 @@ from services.alerts.store.contacts import (
     SubscriptionRepository,
 )
 from services.alerts.store.documents import AlertDoc, OutboxLeaseDoc, ensure_indexes
+from services.processor.domain.policy import PolicyError
 from shared.app import create_app
 from shared.kafka import ConsumerLoop
 from shared.logging import setup_logging

@@ -14,7 +14,7 @@ class AlertsSettings(CommonSettings):
 
     # --- alerts service (HTTP, notifications, escalation) ---
     policy_file: str = Field(
-        "services/alerts/policy.yaml",
+        "services/processor/policy.yaml",
         description="alert policy YAML shared with the processor (rules + escalation times); the service "
         "validates the whole file, refuses to start when it is missing or invalid, and uses its `escalation` section",
     )

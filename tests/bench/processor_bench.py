@@ -9,9 +9,9 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
-from services.alerts.domain.engine import step
-from services.alerts.domain.policy import DEFAULT_POLICY_FILE, load_policy
-from services.alerts.processor.deadlines import DeadlineHeap
+from services.processor.deadlines import DeadlineHeap
+from services.processor.domain.engine import step
+from services.processor.domain.policy import DEFAULT_POLICY_FILE, load_policy
 from shared.events import decode, encode, new_event
 from shared.events.case import CaseRegistered, ServicePlanned, SessionRecorded
 

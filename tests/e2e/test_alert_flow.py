@@ -25,8 +25,8 @@ import pytest
 import yaml
 from aiosmtpd.controller import Controller
 
-from services.alerts.domain.policy import DEFAULT_POLICY_FILE
 from services.alerts.notify.signing import verify
+from services.processor.domain.policy import DEFAULT_POLICY_FILE
 from shared.auth import mint
 from shared.settings import CommonSettings
 from tests.support import Mailbox, Proc, Receiver, free_port, isolated_env, uvicorn_args, wait_for
@@ -148,7 +148,7 @@ def stack(
     )
     processor = start(
         "e2e-processor",
-        [sys.executable, "-m", "services.alerts.processor", "worker", "--web-port", str(ports[3]), "-l", "warn"],
+        [sys.executable, "-m", "services.processor", "worker", "--web-port", str(ports[3]), "-l", "warn"],
         {
             "CENTINELA_POLICY_FILE": str(policy),
             "CENTINELA_PROCESSOR_TICK_SECONDS": "0.5",

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from services.alerts.domain.policy import DEFAULT_POLICY_FILE
+from services.processor.domain.policy import DEFAULT_POLICY_FILE
 from shared.events import Event, decode
 from shared.kafka import Producer
 from shared.settings import CommonSettings
@@ -42,7 +42,7 @@ def start_processor(name: str, env: dict[str, str], log_dir: Path, policy: Path)
         [
             sys.executable,
             "-m",
-            "services.alerts.processor",
+            "services.processor",
             "worker",
             "--web-port",
             str(port),

@@ -15,7 +15,7 @@ What is counted, on the prefixed ``alerts`` topic, for the cases of this test on
   not limited.
 
 It caught a faust-streaming 0.15 takeover bug (records of a partition with no committed offset,
-fetched during the rebalance, were dropped and never re-read); services/alerts/processor/transport.py
+fetched during the rebalance, were dropped and never re-read); services/processor/transport.py
 is the fix.
 """
 

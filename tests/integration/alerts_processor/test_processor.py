@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from services.alerts.domain.lifecycle import lifecycle_event_id
+from services.processor.domain.episodes import lifecycle_event_id
 from shared.events import case as ce
 from shared.events import legal as le
 from shared.events import new_event

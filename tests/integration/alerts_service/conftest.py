@@ -14,8 +14,8 @@ import pytest
 import yaml
 from aiosmtpd.controller import Controller
 
-from services.alerts.domain.policy import DEFAULT_POLICY_FILE
 from services.alerts.settings import AlertsSettings
+from services.processor.domain.policy import DEFAULT_POLICY_FILE
 from shared.auth import mint
 from shared.events.alerts import AlertRaised
 from shared.kafka import Producer

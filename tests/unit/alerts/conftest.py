@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.alerts.domain.policy import Policy, load_policy
+from services.processor.domain.policy import Policy, load_policy
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from services.alerts.domain.policy import (
+from services.processor.deadlines import DeadlineHeap
+from services.processor.domain.policy import (
     DEFAULT_POLICY_FILE,
     PolicyError,
     PolicyWatcher,
     load_policy,
     parse_duration,
 )
-from services.alerts.domain.state import MAX_SEEN_EVENT_IDS, CaseState, fold
-from services.alerts.processor.deadlines import DeadlineHeap
+from services.processor.domain.state import MAX_SEEN_EVENT_IDS, CaseState, fold
 from shared.events import case as ce
 from shared.events import decode, encode, new_event
 from tests.unit.alerts.conftest import T0

@@ -1,4 +1,4 @@
-"""The processor's rewind fix (services.alerts.processor.transport), against a fake consumer thread.
+"""The processor's rewind fix (services.processor.transport), against a fake consumer thread.
 
 The real proof is the two-worker SIGKILL test (tests/integration/alerts_processor/test_kill_worker.py);
 these pin which partitions are rewound and where to.
@@ -12,7 +12,7 @@ from typing import Any
 
 from faust.types import TP
 
-from services.alerts.processor.transport import RewindingConsumer, Transport, uncommitted
+from services.processor.transport import RewindingConsumer, Transport, uncommitted
 
 SRC = "p.case-events"
 TICKS = "p.centinela-alerts-processor-ticks"
@@ -81,7 +81,7 @@ def test_a_failed_rewind_is_logged_not_raised(caplog: Any) -> None:
 
 
 def test_the_processor_app_uses_the_rewinding_transport() -> None:
-    from services.alerts.processor.app import app
+    from services.processor.app import app
 
     assert isinstance(app.transport, Transport)
     assert app.transport.Consumer is RewindingConsumer

@@ -15,9 +15,9 @@ from typing import Any
 
 import yaml
 
-from services.alerts.domain.engine import Step, step
-from services.alerts.domain.policy import DEFAULT_POLICY_FILE, RULE_IDS, Policy, load_policy, parse_policy
-from services.alerts.domain.state import CaseState
+from services.processor.domain.engine import Step, step
+from services.processor.domain.policy import DEFAULT_POLICY_FILE, RULE_IDS, Policy, load_policy, parse_policy
+from services.processor.domain.state import CaseState
 from shared.events import Event, EventPayload, decode, encode, new_event
 from shared.events import case as ce
 from shared.events import legal as le

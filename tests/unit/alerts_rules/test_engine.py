@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from services.alerts.domain.engine import due_for, step
-from services.alerts.domain.policy import RULE_IDS, parse_policy
-from services.alerts.domain.rules import RULES
+from services.processor.domain.engine import due_for, step
+from services.processor.domain.policy import RULE_IDS, parse_policy
+from services.processor.domain.rules import RULES
 from shared.events import encode
 from tests.unit.alerts_rules.support import DAY, DEFAULT, T0, US, Case, policy_doc, wrap
 

@@ -11,11 +11,11 @@ import pytest
 import yaml
 
 from services.alerts.consumer import AlertIngestor
-from services.alerts.domain.policy import DEFAULT_POLICY_FILE
 from services.alerts.escalation import EscalationPolicy
 from services.alerts.settings import AlertsSettings
 from services.alerts.store.alerts import AlertRepository
 from services.alerts.store.contacts import DirectoryRepository, JobRepository, SubscriptionRepository
+from services.processor.domain.policy import DEFAULT_POLICY_FILE
 from shared.events import CloudEvent, Event, EventPayload, decode, encode, new_event
 from shared.events.alerts import AlertEscalated, AlertRaised, AlertResolved
 from shared.kafka import InvalidMessage

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 import yaml
 
-from services.alerts.domain.policy import DEFAULT_POLICY_FILE, PolicyError, load_policy
 from services.alerts.escalation import EscalationPolicy, Escalator
 from services.alerts.notify.email import escalated_message
 from services.alerts.notify.signing import sign, verify
 from services.alerts.notify.worker import backoff
 from services.alerts.settings import AlertsSettings
+from services.processor.domain.policy import DEFAULT_POLICY_FILE, PolicyError, load_policy
 
 SENTINEL = "Rosa Quispe Huaman 2011-03-04"
 

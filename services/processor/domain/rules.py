@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from services.alerts.domain.policy import SEVERITIES, Policy, RuleConfig, format_duration
-from services.alerts.domain.state import CaseState, day_end
+from services.processor.domain.policy import SEVERITIES, Policy, RuleConfig, format_duration
+from services.processor.domain.state import CaseState, day_end
 
 
 @dataclass(frozen=True)

@@ -187,7 +187,7 @@ def parse_policy(doc: Any, source: str = "<memory>") -> Policy:
 
 
 def load_policy(path: str | os.PathLike[str] | None = None) -> Policy:
-    """Read and validate a policy file (default: services/alerts/policy.yaml)."""
+    """Read and validate a policy file (default: services/processor/policy.yaml)."""
     p = Path(path) if path else DEFAULT_POLICY_FILE
     try:
         text = p.read_text(encoding="utf-8")

@@ -29,13 +29,13 @@ from typing import Any
 import faust
 from faust.types import TP, EventT, TransportT
 
-from services.alerts.domain.engine import due_for, step
-from services.alerts.domain.policy import PolicyError, PolicyWatcher
-from services.alerts.domain.state import CaseState
-from services.alerts.processor import metrics as m
-from services.alerts.processor.deadlines import DeadlineHeap
-from services.alerts.processor.transport import Transport
-from services.alerts.settings import AlertsSettings
+from services.processor.settings import AlertsSettings
+from services.processor import metrics as m
+from services.processor.deadlines import DeadlineHeap
+from services.processor.domain.engine import due_for, step
+from services.processor.domain.policy import PolicyError, PolicyWatcher
+from services.processor.domain.state import CaseState
+from services.processor.transport import Transport
 from shared.events import DecodeError, decode, encode
 from shared.events.alerts import AlertRaised, AlertResolved
 from shared.metrics import metrics_payload
@@ -78,7 +78,7 @@ def now() -> datetime:
 
 class ProcessorApp(faust.App):
     def _new_transport(self) -> TransportT:
-        # faust's aiokafka driver with the rewind fix of services.alerts.processor.transport
+        # faust's aiokafka driver with the rewind fix of services.processor.transport
         return Transport(self.conf.broker_consumer, self)
 
 
@@ -119,7 +119,7 @@ case_state = app.Table(
     default=None,
     partitions=settings.partitions,
     schema=faust.Schema(key_serializer="json", value_serializer="json"),
-    help="per-case folded state (services.alerts.domain.state.CaseState as JSON)",
+    help="per-case folded state (services.processor.domain.state.CaseState as JSON)",
 )
 
 watcher = PolicyWatcher(_policy_path())

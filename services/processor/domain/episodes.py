@@ -14,8 +14,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from services.alerts.domain.rules import PER_SIGNAL_RULES, RuleResult
-from services.alerts.domain.state import AlertTrack, CaseState
+from services.processor.domain.rules import PER_SIGNAL_RULES, RuleResult
+from services.processor.domain.state import AlertTrack, CaseState
 from shared.events import CloudEvent, new_event
 from shared.events.alerts import AlertRaised, AlertResolved, alert_id_for
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from services.alerts.domain.lifecycle import reconcile
-from services.alerts.domain.policy import Policy
-from services.alerts.domain.rules import evaluate, next_check
-from services.alerts.domain.state import CaseState, fold
+from services.processor.domain.episodes import reconcile
+from services.processor.domain.policy import Policy
+from services.processor.domain.rules import evaluate, next_check
+from services.processor.domain.state import CaseState, fold
 from shared.events import CloudEvent, Event
 
 

@@ -1,1 +1,0 @@
-"""The alerts stream processor (faust): ``python -m services.alerts.processor worker``."""

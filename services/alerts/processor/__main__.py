@@ -1,4 +1,0 @@
-from services.alerts.processor.app import app
-
-if __name__ == "__main__":
-    app.main()

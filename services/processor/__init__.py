@@ -1,0 +1,1 @@
+"""The alerts stream processor (faust): ``python -m services.processor worker``."""

@@ -1,0 +1,4 @@
+from services.processor.app import app
+
+if __name__ == "__main__":
+    app.main()
