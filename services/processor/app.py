@@ -29,13 +29,14 @@ from typing import Any
 import faust
 from faust.types import TP, EventT, TransportT
 
-from services.processor.settings import AlertsSettings
 from services.processor import metrics as m
 from services.processor.deadlines import DeadlineHeap
 from services.processor.domain.engine import due_for, step
 from services.processor.domain.policy import PolicyError, PolicyWatcher
 from services.processor.domain.state import CaseState
+from services.processor.settings import AlertsSettings
 from services.processor.transport import Transport
+from services.processor.web import Web
 from shared.events import DecodeError, decode, encode
 from shared.events.alerts import AlertRaised, AlertResolved
 from shared.metrics import metrics_payload
@@ -81,6 +82,12 @@ class ProcessorApp(faust.App):
         # faust's aiokafka driver with the rewind fix of services.processor.transport
         return Transport(self.conf.broker_consumer, self)
 
+    def _new_web(self) -> Web:
+        # only /metrics, /healthz, /readyz, bound where the operator said (services.processor.web)
+        web = Web(self)
+        web.configured_host = settings.processor_web_host
+        return web
+
 
 app = ProcessorApp(
     settings.topic("centinela-alerts-processor"),
@@ -91,6 +98,7 @@ app = ProcessorApp(
     topic_replication_factor=settings.replication_factor,
     topic_allow_declare=True,
     web_host=settings.processor_web_host,
+    web_bind=settings.processor_web_host,
     producer_acks=-1,
     consumer_auto_offset_reset="earliest",
     broker_session_timeout=settings.processor_session_timeout_seconds,

@@ -35,8 +35,10 @@ def seconds_policy(tmp: Path, **after: str) -> Path:
     return path
 
 
-def start_processor(name: str, env: dict[str, str], log_dir: Path, policy: Path) -> Proc:
-    port = free_port()
+def start_processor(
+    name: str, env: dict[str, str], log_dir: Path, policy: Path, *, args: tuple[str, ...] = (), port: int | None = None
+) -> Proc:
+    port = port or free_port()
     proc = Proc(
         name,
         [
@@ -48,6 +50,7 @@ def start_processor(name: str, env: dict[str, str], log_dir: Path, policy: Path)
             str(port),
             "-l",
             os.environ.get("CENTINELA_TEST_PROCESSOR_LOGLEVEL", "warn"),
+            *args,
         ],
         {
             **env,
