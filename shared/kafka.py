@@ -26,6 +26,53 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+# -- topic names and dead-letter headers: the one copy every consumer (kafka-python, faust) uses ----
+
+# Header names of a dead-lettered record; integrators and tooling read them (docs: events).
+DLQ_REASON = "dlq.reason"
+DLQ_SOURCE_TOPIC = "dlq.source.topic"
+DLQ_SOURCE_PARTITION = "dlq.source.partition"
+DLQ_SOURCE_OFFSET = "dlq.source.offset"
+DLQ_CONSUMER_GROUP = "dlq.consumer.group"
+DLQ_FAILED_AT = "dlq.failed_at"
+DLQ_REASON_MAX_BYTES = 1000
+
+
+def physical_topic(prefix: str, name: str) -> str:
+    """The broker's name of catalogue topic ``name`` under ``prefix`` (``CommonSettings.topic``)."""
+    return f"{prefix}{name}"
+
+
+def logical_topic(prefix: str, physical: str) -> str:
+    """The catalogue name of a broker topic: ``prefix`` stripped when present, else unchanged."""
+    return physical[len(prefix) :] if prefix and physical.startswith(prefix) else physical
+
+
+def dlq_topic(prefix: str, physical: str) -> str:
+    """Broker name of the dead-letter topic for records read from broker topic ``physical``."""
+    return physical_topic(prefix, dlq(logical_topic(prefix, physical)))
+
+
+def dlq_record_headers(
+    *,
+    reason: str,
+    topic: str,
+    partition: int,
+    offset: int,
+    group: str,
+    failed_at: datetime | None = None,
+) -> list[tuple[str, bytes]]:
+    """Headers of a dead-lettered record: why (``reason``, a machine code or a message naming the
+    field, never a value) and where it came from, so an operator can replay it after a fix."""
+    return [
+        (DLQ_REASON, reason.encode()[:DLQ_REASON_MAX_BYTES]),
+        (DLQ_SOURCE_TOPIC, topic.encode()),
+        (DLQ_SOURCE_PARTITION, str(partition).encode()),
+        (DLQ_SOURCE_OFFSET, str(offset).encode()),
+        (DLQ_CONSUMER_GROUP, group.encode()),
+        (DLQ_FAILED_AT, (failed_at or datetime.now(UTC)).isoformat().encode()),
+    ]
+
 
 class Producer:
     """acks=all, idempotent, bounded retries; ``close`` flushes whatever is buffered."""
@@ -207,15 +254,10 @@ class ConsumerLoop(Generic[T]):
         return False
 
     def _dead_letter(self, record: ConsumerRecord, reason: str) -> None:
-        base = record.topic[len(self.settings.topic_prefix) :] if self.settings.topic_prefix else record.topic
-        headers = [
-            ("dlq.reason", reason.encode()[:1000]),
-            ("dlq.source.topic", record.topic.encode()),
-            ("dlq.source.partition", str(record.partition).encode()),
-            ("dlq.source.offset", str(record.offset).encode()),
-            ("dlq.consumer.group", self.group_id.encode()),
-            ("dlq.failed_at", datetime.now(UTC).isoformat().encode()),
-        ]
+        base = logical_topic(self.settings.topic_prefix, record.topic)
+        headers = dlq_record_headers(
+            reason=reason, topic=record.topic, partition=record.partition, offset=record.offset, group=self.group_id
+        )
         value = record.value if record.value is not None else b""
         assert self.producer is not None  # built before consuming starts
         self.producer.send_raw(dlq(base), record.key, value, headers).get(timeout=30)
