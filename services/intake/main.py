@@ -6,20 +6,26 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
-from services.intake.api.context import Intake
-from services.intake.api.routes import router
+from services.intake.adapters.outbox import case_events_relay
+from services.intake.api import router
 from services.intake.domain.identity import IdentityCipher, Keyring
+from services.intake.service.core import Intake, IntakeError
 from services.intake.settings import IntakeSettings
 from services.intake.store.documents import CaseDocument
 from services.intake.store.repository import AuditLog, CaseRepository, ensure_indexes
 from shared.app import create_app
 from shared.logging import setup_logging
 from shared.mongo import connect, ping
-from shared.outbox import OutboxPublisher
 
 log = logging.getLogger(__name__)
+
+
+async def on_intake_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, IntakeError)
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status)
 
 
 def build_app(settings: IntakeSettings | None = None) -> FastAPI:
@@ -35,7 +41,7 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
         state["mongo"] = client
         ensure_indexes()
         cases = CaseDocument._get_collection()
-        publisher = OutboxPublisher(settings, [cases], client[settings.database]["outbox_leases"])
+        publisher = case_events_relay(settings, client, cases)
         app.state.intake = Intake(
             settings=settings,
             repo=CaseRepository(cases),
@@ -57,6 +63,7 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
         ready_checks={"mongodb": lambda: "mongo" in state and ping(state["mongo"])},  # type: ignore[arg-type]
         lifespan=lifespan,
     )
+    app.add_exception_handler(IntakeError, on_intake_error)
     app.include_router(router)
     return app
 

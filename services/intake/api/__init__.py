@@ -1,0 +1,11 @@
+"""Thin HTTP layer of intake, one router per sub-resource; the use cases live in ``service``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from services.intake.api import cases, followups, oversight, referrals, risk, support
+
+router = APIRouter(prefix="/v1")
+for _sub in (cases, support, risk, followups, referrals, oversight):
+    router.include_router(_sub.router)

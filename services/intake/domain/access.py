@@ -6,6 +6,7 @@ that a case exists. Roles that never see cases get 403 from the route guard befo
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from services.intake.domain.model import Case
@@ -82,3 +83,25 @@ def visible_services(actor: Actor, case: Case, view: View) -> set[str]:
     if view == "full":
         return {s.service_id for s in case.services}
     return {s.service_id for s in case.services if s.provider_org_id == actor.org}
+
+
+@dataclass(frozen=True)
+class ListScope:
+    """Which cases a listing may return: those of any non-empty criterion (an "or")."""
+
+    org_id: str | None = None  # owned by this organisation
+    advocate_id: str | None = None  # assigned to this advocate
+    provider_org_id: str | None = None  # with a service delivered by this organisation
+
+    @property
+    def empty(self) -> bool:
+        return self.org_id is None and self.advocate_id is None and self.provider_org_id is None
+
+
+def list_scope(actor: Actor) -> ListScope:
+    """The same need-to-know as ``case_view``, as criteria the store can query."""
+    return ListScope(
+        org_id=actor.org if actor.has("intake_officer", "supervisor") and actor.org else None,
+        advocate_id=actor.sub if actor.has("legal_advocate") else None,
+        provider_org_id=actor.org if actor.has("service_provider") and actor.org else None,
+    )

@@ -1,13 +1,15 @@
-"""Repositories: the case aggregate with its outbox, and the audit log."""
+"""Repositories: the case aggregate with its outbox, and the audit log. Query building lives here."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.collection import Collection
 
+from services.intake.domain.access import ListScope
 from services.intake.domain.model import Case
 from services.intake.store.documents import AuditRecord, CaseDocument
 from shared import outbox
@@ -20,6 +22,51 @@ _TOP_LEVEL_DATETIMES = ("registered_at", "updated_at")
 def ensure_indexes() -> None:
     CaseDocument.ensure_indexes()
     AuditRecord.ensure_indexes()
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    """Optional equality filters of a case listing, on indexed fields."""
+
+    status: str | None = None
+    region: str | None = None
+    advocate_id: str | None = None
+    org_id: str | None = None
+
+    def query(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self).items() if v}
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    case_id: str | None = None
+    actor: str | None = None
+    action: str | None = None
+    org: str | None = None
+    outcome: str | None = None
+    request_id: str | None = None
+    since: datetime | None = None  # inclusive, aware UTC
+    until: datetime | None = None  # exclusive, aware UTC
+
+    def filters(self) -> dict[str, Any]:
+        out: dict[str, Any] = {k: v for k, v in vars(self).items() if k not in ("since", "until") and v is not None}
+        if self.since is not None:
+            out["at__gte"] = self.since
+        if self.until is not None:
+            out["at__lt"] = self.until
+        return out
+
+
+def scope_query(scope: ListScope) -> list[dict[str, Any]]:
+    """One ``$or`` branch per criterion of the caller's need-to-know."""
+    branches: list[dict[str, Any]] = []
+    if scope.org_id is not None:
+        branches.append({"org_id": scope.org_id})
+    if scope.advocate_id is not None:
+        branches.append({"advocate_id": scope.advocate_id})
+    if scope.provider_org_id is not None:
+        branches.append({"services.provider_org_id": scope.provider_org_id})
+    return branches
 
 
 def to_mongo(case: Case) -> dict[str, Any]:
@@ -73,7 +120,13 @@ class CaseRepository:
                 {"_id": case_id}, {"$addToSet": {"linked_case_ids": new_case_id}, "$inc": {"version": 1}}
             )
 
-    def search(self, query: dict[str, Any], page: int, page_size: int) -> tuple[list[Case], int]:
+    def search(self, scope: ListScope, filters: CaseFilter, page: int, page_size: int) -> tuple[list[Case], int]:
+        """A page of the cases in ``scope`` matching ``filters``, newest first (never identity)."""
+        branches = scope_query(scope)
+        if not branches:
+            return [], 0
+        extra = filters.query()
+        query = {"$and": [{"$or": branches}, extra]} if extra else {"$or": branches}
         total = self.coll.count_documents(query)
         cursor = (
             self.coll.find(query, {"outbox": 0, "identity": 0})
@@ -120,7 +173,7 @@ class AuditLog:
             details=details or {},
         ).save(force_insert=True)
 
-    def search(self, filters: dict[str, Any], page: int, page_size: int) -> tuple[list[AuditRecord], int]:
-        qs = AuditRecord.objects(**filters).order_by("-at")
+    def search(self, query: AuditQuery, page: int, page_size: int) -> tuple[list[AuditRecord], int]:
+        qs = AuditRecord.objects(**query.filters()).order_by("-at")
         total = qs.count()
         return list(qs.skip((page - 1) * page_size).limit(page_size)), total

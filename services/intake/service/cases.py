@@ -1,0 +1,175 @@
+"""Use cases on the case itself: register, list, read (audited), change."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from services.intake import metrics
+from services.intake.domain import access, model
+from services.intake.domain.identity import IdentityKeyError, person_ref
+from services.intake.domain.model import Case
+from services.intake.service.core import (
+    Caller,
+    Changed,
+    Forbidden,
+    Intake,
+    Invalid,
+    PreconditionRequired,
+    Unavailable,
+    audit,
+    denied,
+    load,
+    mutate,
+)
+from services.intake.store.repository import CaseFilter
+from shared.events.envelope import EventPayload
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Registered:
+    case: Case
+    person_ref_known: bool
+    linked_case_ids: list[str]
+
+
+def register(
+    ix: Intake, caller: Caller, *, fields: dict[str, Any], identity: dict[str, Any] | None, org_id: str | None
+) -> Registered:
+    """A new case; its identity (the JSON form of the request's block) encrypted field by field and
+    matched against earlier cases by ``person_ref`` alone. ``fields`` are the case's own fields."""
+    p = caller.principal
+    if not p.org:
+        raise Forbidden("the token carries no organisation")
+    if org_id is not None and org_id != p.org:
+        raise Forbidden("org_id must be your own organisation")
+    now = datetime.now(UTC)
+    case_id = model.new_id("cs")
+    encrypted = ix.cipher.encrypt(case_id, identity or {})
+    ref = None
+    if identity is not None:
+        docs = identity.get("documents") or []
+        birth = identity.get("birth_date")
+        ref = person_ref(
+            ix.person_ref_key,
+            given_names=identity.get("given_names"),
+            family_names=identity.get("family_names"),
+            birth_date=date.fromisoformat(birth) if isinstance(birth, str) else birth,
+            document_number=docs[0]["number"] if docs else None,
+        )
+    previous = ix.repo.cases_of_person(ref, case_id) if ref else []
+    case = Case(
+        **fields,
+        case_id=case_id,
+        org_id=p.org,
+        person_ref=ref,
+        linked_case_ids=sorted(previous),
+        identity=encrypted,
+        registered_at=now,
+        registered_by=p.sub,
+        updated_at=now,
+    )
+    events = model.register(case, previous, now)
+    ix.repo.insert(case, events)
+    ix.repo.link(previous, case_id)
+    ix.notify()
+    metrics.cases_registered.inc()
+    if previous:
+        metrics.reregistrations.inc()
+    audit(
+        ix,
+        caller,
+        "case.create",
+        case_id,
+        details={"events": [e.TYPE for e in events], "identity_fields": sorted(encrypted)},
+    )
+    log.info("case registered", extra={"case_id": case_id})
+    return Registered(case=case, person_ref_known=bool(previous), linked_case_ids=sorted(previous))
+
+
+@dataclass(frozen=True)
+class Listed:
+    items: list[tuple[Case, access.View]]
+    total: int
+
+
+def list_cases(ix: Intake, caller: Caller, filters: CaseFilter, page: int, page_size: int) -> Listed:
+    if page_size > ix.settings.page_size_max:
+        raise Invalid("query.page_size", "less_than_equal", f"max {ix.settings.page_size_max}")
+    cases, total = ix.repo.search(access.list_scope(caller.principal), filters, page, page_size)
+    items = []
+    for case in cases:
+        view = access.case_view(caller.principal, case)
+        if view is not None:
+            items.append((case, view))
+    audit(
+        ix,
+        caller,
+        "case.list",
+        None,
+        details={"filters": sorted(filters.query()), "case_ids": [c.case_id for c, _ in items]},
+    )
+    return Listed(items=items, total=total)
+
+
+@dataclass(frozen=True)
+class CaseRead:
+    case: Case
+    view: access.View
+    identity: dict[str, Any] | None
+
+
+def read(ix: Intake, caller: Caller, case_id: str, *, include_identity: bool) -> CaseRead:
+    """Audited before anything is returned: no record, no data."""
+    action = "case.read_identity" if include_identity else "case.read"
+    case, view = load(ix, caller, case_id, action)
+    break_glass = access.is_break_glass(caller.principal, case)
+    identity = None
+    if include_identity:
+        if view != "full" or not access.can_see_identity(caller.principal, case):
+            raise denied(ix, caller, action, case_id, "your role may not see identity data")
+        try:
+            identity = ix.cipher.decrypt(case.case_id, case.identity)
+        except IdentityKeyError as exc:
+            log.error("identity not decryptable", extra={"case_id": case_id})
+            raise Unavailable("identity data cannot be decrypted with the configured keys") from exc
+        metrics.identity_reads.labels("break_glass" if break_glass else "case_role").inc()
+    audit(ix, caller, action, case_id, details={"view": view, "break_glass": break_glass})
+    return CaseRead(case=case, view=view, identity=identity)
+
+
+def update(
+    ix: Intake,
+    caller: Caller,
+    case_id: str,
+    changes: dict[str, Any],
+    *,
+    if_match: int | None,
+    expected_version: int | None,
+) -> Changed[None]:
+    """A PATCH must name the version it read (If-Match or ``expected_version``): 428 otherwise."""
+    expected = if_match
+    if expected_version is not None:
+        if expected is not None and expected != expected_version:
+            raise Invalid("body.expected_version", "mismatch", "differs from If-Match")
+        expected = expected_version
+    if expected is None:
+        raise PreconditionRequired("send If-Match with the case's ETag (or expected_version) to change a case")
+
+    def change(case: Case) -> tuple[Case, None, list[EventPayload]]:
+        new_case, events = model.update_case(case, changes, datetime.now(UTC))
+        return new_case, None, events
+
+    return mutate(
+        ix,
+        caller,
+        case_id,
+        "case.update",
+        change,
+        expected_version=expected,
+        details=lambda _: {"fields": sorted(changes)},
+    )

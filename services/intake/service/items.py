@@ -1,0 +1,330 @@
+"""Use cases on what a case holds: planned services and their sessions, risk flags, follow-ups,
+referrals. Each one is "decide with the domain, write once through ``mutate``"."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from services.intake import metrics
+from services.intake.domain import access, model
+from services.intake.domain.model import Case
+from services.intake.service.core import (
+    Caller,
+    Changed,
+    Intake,
+    NotFound,
+    audit,
+    denied,
+    in_scope,
+    load,
+    manager,
+    mutate,
+    out_of_scope,
+    scoped,
+)
+from shared.events.envelope import EventPayload
+
+
+# --- services and sessions -------------------------------------------------------------------------
+def plan_service(
+    ix: Intake,
+    caller: Caller,
+    case_id: str,
+    *,
+    service_kind: str,
+    spl_type: str | None,
+    provider_org_id: str,
+    first_due_at: datetime | None,
+    timeframe: str | None,
+    interval_days: int | None,
+    sessions_planned: int | None,
+    if_match: int | None,
+) -> Changed[model.Service]:
+    def change(case: Case) -> tuple[Case, model.Service, list[EventPayload]]:
+        return model.plan_service(
+            case,
+            service_kind=service_kind,
+            spl_type=spl_type,
+            provider_org_id=provider_org_id,
+            first_due_at=first_due_at,
+            timeframe=timeframe,
+            interval_days=interval_days,
+            sessions_planned=sessions_planned,
+            actor=caller.sub,
+            now=datetime.now(UTC),
+            max_services=ix.settings.max_services_per_case,
+        )
+
+    done = mutate(
+        ix,
+        caller,
+        case_id,
+        "service.plan",
+        change,
+        expected_version=if_match,
+        details=lambda sv: {"service_id": sv.service_id, "service_kind": sv.service_kind},
+    )
+    metrics.services_planned.labels(done.result.service_kind).inc()
+    return done
+
+
+def list_services(ix: Intake, caller: Caller, case_id: str) -> list[model.Service]:
+    case, view = load(ix, caller, case_id, "service.list")
+    visible = access.visible_services(caller.principal, case, view)
+    audit(ix, caller, "service.list", case_id, details={"view": view})
+    return [sv for sv in case.services if sv.service_id in visible]
+
+
+def record_session(
+    ix: Intake,
+    caller: Caller,
+    case_id: str,
+    service_id: str,
+    *,
+    outcome: str,
+    occurred_at: datetime,
+    missed_reason: str | None,
+    if_match: int | None,
+) -> Changed[model.Session]:
+    action = "session.record"
+
+    def authorize(case: Case) -> None:
+        view = scoped(ix, caller, action, case)
+        if service_id not in access.visible_services(caller.principal, case, view):
+            raise NotFound("service not found")
+        if not access.can_record_session(caller.principal, case, case.service(service_id).provider_org_id):
+            raise denied(ix, caller, action, case_id, "this service is not assigned to your organisation")
+
+    def change(case: Case) -> tuple[Case, model.Session, list[EventPayload]]:
+        return model.record_session(
+            case,
+            service_id,
+            outcome=outcome,
+            occurred_at=occurred_at,
+            missed_reason=missed_reason,
+            actor=caller.sub,
+            actor_org=caller.org,
+            now=datetime.now(UTC),
+            max_sessions=ix.settings.max_sessions_per_case,
+        )
+
+    done = mutate(
+        ix,
+        caller,
+        case_id,
+        action,
+        change,
+        authorize=authorize,
+        expected_version=if_match,
+        details=lambda ss: {"service_id": service_id, "session_id": ss.session_id, "outcome": ss.outcome},
+    )
+    metrics.sessions_recorded.labels(done.result.outcome).inc()
+    return done
+
+
+def list_sessions(ix: Intake, caller: Caller, case_id: str, service_id: str) -> list[model.Session]:
+    case, view = load(ix, caller, case_id, "session.list")
+    if service_id not in access.visible_services(caller.principal, case, view):
+        raise NotFound("service not found")
+    audit(ix, caller, "session.list", case_id, details={"service_id": service_id, "view": view})
+    return [x for x in case.sessions if x.service_id == service_id]
+
+
+# --- risk flags and follow-ups -----------------------------------------------------------------------
+def raise_flag(
+    ix: Intake,
+    caller: Caller,
+    case_id: str,
+    *,
+    kind: str,
+    severity: str,
+    observed_at: datetime | None,
+    if_match: int | None,
+) -> Changed[model.RiskFlag]:
+    """Anyone who can see the case may raise a flag: a provider often sees the danger first."""
+
+    def change(case: Case) -> tuple[Case, model.RiskFlag, list[EventPayload]]:
+        return model.raise_flag(
+            case,
+            kind=kind,
+            severity=severity,
+            observed_at=observed_at,
+            actor=caller.sub,
+            role=caller.principal.role,
+            now=datetime.now(UTC),
+            max_items=ix.settings.max_items_per_case,
+        )
+
+    done = mutate(
+        ix,
+        caller,
+        case_id,
+        "risk.flag",
+        change,
+        authorize=in_scope(ix, caller, "risk.flag"),
+        expected_version=if_match,
+        details=lambda f: {"flag_id": f.flag_id, "kind": f.kind, "severity": f.severity},
+    )
+    metrics.risk_flags.labels(done.result.kind).inc()
+    return done
+
+
+def list_flags(ix: Intake, caller: Caller, case_id: str) -> list[model.RiskFlag]:
+    case, view = load(ix, caller, case_id, "risk.list")
+    if view != "full":
+        raise denied(ix, caller, "risk.list", case_id, "your role may not read risk flags")
+    audit(ix, caller, "risk.list", case_id)
+    return list(case.risk_flags)
+
+
+def plan_followup(
+    ix: Intake,
+    caller: Caller,
+    case_id: str,
+    *,
+    kind: str,
+    planned_date: date,
+    done_date: date | None,
+    outcome: str | None,
+    if_match: int | None,
+) -> Changed[model.FollowUp]:
+    def change(case: Case) -> tuple[Case, model.FollowUp, list[EventPayload]]:
+        return model.plan_followup(
+            case,
+            kind=kind,
+            planned_date=planned_date,
+            done_date=done_date,
+            outcome=outcome,
+            now=datetime.now(UTC),
+            max_items=ix.settings.max_items_per_case,
+        )
+
+    done = mutate(
+        ix,
+        caller,
+        case_id,
+        "followup.plan",
+        change,
+        expected_version=if_match,
+        details=lambda f: {"followup_id": f.followup_id},
+    )
+    return done
+
+
+def record_followup(
+    ix: Intake,
+    caller: Caller,
+    case_id: str,
+    followup_id: str,
+    *,
+    done_date: date,
+    outcome: str,
+    if_match: int | None,
+) -> Changed[model.FollowUp]:
+    def change(case: Case) -> tuple[Case, model.FollowUp, list[EventPayload]]:
+        return model.record_followup(case, followup_id, done_date=done_date, outcome=outcome, now=datetime.now(UTC))
+
+    done = mutate(
+        ix,
+        caller,
+        case_id,
+        "followup.record",
+        change,
+        expected_version=if_match,
+        details=lambda f: {"followup_id": f.followup_id},
+    )
+    return done
+
+
+# --- referrals -----------------------------------------------------------------------------------------
+def refer(
+    ix: Intake,
+    caller: Caller,
+    case_id: str,
+    *,
+    to_org_id: str,
+    service_kind: str | None,
+    consent_override_reason: str | None,
+    if_match: int | None,
+) -> Changed[model.Referral]:
+    """Without ``consent_for_services`` only a supervisor may refer, stating why (audited apart)."""
+    action = "referral.create"
+    override = consent_override_reason is not None
+    is_supervisor = caller.has("supervisor")
+
+    def authorize(case: Case) -> None:
+        manager(ix, caller, action)(case)
+        if override and not case.consent_for_services and not is_supervisor:
+            raise denied(ix, caller, action, case_id, "only a supervisor may override consent_for_services")
+
+    def change(case: Case) -> tuple[Case, model.Referral, list[EventPayload]]:
+        return model.refer(
+            case,
+            to_org_id=to_org_id,
+            service_kind=service_kind,
+            consent_override=override and is_supervisor,
+            actor=caller.sub,
+            now=datetime.now(UTC),
+            max_items=ix.settings.max_items_per_case,
+        )
+
+    done = mutate(
+        ix,
+        caller,
+        case_id,
+        action,
+        change,
+        authorize=authorize,
+        expected_version=if_match,
+        details=lambda r: {
+            "referral_id": r.referral_id,
+            "to_org_id": r.to_org_id,
+            "consent_override": r.consent_override,
+        },
+    )
+    referral = done.result
+    if referral.consent_override:
+        audit(
+            ix,
+            caller,
+            "referral.consent_override",
+            case_id,
+            reason=consent_override_reason,
+            details={"referral_id": referral.referral_id, "to_org_id": referral.to_org_id},
+        )
+    return done
+
+
+def change_referral(
+    ix: Intake, caller: Caller, case_id: str, referral_id: str, *, status: str, if_match: int | None
+) -> Changed[model.Referral]:
+    action = "referral.status"
+
+    def authorize(case: Case) -> None:
+        # The receiving organisation cannot read the case but may answer the referral addressed to it.
+        try:
+            referral = case.referral(referral_id)
+        except model.NotFound:
+            referral = None
+        org = caller.org
+        if org is None or (org != case.org_id and (referral is None or org != referral.to_org_id)):
+            raise out_of_scope(ix, caller, action, case_id)
+        if referral is None:
+            raise NotFound("referral not found")
+
+    def change(case: Case) -> tuple[Case, model.Referral, list[EventPayload]]:
+        return model.change_referral(
+            case, referral_id, status=status, actor=caller.sub, actor_org=caller.org, now=datetime.now(UTC)
+        )
+
+    done = mutate(
+        ix,
+        caller,
+        case_id,
+        action,
+        change,
+        authorize=authorize,
+        expected_version=if_match,
+        details=lambda r: {"referral_id": r.referral_id, "status": r.status},
+    )
+    return done
