@@ -3,29 +3,71 @@
 Every app gets ``/healthz`` (process alive), ``/readyz`` (Kafka and MongoDB reachable),
 ``/metrics``, request ids, a body size limit (413) and error handlers that name the offending
 field but never echo its value (request bodies carry personal data).
+
+Database trouble (no server selectable, connection refused or reset, network timeout) is a
+``503 {"detail": "storage unavailable"}`` with ``Retry-After`` in every service, never a 500: the
+client did nothing wrong and may simply try again. :func:`service_lifespan` is the one start/stop
+sequence of the three apps: connect MongoDB, let the service build and start its loops, stop them
+in reverse order and close the Mongo client.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, Protocol
 
+import mongoengine.connection
+import mongoengine.errors
+import pymongo.errors
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.errors import CentinelaError, StorageUnavailable
 from shared.metrics import HttpMetricsMiddleware, metrics_endpoint
 from shared.settings import CommonSettings
 
 log = logging.getLogger(__name__)
 
 ReadyCheck = Callable[[], bool]
+
+# pymongo's "the server is not there / did not answer": ConnectionFailure covers AutoReconnect,
+# NetworkTimeout, ServerSelectionTimeoutError and WaitQueueTimeoutError; ExecutionTimeout and
+# WTimeoutError are a server too slow or a replica set without a majority. mongoengine raises its own
+# ConnectionFailure when a connection alias cannot be built.
+STORAGE_ERRORS: tuple[type[BaseException], ...] = (
+    pymongo.errors.ConnectionFailure,
+    pymongo.errors.ExecutionTimeout,
+    pymongo.errors.WTimeoutError,
+    mongoengine.connection.ConnectionFailure,
+    StorageUnavailable,
+)
+
+
+def is_storage_unavailable(exc: BaseException) -> bool:
+    """True when ``exc`` or what it wraps (mongoengine re-raises pymongo errors) means "database down"."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, STORAGE_ERRORS):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def storage_unavailable_response(retry_after: int = StorageUnavailable.retry_after) -> JSONResponse:
+    return JSONResponse(
+        {"detail": "storage unavailable"}, status_code=503, headers={"Retry-After": str(max(1, int(retry_after)))}
+    )
 
 
 def kafka_reachable(bootstrap: str, timeout: float = 1.0) -> bool:
@@ -139,11 +181,46 @@ def create_app(
     async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
+    retry_after = settings.retry_after_seconds
+
+    def on_storage(request: Request, exc: BaseException) -> JSONResponse:
+        rid = getattr(request.state, "request_id", None)
+        log.warning("storage unavailable", extra={"request_id": rid, "exc": type(exc).__name__})
+        return storage_unavailable_response(retry_after)
+
+    def on_unhandled(request: Request, exc: BaseException) -> JSONResponse:
+        if is_storage_unavailable(exc):
+            return on_storage(request, exc)
+        rid = getattr(request.state, "request_id", None)
+        log.error("unhandled error", extra={"request_id": rid, "exc": type(exc).__name__}, exc_info=exc)
+        return JSONResponse({"detail": "internal error", "request_id": rid}, status_code=500)
+
+    # Registered per class (not only under ``Exception``) so Starlette answers them in its inner
+    # exception middleware: a normal response that keeps the connection alive, unlike the outer
+    # server-error path a bare ``Exception`` handler takes.
+    async def on_storage_error(request: Request, exc: Exception) -> JSONResponse:
+        return on_storage(request, exc)
+
+    for cls in STORAGE_ERRORS:
+        app.add_exception_handler(cls, on_storage_error)
+
+    async def on_wrapped(request: Request, exc: Exception) -> JSONResponse:
+        return on_unhandled(request, exc)
+
+    # mongoengine wraps pymongo failures (save, update) in OperationError: look at the cause
+    app.add_exception_handler(mongoengine.errors.OperationError, on_wrapped)
+
+    @app.exception_handler(CentinelaError)
+    async def on_centinela(request: Request, exc: CentinelaError) -> JSONResponse:
+        if exc.status_code >= 500:
+            if is_storage_unavailable(exc):
+                return on_storage(request, exc)
+            return on_unhandled(request, exc)
+        return JSONResponse(exc.to_dict(), status_code=exc.status_code)
+
     @app.exception_handler(Exception)
     async def on_error(request: Request, exc: Exception) -> JSONResponse:
-        rid = getattr(request.state, "request_id", None)
-        log.error("unhandled error", extra={"request_id": rid}, exc_info=True)
-        return JSONResponse({"detail": "internal error", "request_id": rid}, status_code=500)
+        return on_unhandled(request, exc)
 
     @app.middleware("http")
     async def request_id(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
@@ -158,3 +235,83 @@ def create_app(
     app.add_middleware(HttpMetricsMiddleware, service=settings.service_name)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     return app
+
+
+class Component(Protocol):
+    """A background loop a service runs beside its API (outbox relay, consumer, escalator...)."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+class ServiceRuntime:
+    """What :func:`service_lifespan` hands the service's set-up: the app, settings, the Mongo client."""
+
+    def __init__(self, app: FastAPI, settings: CommonSettings, mongo: Any) -> None:
+        self.app = app
+        self.settings = settings
+        self.mongo = mongo
+        self.components: list[Component] = []
+
+    @property
+    def db(self) -> Any:
+        """The service's database on the shared client (``client[settings.database]``)."""
+        return self.mongo[self.settings.database]
+
+    def start(self, *components: Component) -> None:
+        """Start ``components`` in order; they are stopped in reverse order at shutdown."""
+        for component in components:
+            component.start()
+            self.components.append(component)
+
+
+Setup = Callable[[ServiceRuntime], Awaitable[None] | None]
+
+
+def service_lifespan(
+    settings: CommonSettings,
+    setup: Setup,
+    *,
+    connect: Callable[[CommonSettings], Any] | None = None,
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """The one lifespan of the three apps, for ``create_app(..., lifespan=service_lifespan(settings, setup))``.
+
+    Connects MongoDB (``shared.mongo.connect``), stores the client as ``app.state.mongo`` and adds a
+    ``mongodb`` check to ``/readyz``, then calls ``setup(runtime)`` (sync or async), which builds the
+    service and starts its loops with ``runtime.start(...)``. At shutdown every started component is
+    stopped in reverse order (a failing stop is logged and the others still stop) and the Mongo
+    client is closed, so no pool thread outlives the app. A failing ``setup`` stops what it started.
+    """
+    from shared.mongo import connect as mongo_connect
+    from shared.mongo import ping
+
+    do_connect = connect or mongo_connect
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        client = do_connect(settings)
+        app.state.mongo = client
+        checks = getattr(app.state, "ready_checks", None)
+        if isinstance(checks, dict):
+            checks.setdefault("mongodb", lambda: ping(client))
+        runtime = ServiceRuntime(app, settings, client)
+        app.state.runtime = runtime
+        try:
+            result = setup(runtime)
+            if inspect.isawaitable(result):
+                await result
+            yield
+        finally:
+            for component in reversed(runtime.components):
+                try:
+                    component.stop()
+                except Exception as exc:
+                    log.warning("component stop failed", extra={"exc": type(exc).__name__})
+            runtime.components.clear()
+            try:
+                client.close()
+            except Exception as exc:
+                log.warning("mongo client close failed", extra={"exc": type(exc).__name__})
+
+    return lifespan

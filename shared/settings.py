@@ -33,6 +33,14 @@ class CommonSettings(BaseSettings):
     replication_factor: int = Field(1, ge=1, le=7)
     mongo_uri: str = "mongodb://127.0.0.1:27017/"
     mongo_db: str = Field("", description="database name; empty means centinela_<service>")
+    mongo_timeout_ms: int = Field(
+        2000,
+        ge=100,
+        le=60000,
+        description="how long to wait for a reachable MongoDB server (selection and connect) before a request "
+        "answers 503 storage unavailable",
+    )
+    retry_after_seconds: int = Field(5, ge=1, le=3600, description="Retry-After of a 503 while storage is down")
     jwt_secret: SecretStr = dev_secret(DEV_JWT_SECRET, "HMAC key for HS256 bearer tokens")
     jwt_public_key: str = Field("", description="PEM public key; when set, tokens are verified with RS256/ES256")
     jwt_algorithms: list[str] = Field(default_factory=lambda: ["HS256"])
