@@ -43,7 +43,7 @@ ReadyCheck = Callable[[], bool]
 # NetworkTimeout, ServerSelectionTimeoutError and WaitQueueTimeoutError; ExecutionTimeout and
 # WTimeoutError are a server too slow or a replica set without a majority. mongoengine raises its own
 # ConnectionFailure when a connection alias cannot be built.
-STORAGE_ERRORS: tuple[type[BaseException], ...] = (
+STORAGE_ERRORS: tuple[type[Exception], ...] = (
     pymongo.errors.ConnectionFailure,
     pymongo.errors.ExecutionTimeout,
     pymongo.errors.WTimeoutError,
