@@ -1,5 +1,38 @@
-"""The processor's settings (today the alerts settings object carries the processor's fields too)."""
+"""The processor's settings (``CENTINELA_*`` variables), built once at start-up in ``app.py``.
 
-from services.alerts.settings import AlertsSettings
+The variable names are the ones the processor always read (``CENTINELA_PROCESSOR_*``,
+``CENTINELA_POLICY_FILE``), so existing deployments keep working.
+"""
 
-__all__ = ["AlertsSettings"]
+from __future__ import annotations
+
+from pydantic import Field
+
+from shared.settings import CommonSettings
+
+
+class ProcessorSettings(CommonSettings):
+    service_name: str = "processor"
+
+    policy_file: str = Field(
+        "services/processor/policy.yaml",
+        description="alert policy YAML (rule thresholds, escalation times); rules it does not name keep the "
+        "shipped defaults; relative paths are tried from the working directory, then the project root",
+    )
+    processor_tick_seconds: float = Field(
+        1.0, gt=0, le=3600, description="wall-clock period of the stall detector (deadline heap check)"
+    )
+    processor_datadir: str = Field(
+        ".run/processor-data", description="faust data directory (memory store: tables recover from the changelog)"
+    )
+    processor_web_host: str = Field(
+        "127.0.0.1",
+        description="address the web server (/metrics, /healthz, /readyz) binds; `--web-host` or `--web-bind` "
+        "on the command line override it",
+    )
+    processor_session_timeout_seconds: float = Field(
+        30.0, gt=1, description="broker session timeout: how soon a dead worker's partitions move to the others"
+    )
+    processor_max_ticks: int = Field(
+        5000, ge=1, description="most due deadlines turned into re-evaluations per tick (the rest wait one tick)"
+    )

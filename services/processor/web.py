@@ -4,17 +4,20 @@ faust's aiohttp driver binds ``conf.web_bind`` (default ``0.0.0.0``) whatever ``
 that flag only names the host in the worker's canonical URL — and it mounts ``/router/`` (the
 cluster's topology) and ``/table/<name>/<key>/`` (any key of any table: here the folded state of a
 case, with its organisation, advocate, services and hearings) without authentication. The
-processor needs neither: it never routes requests between workers. So this driver mounts no
-built-in blueprint at all and binds the address the operator gave.
+processor needs neither: it never routes requests between workers. So :class:`Web` mounts no
+built-in blueprint at all and binds the address the operator gave; the app uses it as its driver.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from aiohttp.web import TCPSite
 from faust.web.base import _BPList
 from faust.web.drivers import aiohttp as driver
+
+from services.processor.app import app
+from shared.metrics import metrics_payload
 
 
 def bind_address(web_bind: str, web_host: str, configured: str) -> str:
@@ -45,3 +48,20 @@ class Web(driver.Web):
             conf.web_port,
             ssl_context=conf.web_ssl_context,
         )
+
+
+@app.page("/metrics")
+async def metrics_page(web: Any, request: Any) -> Any:
+    return web.bytes(metrics_payload(), content_type="text/plain; version=0.0.4")
+
+
+@app.page("/healthz")
+async def healthz(web: Any, request: Any) -> Any:
+    return web.json({"status": "ok"})
+
+
+@app.page("/readyz")
+async def readyz(web: Any, request: Any) -> Any:
+    recovery = app.tables.recovery  # type: ignore[attr-defined]
+    recovered = recovery.completed.is_set() and not app.rebalancing
+    return web.json({"status": "ready" if recovered else "recovering"}, status=200 if recovered else 503)

@@ -12,7 +12,6 @@ API used by the alerts service::
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -21,108 +20,30 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from services.processor.domain.rules import PER_SIGNAL_RULES, REQUIRED_THRESHOLDS, RULE_IDS
+from services.processor.domain.thresholds import SEVERITIES, RuleConfig, format_duration, parse_duration
 from shared.events.alerts import Severity
 
+__all__ = [
+    "DEFAULT_POLICY_FILE",
+    "PER_SIGNAL_RULES",
+    "RULE_IDS",
+    "SEVERITIES",
+    "Policy",
+    "PolicyError",
+    "PolicyWatcher",
+    "RuleConfig",
+    "format_duration",
+    "load_policy",
+    "parse_duration",
+    "parse_policy",
+]
+
 DEFAULT_POLICY_FILE = Path(__file__).resolve().parent.parent / "policy.yaml"
-
-RULE_IDS: tuple[str, ...] = (
-    "legal.stage_overdue",
-    "legal.no_activity",
-    "legal.hearing_postponed_repeatedly",
-    "legal.hearing_outcome_missing",
-    "legal.no_representation",
-    "legal.victim_not_notified",
-    "legal.victim_absent",
-    "service.overdue",
-    "service.missed_consecutive",
-    "service.no_psychosocial",
-    "risk.revictimisation",
-    "followup.contact_lost",
-    "followup.overdue",
-)
-
-SEVERITIES: tuple[str, ...] = ("low", "medium", "high", "critical")
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
 class PolicyError(ValueError):
     """The policy file is unusable; the message names the file section/field, never case data."""
-
-
-def parse_duration(value: Any) -> timedelta:
-    """``"90d"``, ``"2d"``, ``"4h"``, ``"30m"``, ``"3s"``, ``"500ms"``, ``"1w"`` or a number of seconds."""
-    if isinstance(value, timedelta):
-        return value
-    if isinstance(value, bool):
-        raise ValueError("a duration like '2d', '4h' or '3s' is required")
-    if isinstance(value, int | float):
-        if value < 0:
-            raise ValueError("duration must not be negative")
-        return timedelta(seconds=value)
-    if isinstance(value, str):
-        m = _DURATION.match(value)
-        if m:
-            return timedelta(seconds=float(m.group(1)) * _UNIT_SECONDS[m.group(2)])
-    raise ValueError("a duration like '2d', '4h' or '3s' is required")
-
-
-def format_duration(value: timedelta) -> str:
-    """Shortest exact spelling, for summaries (``2d``, ``36h``, ``3s``)."""
-    seconds = value.total_seconds()
-    for unit in ("w", "d", "h", "m", "s"):
-        size = _UNIT_SECONDS[unit]
-        if seconds >= size and seconds % size == 0:
-            return f"{int(seconds // size)}{unit}"
-    return f"{seconds:g}s"
-
-
-class RuleConfig(BaseModel):
-    """One rule's knobs. ``after`` is the time threshold, ``count`` the repetition threshold."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    severity: Severity
-    enabled: bool = True
-    after: timedelta | None = None
-    count: int | None = Field(default=None, ge=1)
-    grace: timedelta = timedelta(0)
-    # rule-specific lists (which service kinds count as psychosocial, the post-closure schedule...)
-    service_kinds: tuple[str, ...] = ()
-    spl_types: tuple[str, ...] = ()
-    schedule_after_closure: tuple[timedelta, ...] = ()
-    min_flag_severity: Severity = "low"
-    description: str = ""
-
-    @field_validator("after", "grace", mode="before")
-    @classmethod
-    def _duration(cls, v: Any) -> Any:
-        return None if v is None else parse_duration(v)
-
-    @field_validator("schedule_after_closure", mode="before")
-    @classmethod
-    def _durations(cls, v: Any) -> Any:
-        if v is None:
-            return ()
-        if not isinstance(v, list | tuple):
-            raise ValueError("a list of durations is required")
-        return tuple(parse_duration(x) for x in v)
-
-
-# Which threshold each rule cannot do without: a file that omits it is refused, not silently inert.
-_REQUIRED: dict[str, tuple[str, ...]] = {
-    "legal.no_activity": ("after",),
-    "legal.hearing_postponed_repeatedly": ("count",),
-    "legal.hearing_outcome_missing": ("after",),
-    "legal.no_representation": ("after",),
-    "legal.victim_not_notified": ("after",),
-    "legal.victim_absent": ("count",),
-    "service.overdue": ("after",),
-    "service.missed_consecutive": ("count",),
-    "service.no_psychosocial": ("after",),
-    "followup.contact_lost": ("after",),
-}
 
 
 class _PolicyFile(BaseModel):
@@ -178,7 +99,7 @@ def parse_policy(doc: Any, source: str = "<memory>") -> Policy:
     missing = [r for r in RULE_IDS if r not in parsed.rules]
     if missing:
         raise PolicyError(f"{source}: rules.{missing[0]}: missing (every rule must be configured)")
-    for rule_id, needed in _REQUIRED.items():
+    for rule_id, needed in REQUIRED_THRESHOLDS.items():
         for attr in needed:
             if getattr(parsed.rules[rule_id], attr) is None:
                 raise PolicyError(f"{source}: rules.{rule_id}.{attr}: required")

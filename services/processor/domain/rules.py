@@ -11,10 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from services.processor.domain.policy import SEVERITIES, Policy, RuleConfig, format_duration
 from services.processor.domain.state import CaseState, day_end
+from services.processor.domain.thresholds import SEVERITIES, RuleConfig, format_duration
+
+if TYPE_CHECKING:  # the policy loader imports this registry to learn the rule ids
+    from services.processor.domain.policy import Policy
 
 
 @dataclass(frozen=True)
@@ -38,13 +41,27 @@ class RuleResult:
 
 
 Rule = Callable[[CaseState, datetime, RuleConfig], RuleResult]
+# The registry: every rule this module defines, in definition order. RULE_IDS, the thresholds a
+# policy must give each rule and the per-signal rules are derived from it (bottom of the module),
+# so adding a rule is one decorated function plus its entry in policy.yaml.
 RULES: dict[str, Rule] = {}
-PER_SIGNAL_RULES = frozenset({"risk.revictimisation"})
+_REQUIRES: dict[str, tuple[str, ...]] = {}
+_PER_SIGNAL: set[str] = set()
 
 
-def rule(rule_id: str) -> Callable[[Rule], Rule]:
+def rule(rule_id: str, *, requires: tuple[str, ...] = (), per_signal: bool = False) -> Callable[[Rule], Rule]:
+    """Register a rule. ``requires``: the thresholds (``after``, ``count``) it cannot do without — a
+    policy that leaves one unset is refused rather than silently inert. ``per_signal``: one episode
+    per distinct signal, never auto-resolved (see episodes.reconcile)."""
+
     def register(fn: Rule) -> Rule:
+        if rule_id in RULES:
+            raise ValueError(f"rule {rule_id} registered twice")
         RULES[rule_id] = fn
+        if requires:
+            _REQUIRES[rule_id] = requires
+        if per_signal:
+            _PER_SIGNAL.add(rule_id)
         return fn
 
     return register
@@ -112,7 +129,7 @@ def stage_overdue(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResult:
     )
 
 
-@rule("legal.no_activity")
+@rule("legal.no_activity", requires=("after",))
 def no_activity(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResult:
     rid = "legal.no_activity"
     if not st.prosecution_open or st.last_legal_at is None:
@@ -138,7 +155,7 @@ def no_activity(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResult:
     )
 
 
-@rule("legal.hearing_postponed_repeatedly")
+@rule("legal.hearing_postponed_repeatedly", requires=("count",))
 def hearing_postponed_repeatedly(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResult:
     rid = "legal.hearing_postponed_repeatedly"
     limit = _count(cfg, 3)
@@ -160,7 +177,7 @@ def hearing_postponed_repeatedly(st: CaseState, now: datetime, cfg: RuleConfig) 
     )
 
 
-@rule("legal.hearing_outcome_missing")
+@rule("legal.hearing_outcome_missing", requires=("after",))
 def hearing_outcome_missing(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResult:
     rid = "legal.hearing_outcome_missing"
     after = _after(cfg)
@@ -191,7 +208,7 @@ def hearing_outcome_missing(st: CaseState, now: datetime, cfg: RuleConfig) -> Ru
     )
 
 
-@rule("legal.no_representation")
+@rule("legal.no_representation", requires=("after",))
 def no_representation(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResult:
     rid = "legal.no_representation"
     if st.represented:
@@ -216,7 +233,7 @@ def no_representation(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResu
     )
 
 
-@rule("legal.victim_not_notified")
+@rule("legal.victim_not_notified", requires=("after",))
 def victim_not_notified(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResult:
     rid = "legal.victim_not_notified"
     if st.notification_due_since is None:
@@ -240,7 +257,7 @@ def victim_not_notified(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleRe
     )
 
 
-@rule("legal.victim_absent")
+@rule("legal.victim_absent", requires=("count",))
 def victim_absent(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResult:
     rid = "legal.victim_absent"
     limit = _count(cfg, 2)
@@ -264,7 +281,7 @@ def victim_absent(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResult:
 # -- services
 
 
-@rule("service.overdue")
+@rule("service.overdue", requires=("after",))
 def service_overdue(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResult:
     rid = "service.overdue"
     if not st.case_open:
@@ -309,7 +326,7 @@ def service_overdue(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResult
     )
 
 
-@rule("service.missed_consecutive")
+@rule("service.missed_consecutive", requires=("count",))
 def service_missed_consecutive(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResult:
     rid = "service.missed_consecutive"
     if not st.case_open:
@@ -337,7 +354,7 @@ def service_missed_consecutive(st: CaseState, now: datetime, cfg: RuleConfig) ->
     )
 
 
-@rule("service.no_psychosocial")
+@rule("service.no_psychosocial", requires=("after",))
 def service_no_psychosocial(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResult:
     rid = "service.no_psychosocial"
     if st.status != "Active" or st.registered_at is None:
@@ -367,7 +384,7 @@ def service_no_psychosocial(st: CaseState, now: datetime, cfg: RuleConfig) -> Ru
 # -- risk
 
 
-@rule("risk.revictimisation")
+@rule("risk.revictimisation", per_signal=True)
 def risk_revictimisation(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResult:
     rid = "risk.revictimisation"
     floor = SEVERITIES.index(cfg.min_flag_severity)
@@ -397,7 +414,7 @@ def risk_revictimisation(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleR
 # -- follow-up
 
 
-@rule("followup.contact_lost")
+@rule("followup.contact_lost", requires=("after",))
 def followup_contact_lost(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResult:
     rid = "followup.contact_lost"
     if not st.case_open or st.registered_at is None:
@@ -459,3 +476,9 @@ def followup_overdue(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResul
         ),
         next_check=nxt,
     )
+
+
+# Derived from the registry above (the policy loader and the episode logic read these).
+RULE_IDS: tuple[str, ...] = tuple(RULES)
+REQUIRED_THRESHOLDS: dict[str, tuple[str, ...]] = dict(_REQUIRES)
+PER_SIGNAL_RULES: frozenset[str] = frozenset(_PER_SIGNAL)

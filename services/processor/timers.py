@@ -1,0 +1,61 @@
+"""The stall detector: on wall-clock time, turn this worker's due deadlines into ticks.
+
+Stalls are the absence of events, so nothing in the input says "now it is late". Every
+``CENTINELA_PROCESSOR_TICK_SECONDS`` the timer pops the due entries of the deadline heap (cost
+grows with the deadlines due, not the open cases) and sends one tick per case to the ticks topic,
+on the case's partition. It never writes the table (faust forbids it from a timer): the agent
+re-evaluates the case when the tick arrives. It also applies a changed policy file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+from services.processor import metrics as m
+from services.processor.app import app, now, settings, watcher
+from services.processor.domain.policy import PolicyError
+from services.processor.tables import heap, rebuild_heap
+from services.processor.topics import ticks_topic
+
+log = logging.getLogger("centinela.processor")
+
+_last_policy_error: str | None = None
+m.policy_loaded_at.set(time.time())
+
+
+def check_policy() -> None:
+    global _last_policy_error
+    if watcher.check():
+        m.policy_reloads.inc()
+        m.policy_loaded_at.set(time.time())
+        _last_policy_error = None
+        log.warning("alert policy reloaded from %s", watcher.path)
+        rebuild_heap()
+    elif watcher.last_error and watcher.last_error != _last_policy_error:
+        _last_policy_error = watcher.last_error
+        m.policy_reload_errors.inc()
+        log.error("alert policy change refused, previous policy stays in force: %s", watcher.last_error)
+
+
+@app.timer(interval=settings.processor_tick_seconds)
+async def detect_stalls() -> None:
+    try:
+        check_policy()
+    except PolicyError:  # defensive: check() already swallows validation errors
+        log.exception("policy check failed")
+    due = heap.pop_due(now(), limit=settings.processor_max_ticks)
+    for case_id, due_at, partition in due:
+        try:
+            await ticks_topic.send(
+                key=case_id.encode("utf-8"),
+                value=json.dumps({"due_at": due_at.isoformat()}).encode(),
+                partition=partition,
+            )
+            m.ticks_sent.inc()
+        except Exception:
+            heap.schedule(case_id, due_at, partition)  # try again next tick
+            log.warning("could not send a deadline tick; retrying next tick", exc_info=True)
+    m.heap_size.set(len(heap))
+    m.last_tick.set(time.time())
