@@ -18,7 +18,7 @@ from services.legal.adapters.consumers import case_access_consumer, court_update
 from services.legal.api import court_updates, timelines
 from services.legal.domain.deadlines import load_policy
 from services.legal.metrics import StageGauges
-from services.legal.pipeline import LegalPipeline
+from services.legal.service import LegalService
 from services.legal.settings import LegalSettings
 from services.legal.store.timelines import TimelineRepository
 from shared.app import create_app
@@ -43,13 +43,14 @@ def build_app(settings: LegalSettings | None = None) -> FastAPI:
         repo = TimelineRepository()
         repo.ensure_indexes()
         publisher = OutboxPublisher(settings, [repo.updates], client[settings.database]["outbox_leases"])
-        app.state.pipeline = LegalPipeline(settings, repo, policy, notify=publisher.notify)
+        service = LegalService(settings, repo, policy, notify=publisher.notify)
+        app.state.service = service
         publisher.start()
         loops = []
         if settings.legal_consumers_enabled:
             loops = [
-                court_updates_consumer(settings, app.state.pipeline),
-                case_access_consumer(settings, repo),
+                court_updates_consumer(settings, service),
+                case_access_consumer(settings, service),
             ]
             for loop in loops:
                 loop.start()

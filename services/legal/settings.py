@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from shared.settings import CommonSettings
 
@@ -30,4 +31,39 @@ class LegalSettings(CommonSettings):
     legal_stats_interval_seconds: float = Field(
         15.0, gt=0, description="how often the cases-by-stage and oldest-stage-age gauges are recomputed"
     )
-    legal_page_size_max: int = Field(200, ge=1, le=1000)
+    legal_page_size_max: int = Field(200, ge=1, le=1000, description="largest page_size of GET /v1/legal/cases")
+    legal_time_zone: str = Field(
+        "America/Lima", description="time zone whose calendar dates match an advocate's entry with an integrator's"
+    )
+    legal_person_source_system: str = Field(
+        "centinela-web",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}$",
+        description="source_system of updates recorded by advocates and supervisors (their idempotency namespace)",
+    )
+    legal_consumer_max_attempts: int = Field(
+        3,
+        ge=1,
+        le=20,
+        description="a court-updates message failing this many times with an unexpected error goes to the DLQ",
+    )
+    legal_consumer_retry_window_seconds: float = Field(
+        10.0,
+        gt=0,
+        le=600,
+        description="longest backoff between attempts of a failing message; its partition pauses, the others go on",
+    )
+    legal_consumer_stuck_after_seconds: float = Field(
+        30.0, gt=0, description="a partition failing this long reports the consumer stuck (/readyz 503, gauge 1)"
+    )
+    legal_consumer_lag_interval_seconds: float = Field(
+        2.0, gt=0, le=300, description="how often the per-partition lag gauge is refreshed from the broker"
+    )
+
+    @field_validator("legal_time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("CENTINELA_LEGAL_TIME_ZONE: not an IANA time zone (e.g. America/Lima)") from None
+        return value

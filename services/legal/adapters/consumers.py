@@ -2,7 +2,8 @@
 
 Both run as :class:`shared.kafka.ConsumerLoop` threads: an offset is committed only after the
 handler returned, i.e. after the single atomic insert that stores the update together with its
-outgoing events (the outbox), so neither a crash nor a broker outage loses an update.
+outgoing events (the outbox), so neither a crash nor a broker outage loses an update. Both call
+the service layer, never the store.
 """
 
 from __future__ import annotations
@@ -15,9 +16,8 @@ from kafka.consumer.fetcher import ConsumerRecord
 
 from services.legal import metrics as m
 from services.legal.domain.updates import CourtUpdate, InvalidUpdate, parse_update
-from services.legal.pipeline import LegalPipeline
+from services.legal.service import LegalService, Outcome
 from services.legal.settings import LegalSettings
-from services.legal.store.timelines import TimelineRepository
 from shared.events import DecodeError, decode
 from shared.events.case import AdvocateAssigned, CaseRegistered
 from shared.kafka import ConsumerLoop, InvalidMessage
@@ -28,14 +28,30 @@ log = logging.getLogger(__name__)
 ACCESS_TYPES = frozenset({CaseRegistered.TYPE, AdvocateAssigned.TYPE})
 
 
+class RejectedUpdate(InvalidMessage):
+    """A message the legal service refused for good: dead-lettered with the reason and its code.
+
+    ``counted`` says whether the service already counted it as received/rejected (the ones it saw).
+    """
+
+    def __init__(self, reason: str, code: str, *, counted: bool) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.counted = counted
+
+    @classmethod
+    def from_outcome(cls, outcome: Outcome) -> RejectedUpdate:
+        return cls(outcome.reason or "rejected", outcome.code or "rejected", counted=True)
+
+
 def _json_value(record: ConsumerRecord) -> Any:
     """The record's value parsed as JSON, or InvalidMessage with the reason (for the DLQ)."""
     if record.value is None:
-        raise InvalidMessage("value: empty message")
+        raise RejectedUpdate("value: empty message", "decode", counted=False)
     try:
         return json.loads(record.value)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidMessage(f"value: not JSON ({type(exc).__name__})") from None
+        raise RejectedUpdate(f"value: not JSON ({type(exc).__name__})", "decode", counted=False) from None
 
 
 def decode_court_update(record: ConsumerRecord) -> CourtUpdate:
@@ -43,38 +59,40 @@ def decode_court_update(record: ConsumerRecord) -> CourtUpdate:
     try:
         return parse_update(raw)
     except InvalidUpdate as exc:
-        raise InvalidMessage(exc.reason) from None
+        raise RejectedUpdate(exc.reason, exc.code, counted=False) from None
 
 
-def court_updates_consumer(settings: LegalSettings, pipeline: LegalPipeline) -> ConsumerLoop[Any]:
+def court_updates_consumer(settings: LegalSettings, service: LegalService) -> ConsumerLoop[Any]:
     def handle(record: ConsumerRecord, update: CourtUpdate) -> None:
-        outcome = pipeline.submit(update, "kafka")
+        outcome = service.submit(update, "kafka")
         if outcome.status == "rejected":
-            # Counted as received/rejected by the pipeline already; the DLQ callback must not count it twice.
-            raise _Rejected(outcome.reason or "rejected")
+            raise RejectedUpdate.from_outcome(outcome)
 
     def dead_lettered(record: ConsumerRecord, reason: str) -> None:
         m.DLQ.inc()
-        if not reason.startswith(_Rejected.MARK):
-            m.UPDATES.labels("kafka", "rejected").inc()
 
-    return ConsumerLoop(
+    loop: ConsumerLoop[Any] = ConsumerLoop(
         settings,
         [COURT_UPDATES],
         settings.legal_court_updates_group,
-        decode_court_update,
+        _counting(decode_court_update),
         handle,
         on_dead_letter=dead_lettered,
     )
+    return loop
 
 
-class _Rejected(InvalidMessage):
-    """A well-formed update the timeline refused (illegal transition...): DLQ with the reason."""
+def _counting(decoder: Any) -> Any:
+    def decode_and_count(record: ConsumerRecord) -> CourtUpdate:
+        try:
+            result: CourtUpdate = decoder(record)
+        except RejectedUpdate as exc:
+            if not exc.counted:
+                m.UPDATES.labels("kafka", "rejected").inc()  # the service never saw it
+            raise
+        return result
 
-    MARK = "rejected: "
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(self.MARK + reason)
+    return decode_and_count
 
 
 def decode_case_event(record: ConsumerRecord) -> Any:
@@ -88,15 +106,15 @@ def decode_case_event(record: ConsumerRecord) -> Any:
         raise InvalidMessage(exc.reason) from None
 
 
-def case_access_consumer(settings: LegalSettings, repo: TimelineRepository) -> ConsumerLoop[Any]:
+def case_access_consumer(settings: LegalSettings, service: LegalService) -> ConsumerLoop[Any]:
     def handle(record: ConsumerRecord, event: Any) -> None:
         if event is None:
             return
         payload = event.payload
         if isinstance(payload, CaseRegistered):
-            repo.set_access(payload.case_id, payload.org_id, payload.advocate_id, payload.registered_at)
+            service.record_access(payload.case_id, payload.org_id, payload.advocate_id, payload.registered_at)
         elif isinstance(payload, AdvocateAssigned):
-            repo.set_access(payload.case_id, payload.org_id, payload.advocate_id, payload.assigned_at)
+            service.record_access(payload.case_id, payload.org_id, payload.advocate_id, payload.assigned_at)
 
     return ConsumerLoop(
         settings,

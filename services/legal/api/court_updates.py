@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Request, status
+from fastapi import APIRouter, Body, HTTPException, status
 from pymongo.errors import PyMongoError
 
+from services.legal.api.deps import Integrator, Service
 from services.legal.api.schemas import CourtUpdatesResult, ItemResult
 from services.legal.domain.updates import schema_examples
-from services.legal.pipeline import LegalPipeline
-from shared.auth import Principal, require
+from services.legal.service import Outcome
 
 router = APIRouter(tags=["court updates"])
 
@@ -33,9 +33,9 @@ _EXAMPLES = {
     },
 )
 def post_court_updates(
-    request: Request,
     body: Annotated[Any, Body(openapi_examples=_EXAMPLES)],
-    principal: Annotated[Principal, Depends(require("court_integrator"))],
+    principal: Integrator,
+    service: Service,
 ) -> CourtUpdatesResult:
     """Each item gets its own result; one bad item never sinks the others.
 
@@ -44,8 +44,7 @@ def post_court_updates(
     ``(source_system, update_id)`` was accepted before: nothing changed) or ``rejected`` with a
     reason naming the field (never its value).
     """
-    pipeline: LegalPipeline = request.app.state.pipeline
-    items = _items(body, pipeline.settings.legal_max_batch)
+    items = _items(body, service.settings.legal_max_batch)
     if not principal.source_system:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "token has no source_system claim")
     for index, item in enumerate(items):
@@ -55,13 +54,13 @@ def post_court_updates(
                 f"updates.{index}.source_system: this token may only publish for its own source system",
             )
     try:
-        outcomes = pipeline.submit_many(items, "rest")
+        outcomes = service.submit_many(items, "rest")
     except PyMongoError:
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
             "storage unavailable; send the batch again (items already accepted will come back as duplicates)",
         ) from None
-    results = [_result(i, item, o.status, o.reason) for i, (item, o) in enumerate(zip(items, outcomes, strict=True))]
+    results = [_result(i, item, o) for i, (item, o) in enumerate(zip(items, outcomes, strict=True))]
     return CourtUpdatesResult(
         accepted=sum(r.status == "accepted" for r in results),
         duplicate=sum(r.status == "duplicate" for r in results),
@@ -93,9 +92,15 @@ def _items(body: Any, limit: int) -> list[Any]:
     return items
 
 
-def _result(index: int, item: Any, status_: str, reason: str | None) -> ItemResult:
+def _result(index: int, item: Any, outcome: Outcome) -> ItemResult:
     ids: dict[str, str | None] = {}
     for name in ("update_id", "case_id"):
         value = item.get(name) if isinstance(item, dict) else None
         ids[name] = value if isinstance(value, str) and _ID.match(value) else None
-    return ItemResult(index=index, status=status_, reason=reason, **ids)  # type: ignore[arg-type]
+    return ItemResult(
+        index=index,
+        status=outcome.status,
+        reason=outcome.reason,
+        reconciled_with=outcome.reconciled_with,
+        **ids,  # type: ignore[arg-type]
+    )

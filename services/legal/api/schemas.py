@@ -18,6 +18,11 @@ class ItemResult(BaseModel):
     update_id: str | None = Field(None, description="the item's update_id when it is a valid identifier")
     case_id: str | None = Field(None, description="the item's case_id when it is a valid identifier")
     reason: str | None = Field(None, description="why it was rejected: the field and the rule, never the value")
+    reconciled_with: str | None = Field(
+        None,
+        description="update_id of the entry already recording the same fact from the other kind of author "
+        "(integrator vs advocate): the fact is kept once",
+    )
 
 
 class CourtUpdatesResult(BaseModel):

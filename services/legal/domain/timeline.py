@@ -10,30 +10,41 @@ the court reported later (only an explicit ``case_reopened`` brings a case out o
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from services.legal.domain.deadlines import Deadline, DeadlinePolicy
+from services.legal.domain.errors import IllegalUpdate
 from services.legal.domain.stages import OPEN, PROCESS_STAGES, Complexity, Stage, transition_error
 from services.legal.domain.updates import CourtUpdate
 
-
-class IllegalUpdate(ValueError):
-    """The update is well-formed but contradicts the prosecution's history."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+__all__ = ["Conflict", "IllegalUpdate", "Integration", "Recorded", "TimelineState", "integrate", "replay"]
 
 
 @dataclass(frozen=True)
 class Recorded:
-    """An accepted update and when centinela received it (tie-break for equal ``occurred_at``)."""
+    """An accepted update and when centinela received it (tie-break for equal ``occurred_at``).
+
+    ``recorded_by`` is its provenance: ``{"type": "system", "source_system": ...}`` for an
+    integrator (also what an entry without it means) or ``{"type": "person", "sub": ..., "role": ...}``
+    for an advocate or supervisor. ``reconciles`` is the key of the person-recorded entry this
+    integrator update confirms: the fact was already applied, so the fold skips it.
+    """
 
     update: CourtUpdate
     received_at: datetime
     path: str = "rest"
+    recorded_by: dict[str, str] | None = None
+    reconciles: str | None = None
+
+    @property
+    def provenance(self) -> dict[str, str]:
+        return self.recorded_by or {"type": "system", "source_system": self.update.source_system}
+
+    @property
+    def by_person(self) -> bool:
+        return self.provenance.get("type") == "person"
 
     @property
     def key(self) -> str:
@@ -79,10 +90,20 @@ class TimelineState:
     entries: list[Recorded] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     postponement_counts: dict[str, int] = field(default_factory=dict)
+    confirmations: dict[str, Recorded] = field(default_factory=dict)  # person entry key -> integrator record
 
     @property
     def is_open(self) -> bool:
         return self.stage is None or self.stage in OPEN
+
+    def clone(self) -> TimelineState:
+        """A copy that an :func:`apply` on it cannot change (the records themselves are immutable)."""
+        copied: dict[str, Any] = {
+            name: (list(v) if isinstance(v, list) else dict(v) if isinstance(v, dict) else v)
+            for name, v in vars(self).items()
+        }
+        copied["hearings"] = {k: replace(h, postponements=list(h.postponements)) for k, h in self.hearings.items()}
+        return TimelineState(**copied)
 
     @property
     def stage_marker(self) -> tuple[Stage | None, datetime | None, Complexity]:
@@ -227,6 +248,9 @@ def replay(
     """
     state = TimelineState()
     for rec in sorted(records, key=lambda r: r.order):
+        if rec.reconciles is not None:
+            state.confirmations[rec.reconciles] = rec
+            continue
         try:
             apply(state, rec)
         except IllegalUpdate as exc:
@@ -255,9 +279,23 @@ class Integration:
         return self.before.stage_marker != self.after.stage_marker
 
 
-def integrate(existing: list[Recorded], new: Recorded, policy: DeadlinePolicy) -> Integration:
-    """Place ``new`` among ``existing`` by ``occurred_at``; raise :class:`IllegalUpdate` if it cannot stand."""
-    before = replay(existing, policy)
+def integrate(
+    existing: list[Recorded], new: Recorded, policy: DeadlinePolicy, before: TimelineState | None = None
+) -> Integration:
+    """Place ``new`` among ``existing`` by ``occurred_at``; raise :class:`IllegalUpdate` if it cannot stand.
+
+    ``before`` is ``replay(existing)`` when the caller already has it (the service keeps the state
+    of the last accepted update). An update that comes after everything known, the usual case, is
+    then applied on a copy of it: no replay at all. Only a late one replays the history with it.
+    """
+    before = before if before is not None else replay(existing, policy)
+    if all(r.order < new.order for r in existing):
+        after = before.clone()
+        after.deadline = None
+        apply(after, new)  # raises IllegalUpdate before changing anything
+        if after.stage in OPEN:
+            after.deadline = policy.deadline(after.stage, after.complexity, after.stage_started_at)
+        return Integration(before=before, after=after, late=False)
     applied = frozenset(r.key for r in before.entries)
     try:
         after = replay([*existing, new], policy, must_apply=applied | {new.key})

@@ -7,20 +7,15 @@ cannot leak a child's name, birth date or address into centinela through this do
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from services.legal.domain.bounds import When
+from services.legal.domain.errors import InvalidUpdate
 from services.legal.domain.stages import Complexity, ProcessStage
 
-
-def _utc_millis(value: datetime) -> datetime:
-    # MongoDB keeps milliseconds in UTC: normalise now so a replayed timeline orders exactly as the live one.
-    return value.astimezone(UTC).replace(microsecond=value.microsecond // 1000 * 1000)
-
-
-When = Annotated[AwareDatetime, AfterValidator(_utc_millis)]
+__all__ = ["KINDS", "CourtUpdate", "InvalidUpdate", "When", "dump_update", "parse_update", "schema_examples"]
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$")]
 Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
@@ -159,14 +154,6 @@ KINDS: tuple[str, ...] = (
 )
 
 _ADAPTER: TypeAdapter[CourtUpdate] = TypeAdapter(CourtUpdate)
-
-
-class InvalidUpdate(ValueError):
-    """A court update that does not follow the format; ``reason`` names fields, never values."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 def parse_update(raw: Any) -> CourtUpdate:

@@ -100,6 +100,8 @@ class Loaded:
     records: list[Recorded]
     next_seq: int
     stale_cache: bool = False  # the log had updates the cache lacked: rewrite it
+    # replay(records) once known: the service keeps it so an accepted update costs one replay, not three
+    state: TimelineState | None = None
 
     @property
     def keys(self) -> frozenset[str]:
@@ -245,11 +247,22 @@ def summary(state: TimelineState) -> dict[str, Any]:
 
 
 def _entry(rec: Recorded) -> dict[str, Any]:
-    return {"received_at": rec.received_at, "path": rec.path, "update": dump_update(rec.update)}
+    entry: dict[str, Any] = {"received_at": rec.received_at, "path": rec.path, "update": dump_update(rec.update)}
+    if rec.recorded_by is not None:
+        entry["recorded_by"] = rec.recorded_by
+    if rec.reconciles is not None:
+        entry["reconciles"] = rec.reconciles
+    return entry
 
 
 def record_from_entry(entry: dict[str, Any]) -> Recorded:
     received = entry["received_at"]
     if received.tzinfo is None:
         received = received.replace(tzinfo=UTC)
-    return Recorded(update=parse_update(entry["update"]), received_at=received, path=entry.get("path", "rest"))
+    return Recorded(
+        update=parse_update(entry["update"]),
+        received_at=received,
+        path=entry.get("path", "rest"),
+        recorded_by=entry.get("recorded_by"),
+        reconciles=entry.get("reconciles"),
+    )

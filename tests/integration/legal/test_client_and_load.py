@@ -22,7 +22,7 @@ def run_client(legal, token_headers, *args):
     token = token_headers["Authorization"].split(" ", 1)[1]
     env = {"CENTINELA_LEGAL_TOKEN": token, "PATH": "/usr/bin:/bin"}
     return subprocess.run(
-        [sys.executable, "-m", "services.legal.client", *args, "--url", legal.url],
+        [sys.executable, "-m", "services.legal.cli", *args, "--url", legal.url],
         cwd=ROOT,
         env=env,
         capture_output=True,

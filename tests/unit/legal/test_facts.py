@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from services.legal.domain.deadlines import load_policy
+from services.legal.domain.facts import envelopes, facts_for
 from services.legal.domain.timeline import Recorded, integrate
 from services.legal.domain.updates import parse_update, schema_examples
-from services.legal.facts import envelopes, facts_for
 from services.legal.settings import DEFAULT_DEADLINES_FILE
 from shared.events import decode, encode
 from shared.events import legal as ev

@@ -1,4 +1,4 @@
-"""The pipeline and its store on an in-memory MongoDB (mongomock): idempotency, optimistic lock, projection."""
+"""The service layer and its store on an in-memory MongoDB (mongomock): idempotency, optimistic lock, projection."""
 
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ import pytest
 from services.legal.domain.deadlines import load_policy
 from services.legal.domain.timeline import Recorded
 from services.legal.domain.updates import parse_update
-from services.legal.pipeline import LegalPipeline
+from services.legal.service import LegalService
 from services.legal.settings import DEFAULT_DEADLINES_FILE, LegalSettings
 from services.legal.store.timelines import TimelineRepository
 
 
 @pytest.fixture
-def pipeline() -> Iterator[LegalPipeline]:
+def pipeline() -> Iterator[LegalService]:
     mongoengine.disconnect()
     mongoengine.connect(
         "legal_unit", host="mongodb://localhost", mongo_client_class=mongomock.MongoClient, tz_aware=True
@@ -26,7 +26,7 @@ def pipeline() -> Iterator[LegalPipeline]:
     repo = TimelineRepository()
     repo.ensure_indexes()
     notified: list[int] = []
-    p = LegalPipeline(LegalSettings(), repo, load_policy(DEFAULT_DEADLINES_FILE), notify=lambda: notified.append(1))
+    p = LegalService(LegalSettings(), repo, load_policy(DEFAULT_DEADLINES_FILE), notify=lambda: notified.append(1))
     p.notified = notified  # type: ignore[attr-defined]
     yield p
     mongoengine.disconnect()
@@ -108,3 +108,29 @@ def test_access_keeps_the_newest_assignment(pipeline):
     pipeline.repo.set_access("c-1", "org-1", "adv-new", now)
     pipeline.repo.set_access("c-1", "org-1", "adv-old", now - timedelta(days=1))  # replayed older fact
     assert pipeline.repo.access_of("c-1")["advocate_id"] == "adv-new"
+
+
+def test_one_replay_per_accepted_update(pipeline, monkeypatch):
+    import services.legal.domain.timeline as timeline_module
+    import services.legal.service as service_module
+
+    calls: list[int] = []
+    real = timeline_module.replay
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(timeline_module, "replay", counting)
+    monkeypatch.setattr(service_module, "replay", counting)
+    assert pipeline.submit_raw(item(1, "stage_changed", 1, stage="complaint_filed"), "rest").status == "accepted"
+    assert len(calls) == 1  # the history before it; in court order it is applied on that state
+    calls.clear()
+    batch = [item(2, "stage_changed", 3, stage="preliminary_investigation"), item(3, "victim_notified", 4)]
+    assert [o.status for o in pipeline.submit_many(batch, "rest")] == ["accepted", "accepted"]
+    assert len(calls) == 1  # one load for the batch, none per in-order update
+    calls.clear()
+    late = item(4, "victim_notified", 2)
+    assert pipeline.submit_raw(late, "rest").status == "accepted"
+    assert len(calls) == 2  # a late one: the history, then the history with it in place
+    assert pipeline.repo.timelines.find_one({"_id": "c-1"})["stage"] == "preliminary_investigation"

@@ -8,7 +8,7 @@ import json
 import httpx
 import pytest
 
-from services.legal.client import ClientError, main, read_items, replay
+from services.legal.cli import ClientError, main, read_items, replay
 
 
 def test_reads_csv_dropping_empty_cells(tmp_path):
@@ -81,7 +81,7 @@ def test_http_error_is_reported_not_retried_for_4xx():
         calls.append(1)
         return httpx.Response(403, json={"detail": "nope"})
 
-    from services.legal.client import Item
+    from services.legal.cli import Item
 
     with pytest.raises(ClientError, match="403"):
         replay(

@@ -1,0 +1,244 @@
+"""The legal service's use cases. REST routes and Kafka consumers call these, never the store.
+
+Recording a court update: load the case's history, decide with the domain (validate, place by
+``occurred_at``, derive the facts), then write once (the update and its outgoing events in one
+insert: the outbox). Both ways in (REST and Kafka) and both kinds of author (integrator systems,
+advocates and supervisors) go through :meth:`LegalService.submit_many`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from services.legal import metrics as m
+from services.legal.domain.deadlines import DeadlinePolicy
+from services.legal.domain.errors import IllegalUpdate, Rejection
+from services.legal.domain.facts import envelopes, facts_for
+from services.legal.domain.reconcile import find_match
+from services.legal.domain.timeline import Recorded, TimelineState, integrate, replay
+from services.legal.domain.updates import CourtUpdate, InvalidUpdate, parse_update
+from services.legal.settings import LegalSettings
+from services.legal.store.timelines import Loaded, TimelineRepository
+from shared.auth import Principal
+from shared.topics import LEGAL_EVENTS
+
+log = logging.getLogger(__name__)
+
+Status = Literal["accepted", "duplicate", "rejected"]
+Path = Literal["rest", "kafka"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one update. A rejection carries a ``code`` callers branch on, and a reason."""
+
+    status: Status
+    reason: str | None = None
+    code: str | None = None
+    reconciled_with: str | None = None  # update_id of the entry recording the same fact
+
+    @classmethod
+    def rejected(cls, rejection: Rejection) -> Outcome:
+        return cls("rejected", rejection.reason, rejection.code)
+
+    @property
+    def rejection(self) -> Rejection | None:
+        return Rejection(self.reason or "rejected", self.code) if self.status == "rejected" else None
+
+
+class WriteContention(RuntimeError):
+    """Too many concurrent writers on one case: transient, the caller retries."""
+
+
+class CaseNotFound(LookupError):
+    """Unknown case, or one outside the caller's scope: the two look the same from outside."""
+
+    def __init__(self, case_id: str, field: str = "case_id") -> None:
+        super().__init__(f"{field}: no legal timeline for this case")
+        self.case_id = case_id
+        self.field = field
+
+
+class OutOfScope(PermissionError):
+    """Deprecated distinction kept for one step: an existing case outside the caller's scope."""
+
+
+def person(principal: Principal) -> dict[str, str]:
+    """Provenance of an update recorded by a person (pseudonymous subject id and the role used)."""
+    role = "legal_advocate" if principal.has("legal_advocate") else "supervisor"
+    return {"type": "person", "sub": principal.sub, "role": role}
+
+
+class LegalService:
+    def __init__(
+        self,
+        settings: LegalSettings,
+        repo: TimelineRepository,
+        policy: DeadlinePolicy,
+        notify: Callable[[], None] = lambda: None,
+        *,
+        max_attempts: int = 20,
+    ) -> None:
+        self.settings = settings
+        self.repo = repo
+        self.policy = policy
+        self.notify = notify
+        self.max_attempts = max_attempts
+        # One case at a time within this process (REST threads and the Kafka consumer): no wasted
+        # retries and no stale stage projection. Other processes are fenced by the log's (case_id, seq).
+        self._locks = [threading.Lock() for _ in range(64)]
+
+    # -- recording court updates
+    def submit_raw(self, raw: Any, path: Path) -> Outcome:
+        """Validate the JSON value and submit it; format errors are a rejection, never an exception."""
+        return self.submit_many([raw], path)[0]
+
+    def submit(self, update: CourtUpdate, path: Path) -> Outcome:
+        return self.submit_many([update], path)[0]
+
+    def submit_many(self, items: list[Any], path: Path, *, recorded_by: dict[str, str] | None = None) -> list[Outcome]:
+        """Place each item in order; one outcome per item.
+
+        A case's history is loaded (and replayed) once per call and its cache document written
+        once at the end, so a batch of hundreds of one case's updates stays linear. Correctness
+        never rests on that in-memory history: every insert is fenced by the log's ``<case_id>#<seq>``.
+        """
+        histories: dict[str, Loaded] = {}
+        outcomes: list[Outcome] = []
+        try:
+            for raw in items:
+                start = time.perf_counter()
+                try:
+                    outcome = self._one(raw, path, histories, recorded_by)
+                except WriteContention:
+                    if path == "kafka":
+                        raise  # transient: the consumer retries the record without committing it
+                    outcome = Outcome(
+                        "rejected", "case_id: too many concurrent writes on this case; send it again", "contention"
+                    )
+                m.UPDATES.labels(path, outcome.status).inc()
+                m.LATENCY.labels(path).observe(time.perf_counter() - start)
+                outcomes.append(outcome)
+        finally:
+            for loaded in histories.values():
+                if loaded.stale_cache:
+                    with self._lock(loaded.case_id):
+                        state = loaded.state if loaded.state is not None else replay(loaded.records, self.policy)
+                        self.repo.write_timeline(loaded, state)
+        return outcomes
+
+    def _lock(self, case_id: str) -> threading.Lock:
+        return self._locks[zlib.crc32(case_id.encode()) % len(self._locks)]
+
+    def _one(self, raw: Any, path: Path, histories: dict[str, Loaded], recorded_by: dict[str, str] | None) -> Outcome:
+        if isinstance(raw, BaseModel):
+            update: CourtUpdate = raw  # type: ignore[assignment]
+        else:
+            try:
+                update = parse_update(raw)
+            except InvalidUpdate as exc:
+                return Outcome.rejected(exc)
+        now = datetime.now(UTC)
+        if update.occurred_at > now + timedelta(seconds=self.settings.legal_max_future_skew_seconds):
+            return Outcome("rejected", "occurred_at: in the future", "future")
+        if path == "kafka" and self.settings.legal_kafka_sources:
+            if update.source_system not in self.settings.legal_kafka_sources:
+                return Outcome("rejected", "source_system: not allowed to publish on court-updates", "source")
+        received_at = now.replace(microsecond=now.microsecond // 1000 * 1000)
+        new = Recorded(update=update, received_at=received_at, path=path, recorded_by=recorded_by)
+        case_id = update.case_id
+        with self._lock(case_id):
+            loaded = histories.get(case_id)
+            loaded = self.repo.load(case_id) if loaded is None else self.repo.catch_up(loaded)
+            outcome, histories[case_id] = self._place(new, path, loaded)
+        return outcome
+
+    def _place(self, new: Recorded, path: Path, loaded: Loaded) -> tuple[Outcome, Loaded]:
+        update = new.update
+        for _ in range(self.max_attempts):
+            if new.key in loaded.keys:
+                return Outcome("duplicate"), loaded
+            before = loaded.state if loaded.state is not None else replay(loaded.records, self.policy)
+            loaded = replace(loaded, state=before)
+            match = find_match(loaded.records, new, self.settings.legal_time_zone)
+            if match is not None and new.by_person:
+                # The integrator already reported this fact: nothing to store, nothing to publish.
+                return Outcome("duplicate", reconciled_with=match.update.update_id), loaded
+            if match is not None:
+                new = replace(new, reconciles=match.key)
+                result_state: TimelineState = before
+                events: list[Any] = []
+            else:
+                try:
+                    result = integrate(loaded.records, new, self.policy, before)
+                except IllegalUpdate as exc:
+                    return Outcome.rejected(exc), loaded
+                result_state = result.after
+                events = envelopes(facts_for(update, result))
+            saved = self.repo.save(loaded, new, events, LEGAL_EVENTS)
+            if saved == "saved":
+                if events:
+                    self.notify()
+                log.info("court update accepted", extra={"case_id": update.case_id, "topic": path})
+                after = Loaded(
+                    loaded.case_id, [*loaded.records, new], loaded.next_seq + 1, stale_cache=True, state=result_state
+                )
+                reconciled = match.update.update_id if match is not None else None
+                return Outcome("accepted", reconciled_with=reconciled), after
+            if saved == "other_case":
+                reason = "update_id: already used by this source_system for another case"
+                return Outcome("rejected", reason, "key_taken"), loaded
+            loaded = self.repo.catch_up(loaded)  # "conflict": someone appended first
+        raise WriteContention("too many concurrent writes on one case")
+
+    # -- who may do what on a case
+    def check_scope(self, principal: Principal, case_ids: Iterable[tuple[str, str]]) -> None:
+        """Every ``(field, case_id)`` must be readable by ``principal``; else :class:`CaseNotFound` (404)."""
+        for where, case_id in case_ids:
+            if not self._in_scope(principal, self.repo.access_of(case_id) or {}):
+                raise CaseNotFound(case_id, where)
+
+    @staticmethod
+    def _in_scope(principal: Principal, access: dict[str, Any]) -> bool:
+        advocate_id, org_id = access.get("advocate_id"), access.get("org_id")
+        if principal.has("legal_advocate") and advocate_id and advocate_id == principal.sub:
+            return True
+        return bool(principal.has("supervisor") and org_id and principal.org == org_id)
+
+    def record_access(self, case_id: str, org_id: str, advocate_id: str | None, at: datetime) -> None:
+        """From intake's case-events: who may read and record on the case."""
+        self.repo.set_access(case_id, org_id, advocate_id, at)
+
+    # -- reading
+    def timeline(self, principal: Principal, case_id: str) -> TimelineState:
+        """The case's timeline for its advocate or its org's supervisors."""
+        access = self.repo.access_of(case_id) or {}
+        loaded = self.repo.load(case_id)  # the per-case cache; a write after a crash heals any lag
+        if not access and not loaded.records:
+            raise CaseNotFound(case_id)
+        if not self._in_scope(principal, access):
+            raise OutOfScope(case_id)
+        return replay(loaded.records, self.policy)
+
+    def list_cases(
+        self,
+        org_id: str,
+        *,
+        stage: str | None,
+        stalled_since: datetime | None,
+        overdue_at: datetime | None,
+        skip: int,
+        limit: int,
+    ) -> tuple[list[dict[str, Any]], int]:
+        return self.repo.list_cases(
+            org_id, stage=stage, stalled_since=stalled_since, overdue_at=overdue_at, skip=skip, limit=limit
+        )
