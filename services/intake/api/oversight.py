@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -11,12 +10,9 @@ from services.intake.api import schemas as s
 from services.intake.api.deps import AuditCaller, Ix, StatsCaller
 from services.intake.service import oversight
 from services.intake.store.repository import AuditQuery
+from shared.bounds import QueryDatetime
 
 router = APIRouter()
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
 
 
 @router.get("/audit", response_model=s.AuditPage, tags=["audit"], summary="the audit log (admins)")
@@ -29,8 +25,8 @@ def read_audit(
     org: Annotated[str | None, Query(max_length=64)] = None,
     outcome: Annotated[str | None, Query(pattern="^(ok|denied)$")] = None,
     request_id: Annotated[str | None, Query(max_length=64)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Annotated[QueryDatetime | None, Query(description="from this instant (no offset: UTC)")] = None,
+    until: Annotated[QueryDatetime | None, Query(description="before this instant (no offset: UTC)")] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1)] = 50,
 ) -> s.AuditPage:
@@ -41,8 +37,8 @@ def read_audit(
         org=org,
         outcome=outcome,
         request_id=request_id,
-        since=_utc(since),
-        until=_utc(until),
+        since=since,
+        until=until,
     )
     found = oversight.read_audit(ix, caller, query, page, page_size)
     items = [s.AuditOut.model_validate(r.to_mongo().to_dict()) for r in found.records]

@@ -1,7 +1,7 @@
 """Request and response bodies of the intake API (distinct from the Mongo documents and events).
 
 Requests forbid unknown fields. Validation messages name the field and the rule, never the
-value: identity fields are personal data.
+value: identity fields are personal data. Every date is bounded (``shared.bounds``).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from services.intake.domain.model import (
     CaseStatus,
@@ -27,26 +27,7 @@ from services.intake.domain.model import (
     SplType,
     TraffickingStatus,
 )
-
-CLOCK_SKEW = timedelta(minutes=5)
-
-
-def _not_future_date(value: date | None) -> date | None:
-    if value is not None and value > (datetime.now(UTC) + CLOCK_SKEW).date():
-        raise ValueError("must not be in the future")
-    return value
-
-
-def _not_future_dt(value: datetime | None) -> datetime | None:
-    if value is not None and value > datetime.now(UTC) + CLOCK_SKEW:
-        raise ValueError("must not be in the future")
-    return value
-
-
-def _plausible_birth(value: date | None) -> date | None:
-    if value is not None and value < date(1900, 1, 1):
-        raise ValueError("must be after 1900-01-01")
-    return _not_future_date(value)
+from shared.bounds import FutureDate, FutureDatetime, PastDate, PastDatetime
 
 
 def _unique(values: list[Any]) -> list[Any]:
@@ -55,9 +36,9 @@ def _unique(values: list[Any]) -> list[Any]:
     return values
 
 
-PastDate = Annotated[date, AfterValidator(_not_future_date)]
-PastDateTime = Annotated[AwareDatetime, AfterValidator(_not_future_dt)]
-BirthDate = Annotated[date, AfterValidator(_plausible_birth)]
+# Dates: the documented range of shared.bounds (1900-01-01 .. 5 years ahead; "happened" means not in
+# the future), converted to UTC inside validation so an extreme offset is a 422, never a 500.
+BirthDate = PastDate
 Ident = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,63}$")]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=10, max_length=500)]
@@ -122,7 +103,7 @@ class CasePatch(Strict):
     referring_org_id: Ident | None = None
     consent_for_services: bool | None = None
     consent_reporting: bool | None = None
-    expected_version: int | None = Field(None, ge=1, description="alternative to the If-Match header")
+    expected_version: int | None = Field(None, ge=1, le=999_999_999, description="alternative to the If-Match header")
 
     @model_validator(mode="after")
     def _something(self) -> CasePatch:
@@ -138,7 +119,7 @@ class ServiceCreate(Strict):
     service_kind: ServiceKind
     spl_Type: SplType | None = Field(None, description="HTCDS support type; defaults from service_kind")  # noqa: N815
     provider_org_id: Ident
-    first_due_at: AwareDatetime | None = Field(None, description="first session due; or give a timeframe")
+    first_due_at: FutureDatetime | None = Field(None, description="first session due; or give a timeframe")
     service_response_timeframe: ResponseTimeframe | None = Field(None, description="Primero timeframe from now")
     interval_days: int | None = Field(None, ge=1, le=365, description="recurrence: a session every N days")
     sessions_planned: int | None = Field(None, ge=1, le=500)
@@ -156,19 +137,19 @@ class ServiceCreate(Strict):
 
 class SessionCreate(Strict):
     outcome: SessionOutcome
-    occurred_at: PastDateTime
+    occurred_at: PastDatetime
     missed_reason: MissedReason | None = None
 
 
 class RiskFlagCreate(Strict):
     kind: RiskKind
     severity: RiskSeverity
-    observed_at: PastDateTime | None = None
+    observed_at: PastDatetime | None = None
 
 
 class FollowUpCreate(Strict):
     kind: FollowUpKind = "reintegration"
-    followup_needed_by_date: date = Field(description="Primero's name for the planned date")
+    followup_needed_by_date: FutureDate = Field(description="Primero's name for the planned date")
     done_date: PastDate | None = None
     outcome: FollowUpOutcome | None = None
 
