@@ -1,8 +1,9 @@
 """Alerts service ASGI app: ``uvicorn services.alerts.main:app``.
 
-One process runs: the HTTP API, a Kafka consumer on ``alerts`` (stores alerts, queues
-notifications), the outbox relay (publishes ack / resolve / escalation facts), the escalation
-loop and the delivery worker (e-mail, webhooks). Every loop is safe to run in several processes.
+One process runs: the HTTP API, a Kafka consumer on ``alerts`` (stores the alerts the processor
+raises and resolves, queues notifications), the outbox relay (publishes this service's own
+facts: acknowledged, resolved by hand, escalated), the escalation loop and the delivery worker
+(e-mail, webhooks). Every loop is safe to run in several processes.
 The policy file must be valid at start-up (the service refuses to start and logs why otherwise).
 Nothing on the start-up path waits for Kafka: the service starts (and /readyz reports Kafka
 unreachable) during a broker outage; the relay and the consumer connect in the background.
@@ -14,16 +15,23 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
-from services.alerts.api import admin, alerts
-from services.alerts.consumer import AlertIngestor
-from services.alerts.context import AlertsContext
-from services.alerts.escalation import EscalationPolicy, Escalator
-from services.alerts.live import Broadcaster
-from services.alerts.notify.worker import DeliveryWorker
+from services.alerts.adapters.consumer import AlertsTopicIngestor
+from services.alerts.adapters.live_stream import Broadcaster
+from services.alerts.adapters.policy_file import EscalationPolicy
+from services.alerts.api import admin_routes, inbox_routes
+from services.alerts.service import AlertsService
+from services.alerts.service.configuration import Configuration
+from services.alerts.service.delivery import DeliveryWorker
+from services.alerts.service.errors import InvalidField, ServiceError
+from services.alerts.service.escalation import Escalator
+from services.alerts.service.inbox import Inbox
+from services.alerts.service.ingest import AlertIngestor
+from services.alerts.service.notifications import Notifier
 from services.alerts.settings import AlertsSettings
-from services.alerts.store.alerts import AlertRepository
+from services.alerts.store.alert_repository import AlertRepository
 from services.alerts.store.contacts import (
     DeliveryRepository,
     DirectoryRepository,
@@ -57,36 +65,37 @@ def build_app(settings: AlertsSettings | None = None) -> FastAPI:
             raise
         state["mongo"] = connect(settings)
         ensure_indexes()
-        broadcaster = Broadcaster()
-        c = AlertsContext(
-            settings=settings,
-            alerts=AlertRepository(),
-            directory=DirectoryRepository(),
-            subscriptions=SubscriptionRepository(),
-            jobs=JobRepository(),
-            deliveries=DeliveryRepository(),
-            policy=policy,
-            broadcaster=broadcaster,
-        )
+        live = Broadcaster()
+        alerts, jobs = AlertRepository(), JobRepository()
+        directory, subscriptions, deliveries = DirectoryRepository(), SubscriptionRepository(), DeliveryRepository()
         publisher = OutboxPublisher(settings, [AlertDoc._get_collection()], OutboxLeaseDoc._get_collection())
-        c.notify_outbox = publisher.notify
-        app.state.alerts = c
-        worker = DeliveryWorker(settings, c.jobs, c.subscriptions, c.deliveries)
+        worker = DeliveryWorker(settings, jobs, subscriptions, deliveries)
+        notifier = Notifier(settings, directory, subscriptions, jobs, policy, on_jobs=worker.notify)
+        app.state.alerts = AlertsService(
+            settings=settings,
+            inbox=Inbox(alerts, notifier, on_change=live.publish, on_outbox=publisher.notify),
+            configuration=Configuration(subscriptions, directory, deliveries),
+            live=live,
+        )
         ingestor = AlertIngestor(
             settings,
-            c.alerts,
-            c.directory,
-            c.subscriptions,
-            c.jobs,
-            c.policy,
-            on_change=broadcaster.publish,
+            alerts,
+            directory,
+            subscriptions,
+            jobs,
+            policy,
+            on_change=live.publish,
             on_jobs=worker.notify,
+            notifier=notifier,
         )
+        topic = AlertsTopicIngestor(ingestor)
         # ConsumerLoop reaches the broker in its own thread: an outage delays consumption, not start-up
         consumer = ConsumerLoop(
-            settings, [ALERTS], settings.alerts_consumer_group, decode=ingestor.decode, handler=ingestor.handle
+            settings, [ALERTS], settings.alerts_consumer_group, decode=topic.decode, handler=topic.handle
         )
-        escalator = Escalator(settings, c.alerts, c.policy, on_change=broadcaster.publish, on_outbox=publisher.notify)
+        escalator = Escalator(
+            settings, alerts, policy, on_change=live.publish, on_outbox=publisher.notify, notifier=notifier
+        )
         publisher.start()
         worker.start()
         consumer.start()
@@ -106,8 +115,16 @@ def build_app(settings: AlertsSettings | None = None) -> FastAPI:
         ready_checks={"mongodb": lambda: "mongo" in state and ping(state["mongo"])},  # type: ignore[arg-type]
         lifespan=lifespan,
     )
-    app.include_router(alerts.router)
-    app.include_router(admin.router)
+
+    @app.exception_handler(ServiceError)
+    async def on_refused(request: Request, exc: ServiceError) -> JSONResponse:
+        if isinstance(exc, InvalidField):
+            detail = [{"field": exc.field, "type": "value_error", "msg": exc.reason}]
+            return JSONResponse({"detail": detail}, status_code=exc.status)
+        return JSONResponse({"detail": exc.reason}, status_code=exc.status)
+
+    app.include_router(inbox_routes.router)
+    app.include_router(admin_routes.router)
     return app
 
 

@@ -25,7 +25,7 @@ import pytest
 import yaml
 from aiosmtpd.controller import Controller
 
-from services.alerts.notify.signing import verify
+from services.alerts.adapters.webhook_signing import verify
 from services.processor.domain.policy import DEFAULT_POLICY_FILE
 from shared.auth import mint
 from shared.settings import CommonSettings

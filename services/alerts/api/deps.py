@@ -1,11 +1,43 @@
-"""FastAPI dependencies of the alerts routers."""
+"""FastAPI dependencies of the alerts routers, as ``Annotated`` types the routes declare."""
 
 from __future__ import annotations
 
-from fastapi import Request
+from typing import Annotated
 
-from services.alerts.context import AlertsContext
+from fastapi import Depends, Request
+
+from services.alerts.adapters.live_stream import Broadcaster
+from services.alerts.domain.visibility import READER_ROLES
+from services.alerts.service import AlertsService
+from services.alerts.service.configuration import Configuration
+from services.alerts.service.inbox import Inbox
+from services.alerts.settings import AlertsSettings
+from shared.auth import Principal, require
 
 
-def ctx(request: Request) -> AlertsContext:
+def _service(request: Request) -> AlertsService:
     return request.app.state.alerts  # type: ignore[no-any-return]
+
+
+def _inbox(request: Request) -> Inbox:
+    return _service(request).inbox
+
+
+def _configuration(request: Request) -> Configuration:
+    return _service(request).configuration
+
+
+def _live(request: Request) -> Broadcaster:
+    return _service(request).live
+
+
+def _settings(request: Request) -> AlertsSettings:
+    return _service(request).settings
+
+
+Reader = Annotated[Principal, Depends(require(*READER_ROLES))]
+Admin = Annotated[Principal, Depends(require("admin"))]
+InboxDep = Annotated[Inbox, Depends(_inbox)]
+ConfigurationDep = Annotated[Configuration, Depends(_configuration)]
+LiveDep = Annotated[Broadcaster, Depends(_live)]
+SettingsDep = Annotated[AlertsSettings, Depends(_settings)]

@@ -60,15 +60,6 @@ class SubscriptionRepository:
         return self.coll.delete_one({"_id": sub_id}).deleted_count == 1
 
 
-def matches(sub: dict[str, Any], alert: dict[str, Any]) -> bool:
-    """Empty filter lists mean "everything"."""
-    if sub.get("rules") and alert.get("rule") not in sub["rules"]:
-        return False
-    if sub.get("severities") and alert.get("severity") not in sub["severities"]:
-        return False
-    return not (sub.get("org_id") and alert.get("org_id") != sub["org_id"])
-
-
 class JobRepository:
     def __init__(self, collection: Collection | None = None) -> None:  # type: ignore[type-arg]
         self.coll = collection if collection is not None else _coll(NotifyJobDoc)

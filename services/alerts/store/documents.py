@@ -29,6 +29,8 @@ class AlertDoc(Document):
             {"fields": ["status", "severity", "escalation_level", "raised_at"]},
             {"fields": ["status", "snoozed_until"]},
             {"fields": ["case_id"]},
+            # the sweep of notifications a crash left unqueued: sparse, only alerts with some pending
+            {"fields": ["notify_since"], "sparse": True},
         ],
     }
     id = StringField(primary_key=True)  # the deterministic alert_id of the event
@@ -58,6 +60,8 @@ class AlertDoc(Document):
     updated_at = DateTimeField()
     history = ListField(DictField())  # who did what, with their comment (comments never leave the service)
     outbox = ListField(DictField())
+    notify = ListField(DictField())  # e-mails / webhooks of a change not yet queued as jobs (kind + event)
+    notify_since = DateTimeField()
 
 
 class OutboxLeaseDoc(Document):

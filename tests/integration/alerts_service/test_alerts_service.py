@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from services.alerts.notify.signing import verify
+from services.alerts.adapters.webhook_signing import verify
 from shared.events import decode
 from shared.events.alerts import AlertResolved
 from shared.topics import ALERTS

@@ -20,7 +20,7 @@ import pytest
 from pymongo import MongoClient
 
 from services.alerts.settings import AlertsSettings
-from services.alerts.store.alerts import AlertRepository
+from services.alerts.store.alert_repository import AlertRepository
 from shared.auth import mint
 from shared.events import new_event
 from shared.events.alerts import AlertRaised

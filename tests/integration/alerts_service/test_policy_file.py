@@ -43,7 +43,7 @@ def test_service_refuses_to_start_naming_the_policy_file(
 ) -> None:
     path = tmp_path / "policy.yaml"
     if problem == "escalation-only":
-        path.write_text("escalation:\n  critical: 15m\n")
+        path.write_text("escalation:\n  critical: 15min\n")
     elif problem == "bad-duration":
         write_policy(path, {"critical": SENTINEL})
     env = {**stack_env, "CENTINELA_MONGO_DB": db_name("alerts_policy"), "CENTINELA_POLICY_FILE": str(path)}

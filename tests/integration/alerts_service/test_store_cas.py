@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from services.alerts.escalation import EscalationPolicy, Escalator
+from services.alerts.adapters.policy_file import EscalationPolicy
+from services.alerts.service.escalation import Escalator
 from services.alerts.settings import AlertsSettings
-from services.alerts.store.alerts import AlertRepository
+from services.alerts.store.alert_repository import AlertRepository
 from services.alerts.store.contacts import JobRepository
 from services.alerts.store.documents import ensure_indexes
 from shared.events.alerts import AlertRaised
@@ -73,7 +74,7 @@ def test_two_escalators_take_each_level_once(repo: AlertRepository, tmp_path: Pa
     repo.ingest_raised(p, str(uuid.uuid4()), datetime.now(UTC))
     settings = AlertsSettings(escalation_max_level=1)
     changes: list[tuple[str, str]] = []
-    policy = EscalationPolicy(write_policy(tmp_path / "policy.yaml", {"critical": "15m"}))
+    policy = EscalationPolicy(write_policy(tmp_path / "policy.yaml", {"critical": "15min"}))
 
     def escalator() -> Escalator:
         return Escalator(

@@ -10,10 +10,10 @@ import mongomock
 import pytest
 import yaml
 
-from services.alerts.consumer import AlertIngestor
-from services.alerts.escalation import EscalationPolicy
+from services.alerts.adapters.policy_file import EscalationPolicy
+from services.alerts.service.ingest import AlertIngestor
 from services.alerts.settings import AlertsSettings
-from services.alerts.store.alerts import AlertRepository
+from services.alerts.store.alert_repository import AlertRepository
 from services.alerts.store.contacts import DirectoryRepository, JobRepository, SubscriptionRepository
 from services.processor.domain.policy import DEFAULT_POLICY_FILE
 from shared.events import CloudEvent, Event, EventPayload, decode, encode, new_event
@@ -25,7 +25,7 @@ from tests.support import alert_raised
 @pytest.fixture
 def world(tmp_path: Path) -> dict[str, Any]:
     doc = yaml.safe_load(DEFAULT_POLICY_FILE.read_text())
-    doc["escalation"] = {"critical": "10m", "high": "30m"}
+    doc["escalation"] = {"critical": "10min", "high": "30min"}
     policy = tmp_path / "policy.yaml"
     policy.write_text(yaml.safe_dump(doc))
     db: Any = mongomock.MongoClient(tz_aware=True)["t"]
@@ -84,7 +84,7 @@ def test_escalation_mails_each_supervisor_once_per_level(world: dict[str, Any]) 
     )
     assert to == [("adv1@x.test", False), ("sup1@x.test", False), ("sup1@x.test", True), ("sup2@x.test", False),
                   ("sup2@x.test", True)]  # fmt: skip
-    # the text states the time in force (high: 30m): level 2 = twice that
+    # the text states the time in force (high: 30min): level 2 = twice that
     level2 = next(j for j in db["jobs"].find({"channel": "email"}) if "level 2" in j["payload"]["subject"])
     assert "within 1 hour." in level2["payload"]["body"]
     assert db["alerts"].find_one()["escalation_level"] == 2

@@ -3,11 +3,10 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from services.alerts.lifecycle import scope_filter, visible
-from services.alerts.live import OVERFLOW, Broadcaster
-from services.alerts.notify.email import escalated_message, raised_message
+from services.alerts.adapters.live_stream import OVERFLOW, Broadcaster
+from services.alerts.domain.messages import escalated_message, matches, raised_message
+from services.alerts.domain.visibility import scope_filter, visible
 from services.alerts.settings import AlertsSettings
-from services.alerts.store.contacts import matches
 from shared.auth import Principal
 
 ALERT = {

@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 import yaml
 
-from services.alerts.escalation import EscalationPolicy, Escalator
-from services.alerts.notify.email import escalated_message
-from services.alerts.notify.signing import sign, verify
-from services.alerts.notify.worker import backoff
+from services.alerts.adapters.policy_file import EscalationPolicy
+from services.alerts.adapters.webhook_signing import sign, verify
+from services.alerts.domain.messages import escalated_message
+from services.alerts.service.delivery import backoff
+from services.alerts.service.escalation import Escalator
 from services.alerts.settings import AlertsSettings
 from services.processor.domain.policy import DEFAULT_POLICY_FILE, PolicyError, load_policy
 
@@ -76,7 +77,7 @@ def test_missing_file_is_refused_naming_it(tmp_path: Path) -> None:
 
 def test_escalation_only_file_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "policy.yaml"
-    path.write_text("escalation:\n  critical: 15m\n")
+    path.write_text("escalation:\n  critical: 15min\n")
     with pytest.raises(PolicyError) as err:
         EscalationPolicy(path)
     assert str(path) in str(err.value) and "rules" in str(err.value)
@@ -104,7 +105,7 @@ def test_reload_at_most_once_per_second_and_bad_edits_keep_the_policy(
     assert policy.after("critical") == timedelta(seconds=7)
     assert policy.after("low") == timedelta(days=1)
 
-    caplog.set_level(logging.WARNING, logger="services.alerts.escalation")
+    caplog.set_level(logging.WARNING, logger="services.alerts.adapters.policy_file")
     write_policy(path, {"critical": SENTINEL})  # invalid duration (and text that must never be logged)
     clock.t += 1.1
     assert policy.after("critical") == timedelta(seconds=7)
@@ -148,7 +149,7 @@ class RecordingRepo:
 
 
 def test_severity_without_time_is_skipped_by_the_loop(tmp_path: Path) -> None:
-    path = write_policy(tmp_path / "policy.yaml", {"critical": "10m", "high": "1h"})
+    path = write_policy(tmp_path / "policy.yaml", {"critical": "10min", "high": "1h"})
     repo = RecordingRepo()
     now = datetime(2025, 1, 1, 12, tzinfo=UTC)
     escalator = Escalator(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from services.alerts.notify.signing import sign
+from services.alerts.adapters.webhook_signing import sign
 
 
 @dataclass

@@ -2,7 +2,9 @@
 
 Every change goes through :meth:`AlertRepository._transition`: one ``find_one_and_update``
 whose filter is the alert's id plus the state the transition is allowed from, and whose update
-applies the change, bumps ``version`` and ``$push``es the outbox entries. The database applies
+applies the change, bumps ``version`` and ``$push``es the outbox entries and the notifications
+still to queue (``notify``, with ``notify_since`` set so a sweep finds them by an index if the
+process dies before it queues them). The database applies
 a single-document conditional update atomically, so of two racers only one matches; the other
 gets ``None`` — exactly what it gets when the transition is not allowed at all.
 """
@@ -16,12 +18,13 @@ from pymongo import DESCENDING, ReturnDocument
 from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
-from services.alerts.lifecycle import ACK_FROM, RESOLVE_FROM
+from services.alerts.domain.alert_status import ACK_FROM, RESOLVE_FROM
 from services.alerts.store.documents import AlertDoc
 from shared import outbox
 from shared.events.alerts import AlertAcknowledged, AlertEscalated, AlertRaised, AlertResolved
 
 _NO_OUTBOX = {"outbox": 0}
+_LIST_PROJECTION = {"outbox": 0, "evidence": 0, "history": 0, "notify": 0}
 
 
 class AlertRepository:
@@ -41,7 +44,7 @@ class AlertRepository:
         query: dict[str, Any] = {"$and": [scope, filters]} if filters else scope
         total = self.coll.count_documents(query)
         cursor = (
-            self.coll.find(query, {"outbox": 0, "evidence": 0, "history": 0})
+            self.coll.find(query, _LIST_PROJECTION)
             .sort([("raised_at", DESCENDING), ("_id", DESCENDING)])
             .skip(offset)
             .limit(limit)
@@ -146,16 +149,29 @@ class AlertRepository:
         set_fields: dict[str, Any],
         history: dict[str, Any],
         events: list[dict[str, Any]],
+        notify: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any] | None:
         """Move the alert to ``set_fields`` if it is in one of ``from_statuses``; None otherwise (409)."""
-        return self._transition(alert_id, {"status": {"$in": list(from_statuses)}}, set_fields, _push(history, events))
+        return self._transition(
+            alert_id,
+            {"status": {"$in": list(from_statuses)}},
+            _notify_since(set_fields, notify),
+            _push(history, events, notify),
+        )
 
     # -- escalation loop
     def due_for_escalation(self, severity: str, level: int, cutoff: datetime, batch: int = 500) -> list[dict[str, Any]]:
         query = {"status": "open", "severity": severity, "escalation_level": level, "raised_at": {"$lte": cutoff}}
-        return list(self.coll.find(query, {"outbox": 0, "evidence": 0, "history": 0}).limit(batch))
+        return list(self.coll.find(query, _LIST_PROJECTION).limit(batch))
 
-    def escalate(self, alert_id: str, level: int, now: datetime, events: list[dict[str, Any]]) -> dict[str, Any] | None:
+    def escalate(
+        self,
+        alert_id: str,
+        level: int,
+        now: datetime,
+        events: list[dict[str, Any]],
+        notify: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any] | None:
         """Take ``level`` if nobody did: only while the alert is open at ``level - 1``.
 
         None when another worker took the level first or the alert was acknowledged, snoozed
@@ -164,8 +180,8 @@ class AlertRepository:
         return self._transition(
             alert_id,
             {"status": "open", "escalation_level": level - 1},
-            {"escalation_level": level, "escalated_at": now, "updated_at": now},
-            _push({"at": now, "action": "escalated", "level": level}, events),
+            _notify_since({"escalation_level": level, "escalated_at": now, "updated_at": now}, notify),
+            _push({"at": now, "action": "escalated", "level": level}, events, notify),
         )
 
     def wake_snoozed(self, now: datetime) -> list[dict[str, Any]]:
@@ -182,12 +198,34 @@ class AlertRepository:
                 woken.append(after)
         return woken
 
+    # -- notifications written with a change, queued right after it (or by the sweep after a crash)
+    def notified(self, alert_id: str, event_ids: list[str]) -> None:
+        """Drop the notifications of ``event_ids`` from the alert once their jobs are queued."""
+        self.coll.update_one({"_id": alert_id}, {"$pull": {"notify": {"event_id": {"$in": event_ids}}}})
+        # a change racing this one may have pushed more: the marker goes only with the last entry
+        self.coll.update_one({"_id": alert_id, "notify": {"$size": 0}}, {"$unset": {"notify_since": ""}})
 
-def _push(history: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:
+    def pending_notifications(self, written_before: datetime, batch: int = 200) -> list[dict[str, Any]]:
+        """Alerts whose notifications were written before ``written_before`` and never queued."""
+        query = {"notify_since": {"$lte": written_before}}
+        return list(self.coll.find(query, {"outbox": 0, "evidence": 0, "history": 0}).limit(batch))
+
+
+def _push(
+    history: dict[str, Any], events: list[dict[str, Any]], notify: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     push: dict[str, Any] = {"history": history}
     if events:
         push.update(outbox.push(events))
+    if notify:
+        push["notify"] = {"$each": notify}
     return push
+
+
+def _notify_since(set_fields: dict[str, Any], notify: list[dict[str, Any]] | None) -> dict[str, Any]:
+    if not notify:
+        return set_fields
+    return {**set_fields, "notify_since": notify[0]["at"]}
 
 
 __all__ = ["AlertRepository"]

@@ -1,14 +1,16 @@
-"""Alert e-mails: composition (no personal data of the child) and SMTP sending."""
+"""What alert e-mails say, and which webhook subscriptions an alert goes to — pure, no I/O.
+
+Messages carry ids, the rule, what is overdue and a link: no personal data of the child, and
+the evidence stays behind the authenticated API.
+"""
 
 from __future__ import annotations
 
-import smtplib
-import ssl
 from datetime import timedelta
-from email.message import EmailMessage
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from services.alerts.settings import AlertsSettings
+if TYPE_CHECKING:
+    from services.alerts.settings import AlertsSettings
 
 
 def alert_link(settings: AlertsSettings, alert_id: str) -> str:
@@ -22,6 +24,10 @@ def _human(delta: timedelta) -> str:
             n = seconds // size
             return f"{n} {unit}{'s' if n != 1 else ''}"
     return f"{seconds} seconds"
+
+
+def _iso(value: Any) -> str:
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
 def raised_message(settings: AlertsSettings, alert: dict[str, Any]) -> dict[str, str]:
@@ -65,28 +71,10 @@ def escalated_message(
     return {"subject": subject, "body": body}
 
 
-def _iso(value: Any) -> str:
-    return value.isoformat() if hasattr(value, "isoformat") else str(value)
-
-
-def send(settings: AlertsSettings, to: str, subject: str, body: str) -> None:
-    """One SMTP session per message; raises on any failure (the worker retries)."""
-    msg = EmailMessage()
-    msg["From"] = settings.smtp_from
-    msg["To"] = to
-    msg["Subject"] = subject
-    msg.set_content(body)
-    timeout = settings.smtp_timeout_seconds
-    smtp: smtplib.SMTP
-    if settings.smtp_security == "ssl":
-        smtp = smtplib.SMTP_SSL(
-            settings.smtp_host, settings.smtp_port, timeout=timeout, context=ssl.create_default_context()
-        )
-    else:
-        smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=timeout)
-    with smtp:
-        if settings.smtp_security == "starttls":
-            smtp.starttls(context=ssl.create_default_context())
-        if settings.smtp_username:
-            smtp.login(settings.smtp_username, settings.smtp_password.get_secret_value())
-        smtp.send_message(msg)
+def matches(sub: dict[str, Any], alert: dict[str, Any]) -> bool:
+    """Does webhook subscription ``sub`` want ``alert``? Empty filter lists mean "everything"."""
+    if sub.get("rules") and alert.get("rule") not in sub["rules"]:
+        return False
+    if sub.get("severities") and alert.get("severity") not in sub["severities"]:
+        return False
+    return not (sub.get("org_id") and alert.get("org_id") != sub["org_id"])

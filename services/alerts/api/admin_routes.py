@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, Response
 
-from services.alerts.api.deps import ctx
+from services.alerts.api.deps import Admin, ConfigurationDep
 from services.alerts.api.schemas import (
     DeliveryOut,
     DirectoryIn,
@@ -15,18 +14,15 @@ from services.alerts.api.schemas import (
     SubscriptionIn,
     SubscriptionOut,
 )
-from services.alerts.context import AlertsContext
-from shared.auth import Principal, require
 
 router = APIRouter(tags=["admin"])
-Admin = Annotated[Principal, Depends(require("admin"))]
-Ctx = Annotated[AlertsContext, Depends(ctx)]
 UserId = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@-]+$")]
 
 
 @router.post("/v1/subscriptions", response_model=SubscriptionOut, status_code=201, summary="add a webhook")
-def create_subscription(body: SubscriptionIn, principal: Admin, c: Ctx) -> SubscriptionOut:
-    doc = c.subscriptions.create(
+def create_subscription(body: SubscriptionIn, principal: Admin, config: ConfigurationDep) -> SubscriptionOut:
+    doc = config.create_subscription(
+        principal,
         {
             "url": str(body.url),
             "secret": body.secret,
@@ -34,30 +30,24 @@ def create_subscription(body: SubscriptionIn, principal: Admin, c: Ctx) -> Subsc
             "severities": list(body.filter.severities),
             "org_id": body.filter.org_id,
             "description": body.description,
-            "created_at": datetime.now(UTC),
-            "created_by": principal.sub,
-        }
+        },
     )
     return SubscriptionOut.from_doc(doc)
 
 
 @router.get("/v1/subscriptions", response_model=list[SubscriptionOut], summary="list webhooks (no secrets)")
-def list_subscriptions(principal: Admin, c: Ctx) -> list[SubscriptionOut]:
-    return [SubscriptionOut.from_doc(d) for d in c.subscriptions.all()]
+def list_subscriptions(principal: Admin, config: ConfigurationDep) -> list[SubscriptionOut]:
+    return [SubscriptionOut.from_doc(d) for d in config.list_subscriptions()]
 
 
 @router.get("/v1/subscriptions/{sub_id}", response_model=SubscriptionOut)
-def get_subscription(sub_id: str, principal: Admin, c: Ctx) -> SubscriptionOut:
-    doc = c.subscriptions.get(sub_id)
-    if doc is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "subscription not found")
-    return SubscriptionOut.from_doc(doc)
+def get_subscription(sub_id: str, principal: Admin, config: ConfigurationDep) -> SubscriptionOut:
+    return SubscriptionOut.from_doc(config.subscription(sub_id))
 
 
 @router.delete("/v1/subscriptions/{sub_id}", status_code=204, summary="remove a webhook (pending deliveries stop)")
-def delete_subscription(sub_id: str, principal: Admin, c: Ctx) -> Response:
-    if not c.subscriptions.delete(sub_id):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "subscription not found")
+def delete_subscription(sub_id: str, principal: Admin, config: ConfigurationDep) -> Response:
+    config.delete_subscription(sub_id)
     return Response(status_code=204)
 
 
@@ -67,35 +57,30 @@ def delete_subscription(sub_id: str, principal: Admin, c: Ctx) -> Response:
 def list_deliveries(
     sub_id: str,
     principal: Admin,
-    c: Ctx,
+    config: ConfigurationDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[DeliveryOut]:
-    if c.subscriptions.get(sub_id) is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "subscription not found")
-    return [DeliveryOut(id=d.pop("_id"), **d) for d in c.deliveries.page(sub_id, limit, offset)]
+    return [DeliveryOut(id=d.pop("_id"), **d) for d in config.deliveries_page(sub_id, limit, offset)]
 
 
 @router.put("/v1/directory/{user_id}", response_model=DirectoryOut, summary="set a staff member's e-mail and org")
-def put_directory(user_id: UserId, body: DirectoryIn, principal: Admin, c: Ctx) -> DirectoryOut:
-    doc = c.directory.put(user_id, body.email, body.org_id, body.role, principal.sub, datetime.now(UTC))
+def put_directory(user_id: UserId, body: DirectoryIn, principal: Admin, config: ConfigurationDep) -> DirectoryOut:
+    doc = config.put_directory(principal, user_id, body.email, body.org_id, body.role)
     return DirectoryOut(
         user_id=user_id, email=doc["email"], org_id=doc["org_id"], role=doc["role"], updated_at=doc["updated_at"]
     )
 
 
 @router.get("/v1/directory/{user_id}", response_model=DirectoryOut)
-def get_directory(user_id: UserId, principal: Admin, c: Ctx) -> DirectoryOut:
-    doc = c.directory.get(user_id)
-    if doc is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "directory entry not found")
+def get_directory(user_id: UserId, principal: Admin, config: ConfigurationDep) -> DirectoryOut:
+    doc = config.directory_entry(user_id)
     return DirectoryOut(
         user_id=doc["_id"], email=doc["email"], org_id=doc["org_id"], role=doc["role"], updated_at=doc.get("updated_at")
     )
 
 
 @router.delete("/v1/directory/{user_id}", status_code=204)
-def delete_directory(user_id: UserId, principal: Admin, c: Ctx) -> Response:
-    if not c.directory.delete(user_id):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "directory entry not found")
+def delete_directory(user_id: UserId, principal: Admin, config: ConfigurationDep) -> Response:
+    config.delete_directory(user_id)
     return Response(status_code=204)

@@ -1,8 +1,7 @@
-"""Alert states, allowed transitions and who may see an alert — pure functions, no I/O.
+"""Who may see an alert (need-to-know) — pure functions, no I/O.
 
-States: ``open`` -> ``acknowledged`` | ``snoozed`` | ``resolved``; ``snoozed`` -> ``open`` (when
-the snooze ends) | ``acknowledged`` | ``resolved``; ``acknowledged`` -> ``resolved``.
-Only ``open`` alerts escalate: acknowledging stops escalation, a snooze pauses it.
+A legal advocate sees the alerts assigned to them, a supervisor those of their organisation;
+admins configure the service but do not read case alerts.
 """
 
 from __future__ import annotations
@@ -10,11 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from shared.auth import Principal
-
-STATUSES = ("open", "acknowledged", "snoozed", "resolved")
-ACK_FROM = ("open", "snoozed")
-SNOOZE_FROM = ("open", "snoozed")
-RESOLVE_FROM = ("open", "acknowledged", "snoozed")
 
 #: roles that read alerts; admins configure the service but do not read case alerts (need-to-know)
 READER_ROLES = ("legal_advocate", "supervisor")

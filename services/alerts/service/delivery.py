@@ -1,4 +1,4 @@
-"""The delivery worker: takes due jobs from ``notify_jobs``, sends them, retries with backoff.
+"""Use case "deliver a notification": the worker takes due jobs from ``notify_jobs``, sends them, retries with backoff.
 
 Jobs are durable documents with deterministic ids, so a crash between "event consumed" and
 "e-mail sent" resends at worst once more, and a replayed event never enqueues a second job.
@@ -14,8 +14,8 @@ from typing import Any
 
 import httpx
 
-from services.alerts import service_metrics as m
-from services.alerts.notify import email, webhook
+from services.alerts import metrics as m
+from services.alerts.adapters import smtp, webhooks
 from services.alerts.settings import AlertsSettings
 from services.alerts.store.contacts import DeliveryRepository, JobRepository, SubscriptionRepository
 from shared.background import BackgroundLoop
@@ -98,7 +98,7 @@ class DeliveryWorker(BackgroundLoop):
             return "disabled", None
         p = job["payload"]
         try:
-            email.send(self.settings, p["to"], p["subject"], p["body"])
+            smtp.send(self.settings, p["to"], p["subject"], p["body"])
         except Exception as exc:  # SMTP errors, refused connections, TLS failures: all retried
             return "retry", type(exc).__name__
         return "sent", None
@@ -108,7 +108,9 @@ class DeliveryWorker(BackgroundLoop):
         sub = self.subscriptions.get(p["subscription_id"])
         if sub is None:  # deleted since: nobody to deliver to
             return "cancelled", None
-        result = webhook.post(self._http, sub["url"], sub["secret"], p["body"].encode(), p["event_id"], p["event_type"])
+        result = webhooks.post(
+            self._http, sub["url"], sub["secret"], p["body"].encode(), p["event_id"], p["event_type"]
+        )
         self.deliveries.record(
             subscription_id=sub["_id"],
             job_id=job["_id"],

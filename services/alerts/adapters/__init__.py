@@ -1,0 +1,1 @@
+"""The alerts service's edges: the Kafka ingestor, SMTP, webhooks, the live (SSE) broadcaster, the policy file."""

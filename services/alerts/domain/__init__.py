@@ -1,0 +1,1 @@
+"""The alerts service's pure rules: the status machine, who sees which alert, notification texts."""

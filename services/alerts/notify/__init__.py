@@ -1,1 +1,0 @@
-"""Notifications: e-mail over SMTP and signed webhooks, delivered off the request path."""

@@ -1,0 +1,20 @@
+"""The alerts service's use cases; the routers and the Kafka ingestor call these, never the store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.alerts.adapters.live_stream import Broadcaster
+from services.alerts.service.configuration import Configuration
+from services.alerts.service.inbox import Inbox
+from services.alerts.settings import AlertsSettings
+
+
+@dataclass
+class AlertsService:
+    """What the routers need inside one service process (built once by ``main``)."""
+
+    settings: AlertsSettings
+    inbox: Inbox
+    configuration: Configuration
+    live: Broadcaster

@@ -1,0 +1,61 @@
+"""Use cases of the admin: webhook subscriptions (and their delivery log) and the staff directory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from services.alerts.service.errors import NotFound
+from services.alerts.store.contacts import DeliveryRepository, DirectoryRepository, SubscriptionRepository
+from shared.auth import Principal
+
+
+class Configuration:
+    def __init__(
+        self,
+        subscriptions: SubscriptionRepository,
+        directory: DirectoryRepository,
+        deliveries: DeliveryRepository,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.subscriptions = subscriptions
+        self.directory = directory
+        self.deliveries = deliveries
+        self.clock = clock
+
+    # -- webhook subscriptions
+    def create_subscription(self, principal: Principal, fields: dict[str, Any]) -> dict[str, Any]:
+        return self.subscriptions.create({**fields, "created_at": self.clock(), "created_by": principal.sub})
+
+    def list_subscriptions(self) -> list[dict[str, Any]]:
+        return self.subscriptions.all()
+
+    def subscription(self, sub_id: str) -> dict[str, Any]:
+        doc = self.subscriptions.get(sub_id)
+        if doc is None:
+            raise NotFound("subscription not found")
+        return doc
+
+    def delete_subscription(self, sub_id: str) -> None:
+        if not self.subscriptions.delete(sub_id):
+            raise NotFound("subscription not found")
+
+    def deliveries_page(self, sub_id: str, limit: int, offset: int) -> list[dict[str, Any]]:
+        self.subscription(sub_id)
+        return self.deliveries.page(sub_id, limit, offset)
+
+    # -- staff directory
+    def put_directory(self, principal: Principal, user_id: str, email: str, org_id: str, role: str) -> dict[str, Any]:
+        return self.directory.put(user_id, email, org_id, role, principal.sub, self.clock())
+
+    def directory_entry(self, user_id: str) -> dict[str, Any]:
+        doc = self.directory.get(user_id)
+        if doc is None:
+            raise NotFound("directory entry not found")
+        return doc
+
+    def delete_directory(self, user_id: str) -> None:
+        if not self.directory.delete(user_id):
+            raise NotFound("directory entry not found")
