@@ -11,7 +11,6 @@ from services.intake.api import views
 from services.intake.api.deps import CaseId, CreateCaller, IfMatch, Ix, ListCaller, ManageCaller, ReadCaller, etag
 from services.intake.domain import model
 from services.intake.service import cases
-from services.intake.service.cases import CaseRead
 from services.intake.store.repository import CaseFilter
 
 router = APIRouter(tags=["cases"])
@@ -32,6 +31,7 @@ def create_case(body: s.CaseCreate, response: Response, ix: Ix, caller: CreateCa
         case_id=done.case.case_id,
         version=done.case.version,
         person_ref_known=done.person_ref_known,
+        known_elsewhere=done.known_elsewhere,
         linked_case_ids=done.linked_case_ids,
     )
 
@@ -73,4 +73,4 @@ def patch_case(
     changes = body.model_dump(include=body.model_fields_set - {"expected_version"})
     done = cases.update(ix, caller, case_id, changes, if_match=version, expected_version=body.expected_version)
     response.headers["ETag"] = etag(done.case.version)
-    return views.case_out(caller.principal, CaseRead(case=done.case, view="full", identity=None))
+    return views.case_out(caller.principal, cases.reading(ix, caller, done.case, "full"))

@@ -247,7 +247,10 @@ class CaseOut(CaseSummary):
     consent_for_services: bool | None = None
     consent_reporting: bool | None = None
     person_ref: str | None = None
-    linked_case_ids: list[str] | None = None
+    linked_case_ids: list[str] | None = Field(
+        None, description="cases of the same person in this case's organisation (other organisations: never named)"
+    )
+    known_elsewhere: bool | None = Field(None, description="the same person has a case in another organisation")
     updated_at: datetime
     services: list[ServiceOut] = Field(default_factory=list)
     sessions: list[SessionOut] = Field(default_factory=list)
@@ -260,8 +263,11 @@ class CaseOut(CaseSummary):
 class CaseCreated(Out):
     case_id: str
     version: int
-    person_ref_known: bool = Field(description="true when the same person already had a case (linked)")
-    linked_case_ids: list[str]
+    person_ref_known: bool = Field(description="true when the same person already had a case, in any organisation")
+    known_elsewhere: bool = Field(
+        description="true when one of those cases belongs to another organisation (its id is not shown)"
+    )
+    linked_case_ids: list[str] = Field(description="the earlier cases of your own organisation")
 
 
 class CasePage(Out):

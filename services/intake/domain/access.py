@@ -6,6 +6,7 @@ that a case exists. Roles that never see cases get 403 from the route guard befo
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -105,3 +106,20 @@ def list_scope(actor: Actor) -> ListScope:
         advocate_id=actor.sub if actor.has("legal_advocate") else None,
         provider_org_id=actor.org if actor.has("service_provider") and actor.org else None,
     )
+
+
+def visible_links(actor: Actor, case: Case, owners: Mapping[str, str]) -> tuple[list[str], bool]:
+    """Which of the case's linked cases (same ``person_ref``) the reader may see by id, and whether
+    the person is also known to another organisation.
+
+    The rule (issue 11 item 4): the match is always made and kept on both cases, but a case of
+    another organisation is never named; the reader learns only ``known_elsewhere``. Links within
+    the case's own organisation are listed. An admin's break-glass read (a stated reason, audited)
+    lists every link. ``owners`` maps linked case id -> owning organisation; a link whose owner is
+    unknown counts as elsewhere.
+    """
+    same = sorted(cid for cid in case.linked_case_ids if owners.get(cid) == case.org_id)
+    elsewhere = len(same) < len(set(case.linked_case_ids))
+    if is_break_glass(actor, case):
+        return sorted(case.linked_case_ids), elsewhere
+    return same, elsewhere

@@ -33,8 +33,9 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Registered:
     case: Case
-    person_ref_known: bool
-    linked_case_ids: list[str]
+    person_ref_known: bool  # the same person already had a case, in any organisation
+    known_elsewhere: bool  # ... in another organisation (whose case ids are never shown)
+    linked_case_ids: list[str]  # only the earlier cases the registering officer may see
 
 
 def register(
@@ -61,13 +62,14 @@ def register(
             birth_date=date.fromisoformat(birth) if isinstance(birth, str) else birth,
             document_number=docs[0]["number"] if docs else None,
         )
-    previous = ix.repo.cases_of_person(ref, case_id) if ref else []
+    owners = ix.repo.cases_of_person(ref, case_id) if ref else {}
+    previous = sorted(owners)
     case = Case(
         **fields,
         case_id=case_id,
         org_id=p.org,
         person_ref=ref,
-        linked_case_ids=sorted(previous),
+        linked_case_ids=previous,
         identity=encrypted,
         registered_at=now,
         registered_by=p.sub,
@@ -80,15 +82,20 @@ def register(
     metrics.cases_registered.inc()
     if previous:
         metrics.reregistrations.inc()
+    visible, elsewhere = access.visible_links(p, case, owners)
     audit(
         ix,
         caller,
         "case.create",
         case_id,
-        details={"events": [e.TYPE for e in events], "identity_fields": sorted(encrypted)},
+        details={
+            "events": [e.TYPE for e in events],
+            "identity_fields": sorted(encrypted),
+            "linked_case_ids": previous,  # the admin's audit trail keeps every match
+        },
     )
     log.info("case registered", extra={"case_id": case_id})
-    return Registered(case=case, person_ref_known=bool(previous), linked_case_ids=sorted(previous))
+    return Registered(case=case, person_ref_known=bool(previous), known_elsewhere=elsewhere, linked_case_ids=visible)
 
 
 @dataclass(frozen=True)
@@ -121,6 +128,16 @@ class CaseRead:
     case: Case
     view: access.View
     identity: dict[str, Any] | None
+    linked_case_ids: list[str]  # the links this reader may see (access.visible_links)
+    known_elsewhere: bool
+
+
+def reading(
+    ix: Intake, caller: Caller, case: Case, view: access.View, identity: dict[str, Any] | None = None
+) -> CaseRead:
+    owners = ix.repo.owners(case.linked_case_ids) if view == "full" else {}
+    linked, elsewhere = access.visible_links(caller.principal, case, owners) if view == "full" else ([], False)
+    return CaseRead(case=case, view=view, identity=identity, linked_case_ids=linked, known_elsewhere=elsewhere)
 
 
 def read(ix: Intake, caller: Caller, case_id: str, *, include_identity: bool) -> CaseRead:
@@ -139,7 +156,7 @@ def read(ix: Intake, caller: Caller, case_id: str, *, include_identity: bool) ->
             raise Unavailable("identity data cannot be decrypted with the configured keys") from exc
         metrics.identity_reads.labels("break_glass" if break_glass else "case_role").inc()
     audit(ix, caller, action, case_id, details={"view": view, "break_glass": break_glass})
-    return CaseRead(case=case, view=view, identity=identity)
+    return reading(ix, caller, case, view, identity)
 
 
 def update(

@@ -108,9 +108,17 @@ class CaseRepository:
         result = self.coll.update_one({"_id": case.case_id, "version": expected_version}, update)
         return result.matched_count == 1
 
-    def cases_of_person(self, person_ref: str, exclude: str) -> list[str]:
-        docs = self.coll.find({"person_ref": person_ref, "_id": {"$ne": exclude}}, {"_id": 1}).limit(100)
-        return [d["_id"] for d in docs]
+    def cases_of_person(self, person_ref: str, exclude: str) -> dict[str, str]:
+        """Earlier cases of the same person: case id -> owning organisation (at most 100)."""
+        docs = self.coll.find({"person_ref": person_ref, "_id": {"$ne": exclude}}, {"_id": 1, "org_id": 1}).limit(100)
+        return {d["_id"]: d["org_id"] for d in docs}
+
+    def owners(self, case_ids: list[str]) -> dict[str, str]:
+        """Owning organisation of each existing case among ``case_ids`` (served by the ``_id`` index)."""
+        if not case_ids:
+            return {}
+        docs = self.coll.find({"_id": {"$in": list(case_ids)}}, {"_id": 1, "org_id": 1})
+        return {d["_id"]: d["org_id"] for d in docs}
 
     def link(self, case_ids: list[str], new_case_id: str) -> None:
         """Back-link earlier cases of the same person; bumps their version so a concurrent
