@@ -101,6 +101,22 @@ class PersonReregistered(EventPayload):
     detected_at: datetime
 
 
+@event_type("centinela.case.person_reregistered", 1, SOURCE)
+class CasePersonReregistered(EventPayload):
+    """On an *earlier* case (``subject`` = its ``case_id``): the same ``person_ref`` was registered
+    in a new case, so the earlier case's advocate can be told (a revictimisation signal).
+
+    ``new_case_id`` is set only when both cases belong to the same organisation; across
+    organisations it is null, because another organisation's case ids are never disclosed.
+    """
+
+    org_id: str  # the earlier case's organisation
+    new_case_org_id: str
+    new_case_id: str | None = None
+    person_ref: str
+    detected_at: datetime
+
+
 @event_type("centinela.followup.planned", 1, SOURCE)
 class FollowUpPlanned(EventPayload):
     followup_id: str

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.events.case import (
     AdvocateAssigned,
     CaseClosed,
+    CasePersonReregistered,
     CaseRegistered,
     CaseStatusChanged,
     CaseUpdated,
@@ -303,6 +304,26 @@ def register(case: Case, previous_case_ids: list[str], now: datetime) -> list[Ev
             )
         )
     return events
+
+
+def earlier_case_notices(case: Case, earlier: dict[str, str], now: datetime) -> dict[str, list[EventPayload]]:
+    """The fact told to each earlier case of the same person (earlier case id -> owning org), so its
+    advocate hears of the re-registration. The new case is named only within one organisation."""
+    if not case.person_ref:
+        return {}
+    return {
+        earlier_id: [
+            CasePersonReregistered(
+                case_id=earlier_id,
+                org_id=earlier_org,
+                new_case_org_id=case.org_id,
+                new_case_id=case.case_id if earlier_org == case.org_id else None,
+                person_ref=case.person_ref,
+                detected_at=now,
+            )
+        ]
+        for earlier_id, earlier_org in sorted(earlier.items())
+    }
 
 
 UPDATABLE_FIELDS = (

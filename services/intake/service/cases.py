@@ -77,7 +77,8 @@ def register(
     )
     events = model.register(case, previous, now)
     ix.repo.insert(case, events)
-    ix.repo.link(previous, case_id)
+    # The earlier cases learn of it too, each in its own single-document write with its outbox.
+    ix.repo.link(model.earlier_case_notices(case, owners, now), case_id)
     ix.notify()
     metrics.cases_registered.inc()
     if previous:

@@ -120,13 +120,15 @@ class CaseRepository:
         docs = self.coll.find({"_id": {"$in": list(case_ids)}}, {"_id": 1, "org_id": 1})
         return {d["_id"]: d["org_id"] for d in docs}
 
-    def link(self, case_ids: list[str], new_case_id: str) -> None:
-        """Back-link earlier cases of the same person; bumps their version so a concurrent
-        read-modify-write of those cases retries instead of overwriting the link."""
-        for case_id in case_ids:
-            self.coll.update_one(
-                {"_id": case_id}, {"$addToSet": {"linked_case_ids": new_case_id}, "$inc": {"version": 1}}
-            )
+    def link(self, earlier: dict[str, list[EventPayload]], new_case_id: str) -> None:
+        """Back-link each earlier case of the same person and record its facts in the same update;
+        bumps their version so a concurrent read-modify-write of those cases retries instead of
+        overwriting the link."""
+        for case_id, events in earlier.items():
+            update: dict[str, Any] = {"$addToSet": {"linked_case_ids": new_case_id}, "$inc": {"version": 1}}
+            if events:
+                update["$push"] = outbox.push(outbox.entries(CASE_EVENTS, *events))
+            self.coll.update_one({"_id": case_id}, update)
 
     def search(self, scope: ListScope, filters: CaseFilter, page: int, page_size: int) -> tuple[list[Case], int]:
         """A page of the cases in ``scope`` matching ``filters``, newest first (never identity)."""
