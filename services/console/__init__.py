@@ -1,0 +1,1 @@
+"""The advocates' console: server-rendered pages over the intake, legal and alerts APIs."""

@@ -1,0 +1,207 @@
+"""Sign-in, sessions, CSRF, second factor, invitations: the console's account service.
+
+Passwords: Argon2id (argon2-cffi's defaults, RFC 9106 low-memory profile), rehashed on sign-in
+when the parameters change. Second factor: TOTP (RFC 6238, 30 s, 6 digits, one step of drift),
+each time step usable once. Sessions: random 256-bit ids in an HttpOnly SameSite=Lax cookie, kept
+server-side (hashed) with idle and absolute expiry; the id changes at every privilege change
+(password accepted, second factor accepted) so a planted id is worthless.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+import pyotp
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from services.console.domain import accounts as domain
+from services.console.domain.accounts import Session, User
+from services.console.settings import ConsoleSettings
+from services.console.store.accounts import LinkRepository, SessionRepository, UserRepository, token_hash
+
+_hasher = PasswordHasher()  # argon2id
+# verified against when the username is unknown, so both paths cost the same time
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(stored: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(stored or _DUMMY_HASH, password) and stored is not None
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def new_totp_secret() -> str:
+    return pyotp.random_base32()
+
+
+def totp_step(code: str, secret: str, now: datetime) -> int | None:
+    """The time step a code belongs to (now, one before or one after), or None if it is wrong."""
+    code = code.strip().replace(" ", "")
+    if not (code.isdigit() and len(code) == 6):
+        return None
+    totp = pyotp.TOTP(secret)
+    for drift in (0, -1, 1):
+        at = now + timedelta(seconds=30 * drift)
+        if hmac.compare_digest(totp.at(at), code):
+            return int(at.timestamp()) // 30
+    return None
+
+
+def totp_uri(secret: str, username: str) -> str:
+    return pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name="centinela")
+
+
+SignInResult = Literal["ok", "needs_totp", "needs_enrolment", "bad", "locked"]
+
+
+@dataclass
+class Accounts:
+    settings: ConsoleSettings
+    users: UserRepository
+    sessions: SessionRepository
+    links: LinkRepository
+
+    # --- sessions ----------------------------------------------------------------------------------
+    @property
+    def idle(self) -> timedelta:
+        return timedelta(minutes=self.settings.console_session_idle_minutes)
+
+    @property
+    def absolute(self) -> timedelta:
+        return timedelta(hours=self.settings.console_session_absolute_hours)
+
+    def new_session(
+        self, now: datetime, *, stage: domain.Stage = "anon", user_id: str | None = None, language: str | None = None
+    ) -> tuple[str, Session]:
+        sid = secrets.token_urlsafe(32)
+        session = Session(
+            sid_hash=token_hash(sid),
+            csrf=secrets.token_urlsafe(32),
+            created_at=now,
+            last_seen_at=now,
+            stage=stage,
+            user_id=user_id,
+            language=language,
+        )
+        self.sessions.insert(session, self._expires(session, now))
+        return sid, session
+
+    def _expires(self, session: Session, now: datetime) -> datetime:
+        return min(now + self.idle, session.created_at + self.absolute)
+
+    def load_session(self, sid: str | None, now: datetime) -> Session | None:
+        """The live session of this cookie value (idle time refreshed), or None; expired ones are deleted."""
+        if not sid or len(sid) > 200:
+            return None
+        session = self.sessions.get(token_hash(sid))
+        if session is None:
+            return None
+        if domain.session_expired(session, now, self.idle, self.absolute):
+            self.sessions.delete(session.sid_hash)
+            return None
+        # write at most once a minute: a page with htmx fragments must not cost one write each
+        if now - session.last_seen_at >= timedelta(seconds=60):
+            self.sessions.touch(session.sid_hash, now, self._expires(session, now))
+            session.last_seen_at = now
+        return session
+
+    def rotate(self, old: Session, now: datetime, *, stage: domain.Stage, user_id: str | None) -> tuple[str, Session]:
+        """A new session id for a privilege change; the old id stops working at once."""
+        self.sessions.delete(old.sid_hash)
+        return self.new_session(now, stage=stage, user_id=user_id, language=old.language)
+
+    def end(self, session: Session) -> None:
+        self.sessions.delete(session.sid_hash)
+
+    @staticmethod
+    def csrf_ok(session: Session | None, token: str | None) -> bool:
+        return bool(session and token and hmac.compare_digest(session.csrf.encode(), token.encode()))
+
+    # --- sign-in -----------------------------------------------------------------------------------
+    def check_password(self, username: str, password: str, now: datetime) -> tuple[SignInResult, User | None]:
+        user = self.users.by_username(username)
+        if user is None or not user.active:
+            verify_password(None, password)  # same cost as a real check: no user enumeration by timing
+            return "bad", None
+        if domain.is_locked(user, now):
+            return "locked", None
+        if not verify_password(user.password_hash, password):
+            attempts, locked_until = domain.after_failure(
+                user,
+                now,
+                self.settings.console_lockout_threshold,
+                timedelta(minutes=self.settings.console_lockout_minutes),
+            )
+            self.users.record_failure(user.user_id, attempts, locked_until)
+            return ("locked" if locked_until and locked_until > now else "bad"), None
+        if user.password_hash and _hasher.check_needs_rehash(user.password_hash):
+            self.users.update(user.user_id, password_hash=hash_password(password))
+        if user.needs_totp:
+            return ("needs_totp" if user.totp_enrolled else "needs_enrolment"), user
+        self.users.record_failure(user.user_id, 0, None)
+        return "ok", user
+
+    def check_totp(self, user: User, code: str, now: datetime) -> SignInResult:
+        if domain.is_locked(user, now):
+            return "locked"
+        step = totp_step(code, user.totp_secret or "", now) if user.totp_secret else None
+        if step is None or not self.users.claim_totp_step(user.user_id, step):
+            attempts, locked_until = domain.after_failure(
+                user,
+                now,
+                self.settings.console_lockout_threshold,
+                timedelta(minutes=self.settings.console_lockout_minutes),
+            )
+            self.users.record_failure(user.user_id, attempts, locked_until)
+            return "locked" if locked_until and locked_until > now else "bad"
+        self.users.record_failure(user.user_id, 0, None)
+        return "ok"
+
+    def start_enrolment(self, user: User) -> str:
+        """The secret shown while a user enrols (kept until a first code proves the app has it)."""
+        if user.totp_enrolled and user.totp_secret:
+            return user.totp_secret
+        secret = user.totp_secret or new_totp_secret()
+        if secret != user.totp_secret:
+            self.users.update(user.user_id, totp_secret=secret)
+        return secret
+
+    def finish_enrolment(self, user: User, code: str, now: datetime) -> SignInResult:
+        result = self.check_totp(user, code, now)
+        if result == "ok":
+            self.users.update(user.user_id, totp_enrolled=True)
+        return result
+
+    # --- administration ----------------------------------------------------------------------------
+    def issue_link(self, user_id: str, purpose: str, now: datetime) -> str:
+        token = secrets.token_urlsafe(32)
+        self.links.create(token, user_id, purpose, now + timedelta(hours=self.settings.console_invite_hours))
+        return token
+
+    def set_password(self, user_id: str, password: str) -> None:
+        self.users.update(user_id, password_hash=hash_password(password), failed_attempts=0, locked_until=None)
+        self.sessions.delete_for_user(user_id)
+
+    def reset(self, user_id: str, now: datetime) -> str:
+        """Admin reset: the old password and every session stop working; the user sets a new one by link."""
+        self.users.update(user_id, password_hash=None, failed_attempts=0, locked_until=None)
+        self.sessions.delete_for_user(user_id)
+        return self.issue_link(user_id, "reset", now)
+
+    def deactivate(self, user_id: str) -> None:
+        self.users.update(user_id, active=False)
+        self.sessions.delete_for_user(user_id)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
