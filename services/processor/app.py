@@ -30,10 +30,11 @@ import faust
 from faust.types import TransportT
 from faust.types.web import Web as WebT
 
-from services.processor.domain.policy import DEFAULT_POLICY_FILE, PolicyWatcher
+from services.processor.domain.policy import DEFAULT_POLICY_FILE, PolicyError, PolicyWatcher
 from services.processor.settings import ProcessorSettings
 from services.processor.transport import Transport
 from shared.config import PROJECT_ROOT, resolve_config_file
+from shared.errors import ConfigError
 
 log = logging.getLogger("centinela.processor")
 
@@ -87,8 +88,18 @@ app = ProcessorApp(
     table_standby_replicas=0,
 )
 
-# The one policy loader: the processor and the alerts service both read the file through
-# services.processor.domain.policy; a changed file is picked up by the timer (timers.py).
-watcher = PolicyWatcher(
-    resolve_config_file(settings.policy_file, default=DEFAULT_POLICY_FILE, setting="CENTINELA_POLICY_FILE")
-)
+
+def _watch_policy() -> PolicyWatcher:
+    """The one policy loader (the alerts service reads the same file through the same code); a
+    changed file is picked up by the timer (timers.py). An unusable file stops the processor before
+    it consumes anything: alerting on rules nobody wrote is worse than not starting."""
+    try:
+        path = resolve_config_file(settings.policy_file, default=DEFAULT_POLICY_FILE, setting="CENTINELA_POLICY_FILE")
+        return PolicyWatcher(path)
+    except (PolicyError, ConfigError) as exc:
+        logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")
+        log.error("processor refuses to start: policy file (CENTINELA_POLICY_FILE) unusable: %s", exc)
+        raise SystemExit(2) from None
+
+
+watcher = _watch_policy()

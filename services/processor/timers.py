@@ -31,12 +31,19 @@ def check_policy() -> None:
         m.policy_reloads.inc()
         m.policy_loaded_at.set(time.time())
         _last_policy_error = None
-        log.warning("alert policy reloaded from %s", watcher.path)
+        log.warning("alert policy reloaded from %s; in force: %s", watcher.path, watcher.policy.summary())
         rebuild_heap()
     elif watcher.last_error and watcher.last_error != _last_policy_error:
         _last_policy_error = watcher.last_error
         m.policy_reload_errors.inc()
         log.error("alert policy change refused, previous policy stays in force: %s", watcher.last_error)
+
+
+@app.task
+async def log_policy_in_force() -> None:
+    """Once the worker's logging is set up: what the rules will do here (defaults plus the file's overrides)."""
+    # warning, not info: the stack runs the worker at -l warn and operators must see it
+    log.warning("alert policy in force (* = set by the policy file): %s", watcher.policy.summary())
 
 
 @app.timer(interval=settings.processor_tick_seconds)

@@ -1,50 +1,59 @@
-"""One rule's knobs in the alert policy (severity, thresholds, lists) and the duration grammar they use.
+"""One rule's knobs in the alert policy (severity, thresholds, lists), read with the one duration grammar.
 
 Kept apart from ``policy.py`` so the rule registry (``rules.py``) can name its configuration type
 while the policy loader reads the registry to know which rule ids exist.
+
+Durations follow ``shared.durations`` (units ``s, min, h, d, w, mo, y``; a bare number or ``m`` is
+refused), the same grammar as the legal service's ``deadlines.yaml``.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from shared.durations import DurationError, format_duration, parse_duration
 from shared.vocab import SEVERITIES, Severity
 
-__all__ = ["SEVERITIES", "RuleConfig", "format_duration", "parse_duration"]
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-
-
-def parse_duration(value: Any) -> timedelta:
-    """``"90d"``, ``"2d"``, ``"4h"``, ``"30m"``, ``"3s"``, ``"500ms"``, ``"1w"`` or a number of seconds."""
-    if isinstance(value, timedelta):
-        return value
-    if isinstance(value, bool):
-        raise ValueError("a duration like '2d', '4h' or '3s' is required")
-    if isinstance(value, int | float):
-        if value < 0:
-            raise ValueError("duration must not be negative")
-        return timedelta(seconds=value)
-    if isinstance(value, str):
-        m = _DURATION.match(value)
-        if m:
-            return timedelta(seconds=float(m.group(1)) * _UNIT_SECONDS[m.group(2)])
-    raise ValueError("a duration like '2d', '4h' or '3s' is required")
+__all__ = [
+    "SEVERITIES",
+    "Duration",
+    "DurationError",
+    "RuleConfig",
+    "format_duration",
+    "parse_duration",
+    "to_duration",
+]
 
 
-def format_duration(value: timedelta) -> str:
-    """Shortest exact spelling, for summaries (``2d``, ``36h``, ``3s``)."""
-    seconds = value.total_seconds()
-    for unit in ("w", "d", "h", "m", "s"):
-        size = _UNIT_SECONDS[unit]
-        if seconds >= size and seconds % size == 0:
-            return f"{int(seconds // size)}{unit}"
-    return f"{seconds:g}s"
+_HINT = "write a number and a unit (s, min, h, d, w, mo, y), e.g. '90d', '4h' or '30min'"
+
+
+def to_duration(value: Any) -> timedelta:
+    """A policy duration; the pydantic error around it carries the key path, the loader the file.
+
+    The message says what is wrong without repeating the value: a mistyped policy line may hold
+    anything, and policy errors go to logs.
+    """
+    try:
+        return parse_duration(value, where="")
+    except DurationError:
+        pass
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError(f"a bare number has no unit; {_HINT}")
+    text = value.strip() if isinstance(value, str) else ""
+    if re.fullmatch(r"\d+(?:\.\d+)?\s*m", text):
+        raise ValueError("unit 'm' is ambiguous: use 'min' for minutes or 'mo' for months")
+    if text.startswith("-"):
+        raise ValueError("a duration cannot be negative")
+    raise ValueError(f"not a duration; {_HINT}")
+
+
+# a duration field or item: pydantic's error location then names the key (escalation.high, ...1)
+Duration = Annotated[timedelta, BeforeValidator(to_duration)]
 
 
 class RuleConfig(BaseModel):
@@ -60,14 +69,14 @@ class RuleConfig(BaseModel):
     # rule-specific lists (which service kinds count as psychosocial, the post-closure schedule...)
     service_kinds: tuple[str, ...] = ()
     spl_types: tuple[str, ...] = ()
-    schedule_after_closure: tuple[timedelta, ...] = ()
+    schedule_after_closure: tuple[Duration, ...] = ()
     min_flag_severity: Severity = "low"
     description: str = ""
 
     @field_validator("after", "grace", mode="before")
     @classmethod
     def _duration(cls, v: Any) -> Any:
-        return None if v is None else parse_duration(v)
+        return None if v is None else to_duration(v)
 
     @field_validator("schedule_after_closure", mode="before")
     @classmethod
@@ -76,4 +85,23 @@ class RuleConfig(BaseModel):
             return ()
         if not isinstance(v, list | tuple):
             raise ValueError("a list of durations is required")
-        return tuple(parse_duration(x) for x in v)
+        return v
+
+    def describe(self) -> dict[str, Any]:
+        """The knobs in force as the policy file would spell them (for logs and the admin API)."""
+        out: dict[str, Any] = {"severity": self.severity, "enabled": self.enabled}
+        if self.after is not None:
+            out["after"] = format_duration(self.after)
+        if self.count is not None:
+            out["count"] = self.count
+        if self.grace:
+            out["grace"] = format_duration(self.grace)
+        if self.service_kinds:
+            out["service_kinds"] = list(self.service_kinds)
+        if self.spl_types:
+            out["spl_types"] = list(self.spl_types)
+        if self.schedule_after_closure:
+            out["schedule_after_closure"] = [format_duration(d) for d in self.schedule_after_closure]
+        if self.min_flag_severity != "low":
+            out["min_flag_severity"] = self.min_flag_severity
+        return out
