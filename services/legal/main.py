@@ -1,29 +1,30 @@
 """Legal service ASGI app: ``uvicorn services.legal.main:app``.
 
-The lifespan starts what makes the service whole: the outbox relay (timeline writes ->
-``legal-events``), the court-updates consumer (the Kafka way in), the case-events consumer
-(who may read which case) and the stage gauges; shutdown stops them in reverse order.
+The lifespan (``shared.app.service_lifespan``) connects MongoDB and starts what makes the service
+whole: the outbox relay (timeline writes -> ``legal-events``), the court-updates consumer (the
+Kafka way in), the case-events consumer (who may read which case) and the stage gauges; shutdown
+stops them in reverse order and closes the Mongo client.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from starlette.routing import Route
 
 from services.legal.adapters.consumers import case_access_consumer, court_updates_consumer
+from services.legal.adapters.partitioned_consumer import PartitionedConsumer
 from services.legal.api import court_updates, timelines
 from services.legal.domain.deadlines import load_policy
 from services.legal.metrics import StageGauges
 from services.legal.service import LegalService
 from services.legal.settings import LegalSettings
 from services.legal.store.timelines import TimelineRepository
-from shared.app import create_app
+from shared.app import ServiceRuntime, create_app, service_lifespan
 from shared.logging import setup_logging
-from shared.mongo import connect, ping
 from shared.outbox import OutboxPublisher
 
 log = logging.getLogger(__name__)
@@ -34,48 +35,55 @@ def build_app(settings: LegalSettings | None = None) -> FastAPI:
     setup_logging(settings.log_level)
     # Read at build time: a broken deadlines file stops the service before it accepts anything.
     policy = load_policy(settings.legal_deadlines_file)
-    state: dict[str, Any] = {}
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        client = connect(settings)
-        state["mongo"] = client
+    def setup(runtime: ServiceRuntime) -> None:
         repo = TimelineRepository()
         repo.ensure_indexes()
-        publisher = OutboxPublisher(settings, [repo.updates], client[settings.database]["outbox_leases"])
+        publisher = OutboxPublisher(settings, [repo.updates], runtime.db["outbox_leases"])
         service = LegalService(settings, repo, policy, notify=publisher.notify)
-        app.state.service = service
-        publisher.start()
-        loops = []
+        runtime.app.state.service = service
+        runtime.start(publisher)
+        consumers: list[PartitionedConsumer[Any]] = []
         if settings.legal_consumers_enabled:
-            loops = [
-                court_updates_consumer(settings, service),
-                case_access_consumer(settings, service),
-            ]
-            for loop in loops:
-                loop.start()
-        gauges = StageGauges(repo, settings.legal_stats_interval_seconds)
-        gauges.start()
-        app.state.consumers = loops
-        try:
-            yield
-        finally:
-            gauges.stop()
-            for loop in loops:
-                loop.stop()
-            publisher.stop()
-            client.close()
+            consumers = [court_updates_consumer(settings, service), case_access_consumer(settings, service)]
+            runtime.start(*consumers)
+        runtime.app.state.consumers = consumers
+        runtime.start(StageGauges(repo, settings.legal_stats_interval_seconds))
 
     app = create_app(
         settings,
         title="centinela legal",
-        description="Court and prosecutor updates from integrators; each prosecution's timeline.",
-        ready_checks={"mongodb": lambda: "mongo" in state and ping(state["mongo"])},
-        lifespan=lifespan,
+        description="Court and prosecutor updates from integrators and advocates; each prosecution's timeline.",
+        lifespan=service_lifespan(settings, setup),
     )
+    _readiness_with_reasons(app)
     app.include_router(court_updates.router)
     app.include_router(timelines.router)
     return app
+
+
+def _readiness_with_reasons(app: FastAPI) -> None:
+    """``/readyz`` as the shared app answers it, plus each consumer that cannot progress and why.
+
+    A stuck consumer makes the service not ready (503) with a reason naming the topic, the
+    partitions and the exception type, so an operator sees *why* without reading logs.
+    """
+    shared_route = next(r for r in app.router.routes if isinstance(r, Route) and r.path == "/readyz")
+    app.router.routes.remove(shared_route)
+
+    @app.get("/readyz", tags=["ops"], summary="Kafka and MongoDB reachable, and no consumer stuck")
+    def readyz() -> JSONResponse:
+        results: dict[str, str] = {}
+        for name, check in app.state.ready_checks.items():
+            try:
+                results[name] = "ok" if check() else "unreachable"
+            except Exception:
+                results[name] = "error"
+        for consumer in getattr(app.state, "consumers", []):
+            problem = consumer.health.problem()
+            results[f"consumer:{consumer.topic}"] = f"stuck: {problem}" if problem else "ok"
+        ok = all(v == "ok" for v in results.values())
+        return JSONResponse({"status": "ready" if ok else "not ready", "checks": results}, 200 if ok else 503)
 
 
 app = build_app()

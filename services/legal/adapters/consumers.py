@@ -1,9 +1,10 @@
 """Kafka adapters: court updates published by integrators, and case access from intake's case-events.
 
-Both run as :class:`shared.kafka.ConsumerLoop` threads: an offset is committed only after the
-handler returned, i.e. after the single atomic insert that stores the update together with its
-outgoing events (the outbox), so neither a crash nor a broker outage loses an update. Both call
-the service layer, never the store.
+Both run on a :class:`PartitionedConsumer`: poison to the topic's DLQ, transient trouble retried
+per partition, lag and stuck state reported. An offset is committed only after the handler
+returned, i.e. after the single atomic insert that stores the update together with its outgoing
+events (the outbox), so neither a crash nor a broker outage loses an update. Both call the
+service layer, never the store.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ from typing import Any
 from kafka.consumer.fetcher import ConsumerRecord
 
 from services.legal import metrics as m
+from services.legal.adapters.partitioned_consumer import PartitionedConsumer
 from services.legal.domain.updates import CourtUpdate, InvalidUpdate, parse_update
 from services.legal.service import LegalService, Outcome
 from services.legal.settings import LegalSettings
 from shared.events import DecodeError, decode
 from shared.events.case import AdvocateAssigned, CaseRegistered
-from shared.kafka import ConsumerLoop, InvalidMessage
+from shared.kafka import InvalidMessage
 from shared.topics import CASE_EVENTS, COURT_UPDATES
 
 log = logging.getLogger(__name__)
@@ -29,29 +31,29 @@ ACCESS_TYPES = frozenset({CaseRegistered.TYPE, AdvocateAssigned.TYPE})
 
 
 class RejectedUpdate(InvalidMessage):
-    """A message the legal service refused for good: dead-lettered with the reason and its code.
+    """A court update the legal service refused for good: dead-lettered with its reason and code."""
 
-    ``counted`` says whether the service already counted it as received/rejected (the ones it saw).
-    """
-
-    def __init__(self, reason: str, code: str, *, counted: bool) -> None:
+    def __init__(self, reason: str, code: str) -> None:
         super().__init__(reason)
         self.code = code
-        self.counted = counted
 
     @classmethod
     def from_outcome(cls, outcome: Outcome) -> RejectedUpdate:
-        return cls(outcome.reason or "rejected", outcome.code or "rejected", counted=True)
+        return cls(outcome.reason or "rejected", outcome.code or "rejected")
+
+
+# Dead-letter codes of messages the service never counted as received (it never saw them whole).
+_UNCOUNTED = frozenset({"decode", "invalid", "unexpected"})
 
 
 def _json_value(record: ConsumerRecord) -> Any:
     """The record's value parsed as JSON, or InvalidMessage with the reason (for the DLQ)."""
     if record.value is None:
-        raise RejectedUpdate("value: empty message", "decode", counted=False)
+        raise RejectedUpdate("value: empty message", "decode")
     try:
         return json.loads(record.value)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RejectedUpdate(f"value: not JSON ({type(exc).__name__})", "decode", counted=False) from None
+        raise RejectedUpdate(f"value: not JSON ({type(exc).__name__})", "decode") from None
 
 
 def decode_court_update(record: ConsumerRecord) -> CourtUpdate:
@@ -59,40 +61,32 @@ def decode_court_update(record: ConsumerRecord) -> CourtUpdate:
     try:
         return parse_update(raw)
     except InvalidUpdate as exc:
-        raise RejectedUpdate(exc.reason, exc.code, counted=False) from None
+        raise RejectedUpdate(exc.reason, exc.code) from None
 
 
-def court_updates_consumer(settings: LegalSettings, service: LegalService) -> ConsumerLoop[Any]:
+def court_updates_consumer(settings: LegalSettings, service: LegalService) -> PartitionedConsumer[CourtUpdate]:
     def handle(record: ConsumerRecord, update: CourtUpdate) -> None:
         outcome = service.submit(update, "kafka")
         if outcome.status == "rejected":
             raise RejectedUpdate.from_outcome(outcome)
 
-    def dead_lettered(record: ConsumerRecord, reason: str) -> None:
+    def dead_lettered(record: ConsumerRecord, reason: str, code: str) -> None:
         m.DLQ.inc()
+        if code in _UNCOUNTED:
+            m.UPDATES.labels("kafka", "rejected").inc()
 
-    loop: ConsumerLoop[Any] = ConsumerLoop(
+    return PartitionedConsumer(
         settings,
-        [COURT_UPDATES],
+        COURT_UPDATES,
         settings.legal_court_updates_group,
-        _counting(decode_court_update),
+        decode_court_update,
         handle,
         on_dead_letter=dead_lettered,
+        max_attempts=settings.legal_consumer_max_attempts,
+        retry_window=settings.legal_consumer_retry_window_seconds,
+        stuck_after=settings.legal_consumer_stuck_after_seconds,
+        lag_interval=settings.legal_consumer_lag_interval_seconds,
     )
-    return loop
-
-
-def _counting(decoder: Any) -> Any:
-    def decode_and_count(record: ConsumerRecord) -> CourtUpdate:
-        try:
-            result: CourtUpdate = decoder(record)
-        except RejectedUpdate as exc:
-            if not exc.counted:
-                m.UPDATES.labels("kafka", "rejected").inc()  # the service never saw it
-            raise
-        return result
-
-    return decode_and_count
 
 
 def decode_case_event(record: ConsumerRecord) -> Any:
@@ -106,7 +100,7 @@ def decode_case_event(record: ConsumerRecord) -> Any:
         raise InvalidMessage(exc.reason) from None
 
 
-def case_access_consumer(settings: LegalSettings, service: LegalService) -> ConsumerLoop[Any]:
+def case_access_consumer(settings: LegalSettings, service: LegalService) -> PartitionedConsumer[Any]:
     def handle(record: ConsumerRecord, event: Any) -> None:
         if event is None:
             return
@@ -116,10 +110,14 @@ def case_access_consumer(settings: LegalSettings, service: LegalService) -> Cons
         elif isinstance(payload, AdvocateAssigned):
             service.record_access(payload.case_id, payload.org_id, payload.advocate_id, payload.assigned_at)
 
-    return ConsumerLoop(
+    return PartitionedConsumer(
         settings,
-        [CASE_EVENTS],
+        CASE_EVENTS,
         settings.legal_case_events_group,
         decode_case_event,
         handle,
+        max_attempts=settings.legal_consumer_max_attempts,
+        retry_window=settings.legal_consumer_retry_window_seconds,
+        stuck_after=settings.legal_consumer_stuck_after_seconds,
+        lag_interval=settings.legal_consumer_lag_interval_seconds,
     )

@@ -10,7 +10,7 @@ from pymongo.errors import PyMongoError
 
 from services.legal.api.deps import Integrator, Service
 from services.legal.api.schemas import CourtUpdatesResult, ItemResult
-from services.legal.domain.updates import schema_examples
+from services.legal.domain.updates import InvalidUpdate, parse_update, schema_examples
 from services.legal.service import Outcome
 
 router = APIRouter(tags=["court updates"])
@@ -29,7 +29,10 @@ _EXAMPLES = {
     summary='publish court updates (one object, or {"updates": [...]} of up to 500)',
     responses={
         403: {"description": "not a court integrator, or an item names another source_system"},
-        422: {"description": "the body is not an update nor a batch of them"},
+        422: {
+            "description": "the body is not an update nor a batch of them, or a single update (not a batch) "
+            "does not follow the format: out-of-range date, unknown field... (detail names each field)"
+        },
     },
 )
 def post_court_updates(
@@ -42,7 +45,8 @@ def post_court_updates(
     The HTTP status speaks for the request (auth, shape, size); items speak for themselves:
     ``accepted`` (stored, facts on their way to ``legal-events``), ``duplicate`` (this
     ``(source_system, update_id)`` was accepted before: nothing changed) or ``rejected`` with a
-    reason naming the field (never its value).
+    reason naming the field (never its value). A single update sent as an object (not a batch)
+    that does not follow the format is answered 422 with the field, like any other API.
     """
     items = _items(body, service.settings.legal_max_batch)
     if not principal.source_system:
@@ -53,6 +57,8 @@ def post_court_updates(
                 status.HTTP_403_FORBIDDEN,
                 f"updates.{index}.source_system: this token may only publish for its own source system",
             )
+    if len(items) == 1 and items[0] is body:
+        _validate_single(body)
     try:
         outcomes = service.submit_many(items, "rest")
     except PyMongoError:
@@ -67,6 +73,14 @@ def post_court_updates(
         rejected=sum(r.status == "rejected" for r in results),
         results=results,
     )
+
+
+def _validate_single(body: Any) -> None:
+    try:
+        parse_update(body)
+    except InvalidUpdate as exc:
+        detail = [{**e, "field": f"body.{e['field']}"} for e in exc.errors]
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, detail) from None
 
 
 def _items(body: Any, limit: int) -> list[Any]:

@@ -22,9 +22,13 @@ class Rejection(ValueError):
 
 
 class InvalidUpdate(Rejection):
-    """Not the court update format (shape, types, out-of-range values)."""
+    """Not the court update format (shape, types, out-of-range values); ``errors`` per field."""
 
     code = "invalid"
+
+    def __init__(self, reason: str, code: str | None = None, *, errors: list[dict[str, str]] | None = None) -> None:
+        super().__init__(reason, code)
+        self.errors = errors or []
 
 
 class IllegalUpdate(Rejection):

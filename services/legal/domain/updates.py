@@ -158,11 +158,14 @@ _ADAPTER: TypeAdapter[CourtUpdate] = TypeAdapter(CourtUpdate)
 
 def parse_update(raw: Any) -> CourtUpdate:
     if not isinstance(raw, dict):
-        raise InvalidUpdate("update: must be a JSON object")
+        raise InvalidUpdate("update: must be a JSON object", errors=[_NOT_OBJECT])
     try:
         return _ADAPTER.validate_python(raw)
     except ValidationError as exc:
-        raise InvalidUpdate(describe(exc)) from None
+        raise InvalidUpdate(describe(exc), errors=field_errors(exc)) from None
+
+
+_NOT_OBJECT = {"field": "update", "type": "model_type", "msg": "must be a JSON object"}
 
 
 def dump_update(update: CourtUpdate) -> dict[str, Any]:
@@ -172,7 +175,12 @@ def dump_update(update: CourtUpdate) -> dict[str, Any]:
 
 def describe(exc: ValidationError, limit: int = 5) -> str:
     """``field: what is wrong`` for each error; the tag of the union is dropped from the path."""
-    parts: list[str] = []
+    return "; ".join(f"{e['field']}: {e['msg']}" for e in field_errors(exc, limit))
+
+
+def field_errors(exc: ValidationError, limit: int = 5) -> list[dict[str, str]]:
+    """One ``{field, type, msg}`` per error (the shape of the API's 422 detail); never the value."""
+    out: list[dict[str, str]] = []
     for err in exc.errors()[:limit]:
         loc = [str(p) for p in err.get("loc", ())]
         if loc and loc[0] in KINDS:
@@ -180,23 +188,23 @@ def describe(exc: ValidationError, limit: int = 5) -> str:
         kind = err.get("type", "")
         name = ".".join(loc)
         if kind == "union_tag_not_found":
-            parts.append("kind: missing")
+            name, msg = "kind", "missing"
         elif kind == "union_tag_invalid":
-            parts.append(f"kind: must be one of {', '.join(KINDS)}")
+            name, msg = "kind", f"must be one of {', '.join(KINDS)}"
         elif kind == "extra_forbidden":
-            parts.append(f"{name}: unknown field (not part of the court update format)")
+            msg = "unknown field (not part of the court update format)"
         elif kind == "missing":
-            parts.append(f"{name}: missing")
+            msg = "missing"
         elif kind == "timezone_aware":
-            parts.append(f"{name}: needs a timezone offset (e.g. 2025-03-01T10:00:00-05:00)")
+            msg = "needs a timezone offset (e.g. 2025-03-01T10:00:00-05:00)"
         elif kind == "string_pattern_mismatch":
-            parts.append(f"{name}: {_pattern_hint(name)}")
+            msg = _pattern_hint(name)
         elif kind in ("literal_error", "enum"):
-            expected = (err.get("ctx") or {}).get("expected", "")
-            parts.append(f"{name}: must be one of {expected}")
+            msg = f"must be one of {(err.get('ctx') or {}).get('expected', '')}"
         else:
-            parts.append(f"{name}: {err.get('msg', kind)}")
-    return "; ".join(parts)
+            msg = str(err.get("msg", kind))
+        out.append({"field": name, "type": kind, "msg": msg})
+    return out
 
 
 def _pattern_hint(name: str) -> str:

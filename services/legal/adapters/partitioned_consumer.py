@@ -1,0 +1,364 @@
+"""A Kafka consumer that tells poison from trouble, partition by partition, and says when it is stuck.
+
+Why not :class:`shared.kafka.ConsumerLoop`: it retries any unexpected exception forever on the
+record that raised it, so one message that can never be processed (``occurred_at`` =
+``9999-12-31T23:59:59-14:00`` raised ``OverflowError``) stopped every partition of the consumer,
+with ``/readyz`` still 200 and nothing in the DLQ.
+
+Here each failure is classified:
+
+* **poison** (:class:`shared.kafka.InvalidMessage` / a legal :class:`Rejection`: decode,
+  validation, out-of-range, domain rejection) goes to ``<topic>.dlq`` at once, with the reason;
+* **transient** (database or broker unreachable, write contention): retried with backoff, never
+  dead-lettered, however long it lasts;
+* **unexpected** (anything else): retried; after ``max_attempts`` failures of the same record it
+  is poison too (``dlq.reason`` = ``unexpected <ExceptionType> after N attempts``).
+
+While a record waits for its next attempt its partition is *paused* and sought back to it, and
+the other partitions keep being polled, so one partition's trouble holds back only that
+partition (the backoff never exceeds ``retry_window``). Offsets are committed per record after
+it was stored or dead-lettered: at-least-once, never skipping a record.
+
+:class:`ConsumerHealth` carries what the consumer knows about itself: per-partition lag (a
+gauge, refreshed every ``lag_interval``), and ``problem()``: why it cannot progress, once a
+partition has been failing (or the broker unreachable) for ``stuck_after`` seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import KafkaError
+from kafka.structs import OffsetAndMetadata
+from pymongo.errors import ConnectionFailure, PyMongoError
+
+from services.legal.domain.errors import Rejection
+from shared import metrics
+from shared.kafka import InvalidMessage, Producer, dlq_record_headers, logical_topic
+from shared.settings import CommonSettings
+from shared.topics import dlq
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+LAG = metrics.gauge(
+    "centinela_legal_consumer_lag_messages",
+    "records not yet processed per partition (log end offset - position)",
+    ("topic", "partition"),
+)
+STUCK = metrics.gauge(
+    "centinela_legal_consumer_stuck",
+    "1 while the consumer cannot progress on some partition for longer than the stuck threshold",
+    ("topic",),
+)
+FAILURES = metrics.counter(
+    "centinela_legal_consumer_failures_total",
+    "failed attempts to process a record, by kind (transient|unexpected|poison)",
+    ("topic", "kind"),
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Trouble outside the message: waiting may cure it, so it is never a reason to dead-letter."""
+    if isinstance(exc, ConnectionFailure | KafkaError | ConnectionError | TimeoutError):
+        return True
+    if isinstance(exc, PyMongoError) and exc.has_error_label("RetryableWriteError"):
+        return True
+    return bool(getattr(exc, "transient", False)) or type(exc).__name__ == "WriteContention"
+
+
+def poison_reason(exc: BaseException) -> tuple[str, str] | None:
+    """(reason, code) when ``exc`` says the message itself can never be processed."""
+    if isinstance(exc, Rejection):
+        return exc.reason, exc.code
+    if isinstance(exc, InvalidMessage):
+        return exc.reason, str(getattr(exc, "code", "invalid"))
+    return None
+
+
+@dataclass
+class _Failing:
+    offset: int
+    since: float
+    attempts: int = 0
+    retry_at: float = 0.0
+    exc_type: str = ""
+    transient: bool = False
+
+
+@dataclass
+class ConsumerHealth:
+    """What the consumer knows about its own progress (read by /readyz and the gauges)."""
+
+    topic: str
+    stuck_after: float
+    clock: Callable[[], float] = time.monotonic
+    failing: dict[int, _Failing] = field(default_factory=dict)
+    lag: dict[int, int] = field(default_factory=dict)
+    broker_down_since: float | None = None
+    broker_error: str = ""
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def problem(self) -> str | None:
+        """Why the consumer is stuck, naming partitions and exception types (never a value), or None."""
+        now = self.clock()
+        with self._lock:
+            if self.broker_down_since is not None and now - self.broker_down_since >= self.stuck_after:
+                return f"{self.topic}: broker unreachable for {now - self.broker_down_since:.0f}s ({self.broker_error})"
+            stuck = [
+                f"partition {p} failing for {now - f.since:.0f}s ({f.exc_type}, {f.attempts} attempts)"
+                for p, f in sorted(self.failing.items())
+                if now - f.since >= self.stuck_after
+            ]
+        return f"{self.topic}: " + "; ".join(stuck) if stuck else None
+
+    def refresh_gauge(self) -> None:
+        STUCK.labels(self.topic).set(1 if self.problem() else 0)
+
+
+class PartitionedConsumer(Generic[T]):
+    def __init__(
+        self,
+        settings: CommonSettings,
+        topic: str,
+        group_id: str,
+        decode: Callable[[ConsumerRecord], T],
+        handler: Callable[[ConsumerRecord, T], None],
+        *,
+        on_dead_letter: Callable[[ConsumerRecord, str, str], None] | None = None,
+        max_attempts: int = 3,
+        retry_window: float = 10.0,
+        stuck_after: float = 30.0,
+        lag_interval: float = 2.0,
+        first_backoff: float = 0.2,
+        auto_offset_reset: str = "earliest",
+    ) -> None:
+        self.settings = settings
+        self.topic = topic
+        self.group_id = group_id
+        self.decode = decode
+        self.handler = handler
+        self.on_dead_letter = on_dead_letter
+        self.max_attempts = max_attempts
+        self.retry_window = retry_window
+        self.lag_interval = lag_interval
+        self.first_backoff = first_backoff
+        self.auto_offset_reset = auto_offset_reset
+        self.health = ConsumerHealth(topic, stuck_after)
+        self.processed = 0
+        self.dead_lettered = 0
+        self.producer: Producer | None = None
+        self.consumer: KafkaConsumer | None = None
+        self.assigned = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._next_lag = 0.0
+
+    # -- lifecycle
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.run, name=f"consumer-{self.group_id}", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 15.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        if self.producer is not None:
+            self.producer.close()
+
+    def run(self) -> None:
+        """Consume until stopped; a broker outage only delays consumption (restart with backoff)."""
+        delay = 1.0
+        while not self._stop.is_set():
+            try:
+                if self.producer is None:
+                    producer = Producer(self.settings, client_id=f"{self.group_id}-dlq")
+                    if self._stop.is_set():
+                        producer.close()
+                        return
+                    self.producer = producer
+                self._consume()
+                return
+            except Exception as exc:
+                self._broker_trouble(exc)
+                log.warning(
+                    f"{self.topic} consumer unavailable ({type(exc).__name__}); restarting in {delay:.0f}s",
+                    extra={"exc": type(exc).__name__, "topic": self.topic},
+                )
+                self._stop.wait(delay)
+                delay = min(delay * 2, 30.0)
+
+    def _broker_trouble(self, exc: BaseException) -> None:
+        with self.health._lock:
+            if self.health.broker_down_since is None:
+                self.health.broker_down_since = self.health.clock()
+            self.health.broker_error = type(exc).__name__
+        self.health.refresh_gauge()
+
+    def _broker_ok(self) -> None:
+        if self.health.broker_down_since is not None:
+            with self.health._lock:
+                self.health.broker_down_since = None
+                self.health.broker_error = ""
+
+    def _consume(self) -> None:
+        self.consumer = KafkaConsumer(
+            self.settings.topic(self.topic),
+            bootstrap_servers=self.settings.kafka_bootstrap.split(","),
+            group_id=self.settings.topic(self.group_id),
+            enable_auto_commit=False,
+            auto_offset_reset=self.auto_offset_reset,
+            max_poll_records=200,
+            session_timeout_ms=10000,
+            heartbeat_interval_ms=3000,
+        )
+        try:
+            while not self._stop.is_set():
+                self._resume_due()
+                batch = self.consumer.poll(timeout_ms=200 if self.health.failing else 500)
+                assignment = self.consumer.assignment()
+                if assignment:
+                    self.assigned.set()
+                for tp, records in batch.items():
+                    for record in records:
+                        if self._stop.is_set() or not self._process(tp, record):
+                            break  # paused (or stopping): the rest of this partition waits its turn
+                self._forget_revoked(assignment)
+                self._refresh_lag(assignment)
+                self.health.refresh_gauge()
+        finally:
+            self.consumer.close(autocommit=False)
+
+    # -- one record
+    def _process(self, tp: TopicPartition, record: ConsumerRecord) -> bool:
+        """True when the record is done with (stored or dead-lettered, offset committed)."""
+        try:
+            item = self.decode(record)
+            self.handler(record, item)
+        except Exception as exc:
+            poison = poison_reason(exc)
+            if poison is None and not is_transient(exc):
+                attempts = self._attempts(tp, record) + 1
+                if attempts >= self.max_attempts:
+                    poison = (f"unexpected {type(exc).__name__} after {attempts} attempts", "unexpected")
+            if poison is None:
+                self._retry_later(tp, record, exc)
+                return False
+            FAILURES.labels(self.topic, "poison").inc()
+            try:
+                self._dead_letter(record, *poison)
+            except Exception as dlq_exc:  # the DLQ is unreachable: keep the record, try again later
+                self._retry_later(tp, record, dlq_exc)
+                return False
+        else:
+            self.processed += 1
+        self.health.failing.pop(tp.partition, None)
+        self._commit(tp, record)
+        return True
+
+    def _attempts(self, tp: TopicPartition, record: ConsumerRecord) -> int:
+        failing = self.health.failing.get(tp.partition)
+        return failing.attempts if failing is not None and failing.offset == record.offset else 0
+
+    def _retry_later(self, tp: TopicPartition, record: ConsumerRecord, exc: BaseException) -> None:
+        assert self.consumer is not None
+        now = self.health.clock()
+        transient = is_transient(exc)
+        FAILURES.labels(self.topic, "transient" if transient else "unexpected").inc()
+        with self.health._lock:
+            failing = self.health.failing.get(tp.partition)
+            if failing is None or failing.offset != record.offset:
+                failing = _Failing(offset=record.offset, since=now)
+                self.health.failing[tp.partition] = failing
+            failing.attempts += 1
+            failing.exc_type = type(exc).__name__
+            failing.transient = transient
+            backoff = min(self.first_backoff * 2 ** (failing.attempts - 1), self.retry_window)
+            failing.retry_at = now + backoff
+        # Only this partition waits: back to the failing record, paused until its next attempt.
+        self.consumer.seek(tp, record.offset)
+        self.consumer.pause(tp)
+        kind = "transient" if transient else "unexpected"
+        log.warning(
+            f"{self.topic} partition {tp.partition}: {kind} {type(exc).__name__} "
+            f"(attempt {failing.attempts}); retrying in {backoff:.1f}s, other partitions go on",
+            extra={"exc": type(exc).__name__, "topic": self.topic},
+            exc_info=not transient,
+        )
+
+    def _resume_due(self) -> None:
+        assert self.consumer is not None
+        now = self.health.clock()
+        paused = self.consumer.paused()
+        due = [tp for tp in paused if (f := self.health.failing.get(tp.partition)) is None or f.retry_at <= now]
+        if due:
+            self.consumer.resume(*due)
+
+    def _forget_revoked(self, assignment: set[TopicPartition]) -> None:
+        owned = {tp.partition for tp in assignment}
+        with self.health._lock:
+            for partition in [p for p in self.health.failing if p not in owned]:
+                del self.health.failing[partition]  # its new owner retries it
+
+    def _refresh_lag(self, assignment: set[TopicPartition]) -> None:
+        now = self.health.clock()
+        if now < self._next_lag or self.consumer is None:
+            return
+        self._next_lag = now + self.lag_interval
+        try:
+            ends = self.consumer.end_offsets(list(assignment)) if assignment else {}
+            lag = {}
+            for tp, end in ends.items():
+                failing = self.health.failing.get(tp.partition)
+                position = failing.offset if failing is not None else self.consumer.position(tp)
+                lag[tp.partition] = max(0, int(end) - int(position))
+        except Exception as exc:
+            self._broker_trouble(exc)
+            return
+        self._broker_ok()
+        for partition in set(self.health.lag) - set(lag):
+            LAG.remove(self.topic, str(partition))
+        for partition, value in lag.items():
+            LAG.labels(self.topic, str(partition)).set(value)
+        self.health.lag = lag
+
+    def _dead_letter(self, record: ConsumerRecord, reason: str, code: str) -> None:
+        assert self.producer is not None
+        headers = dlq_record_headers(
+            reason=reason,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            group=self.group_id,
+        )
+        headers.append(("dlq.reason.code", code.encode()[:64]))
+        base = logical_topic(self.settings.topic_prefix, record.topic)
+        value = record.value if record.value is not None else b""
+        self.producer.send_raw(dlq(base), record.key, value, headers).get(timeout=15)
+        self.dead_lettered += 1
+        log.warning(
+            f"{self.topic} partition {record.partition}: message dead-lettered ({code})",
+            extra={"topic": self.topic},
+        )
+        if self.on_dead_letter is not None:
+            self.on_dead_letter(record, reason, code)
+
+    def _commit(self, tp: TopicPartition, record: ConsumerRecord) -> None:
+        assert self.consumer is not None
+        for attempt in range(5):
+            try:
+                self.consumer.commit({tp: OffsetAndMetadata(record.offset + 1, "", -1)})
+                return
+            except Exception:  # rebalance in progress: the record may be replayed, handling is idempotent
+                if attempt == 4:
+                    log.warning("offset commit failed; record may be replayed", extra={"topic": self.topic})
+                    return
+                time.sleep(0.2)  # between commit attempts, not test synchronisation
