@@ -22,6 +22,7 @@ from services.alerts.adapters.consumer import AlertsTopicIngestor
 from services.alerts.adapters.live_stream import Broadcaster
 from services.alerts.adapters.policy_file import EscalationPolicy
 from services.alerts.api import admin_routes, inbox_routes
+from services.alerts.domain.page_cursor import CursorCodec, derive_key
 from services.alerts.service import AlertsService
 from services.alerts.service.configuration import Configuration
 from services.alerts.service.delivery import DeliveryWorker
@@ -71,10 +72,11 @@ def build_app(settings: AlertsSettings | None = None) -> FastAPI:
         publisher = OutboxPublisher(settings, [AlertDoc._get_collection()], OutboxLeaseDoc._get_collection())
         worker = DeliveryWorker(settings, jobs, subscriptions, deliveries)
         notifier = Notifier(settings, directory, subscriptions, jobs, policy, on_jobs=worker.notify)
+        cursors = CursorCodec(derive_key(settings.jwt_secret.get_secret_value()))
         app.state.alerts = AlertsService(
             settings=settings,
-            inbox=Inbox(alerts, notifier, on_change=live.publish, on_outbox=publisher.notify),
-            configuration=Configuration(subscriptions, directory, deliveries),
+            inbox=Inbox(alerts, notifier, cursors, on_change=live.publish, on_outbox=publisher.notify),
+            configuration=Configuration(subscriptions, directory, deliveries, cursors),
             live=live,
         )
         ingestor = AlertIngestor(

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query, Response
 from services.alerts.api.deps import Admin, ConfigurationDep
 from services.alerts.api.schemas import (
     DeliveryOut,
+    DeliveryPage,
     DirectoryIn,
     DirectoryOut,
     SubscriptionIn,
@@ -52,16 +53,17 @@ def delete_subscription(sub_id: str, principal: Admin, config: ConfigurationDep)
 
 
 @router.get(
-    "/v1/subscriptions/{sub_id}/deliveries", response_model=list[DeliveryOut], summary="delivery attempts, newest first"
+    "/v1/subscriptions/{sub_id}/deliveries", response_model=DeliveryPage, summary="delivery attempts, newest first"
 )
 def list_deliveries(
     sub_id: str,
     principal: Admin,
     config: ConfigurationDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
-) -> list[DeliveryOut]:
-    return [DeliveryOut(id=d.pop("_id"), **d) for d in config.deliveries_page(sub_id, limit, offset)]
+    cursor: Annotated[str | None, Query(max_length=512, description="`next_cursor` of the previous page")] = None,
+) -> DeliveryPage:
+    docs, next_cursor = config.deliveries_page(sub_id, limit, cursor)
+    return DeliveryPage(items=[DeliveryOut(id=d.pop("_id"), **d) for d in docs], limit=limit, next_cursor=next_cursor)
 
 
 @router.put("/v1/directory/{user_id}", response_model=DirectoryOut, summary="set a staff member's e-mail and org")

@@ -21,6 +21,7 @@ from services.alerts.adapters.live_stream import OVERFLOW
 from services.alerts.api.deps import InboxDep, LiveDep, Reader, SettingsDep
 from services.alerts.api.schemas import AlertDetail, AlertOut, AlertPage, CommentIn, Severity, SnoozeIn, Status
 from services.alerts.domain.visibility import visible
+from services.alerts.service.errors import InvalidField
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
 
@@ -35,21 +36,26 @@ def inbox(
     rule: Annotated[str | None, Query(max_length=100)] = None,
     case_id: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+    cursor: Annotated[
+        str | None, Query(max_length=512, description="`next_cursor` of the previous page (same filters)")
+    ] = None,
+    total: Annotated[bool, Query(description="also count every alert matching the filters (slower)")] = False,
+    offset: Annotated[
+        int | None,
+        Query(ge=0, deprecated=True, description="replaced by `cursor`; only 0 (the first page) is accepted"),
+    ] = None,
 ) -> AlertPage:
+    if offset:
+        # an old client paging by offset would otherwise get page one again and again
+        raise InvalidField("query.offset", "the inbox pages by cursor: pass the previous page's next_cursor as cursor")
     filters: dict[str, Any] = {}
     for key, value in (("status", status_), ("severity", severity), ("rule", rule), ("case_id", case_id)):
         if value is not None:
             filters[key] = value
-    docs, total = inbox.page(principal, filters, limit, offset)
+    page = inbox.page(principal, filters, limit, cursor, with_total=total)
     base = settings.public_base_url
-    return AlertPage(
-        items=[AlertOut.from_doc(d, base) for d in docs],
-        total=total,
-        limit=limit,
-        offset=offset,
-        next_offset=offset + len(docs) if offset + len(docs) < total else None,
-    )
+    items = [AlertOut.from_doc(d, base) for d in page.items]
+    return AlertPage(items=items, limit=limit, next_cursor=page.next_cursor, total=page.total)
 
 
 @router.get("/stream", summary="Server-Sent Events of new and changed alerts visible to the caller")

@@ -64,10 +64,12 @@ class AlertDetail(AlertOut):
 
 class AlertPage(BaseModel):
     items: list[AlertOut]
-    total: int
     limit: int
-    offset: int
-    next_offset: int | None
+    next_cursor: str | None = Field(
+        description="pass as `cursor` for the next page (same filters); null on the last page. Pages are "
+        "keyed on (raised_at, id), so alerts arriving while you walk them never repeat or shift an item"
+    )
+    total: int | None = Field(None, description="number of alerts matching the filters; only with `total=true`")
 
 
 class CommentIn(BaseModel):
@@ -127,6 +129,12 @@ class DeliveryOut(BaseModel):
     status_code: int | None = None
     error: str | None = None
     duration_ms: float | None = None
+
+
+class DeliveryPage(BaseModel):
+    items: list[DeliveryOut]
+    limit: int
+    next_cursor: str | None = Field(description="pass as `cursor` for the next (older) page; null on the last page")
 
 
 class DirectoryIn(BaseModel):

@@ -6,7 +6,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from services.alerts.service.errors import NotFound
+from services.alerts.domain.page_cursor import CursorCodec, CursorError, Position, query_digest
+from services.alerts.service.errors import InvalidField, NotFound
 from services.alerts.store.contacts import DeliveryRepository, DirectoryRepository, SubscriptionRepository
 from shared.auth import Principal
 
@@ -17,12 +18,14 @@ class Configuration:
         subscriptions: SubscriptionRepository,
         directory: DirectoryRepository,
         deliveries: DeliveryRepository,
+        cursors: CursorCodec,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.subscriptions = subscriptions
         self.directory = directory
         self.deliveries = deliveries
+        self.cursors = cursors
         self.clock = clock
 
     # -- webhook subscriptions
@@ -42,9 +45,19 @@ class Configuration:
         if not self.subscriptions.delete(sub_id):
             raise NotFound("subscription not found")
 
-    def deliveries_page(self, sub_id: str, limit: int, offset: int) -> list[dict[str, Any]]:
+    def deliveries_page(self, sub_id: str, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of a webhook's delivery attempts, newest first, and the cursor of the next page."""
         self.subscription(sub_id)
-        return self.deliveries.page(sub_id, limit, offset)
+        query = query_digest("deliveries", sub_id)
+        after = None
+        if cursor is not None:
+            try:
+                after = self.cursors.decode(cursor, query)
+            except CursorError as exc:
+                raise InvalidField("query.cursor", str(exc)) from exc
+        docs, more = self.deliveries.page(sub_id, limit, after)
+        next_cursor = self.cursors.encode(Position(docs[-1]["at"], docs[-1]["_id"]), query) if more and docs else None
+        return docs, next_cursor
 
     # -- staff directory
     def put_directory(self, principal: Principal, user_id: str, email: str, org_id: str, role: str) -> dict[str, Any]:

@@ -10,11 +10,13 @@ and the live stream hears of it at once.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from services.alerts import metrics as m
 from services.alerts.domain import alert_status as st
+from services.alerts.domain.page_cursor import CursorCodec, CursorError, Position, query_digest
 from services.alerts.domain.visibility import scope_filter
 from services.alerts.service.errors import Conflict, Forbidden, InvalidField, NotFound
 from services.alerts.service.notifications import Notifier, pending_entry
@@ -26,11 +28,19 @@ from shared.events.alerts import AlertAcknowledged, AlertResolved
 from shared.topics import ALERTS
 
 
+@dataclass
+class AlertsPage:
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+    total: int | None
+
+
 class Inbox:
     def __init__(
         self,
         alerts: AlertRepository,
         notifier: Notifier,
+        cursors: CursorCodec,
         *,
         on_change: Callable[[str, dict[str, Any]], None],
         on_outbox: Callable[[], None] = lambda: None,
@@ -38,6 +48,7 @@ class Inbox:
     ) -> None:
         self.alerts = alerts
         self.notifier = notifier
+        self.cursors = cursors
         self.on_change = on_change
         self.on_outbox = on_outbox
         self.clock = clock
@@ -50,9 +61,23 @@ class Inbox:
         return scope
 
     def page(
-        self, principal: Principal, filters: dict[str, Any], limit: int, offset: int
-    ) -> tuple[list[dict[str, Any]], int]:
-        return self.alerts.page(self.scope(principal), filters, limit, offset)
+        self, principal: Principal, filters: dict[str, Any], limit: int, cursor: str | None, *, with_total: bool = False
+    ) -> AlertsPage:
+        """One page of the caller's alerts, newest first; ``next_cursor`` continues exactly after it."""
+        scope = self.scope(principal)
+        query = query_digest(principal.sub, sorted(principal.roles), principal.org, filters)
+        after = None
+        if cursor is not None:
+            try:
+                after = self.cursors.decode(cursor, query)
+            except CursorError as exc:
+                raise InvalidField("query.cursor", str(exc)) from exc
+        docs, more, total = self.alerts.page(scope, filters, limit, after, with_total=with_total)
+        next_cursor = None
+        if more and docs:
+            last = docs[-1]
+            next_cursor = self.cursors.encode(Position(last["raised_at"], last["_id"]), query)
+        return AlertsPage(docs, next_cursor, total)
 
     def get(self, principal: Principal, alert_id: str) -> dict[str, Any]:
         doc = self.alerts.get(alert_id, self.scope(principal))

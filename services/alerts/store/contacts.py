@@ -10,6 +10,7 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
+from services.alerts.domain.page_cursor import Position
 from services.alerts.store.documents import (
     DeliveryDoc,
     DirectoryEntryDoc,
@@ -125,11 +126,16 @@ class DeliveryRepository:
     def record(self, **fields: Any) -> None:
         self.coll.insert_one({"_id": uuid.uuid4().hex, **fields})
 
-    def page(self, subscription_id: str, limit: int, offset: int) -> list[dict[str, Any]]:
-        cursor = (
-            self.coll.find({"subscription_id": subscription_id})
-            .sort([("at", DESCENDING), ("attempt", DESCENDING)])
-            .skip(offset)
-            .limit(limit)
-        )
-        return list(cursor)
+    def page(
+        self, subscription_id: str, limit: int, after: Position | None = None
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """Up to ``limit`` attempts newest first (at, then id), after ``after``; and whether more follow."""
+        query: dict[str, Any] = {"subscription_id": subscription_id}
+        if after is not None:
+            query = {
+                "subscription_id": subscription_id,
+                "at": {"$lte": after.at},
+                "$or": [{"at": {"$lt": after.at}}, {"at": after.at, "_id": {"$lt": after.id}}],
+            }
+        docs = list(self.coll.find(query).sort([("at", DESCENDING), ("_id", DESCENDING)]).limit(limit + 1))
+        return docs[:limit], len(docs) > limit

@@ -24,11 +24,12 @@ class AlertDoc(Document):
     meta = {
         "collection": "alerts",
         "indexes": [
-            {"fields": ["advocate_id", "-raised_at"]},
-            {"fields": ["org_id", "-raised_at"]},
+            # the inbox: one caller's alerts newest first, continued after (raised_at, _id) by a cursor
+            {"fields": ["advocate_id", "-raised_at", "-_id"]},
+            {"fields": ["org_id", "-raised_at", "-_id"]},
             {"fields": ["status", "severity", "escalation_level", "raised_at"]},
             {"fields": ["status", "snoozed_until"]},
-            {"fields": ["case_id"]},
+            {"fields": ["case_id", "-raised_at", "-_id"]},
             # the sweep of notifications a crash left unqueued: sparse, only alerts with some pending
             {"fields": ["notify_since"], "sparse": True},
         ],
@@ -99,7 +100,7 @@ class SubscriptionDoc(Document):
 class DeliveryDoc(Document):
     """One webhook delivery attempt."""
 
-    meta = {"collection": "deliveries", "indexes": [{"fields": ["subscription_id", "-at"]}]}
+    meta = {"collection": "deliveries", "indexes": [{"fields": ["subscription_id", "-at", "-_id"]}]}
     id = StringField(primary_key=True)
     subscription_id = StringField(required=True)
     job_id = StringField()

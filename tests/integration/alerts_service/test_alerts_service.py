@@ -17,7 +17,7 @@ from shared.events import decode
 from shared.events.alerts import AlertResolved
 from shared.topics import ALERTS
 from tests.integration.alerts_service.conftest import SENTINEL, AlertsService
-from tests.support import Receiver, consumer, drain, wait_for
+from tests.support import Receiver, alert_raised, consumer, drain, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -81,25 +81,88 @@ def test_inbox_filters_and_paging_newest_first(alerts_service: AlertsService) ->
     second = s.raise_alert(advocate=adv, org=org, case_id=case_id, rule="legal.no_activity", severity="medium")
     third = s.raise_alert(advocate=adv, org=org, case_id=case_id, rule="risk.revictimisation", severity="critical")
     mine = s.token("legal_advocate", adv, org)
-    wait_for(lambda: s.get("/v1/alerts", mine).json()["total"] == 3, timeout=30, what="three alerts")
+    wait_for(lambda: len(s.get("/v1/alerts", mine).json()["items"]) == 3, timeout=30, what="three alerts")
+    assert s.get("/v1/alerts", mine).json()["total"] is None  # counted only when asked
+    assert s.get("/v1/alerts", mine, params={"total": "true"}).json()["total"] == 3
 
     page1 = s.get("/v1/alerts", mine, params={"limit": 2}).json()
     assert [a["id"] for a in page1["items"]] == [third.alert_id, second.alert_id]
-    assert page1["next_offset"] == 2
-    page2 = s.get("/v1/alerts", mine, params={"limit": 2, "offset": 2}).json()
+    assert page1["next_cursor"]
+    page2 = s.get("/v1/alerts", mine, params={"limit": 2, "cursor": page1["next_cursor"]}).json()
     assert [a["id"] for a in page2["items"]] == [first.alert_id]
-    assert page2["next_offset"] is None
+    assert page2["next_cursor"] is None
 
     by_rule = s.get("/v1/alerts", mine, params={"rule": "legal.no_activity"}).json()
     assert [a["id"] for a in by_rule["items"]] == [second.alert_id]
     by_sev = s.get("/v1/alerts", mine, params={"severity": "critical"}).json()
     assert [a["id"] for a in by_sev["items"]] == [third.alert_id]
-    assert s.get("/v1/alerts", mine, params={"status": "resolved"}).json()["total"] == 0
+    assert s.get("/v1/alerts", mine, params={"status": "resolved"}).json()["items"] == []
 
     bad = s.get("/v1/alerts", mine, params={"status": "closed"})
     assert bad.status_code == 422
     assert bad.json()["detail"][0]["field"] == "query.status"
     assert s.get("/v1/alerts", mine, params={"limit": 0}).status_code == 422
+
+    # a cursor is only good for the query (and the caller) it came from, and cannot be forged
+    cursor = page1["next_cursor"]
+    body, _, mac = cursor.partition(".")
+    tampered = body[:-2] + ("AA" if body[-2:] != "AA" else "BB") + "." + mac
+    other_query = s.get("/v1/alerts", mine, params={"limit": 2, "rule": "service.overdue", "cursor": cursor})
+    someone_else = s.get("/v1/alerts", s.token("legal_advocate", uid("adv"), org), params={"cursor": cursor})
+    for refused in (
+        s.get("/v1/alerts", mine, params={"cursor": "garbage"}),
+        s.get("/v1/alerts", mine, params={"limit": 2, "cursor": tampered}),
+        other_query,
+        someone_else,
+    ):
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["detail"][0]["field"] == "query.cursor"
+    # offset paging is gone from the inbox (it repeated items while alerts arrived): refused, not ignored
+    old = s.get("/v1/alerts", mine, params={"offset": 2})
+    assert old.status_code == 422 and old.json()["detail"][0]["field"] == "query.offset"
+
+
+def test_walking_the_pages_while_alerts_arrive_yields_each_alert_once(alerts_service: AlertsService) -> None:
+    """Alerts raised between page reads, newer than everything, tied on raised_at with a served one,
+    or older than the page boundary: none shifts the pages, so every alert stored before the walk is
+    served exactly once and none twice (offset paging served some twice and skipped others)."""
+    s = alerts_service
+    adv, org = uid("adv"), uid("org")
+    mine = s.token("legal_advocate", adv, org)
+    base = datetime.now(UTC) - timedelta(hours=1)
+    before: list[str] = []
+    for i in range(30):  # pairs share a raised_at: the id breaks the tie
+        p = alert_raised(org=org, advocate=adv, raised_at=base + timedelta(seconds=i // 2))
+        s.publish(p)
+        before.append(p.alert_id)
+    wait_for(
+        lambda: s.get("/v1/alerts", mine, params={"total": "true"}).json()["total"] == 30, timeout=60, what="30 alerts"
+    )
+    seen: list[str] = []
+    arrived: list[str] = []
+    cursor = None
+    pages = 0
+    while True:
+        params: dict[str, Any] = {"limit": 4}
+        if cursor:
+            params["cursor"] = cursor
+        page = s.get("/v1/alerts", mine, params=params).json()
+        seen += [a["id"] for a in page["items"]]
+        pages += 1
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+        # while the client reads: a newest alert, one tied with the last served, one older than it
+        last_at = datetime.fromisoformat(page["items"][-1]["raised_at"])
+        for at in (datetime.now(UTC), last_at, last_at - timedelta(milliseconds=500)):
+            p = alert_raised(org=org, advocate=adv, raised_at=at)
+            s.publish(p)
+            arrived.append(p.alert_id)
+        wait_for(lambda: s.get(f"/v1/alerts/{arrived[-1]}", mine).status_code == 200, timeout=30, what="arrival")
+    assert pages >= 8
+    assert len(seen) == len(set(seen)), "an alert was served twice"
+    assert set(before) <= set(seen), "an alert stored before the walk was skipped"
+    assert set(seen) <= set(before) | set(arrived)
 
 
 def test_replayed_raised_event_is_one_alert(alerts_service: AlertsService) -> None:
@@ -114,7 +177,7 @@ def test_replayed_raised_event_is_one_alert(alerts_service: AlertsService) -> No
     mine = s.token("legal_advocate", adv, org)
     s.wait_alert(marker.alert_id, mine)
     page = s.get("/v1/alerts", mine, params={"case_id": case_id, "rule": "service.overdue"}).json()
-    assert page["total"] == 1
+    assert len(page["items"]) == 1
     assert page["items"][0]["id"] == alert.alert_id
 
 
@@ -175,7 +238,7 @@ def test_snooze_validates_and_hides(alerts_service: AlertsService) -> None:
     )
     snoozed = s.get("/v1/alerts", mine, params={"status": "snoozed"}).json()
     assert [a["id"] for a in snoozed["items"]] == [alert.alert_id]
-    assert s.get("/v1/alerts", mine, params={"status": "open"}).json()["total"] == 0
+    assert s.get("/v1/alerts", mine, params={"status": "open"}).json()["items"] == []
     # snoozed alerts can still be acknowledged
     assert s.post(f"/v1/alerts/{alert.alert_id}/ack", mine).json()["status"] == "acknowledged"
 
@@ -270,7 +333,7 @@ def test_webhook_signed_and_retried(alerts_service: AlertsService, receiver: Rec
     assert first["headers"]["X-Centinela-Event-Id"] == second["headers"]["X-Centinela-Event-Id"]
 
     def attempts() -> list[dict[str, Any]] | None:
-        rows = s.get(f"/v1/subscriptions/{sub['id']}/deliveries", admin).json()
+        rows = s.get(f"/v1/subscriptions/{sub['id']}/deliveries", admin).json()["items"]
         return rows if len(rows) >= 2 else None
 
     rows = sorted(wait_for(attempts, timeout=30, what="two recorded attempts"), key=lambda r: r["attempt"])

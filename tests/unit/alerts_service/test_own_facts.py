@@ -13,6 +13,7 @@ import yaml
 
 from services.alerts.adapters.consumer import AlertsTopicIngestor
 from services.alerts.adapters.policy_file import EscalationPolicy
+from services.alerts.domain.page_cursor import CursorCodec
 from services.alerts.service.escalation import Escalator
 from services.alerts.service.inbox import Inbox
 from services.alerts.service.ingest import AlertIngestor
@@ -42,7 +43,9 @@ class World:
         subscriptions = SubscriptionRepository(self.db["subscriptions"])
         self.changes: list[tuple[str, str]] = []
         self.notifier = Notifier(self.settings, directory, subscriptions, self.jobs, self.policy)
-        self.inbox = Inbox(self.alerts, self.notifier, on_change=lambda c, d: self.changes.append((c, d["_id"])))
+        self.inbox = Inbox(
+            self.alerts, self.notifier, CursorCodec(b"k"), on_change=lambda c, d: self.changes.append((c, d["_id"]))
+        )
         self.ingestor = AlertIngestor(
             self.settings, self.alerts, directory, subscriptions, self.jobs, self.policy,
             on_change=lambda c, d: self.changes.append((c, d["_id"])), on_jobs=lambda: None, notifier=self.notifier,
