@@ -4,11 +4,16 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STACK := deploy/local/stack.sh
+PYTEST := $(PY) -m pytest -q -p no:cacheprovider
+# `make up MONITORING=1` also starts a local Prometheus with the alerting rules
+MONITORING ?=
+monitoring_flag = $(if $(filter 1 yes true on,$(MONITORING)),1,0)
 
-.PHONY: help venv up down status logs test test-unit lint bench clean topics token
+.PHONY: help venv up down restart status logs monitoring test test-unit test-integration test-e2e lint bench \
+	clean topics token
 
 help: ## list the commands
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
 
 venv: $(VENV)/.installed ## create the virtualenv and install centinela with its dev tools
 
@@ -19,28 +24,45 @@ $(VENV)/.installed: pyproject.toml
 	@PYTHONWARNINGS=ignore $(PY) -m pip install --quiet -e '.[dev]'
 	@touch $@
 
-up: venv ## run the whole system: Kafka, FerretDB, intake, legal, alerts, processor
-	@bash $(STACK) up
+up: venv ## start Kafka, SecantusDB (MongoDB wire), intake, legal, alerts, processor, console (once built); wait for every /readyz
+	@CENTINELA_MONITORING=$(monitoring_flag) bash $(STACK) up
 
-down: ## stop everything `make up` started
+down: ## stop everything `make up` started, by PID
 	@bash $(STACK) down
 
-status: ## what runs
+restart: ## stop and start one process by PID, same environment: make restart SERVICE=legal
+	@test -n "$(SERVICE)" || { echo "usage: make restart SERVICE=intake|legal|alerts|processor|console|prometheus" >&2; exit 2; }
+	@bash $(STACK) restart $(SERVICE)
+
+status: ## which processes of the stack run, with their PIDs
 	@bash $(STACK) status
 
-logs: ## follow every log of the local stack
-	@tail -n 20 -F .run/logs/*.log
+logs: ## follow the stack's logs; one process: make logs SERVICE=legal
+	@bash $(STACK) logs $(SERVICE)
 
-test: venv ## unit, integration and e2e tests against a real broker and database
+monitoring: ## start a local Prometheus (Debian's package) scraping the running stack, with the alerting rules
+	@bash $(STACK) monitoring-up
+
+test: venv ## unit, integration and e2e tests against a real broker and database (starts what is missing)
 	@bash deploy/local/test.sh
 
-test-unit: venv ## unit tests only (no network)
-	@$(PY) -m pytest tests/unit -q
+test-unit: venv ## unit tests only (no network; includes promtool checks of the alerting rules)
+	@$(PYTEST) tests/unit
 
-lint: venv ## ruff and mypy
+test-integration: venv ## integration tests: one real adapter each (starts Kafka and the database if missing)
+	@bash deploy/local/test.sh tests/integration
+
+test-e2e: venv ## end-to-end tests through the running services' APIs (starts Kafka and the database if missing)
+	@bash deploy/local/test.sh tests/e2e
+
+lint: venv ## ruff, ruff format, mypy, and the pre-commit hooks when .pre-commit-config.yaml exists
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
 	@$(VENV)/bin/mypy
+	@if [ -f .pre-commit-config.yaml ]; then \
+		test -x $(VENV)/bin/pre-commit || { echo "lint: pre-commit is not in $(VENV) (it belongs in the dev extras)" >&2; exit 1; }; \
+		$(VENV)/bin/pre-commit run --all-files --show-diff-on-failure; \
+	else echo "lint: no .pre-commit-config.yaml, pre-commit hooks skipped"; fi
 
 bench: venv ## throughput and latency benchmarks (starts the infra it needs)
 	@bash deploy/local/test.sh --bench

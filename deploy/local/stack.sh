@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # centinela local stack without Docker: Apache Kafka (KRaft, Maven Central jars run with java),
-# a MongoDB-wire-protocol server, and the centinela processes.
+# SecantusDB (a MongoDB-wire-protocol server from PyPI), the centinela processes and, on request,
+# a local Prometheus (Debian's `prometheus` package) with centinela's alerting rules.
 #
 # The database server is SecantusDB (PyPI, exact pin, WiredTiger storage). FerretDB 1.24.2 was
 # the first choice but fails the storage contract (tests/integration/storage): concurrent updates
@@ -9,14 +10,21 @@
 #
 #   stack.sh install          provision Kafka and the database server into the cache (idempotent)
 #   stack.sh infra-up         start Kafka and the database server, wait until they answer
-#   stack.sh services-up      start intake, legal, alerts API and the alerts processor
-#   stack.sh up               all of the above, then print what runs where
+#   stack.sh services-up      start console (once services/console exists), intake, legal, alerts, processor
+#   stack.sh up               all of the above, wait until every process answers /readyz 200, print
+#                             what runs where and how long start-up took (CENTINELA_MONITORING=1: Prometheus too)
+#   stack.sh restart NAME     stop NAME by its PID and start it again with the same environment
+#   stack.sh logs [NAME]      follow NAME's log (every log without NAME)
+#   stack.sh monitoring-up    start Prometheus scraping every running process, with deploy/prometheus/rules
 #   stack.sh down             stop exactly what was started (by PID), waiting for exit
 #   stack.sh status           what runs, by PID file
 #   stack.sh clean            down, then wipe data directories and logs of this checkout
 #
 # Downloads and builds live in the cache (shared by every clone); data, logs and PID files
-# live in .run/ of this checkout.
+# live in .run/ of this checkout (CENTINELA_RUN_DIR). Every port is a CENTINELA_*_PORT variable,
+# so a second stack can run beside the first. CENTINELA_EXTERNAL_KAFKA=host:port and
+# CENTINELA_EXTERNAL_MONGO=mongodb://... use a broker / database that is already running instead
+# of starting one (nothing is started or stopped for it).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -38,13 +46,24 @@ INTAKE_PORT="${CENTINELA_INTAKE_PORT:-8001}"
 LEGAL_PORT="${CENTINELA_LEGAL_PORT:-8002}"
 ALERTS_PORT="${CENTINELA_ALERTS_PORT:-8003}"
 PROCESSOR_PORT="${CENTINELA_PROCESSOR_PORT:-6066}"
+CONSOLE_PORT="${CENTINELA_CONSOLE_PORT:-8004}"
+PROMETHEUS_PORT="${CENTINELA_PROMETHEUS_PORT:-9090}"
+PROMETHEUS_BIN="${CENTINELA_PROMETHEUS_BIN:-prometheus}"
+MONITORING="${CENTINELA_MONITORING:-0}"
+EXTERNAL_KAFKA="${CENTINELA_EXTERNAL_KAFKA:-}"
+EXTERNAL_MONGO="${CENTINELA_EXTERNAL_MONGO:-}"
 READY_TIMEOUT="${CENTINELA_READY_TIMEOUT:-120}"
 
 KAFKA_HOME="$CACHE/kafka-$KAFKA_VERSION"
 FERRETDB_BIN="$CACHE/ferretdb-$FERRETDB_VERSION/bin/ferretdb"
 SECANTUSDB_HOME="$CACHE/secantusdb-$SECANTUSDB_VERSION"
 
-die() { echo "stack: error: $*" >&2; exit 1; }
+UP_IN_PROGRESS=0
+die() {
+  echo "stack: error: $*" >&2
+  if [ "$UP_IN_PROGRESS" = 1 ]; then echo "stack: what did start still runs; 'make down' (stack.sh down) stops it" >&2; fi
+  exit 1
+}
 log() { echo "stack: $*"; }
 
 need() {
@@ -172,6 +191,7 @@ wait_port() {
   done
 }
 
+# wait_http NAME URL: until URL answers 200 (a 503 "recovering" is not ready), or NAME dies, or time runs out
 wait_http() {
   local name=$1 url=$2 deadline=$((SECONDS + READY_TIMEOUT))
   until "$PY" -c "import sys,urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)" "$url" 2>/dev/null; do
@@ -236,9 +256,11 @@ start_mongo() {
 }
 
 service_env() {
-  export CENTINELA_KAFKA_BOOTSTRAP="${CENTINELA_KAFKA_BOOTSTRAP:-127.0.0.1:$KAFKA_PORT}"
-  export CENTINELA_MONGO_URI="${CENTINELA_MONGO_URI:-mongodb://127.0.0.1:$MONGO_PORT/}"
+  export CENTINELA_KAFKA_BOOTSTRAP="${EXTERNAL_KAFKA:-${CENTINELA_KAFKA_BOOTSTRAP:-127.0.0.1:$KAFKA_PORT}}"
+  export CENTINELA_MONGO_URI="${EXTERNAL_MONGO:-${CENTINELA_MONGO_URI:-mongodb://127.0.0.1:$MONGO_PORT/}}"
   export CENTINELA_ENV="${CENTINELA_ENV:-dev}"
+  # faust's state belongs to the run directory, so a second stack (CENTINELA_RUN_DIR) has its own
+  export CENTINELA_PROCESSOR_DATADIR="${CENTINELA_PROCESSOR_DATADIR:-$RUN/processor-data}"
 }
 
 ensure_topics() {
@@ -246,45 +268,191 @@ ensure_topics() {
   "$PY" -m shared.topics ensure --timeout "$READY_TIMEOUT" || die "could not create topics"
 }
 
-infra_up() { start_kafka; start_mongo; ensure_topics; }
-
-services_up() {
-  need python; service_env
-  cd "$ROOT"
-  start_proc intake "$INTAKE_PORT" "$PY" -m uvicorn services.intake.main:app --host 127.0.0.1 --port "$INTAKE_PORT" --no-access-log
-  start_proc legal "$LEGAL_PORT" "$PY" -m uvicorn services.legal.main:app --host 127.0.0.1 --port "$LEGAL_PORT" --no-access-log
-  start_proc alerts "$ALERTS_PORT" "$PY" -m uvicorn services.alerts.main:app --host 127.0.0.1 --port "$ALERTS_PORT" --no-access-log
-  start_proc processor "$PROCESSOR_PORT" "$PY" -m services.processor worker \
-    --web-host 127.0.0.1 --web-port "$PROCESSOR_PORT" --loglevel warn
-  wait_http intake "http://127.0.0.1:$INTAKE_PORT/readyz"
-  wait_http legal "http://127.0.0.1:$LEGAL_PORT/readyz"
-  wait_http alerts "http://127.0.0.1:$ALERTS_PORT/readyz"
-  wait_http processor "http://127.0.0.1:$PROCESSOR_PORT/metrics"
+infra_up() {
+  if [ -n "$EXTERNAL_KAFKA" ]; then
+    log "using the Kafka broker at $EXTERNAL_KAFKA (CENTINELA_EXTERNAL_KAFKA: not started or stopped here)"
+  else
+    start_kafka
+  fi
+  if [ -n "$EXTERNAL_MONGO" ]; then
+    log "using the database at $EXTERNAL_MONGO (CENTINELA_EXTERNAL_MONGO: not started or stopped here)"
+  else
+    start_mongo
+  fi
+  ensure_topics
 }
 
-summary() {
-  cat <<EOF
+# The console is being built in services/console; until its app module exists the stack runs without it.
+console_present() { [ -f "$ROOT/services/console/main.py" ]; }
 
-centinela is up:
-  intake API        http://127.0.0.1:$INTAKE_PORT   (docs: /docs, metrics: /metrics)
-  legal API         http://127.0.0.1:$LEGAL_PORT   (docs: /docs, metrics: /metrics)
-  alerts API        http://127.0.0.1:$ALERTS_PORT   (docs: /docs, metrics: /metrics)
-  alerts processor  http://127.0.0.1:$PROCESSOR_PORT/metrics
-  Kafka             127.0.0.1:$KAFKA_PORT (KRaft, Apache Kafka $KAFKA_VERSION)
-  MongoDB wire      mongodb://127.0.0.1:$MONGO_PORT/ ($MONGO_SERVER)
-  logs              $RUN/logs/
-  dev token         .venv/bin/python -m shared.auth mint --role legal_advocate --sub adv-7 --org org-1
-  stop              make down
-EOF
+# the centinela processes in start order (the console last: it calls the others' APIs)
+services() {
+  echo intake legal alerts processor
+  if console_present; then echo console; fi
+}
+
+service_port() {
+  case "$1" in
+    intake) echo "$INTAKE_PORT" ;;
+    legal) echo "$LEGAL_PORT" ;;
+    alerts) echo "$ALERTS_PORT" ;;
+    processor) echo "$PROCESSOR_PORT" ;;
+    console) echo "$CONSOLE_PORT" ;;
+    prometheus) echo "$PROMETHEUS_PORT" ;;
+    *) die "unknown process '$1' (one of: $(services | tr '\n' ' ')prometheus)" ;;
+  esac
+}
+
+# start_service NAME: the one place that knows each process's command line, so `up` and
+# `restart NAME` start it identically (same environment from service_env, same options)
+start_service() {
+  local name=$1 port
+  port=$(service_port "$name")
+  need python; service_env
+  cd "$ROOT"
+  case "$name" in
+    intake|legal|alerts)
+      start_proc "$name" "$port" "$PY" -m uvicorn "services.$name.main:app" \
+        --host 127.0.0.1 --port "$port" --no-access-log ;;
+    processor)
+      start_proc processor "$port" "$PY" -m services.processor worker \
+        --web-host 127.0.0.1 --web-port "$port" --loglevel warn ;;
+    console)
+      console_present || die "services/console/main.py does not exist yet"
+      # where the console finds the APIs it calls (ignored by a console that does not read them)
+      start_proc console "$port" env \
+        CENTINELA_INTAKE_URL="http://127.0.0.1:$INTAKE_PORT" \
+        CENTINELA_LEGAL_URL="http://127.0.0.1:$LEGAL_PORT" \
+        CENTINELA_ALERTS_URL="http://127.0.0.1:$ALERTS_PORT" \
+        "$PY" -m uvicorn services.console.main:app --host 127.0.0.1 --port "$port" --no-access-log ;;
+    prometheus) start_prometheus ;;
+  esac
+}
+
+# Readiness, not liveness: the processor serves /metrics ~30 s before its tables are recovered,
+# and alerts due in that window would come late; only /readyz 200 means "ready".
+wait_ready() {
+  local name=$1
+  if [ "$name" = prometheus ]; then
+    wait_http prometheus "http://127.0.0.1:$PROMETHEUS_PORT/-/ready"
+  else
+    wait_http "$name" "http://127.0.0.1:$(service_port "$name")/readyz"
+  fi
+}
+
+services_up() {
+  local name
+  for name in $(services); do start_service "$name"; done
+  for name in $(services); do wait_ready "$name"; done
+}
+
+# ---------------------------------------------------------------- monitoring (Debian's prometheus)
+# A config generated per run: the targets are this stack's ports, the rules are the committed ones.
+prometheus_config() {
+  local cfg="$RUN/prometheus.yml" name
+  mkdir -p "$RUN"
+  {
+    echo "# generated by deploy/local/stack.sh for this run; rules: deploy/prometheus/rules"
+    echo "global: {scrape_interval: 5s, evaluation_interval: 5s}"
+    echo "rule_files: [\"$ROOT/deploy/prometheus/rules/*.yml\"]"
+    echo "scrape_configs:"
+    for name in $(services); do
+      echo "  - job_name: $name"
+      echo "    static_configs: [{targets: [\"127.0.0.1:$(service_port "$name")\"]}]"
+    done
+  } >"$cfg"
+  echo "$cfg"
+}
+
+start_prometheus() {
+  command -v "$PROMETHEUS_BIN" >/dev/null \
+    || die "prometheus not found: apt-get install prometheus (Debian's package; .ci/run installs it)"
+  local cfg
+  cfg=$(prometheus_config)
+  mkdir -p "$RUN/data/prometheus"
+  start_proc prometheus "$PROMETHEUS_PORT" "$PROMETHEUS_BIN" --config.file="$cfg" \
+    --storage.tsdb.path="$RUN/data/prometheus" --storage.tsdb.retention.time=7d \
+    --web.listen-address="127.0.0.1:$PROMETHEUS_PORT" --log.level=warn
+}
+
+monitoring_up() { start_prometheus; wait_ready prometheus; }
+
+# ---------------------------------------------------------------- summary and lifecycle
+summary() {
+  local took=$1 kafka mongo
+  kafka="127.0.0.1:$KAFKA_PORT (KRaft, Apache Kafka $KAFKA_VERSION)"
+  [ -z "$EXTERNAL_KAFKA" ] || kafka="$EXTERNAL_KAFKA (external, not started here)"
+  mongo="mongodb://127.0.0.1:$MONGO_PORT/ ($MONGO_SERVER)"
+  [ -z "$EXTERNAL_MONGO" ] || mongo="$EXTERNAL_MONGO (external, not started here)"
+  echo
+  echo "centinela is up: every process answered /readyz 200; start-up took ${took}s"
+  if running console; then
+    echo "  console           http://127.0.0.1:$CONSOLE_PORT/   (open this in a browser)"
+  fi
+  echo "  intake API        http://127.0.0.1:$INTAKE_PORT   (docs: /docs, metrics: /metrics)"
+  echo "  legal API         http://127.0.0.1:$LEGAL_PORT   (docs: /docs, metrics: /metrics)"
+  echo "  alerts API        http://127.0.0.1:$ALERTS_PORT   (docs: /docs, metrics: /metrics)"
+  echo "  alerts processor  http://127.0.0.1:$PROCESSOR_PORT/metrics   (ready: /readyz)"
+  echo "  Kafka             $kafka"
+  echo "  MongoDB wire      $mongo"
+  if running prometheus; then
+    echo "  Prometheus        http://127.0.0.1:$PROMETHEUS_PORT/alerts   (rules: deploy/prometheus/rules)"
+  fi
+  echo "  logs              $RUN/logs/   (one process: make logs SERVICE=legal)"
+  echo "  restart one       make restart SERVICE=legal"
+  echo "  dev token         .venv/bin/python -m shared.auth mint --role legal_advocate --sub adv-7 --org org-1"
+  echo "  stop              make down"
+}
+
+up() {
+  local started=$SECONDS
+  UP_IN_PROGRESS=1
+  infra_up
+  services_up
+  if [ "$MONITORING" = 1 ]; then monitoring_up; fi
+  summary $((SECONDS - started))
+}
+
+restart() {
+  local name=${1:-} old new started=$SECONDS
+  [ -n "$name" ] || die "which process? make restart SERVICE=<$(services | tr '\n' '|')prometheus>"
+  service_port "$name" >/dev/null
+  if [ "$name" = console ] && ! console_present; then die "services/console/main.py does not exist yet"; fi
+  old=$(cat "$(pidfile "$name")" 2>/dev/null || echo none)
+  stop_proc "$name"
+  start_service "$name"
+  wait_ready "$name"
+  new=$(cat "$(pidfile "$name")")
+  log "restarted $name (pid $old -> $new), ready in $((SECONDS - started))s"
+}
+
+logs() {
+  local name=${1:-}
+  if [ -z "$name" ]; then exec tail -n 20 -F "$RUN"/logs/*.log; fi
+  case "$name" in kafka|mongo) ;; *) service_port "$name" >/dev/null ;; esac
+  [ -f "$RUN/logs/$name.log" ] || die "no log for $name yet ($RUN/logs/$name.log)"
+  exec tail -n 50 -F "$RUN/logs/$name.log"
 }
 
 down() {
-  for name in processor alerts legal intake mongo kafka; do stop_proc "$name"; done
+  local name
+  for name in prometheus console processor alerts legal intake mongo kafka; do stop_proc "$name"; done
 }
 
 status() {
-  for name in kafka mongo intake legal alerts processor; do
-    if running "$name"; then echo "$name: running (pid $(cat "$(pidfile "$name")"))"; else echo "$name: stopped"; fi
+  local name
+  for name in kafka mongo intake legal alerts processor console prometheus; do
+    if [ "$name" = kafka ] && [ -n "$EXTERNAL_KAFKA" ]; then
+      echo "kafka: external ($EXTERNAL_KAFKA)"
+    elif [ "$name" = mongo ] && [ -n "$EXTERNAL_MONGO" ]; then
+      echo "mongo: external ($EXTERNAL_MONGO)"
+    elif running "$name"; then
+      echo "$name: running (pid $(cat "$(pidfile "$name")"))"
+    elif [ "$name" = console ] && ! console_present; then
+      echo "$name: not built yet (services/console/main.py missing)"
+    else
+      echo "$name: stopped"
+    fi
   done
 }
 
@@ -299,10 +467,14 @@ case "${1:-}" in
   stop-kafka) stop_proc kafka ;;
   stop-mongo) stop_proc mongo ;;
   services-up) services_up ;;
-  services-down) for n in processor alerts legal intake; do stop_proc "$n"; done ;;
-  up) infra_up; services_up; summary ;;
+  services-down) for n in prometheus console processor alerts legal intake; do stop_proc "$n"; done ;;
+  monitoring-up) monitoring_up ;;
+  monitoring-down) stop_proc prometheus ;;
+  up) up ;;
+  restart) restart "${2:-}" ;;
+  logs) logs "${2:-}" ;;
   down) down ;;
   status) status ;;
   clean) down; rm -rf "$RUN"; log "wiped $RUN" ;;
-  *) sed -n '2,19p' "$0"; exit 2 ;;
+  *) sed -n '2,26p' "$0"; exit 2 ;;
 esac

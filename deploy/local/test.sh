@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # `make test`: start the infrastructure the tests need (unless it already runs), run unit,
 # integration and e2e tests, stop exactly what this script started, exit with pytest's status.
+#   test.sh                   every test under tests/
+#   test.sh tests/integration only these paths (make test-integration, make test-e2e)
+#   test.sh --bench           the benchmarks instead of the tests
 # Tests isolate themselves with a random topic prefix and their own databases, and start the
 # centinela services they need on free ports, so a running `make up` is not disturbed.
 set -uo pipefail
@@ -29,5 +32,7 @@ if [ "${1:-}" = "--bench" ]; then
   exit $?
 fi
 
-.venv/bin/python -m pytest tests -q -p no:cacheprovider ${PYTEST_ARGS:-}
+if [ $# -eq 0 ]; then set -- tests; fi
+# shellcheck disable=SC2086 # PYTEST_ARGS is a list of words on purpose
+.venv/bin/python -m pytest "$@" -q -p no:cacheprovider ${PYTEST_ARGS:-}
 exit $?
