@@ -9,6 +9,14 @@ consumers drop as a duplicate: delivery is at-least-once, effect is exactly-once
 
 One relay per service publishes at a time (a lease document), so several API workers never
 interleave one case's events.
+
+Cost grows with the backlog, never with the data: the relay finds pending documents through a
+sparse index on ``outbox.created_at`` (only documents with a pending entry are in it), oldest first,
+on MongoDB and SecantusDB alike (``tests/integration/storage/test_query_plans.py`` runs ``explain``
+on every shape here and fails on a collection scan). It is woken by ``notify()`` after a local write;
+without writes it polls with a backoff from ``outbox_poll_seconds`` up to ``outbox_idle_poll_seconds``
+(other processes' writes are picked up within that), so an idle stack costs one indexed lookup and
+one lease renewal per service every couple of seconds.
 """
 
 from __future__ import annotations
@@ -22,7 +30,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pymongo import ASCENDING, ReturnDocument
 from pymongo.collection import Collection
+from pymongo.errors import DuplicateKeyError
 
 from shared import metrics
 from shared.background import BackgroundLoop
@@ -56,6 +66,58 @@ def push(events: list[dict[str, Any]]) -> dict[str, Any]:
     return {"outbox": {"$each": events}}
 
 
+# The relay's query shapes, each served by an index on MongoDB and on SecantusDB (see the module doc).
+# Every entry carries ``created_at`` (``entries``), so "has a pending entry" is "has an
+# ``outbox.created_at``". A *sparse* single-field index holds only those documents: SecantusDB serves
+# ``$exists: true`` only from a sparse index (not from a partial one), MongoDB from either. Its key
+# order is oldest first, so one case's documents leave in the order they were written.
+PENDING_FIELD = "outbox.created_at"
+PENDING_FILTER: dict[str, Any] = {PENDING_FIELD: {"$exists": True}}
+PENDING_PROJECTION: dict[str, Any] = {"outbox": 1}
+PENDING_INDEX = "outbox_pending"
+# At most this many documents per pass (one cursor; SecantusDB reads the whole index range per query,
+# so one query per pass, published in chunks of ``batch``, costs less than one query per chunk).
+MAX_DOCS_PER_PASS = 5000
+
+
+def ensure_outbox_index(coll: Collection) -> str:  # type: ignore[type-arg]
+    """Create the sparse index the relay's poll uses (idempotent); return its name.
+
+    Services may create it with their other indexes at start-up; the relay creates it too, so a
+    collection with an outbox is never polled without it.
+    """
+    return coll.create_index([(PENDING_FIELD, ASCENDING)], name=PENDING_INDEX, sparse=True)
+
+
+def pending_query(coll: Collection, limit: int = MAX_DOCS_PER_PASS) -> Any:  # type: ignore[type-arg]
+    """The documents with pending entries, in index order (oldest first): the relay's poll."""
+    return coll.find(PENDING_FILTER, PENDING_PROJECTION).limit(limit)
+
+
+# Lease shapes. ``{_id, $or: [...]}`` was a collection scan on SecantusDB (a top-level ``$or`` disables
+# its index selection) and ``{_id, owner}`` too (it serves ``_id`` only when alone), so renewal and
+# takeover are two plain filters, each covered by a compound index that starts with ``_id``. MongoDB
+# serves all of them from ``_id`` anyway.
+LEASE_INDEXES: tuple[tuple[str, list[tuple[str, int]]], ...] = (
+    ("lease_owner", [("_id", ASCENDING), ("owner", ASCENDING)]),
+    ("lease_until", [("_id", ASCENDING), ("until", ASCENDING)]),
+)
+
+
+def ensure_lease_indexes(leases: Collection) -> list[str]:  # type: ignore[type-arg]
+    return [leases.create_index(keys, name=name) for name, keys in LEASE_INDEXES]
+
+
+def lease_renew_filter(service: str, owner: str) -> dict[str, Any]:
+    """The lease this relay already holds (renewal, release)."""
+    return {"_id": service, "owner": owner}
+
+
+def lease_takeover_filter(service: str, now: datetime) -> dict[str, Any]:
+    """A lease nobody holds any more (expired); an upsert on it creates the first lease."""
+    return {"_id": service, "until": {"$lt": now}}
+
+
 class OutboxRelay(BackgroundLoop):
     stop_timeout = 15.0
 
@@ -69,6 +131,8 @@ class OutboxRelay(BackgroundLoop):
         poll_interval: float = 0.5,
         lease_seconds: float = 10.0,
         batch: int = 200,
+        idle_poll_interval: float | None = None,
+        max_docs_per_pass: int = MAX_DOCS_PER_PASS,
     ) -> None:
         super().__init__()
         self.thread_name = f"outbox-{service}"
@@ -79,9 +143,14 @@ class OutboxRelay(BackgroundLoop):
         self.poll_interval = poll_interval
         self.lease_seconds = lease_seconds
         self.batch = batch
+        self.max_docs_per_pass = max(batch, max_docs_per_pass)
+        # Idle polls back off up to this, never past half the lease so a live holder keeps it.
+        idle = 2.0 if idle_poll_interval is None else idle_poll_interval
+        self.idle_poll_interval = max(poll_interval, min(idle, lease_seconds / 2))
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._more = False
         self._backoff = poll_interval
+        self._indexed: set[str] = set()
         self.published = metrics.counter(
             f"centinela_{service}_outbox_published_total", "events published from the outbox", ("topic",)
         )
@@ -97,87 +166,119 @@ class OutboxRelay(BackgroundLoop):
             f"centinela_{service}_outbox_publish_failures_total", "failed publish attempts (retried)"
         )
 
-    # notify() (from BackgroundLoop) wakes the relay after a write instead of waiting for the next poll
+    def notify(self) -> None:
+        """Wake the relay after a write (instead of waiting for the next poll) and reset the idle backoff."""
+        self._backoff = self.poll_interval
+        super().notify()
+
+    def ensure_indexes(self) -> None:
+        """The poll's and the lease's indexes, once per collection and relay (idempotent on the server)."""
+        for coll in [*self.collections, self.leases]:
+            if coll.full_name in self._indexed:
+                continue
+            if coll is self.leases:
+                ensure_lease_indexes(coll)
+            else:
+                ensure_outbox_index(coll)
+            self._indexed.add(coll.full_name)
 
     def stop(self, timeout: float | None = None) -> None:
         super().stop(timeout)
         try:
-            self.leases.delete_one({"_id": self.service, "owner": self.owner})
+            self.leases.delete_one(lease_renew_filter(self.service, self.owner))
         except Exception:  # the lease expires by itself
             log.info("outbox lease not released; it expires in %ss", self.lease_seconds)
 
     def _acquire_lease(self) -> bool:
+        """Renew our lease, or take an expired (or missing) one; False while another relay holds it."""
         now = datetime.now(UTC)
-        until = now + timedelta(seconds=self.lease_seconds)
+        update = {"$set": {"owner": self.owner, "until": now + timedelta(seconds=self.lease_seconds)}}
+        if self.leases.find_one_and_update(lease_renew_filter(self.service, self.owner), update) is not None:
+            return True
         try:
-            self.leases.update_one(
-                {"_id": self.service, "$or": [{"owner": self.owner}, {"until": {"$lt": now}}]},
-                {"$set": {"owner": self.owner, "until": until}},
-                upsert=True,
+            doc = self.leases.find_one_and_update(
+                lease_takeover_filter(self.service, now), update, upsert=True, return_document=ReturnDocument.AFTER
             )
-        except Exception:  # duplicate key on upsert: someone else holds a live lease
+        except DuplicateKeyError:  # the upsert lost: someone else holds a live lease
             return False
-        doc = self.leases.find_one({"_id": self.service})
         return bool(doc and doc.get("owner") == self.owner)
 
     def step(self) -> float:
         try:
+            self.ensure_indexes()
             if self._acquire_lease():
-                self.run_once()
+                published = self.run_once()
                 if self._more:
-                    return 0  # a backlog: no pause between batches
-            self._backoff = self.poll_interval
+                    return 0  # a backlog: no pause between passes
+                if published:
+                    self._backoff = self.poll_interval
+                    return self._backoff
+            # Nothing to do (or another relay holds the lease): back off towards the idle interval;
+            # notify() brings it back to poll_interval after a write in this process.
+            delay = self._backoff
+            self._backoff = min(self._backoff * 2, self.idle_poll_interval)
+            return delay
         except Exception as exc:
             self.failures.inc()
             log.warning("outbox relay pass failed; will retry", extra={"exc": type(exc).__name__})
-            self._backoff = min(self._backoff * 2, 10.0)
+            self._backoff = min(max(self._backoff, self.poll_interval) * 2, 10.0)
         return self._backoff
 
     def run_once(self) -> int:
-        """Publish every pending entry once (a batch of documents per collection); return how many.
+        """Publish pending entries once (up to ``max_docs_per_pass`` documents per collection); return how many.
 
-        A batch is sent as a whole, acknowledged as a whole, then removed with one bulk write: the
-        cost is one broker round trip and one database write per batch, not per document.
-        Entries are sent in outbox order and the idempotent producer keeps that order per partition.
+        One indexed query per collection; its documents are sent a chunk of ``batch`` at a time, each
+        chunk acknowledged as a whole, then removed with one bulk write: the cost is one broker round
+        trip and one database write per chunk, not per document. Entries are sent in outbox order and
+        the idempotent producer keeps that order per partition.
         """
+        self.ensure_indexes()
         total = 0
         pending = 0
         for coll in self.collections:
-            docs = list(coll.find({"outbox.0": {"$exists": True}}, {"outbox": 1}).limit(self.batch))
-            sent = [
-                (e, self.producer.send_raw(e["topic"], e["key"].encode(), e["value"].encode()))
-                for doc in docs
-                for e in doc.get("outbox") or []
-            ]
-            for _, fut in sent:
-                fut.get(timeout=30)  # a failure leaves the whole batch pending: re-sent, de-duplicated downstream
-            now = datetime.now(UTC)
-            for e, _ in sent:
-                created = e.get("created_at")
-                if isinstance(created, datetime):
-                    if created.tzinfo is None:
-                        created = created.replace(tzinfo=UTC)
-                    self.latency.observe(max(0.0, (now - created).total_seconds()))
-                self.published.labels(e["topic"]).inc()
-            if docs:
-                # $pullAll of the exact entries read (unique by event id, so pulling the batch's union
-                # from each document removes only its own): entries appended since the read stay pending.
-                coll.update_many(
-                    {"_id": {"$in": [d["_id"] for d in docs]}}, {"$pullAll": {"outbox": [e for e, _ in sent]}}
-                )
-            total += len(sent)
-            if len(docs) == self.batch:  # more than a batch was pending: count what is left
+            docs_seen = 0
+            chunk: list[dict[str, Any]] = []
+            for doc in pending_query(coll, self.max_docs_per_pass):
+                chunk.append(doc)
+                docs_seen += 1
+                if len(chunk) == self.batch:
+                    total += self._publish(coll, chunk)
+                    chunk = []
+            if chunk:
+                total += self._publish(coll, chunk)
+            if docs_seen == self.max_docs_per_pass:  # more may be pending: count what is left
                 pending += self._pending(coll)
         self.backlog.set(pending)
         self._more = pending > 0
         return total
+
+    def _publish(self, coll: Collection, docs: list[dict[str, Any]]) -> int:  # type: ignore[type-arg]
+        sent = [
+            (e, self.producer.send_raw(e["topic"], e["key"].encode(), e["value"].encode()))
+            for doc in docs
+            for e in doc.get("outbox") or []
+        ]
+        for _, fut in sent:
+            fut.get(timeout=30)  # a failure leaves the whole chunk pending: re-sent, de-duplicated downstream
+        now = datetime.now(UTC)
+        for e, _ in sent:
+            created = e.get("created_at")
+            if isinstance(created, datetime):
+                if created.tzinfo is None:
+                    created = created.replace(tzinfo=UTC)
+                self.latency.observe(max(0.0, (now - created).total_seconds()))
+            self.published.labels(e["topic"]).inc()
+        # $pullAll of the exact entries read (unique by event id, so pulling the chunk's union from
+        # each document removes only its own): entries appended since the read stay pending.
+        coll.update_many({"_id": {"$in": [d["_id"] for d in docs]}}, {"$pullAll": {"outbox": [e for e, _ in sent]}})
+        return len(sent)
 
     @staticmethod
     def _pending(coll: Collection) -> int:  # type: ignore[type-arg]
         rows = list(
             coll.aggregate(
                 [
-                    {"$match": {"outbox.0": {"$exists": True}}},
+                    {"$match": PENDING_FILTER},
                     {"$group": {"_id": None, "n": {"$sum": {"$size": "$outbox"}}}},
                 ]
             )
@@ -244,6 +345,7 @@ class OutboxPublisher:
                     self.settings.service_name,
                     poll_interval=self.settings.outbox_poll_seconds,
                     lease_seconds=self.settings.outbox_lease_seconds,
+                    idle_poll_interval=self.settings.outbox_idle_poll_seconds,
                 )
                 self.relay.start()
                 log.info("outbox relay started")

@@ -49,6 +49,13 @@ class CommonSettings(BaseSettings):
     max_body_bytes: int = Field(1_000_000, ge=1024, description="requests larger than this get 413")
     outbox_enabled: bool = Field(True, description="run the outbox relay in this process (false: only write)")
     outbox_poll_seconds: float = Field(0.5, gt=0, le=300, description="relay poll interval when not notified")
+    outbox_idle_poll_seconds: float = Field(
+        2.0,
+        gt=0,
+        le=300,
+        description="longest relay poll interval after idle passes (backoff from outbox_poll_seconds; a write "
+        "in this process wakes the relay at once, other processes' writes wait at most this long)",
+    )
     outbox_lease_seconds: float = Field(10.0, gt=0, le=600, description="relay lease; a dead relay's is taken over")
 
     @model_validator(mode="after")

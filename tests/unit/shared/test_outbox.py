@@ -130,3 +130,50 @@ def test_one_relay_holds_the_lease(db: Any) -> None:
     assert first._acquire_lease()  # renewal by the owner
     first.stop()  # releases the lease
     assert second._acquire_lease()
+
+
+def test_expired_lease_is_taken_over(db: Any) -> None:
+    first, second = relay(db, FakeProducer()), relay(db, FakeProducer())
+    assert first._acquire_lease()
+    db.leases.update_one({"_id": "unitsvc"}, {"$set": {"until": datetime(2000, 1, 1, tzinfo=UTC)}})
+    assert second._acquire_lease()
+    assert db.leases.find_one({"_id": "unitsvc"})["owner"] == second.owner
+    assert not first._acquire_lease()
+
+
+def test_relay_creates_the_poll_and_lease_indexes(db: Any) -> None:
+    relay(db, FakeProducer()).run_once()
+    cases = db.cases.index_information()
+    assert cases["outbox_pending"]["key"] == [("outbox.created_at", 1)]
+    assert cases["outbox_pending"].get("sparse") is True
+    assert {"lease_owner", "lease_until"} <= set(db.leases.index_information())
+
+
+def test_idle_relay_backs_off_and_a_write_wakes_it(db: Any) -> None:
+    r = OutboxRelay(FakeProducer(), [db.cases], db.leases, "unitsvc", poll_interval=0.5, idle_poll_interval=2.0)  # type: ignore[arg-type]
+    delays = [r.step() for _ in range(5)]
+    assert delays == [0.5, 1.0, 2.0, 2.0, 2.0]
+    r.notify()
+    assert r.step() == 0.5
+    db.cases.insert_one({"_id": "c1", "outbox": entries(CASE_EVENTS, closed("c1"))})
+    assert r.step() == 0.5  # published something: stay at the short interval
+    assert r.step() == 0.5 and r.step() == 1.0
+
+
+def test_idle_backoff_never_outlives_half_the_lease(db: Any) -> None:
+    r = OutboxRelay(FakeProducer(), [db.cases], db.leases, "unitsvc", lease_seconds=4.0, idle_poll_interval=30.0)  # type: ignore[arg-type]
+    assert r.idle_poll_interval == 2.0
+
+
+def test_one_pass_publishes_a_backlog_in_chunks_up_to_its_limit(db: Any) -> None:
+    db.cases.insert_many([{"_id": f"c{i:03}", "outbox": entries(CASE_EVENTS, closed(f"c{i:03}"))} for i in range(25)])
+    db.cases.insert_many([{"_id": f"done{i}", "outbox": []} for i in range(5)])
+    producer = FakeProducer()
+    r = OutboxRelay(producer, [db.cases], db.leases, "unitsvc", batch=4, max_docs_per_pass=10)  # type: ignore[arg-type]
+    assert r.run_once() == 10
+    assert r._more and r.backlog._value.get() == 15
+    assert r.run_once() == 10 and r.run_once() == 5
+    assert not r._more
+    assert r.run_once() == 0
+    assert sorted(k for _, k, _ in producer.sent) == sorted(f"c{i:03}".encode() for i in range(25))
+    assert db.cases.count_documents({"outbox.0": {"$exists": True}}) == 0
