@@ -68,10 +68,6 @@ class CaseNotFound(LookupError):
         self.field = field
 
 
-class OutOfScope(PermissionError):
-    """Deprecated distinction kept for one step: an existing case outside the caller's scope."""
-
-
 def person(principal: Principal) -> dict[str, str]:
     """Provenance of an update recorded by a person (pseudonymous subject id and the role used)."""
     role = "legal_advocate" if principal.has("legal_advocate") else "supervisor"
@@ -220,13 +216,14 @@ class LegalService:
 
     # -- reading
     def timeline(self, principal: Principal, case_id: str) -> TimelineState:
-        """The case's timeline for its advocate or its org's supervisors."""
-        access = self.repo.access_of(case_id) or {}
-        loaded = self.repo.load(case_id)  # the per-case cache; a write after a crash heals any lag
-        if not access and not loaded.records:
+        """The case's timeline for its advocate or its org's supervisors.
+
+        Outside the caller's scope the case looks exactly like an unknown one (:class:`CaseNotFound`),
+        so the answer never confirms that a case exists.
+        """
+        if not self._in_scope(principal, self.repo.access_of(case_id) or {}):
             raise CaseNotFound(case_id)
-        if not self._in_scope(principal, access):
-            raise OutOfScope(case_id)
+        loaded = self.repo.load(case_id)  # the per-case cache; a write after a crash heals any lag
         return replay(loaded.records, self.policy)
 
     def list_cases(

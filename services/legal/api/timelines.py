@@ -11,26 +11,30 @@ from services.legal.api.deps import CaseId, Reader, Service, Supervisor
 from services.legal.api.schemas import CasePage, CaseSummary, Timeline
 from services.legal.domain.bounds import RANGE_TEXT, QueryInstant
 from services.legal.domain.stages import Stage
-from services.legal.service import CaseNotFound, OutOfScope
+from services.legal.service import CaseNotFound
 
 router = APIRouter(tags=["timelines"])
+
+NOT_FOUND = "no legal timeline for this case"
 
 
 @router.get(
     "/v1/cases/{case_id}/legal-timeline",
     response_model=Timeline,
     summary="a prosecution's timeline: stage, deadline, hearings, notifications, verdict, reparation",
-    responses={403: {"description": "not this case's advocate nor a supervisor of its org"}, 404: {}},
+    responses={
+        403: {"description": "the token holds neither legal_advocate nor supervisor"},
+        404: {
+            "description": "no such case, or a case outside the caller's scope (not their case, not their org): "
+            "the same answer, so it never confirms that a case exists"
+        },
+    },
 )
 def get_timeline(case_id: CaseId, principal: Reader, service: Service) -> Timeline:
     try:
         state = service.timeline(principal, case_id)
     except CaseNotFound:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no legal timeline for this case") from None
-    except OutOfScope:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN, "only the case's legal advocate or its org's supervisors"
-        ) from None
+        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND) from None
     return Timeline.build(case_id, state)
 
 
