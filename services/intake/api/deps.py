@@ -1,7 +1,8 @@
 """Every FastAPI dependency of the intake routers, as ``Annotated`` aliases.
 
 A route declares who may call it with one of the ``*Caller`` aliases: the role guard (403 before any
-lookup for roles that may never use the route) plus the request facts the audit trail keeps.
+lookup for roles that may never use the route, written to the audit log) plus the request facts the
+audit trail keeps.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Path, Request, status
 
 from services.intake.domain import access, model
-from services.intake.service.core import Caller, Intake, Invalid
+from services.intake.service.core import CASE_ID_RE, Caller, Intake, Invalid, audit
 from shared.auth import Principal, current_principal
 
 
@@ -24,17 +25,55 @@ def get_intake(request: Request) -> Intake:
 Ix = Annotated[Intake, Depends(get_intake)]
 
 
-def guard(*roles: str) -> Callable[..., Caller]:
-    """The caller must hold one of ``roles`` (403 otherwise)."""
+# The audit action of each route (path below /v1), for refusals that happen before the use case runs.
+ACTIONS: dict[tuple[str, str], str] = {
+    ("POST", "/cases"): "case.create",
+    ("GET", "/cases"): "case.list",
+    ("GET", "/cases/{case_id}"): "case.read",
+    ("PATCH", "/cases/{case_id}"): "case.update",
+    ("POST", "/cases/{case_id}/services"): "service.plan",
+    ("GET", "/cases/{case_id}/services"): "service.list",
+    ("POST", "/cases/{case_id}/services/{service_id}/sessions"): "session.record",
+    ("GET", "/cases/{case_id}/services/{service_id}/sessions"): "session.list",
+    ("POST", "/cases/{case_id}/risk-flags"): "risk.flag",
+    ("GET", "/cases/{case_id}/risk-flags"): "risk.list",
+    ("POST", "/cases/{case_id}/follow-ups"): "followup.plan",
+    ("PATCH", "/cases/{case_id}/follow-ups/{followup_id}"): "followup.record",
+    ("POST", "/cases/{case_id}/referrals"): "referral.create",
+    ("PATCH", "/cases/{case_id}/referrals/{referral_id}"): "referral.status",
+    ("GET", "/audit"): "audit.read",
+    ("GET", "/stats"): "stats.read",
+}
 
-    def dependency(request: Request, principal: Annotated[Principal, Depends(current_principal)]) -> Caller:
-        if not principal.has(*roles):
-            raise HTTPException(status.HTTP_403_FORBIDDEN, f"requires one of the roles: {', '.join(roles)}")
-        return Caller(
+
+def route_action(request: Request) -> str:
+    route = request.scope.get("route")
+    path = str(getattr(route, "path", request.url.path)).removeprefix("/v1")
+    return ACTIONS.get((request.method, path), f"{request.method} /v1{path}")
+
+
+def guard(*roles: str) -> Callable[..., Caller]:
+    """The caller must hold one of ``roles``; a refusal is 403 and an audit record (who, role, what)."""
+
+    def dependency(request: Request, ix: Ix, principal: Annotated[Principal, Depends(current_principal)]) -> Caller:
+        caller = Caller(
             principal=principal,
             request_id=getattr(request.state, "request_id", None),
             access_reason=request.headers.get("x-access-reason"),
         )
+        if not principal.has(*roles):
+            raw = request.path_params.get("case_id")
+            case_id = raw if isinstance(raw, str) and CASE_ID_RE.fullmatch(raw) else None
+            audit(
+                ix,
+                caller,
+                route_action(request),
+                case_id,
+                outcome="denied",
+                details={"why": "role", "allowed_roles": list(roles)},
+            )
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"requires one of the roles: {', '.join(roles)}")
+        return caller
 
     dependency.__name__ = f"require_{'_or_'.join(roles)}"
     return dependency

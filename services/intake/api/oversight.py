@@ -23,7 +23,7 @@ def read_audit(
     actor: Annotated[str | None, Query(max_length=128)] = None,
     action: Annotated[str | None, Query(max_length=64)] = None,
     org: Annotated[str | None, Query(max_length=64)] = None,
-    outcome: Annotated[str | None, Query(pattern="^(ok|denied)$")] = None,
+    outcome: Annotated[str | None, Query(pattern="^(ok|denied|not_found)$")] = None,
     request_id: Annotated[str | None, Query(max_length=64)] = None,
     since: Annotated[QueryDatetime | None, Query(description="from this instant (no offset: UTC)")] = None,
     until: Annotated[QueryDatetime | None, Query(description="before this instant (no offset: UTC)")] = None,

@@ -137,6 +137,12 @@ def out_of_scope(ix: Intake, caller: Caller, action: str, case_id: str) -> NotFo
     return NotFound("case not found")
 
 
+def missing(ix: Intake, caller: Caller, action: str, case_id: str, what: str = "case") -> NotFound:
+    """A read or change of an id that does not exist is audited too (probing leaves a trail)."""
+    audit(ix, caller, action, case_id, outcome="not_found", details={"why": f"{what}_not_found"})
+    return NotFound(f"{what} not found")
+
+
 def checked_reason(raw: str | None, required: bool) -> str | None:
     reason = raw.strip() if raw is not None else None
     if reason is not None and not 10 <= len(reason) <= 500:
@@ -160,7 +166,7 @@ def load(ix: Intake, caller: Caller, case_id: str, action: str) -> tuple[Case, a
     """The case and the caller's view of it, or 404 (missing and out-of-scope look the same)."""
     case = ix.repo.get(case_id)
     if case is None:
-        raise NotFound("case not found")
+        raise missing(ix, caller, action, case_id)
     view = scoped(ix, caller, action, case)
     if access.is_break_glass(caller.principal, case) and not checked_reason(caller.access_reason, required=False):
         audit(ix, caller, action, case_id, outcome="denied", details={"why": "break_glass_without_reason"})
@@ -215,7 +221,7 @@ def mutate(
     for _ in range(MAX_RETRIES):
         case = ix.repo.get(case_id)
         if case is None:
-            raise NotFound("case not found")
+            raise missing(ix, caller, action, case_id)
         guard(case)
         if expected_version is not None and case.version != expected_version:
             metrics.version_conflicts.inc()

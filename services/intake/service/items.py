@@ -18,6 +18,7 @@ from services.intake.service.core import (
     in_scope,
     load,
     manager,
+    missing,
     mutate,
     out_of_scope,
     scoped,
@@ -125,7 +126,7 @@ def record_session(
 def list_sessions(ix: Intake, caller: Caller, case_id: str, service_id: str) -> list[model.Session]:
     case, view = load(ix, caller, case_id, "session.list")
     if service_id not in access.visible_services(caller.principal, case, view):
-        raise NotFound("service not found")
+        raise missing(ix, caller, "session.list", case_id, "service")
     audit(ix, caller, "session.list", case_id, details={"service_id": service_id, "view": view})
     return [x for x in case.sessions if x.service_id == service_id]
 
