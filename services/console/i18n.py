@@ -68,8 +68,8 @@ class Formatter:
         self.tz = ZoneInfo(time_zone)
 
     def local(self, value: datetime | str | None) -> datetime | None:
-        if value is None or value == "":
-            return None
+        if not isinstance(value, datetime | str) or value == "":
+            return None  # missing fields (None, a template's Undefined) show as a dash
         if isinstance(value, str):
             try:
                 value = datetime.fromisoformat(value.replace("Z", "+00:00"))

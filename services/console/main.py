@@ -78,7 +78,7 @@ def build_app(
     app = create_app(
         settings,
         title="centinela console",
-        description="The advocates' console: inbox, cases, forms, accounts.",
+        description="The advocates' console: inbox, cases, forms, accounts",
         lifespan=lifespan,
     )
     # the console needs no broker: ready means its database answers

@@ -4,6 +4,7 @@ timeline and alerts; and the forms that record what advocates and officers do.""
 from __future__ import annotations
 
 import logging
+import unicodedata
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -48,7 +49,7 @@ def _case(page: Page, case_id: str, *, identity_reason: str | None = None) -> di
     headers: dict[str, str] = {}
     if identity_reason:
         params["include_identity"] = "true"
-        headers["X-Access-Reason"] = identity_reason
+        headers["X-Access-Reason"] = ascii_header(identity_reason)
     try:
         return dict(
             page.console.apis.intake.get(
@@ -57,6 +58,12 @@ def _case(page: Page, case_id: str, *, identity_reason: str | None = None) -> di
         )
     except (ApiError, ApiUnavailable) as exc:
         raise _api_failure(exc) from None
+
+
+def ascii_header(text: str) -> str:
+    """HTTP headers are ASCII: accents are dropped (mañana -> manana) so the audited reason stays readable."""
+    flat = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return " ".join(flat.split())[:500]
 
 
 def _services(case: dict[str, Any], now: datetime) -> list[dict[str, Any]]:

@@ -1,0 +1,343 @@
+"""Security of the console through its real HTTP app and its real database (MongoDB server),
+with the three APIs replaced by a fake that applies their scoping rules and records each call.
+
+CSRF, session fixation, expiry, lockout, cross-organisation URLs, identity behind role and reason,
+and that each API call carries a short-lived token minted for the signed-in person.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pyotp
+import pytest
+from fastapi.testclient import TestClient
+from pymongo import MongoClient
+
+from services.console.adapters.apis import ApiClient, Apis
+from services.console.domain.accounts import User
+from services.console.main import build_app
+from services.console.service.accounts import hash_password
+from services.console.settings import ConsoleSettings
+from shared.auth import verify
+
+pytestmark = pytest.mark.integration
+PASSWORD = "contraseña de prueba larga"
+CASE = "cs_org1case"
+
+
+@dataclass
+class FakeApis:
+    """Intake, legal and alerts as far as the console uses them, with their 404-outside-scope rule."""
+
+    settings: ConsoleSettings
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    cases: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        p = verify(self.settings, request.headers["authorization"].split()[1])
+        call = {
+            "method": request.method,
+            "path": request.url.path,
+            "params": dict(request.url.params),
+            "headers": dict(request.headers),
+            "principal": p,
+            "host": request.url.host,
+        }
+        self.calls.append(call)
+        path = request.url.path
+        if request.url.host == "alerts":
+            return httpx.Response(200, json={"items": [], "total": 0, "limit": 200, "offset": 0, "next_offset": None})
+        if request.url.host == "legal":
+            return httpx.Response(404, json={"detail": "no legal timeline for this case"})
+        m = re.fullmatch(r"/v1/cases/([^/]+)(/.*)?", path)
+        if m:
+            case = self.cases.get(m.group(1))
+            visible = case is not None and (
+                (p.has("intake_officer", "supervisor") and p.org == case["org_id"])
+                or (p.has("legal_advocate") and p.sub == case["advocate_id"])
+            )
+            if not visible:
+                return httpx.Response(404, json={"detail": "case not found"})
+            assert case is not None
+            if request.method == "POST":
+                return httpx.Response(201, json={"ok": True})
+            body = dict(case)
+            if request.url.params.get("include_identity") == "true" and p.has("intake_officer", "supervisor"):
+                body["identity"] = {"given_names": "Rosa", "family_names": "Quispe", "birth_date": "2012-01-02"}
+            return httpx.Response(200, json=body)
+        if path == "/v1/cases":
+            return httpx.Response(200, json={"items": [], "page": 1, "page_size": 50, "total": 0})
+        return httpx.Response(404, json={"detail": "not found"})
+
+
+@dataclass
+class Env:
+    client: TestClient
+    fake: FakeApis
+    db: Any
+    totp: dict[str, str]
+
+    def user(
+        self, username: str, org: str, roles: list[str], *, totp: bool = False, user_id: str | None = None
+    ) -> User:
+        secret = pyotp.random_base32() if totp else None
+        user = User(
+            user_id=user_id or f"id-{username}",
+            username=username,
+            org=org,
+            roles=roles,
+            password_hash=hash_password(PASSWORD),
+            totp_secret=secret,
+            totp_enrolled=totp,
+        )
+        self.db["users"].insert_one({**{k: v for k, v in user.__dict__.items() if k != "user_id"}, "_id": user.user_id})
+        if secret:
+            self.totp[username] = secret
+        return user
+
+
+def csrf_of(html: str) -> str:
+    m = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert m, html[:500]
+    return m.group(1)
+
+
+def new_client(app: Any) -> TestClient:
+    return TestClient(app, follow_redirects=False)
+
+
+def sign_in(client: TestClient, username: str, password: str = PASSWORD, totp: str | None = None) -> httpx.Response:
+    page = client.get("/login")
+    r = client.post("/login", data={"username": username, "password": password, "csrf_token": csrf_of(page.text)})
+    if r.status_code == 303 and r.headers["location"] in ("/login/totp", "/login/enrol"):
+        form = client.get(r.headers["location"])
+        assert totp is not None, "this user needs a second factor"
+        r = client.post(r.headers["location"], data={"code": pyotp.TOTP(totp).now(), "csrf_token": csrf_of(form.text)})
+    return r
+
+
+@pytest.fixture(scope="module")
+def env() -> Iterator[Env]:
+    db_name = f"test_console_{uuid.uuid4().hex[:10]}"
+    settings = ConsoleSettings(
+        mongo_uri=os.environ.get("CENTINELA_MONGO_URI", "mongodb://127.0.0.1:27017/"),
+        mongo_db=db_name,
+        console_lockout_threshold=3,
+    )
+    fake = FakeApis(settings)
+    fake.cases[CASE] = {
+        "case_id": CASE,
+        "version": 1,
+        "org_id": "org-1",
+        "status": "Active",
+        "advocate_id": "adv-1",
+        "registered_at": "2026-01-05T15:00:00Z",
+        "view": "full",
+        "updated_at": "2026-01-05T15:00:00Z",
+        "services": [],
+        "sessions": [],
+        "risk_flags": [],
+    }
+    transport = httpx.MockTransport(fake.handler)
+    apis = Apis(
+        intake=ApiClient("intake", "http://intake", settings, transport=transport),
+        legal=ApiClient("legal", "http://legal", settings, transport=transport),
+        alerts=ApiClient("alerts", "http://alerts", settings, transport=transport),
+        settings=settings,
+    )
+    mongo: MongoClient = MongoClient(settings.mongo_uri, tz_aware=True)  # type: ignore[type-arg]
+    app = build_app(settings, client=mongo, apis=apis)
+    with TestClient(app) as lifespan_client:
+        e = Env(lifespan_client, fake, mongo[db_name], {})
+        e.user("adv1", "org-1", ["legal_advocate"], user_id="adv-1")
+        e.user("adv2", "org-2", ["legal_advocate"], user_id="adv-2")
+        e.user("officer1", "org-1", ["intake_officer"], totp=True)
+        e.user("admin1", "org-1", ["admin"], totp=True)
+        e.user("admin2", "org-2", ["admin"], totp=True)
+        e.user("locky", "org-1", ["legal_advocate"])
+        e.user("expiring", "org-1", ["legal_advocate"])
+        e.user("fixme", "org-1", ["legal_advocate"])
+        yield e
+    mongo.drop_database(db_name)
+    mongo.close()
+
+
+def test_forms_without_the_csrf_token_are_refused(env: Env) -> None:
+    c = new_client(env.client.app)
+    assert sign_in(c, "adv1").status_code == 303
+    before = len(env.fake.calls)
+    r = c.post(f"/cases/{CASE}/risk-flags", data={"kind": "threat_received", "severity": "high"})
+    assert r.status_code == 403
+    assert "text/html" in r.headers["content-type"]
+    assert "Este formulario venció" in r.text
+    r = c.post(f"/cases/{CASE}/risk-flags", data={"kind": "threat_received", "severity": "high", "csrf_token": "x"})
+    assert r.status_code == 403
+    r = c.post(
+        f"/cases/{CASE}/risk-flags",
+        data={"kind": "threat_received", "severity": "high"},
+        headers={"X-CSRF-Token": "forged"},
+    )
+    assert r.status_code == 403
+    assert len(env.fake.calls) == before  # nothing reached the API
+    # the sign-in form is protected too (login CSRF)
+    anon = new_client(env.client.app)
+    assert anon.post("/login", data={"username": "adv1", "password": PASSWORD}).status_code == 403
+    # with the token it works
+    page = c.get(f"/cases/{CASE}")
+    r = c.post(
+        f"/cases/{CASE}/risk-flags",
+        data={"kind": "threat_received", "severity": "high", "csrf_token": csrf_of(page.text)},
+    )
+    assert r.status_code == 303, r.text
+
+
+def test_a_planted_session_id_never_becomes_a_signed_in_one(env: Env) -> None:
+    c = new_client(env.client.app)
+    c.cookies.set("centinela_session", "attacker-chosen-value", domain="testserver.local")
+    page = c.get("/login")
+    planted = page.cookies.get("centinela_session")
+    assert planted and planted != "attacker-chosen-value"  # unknown ids are replaced, never adopted
+    anonymous_sid = c.cookies.get("centinela_session")
+    r = c.post("/login", data={"username": "fixme", "password": PASSWORD, "csrf_token": csrf_of(page.text)})
+    assert r.status_code == 303
+    signed_in_sid = c.cookies.get("centinela_session")
+    assert signed_in_sid and signed_in_sid != anonymous_sid
+    assert c.get("/inbox").status_code == 200
+    # whoever held the pre-sign-in id (e.g. planted it) is not signed in
+    attacker = new_client(env.client.app)
+    attacker.cookies.set("centinela_session", anonymous_sid, domain="testserver.local")
+    assert attacker.get("/inbox").headers.get("location") == "/login"
+
+
+def test_cookie_flags(env: Env) -> None:
+    c = new_client(env.client.app)
+    r = c.get("/login")
+    cookie = r.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=lax" in cookie and "path=/" in cookie
+    assert "content-security-policy" in r.headers
+
+
+def test_an_expired_session_signs_the_user_out(env: Env) -> None:
+    c = new_client(env.client.app)
+    assert sign_in(c, "expiring").status_code == 303
+    assert c.get("/inbox").status_code == 200
+    old = datetime.now(UTC) - timedelta(hours=1)
+    env.db["sessions"].update_many({"user_id": "id-expiring"}, {"$set": {"last_seen_at": old}})
+    r = c.get("/inbox")
+    assert r.status_code == 303 and r.headers["location"] == "/login"
+    assert env.db["sessions"].count_documents({"user_id": "id-expiring"}) == 0
+    # absolute expiry: recent activity does not save a session created too long ago
+    assert sign_in(c, "expiring").status_code == 303
+    env.db["sessions"].update_many(
+        {"user_id": "id-expiring"}, {"$set": {"created_at": datetime.now(UTC) - timedelta(hours=13)}}
+    )
+    assert c.get("/inbox").status_code == 303
+
+
+def test_repeated_failures_lock_the_account(env: Env) -> None:
+    c = new_client(env.client.app)
+    for _ in range(2):
+        assert sign_in(c, "locky", password="wrong password").status_code == 401
+    r = sign_in(c, "locky", password="wrong password")
+    assert r.status_code == 423
+    assert "bloqueada" in r.text
+    r = sign_in(c, "locky")  # the right password while locked
+    assert r.status_code == 423
+    env.db["users"].update_one(
+        {"_id": "id-locky"}, {"$set": {"locked_until": datetime.now(UTC) - timedelta(seconds=1)}}
+    )
+    assert sign_in(c, "locky").status_code == 303
+
+
+def test_roles_that_see_identity_cannot_skip_the_second_factor(env: Env) -> None:
+    c = new_client(env.client.app)
+    page = c.get("/login")
+    r = c.post("/login", data={"username": "officer1", "password": PASSWORD, "csrf_token": csrf_of(page.text)})
+    assert r.headers["location"] == "/login/totp"
+    assert c.get("/cases").headers["location"] == "/login"  # password alone is not signed in
+    form = c.get("/login/totp")
+    r = c.post("/login/totp", data={"code": "000000", "csrf_token": csrf_of(form.text)})
+    assert r.status_code == 401
+
+
+def test_a_user_of_org_2_gets_nothing_from_org_1_urls(env: Env) -> None:
+    c = new_client(env.client.app)
+    assert sign_in(c, "adv2").status_code == 303
+    r = c.get(f"/cases/{CASE}")
+    assert r.status_code == 404
+    assert "no existe o no está asignado a ti" in r.text
+    assert CASE not in r.text.replace(f"/cases/{CASE}", "")
+    admin2 = new_client(env.client.app)
+    assert sign_in(admin2, "admin2", totp=env.totp["admin2"]).status_code == 303
+    users = admin2.get("/admin/users")
+    assert "adv1" not in users.text and "adv2" in users.text
+    r = admin2.post("/admin/users/adv-1/deactivate", data={"csrf_token": csrf_of(users.text)})
+    assert r.status_code == 404
+    r = admin2.post("/admin/users/adv-1/reset", data={"csrf_token": csrf_of(users.text)})
+    assert r.status_code == 404
+    assert env.db["users"].find_one({"_id": "adv-1"})["active"] is True
+
+
+def test_identity_needs_the_role_and_a_stated_reason(env: Env) -> None:
+    adv = new_client(env.client.app)
+    assert sign_in(adv, "adv1").status_code == 303
+    page = adv.get(f"/cases/{CASE}")
+    assert page.status_code == 200
+    assert 'id="h-identity"' not in page.text
+    before = len(env.fake.calls)
+    r = adv.post(f"/cases/{CASE}/identity", data={"reason": "quiero ver el nombre", "csrf_token": csrf_of(page.text)})
+    assert r.status_code == 403
+    assert "Rosa" not in r.text
+    assert len(env.fake.calls) == before  # intake was never asked to decrypt
+
+    officer = new_client(env.client.app)
+    assert sign_in(officer, "officer1", totp=env.totp["officer1"]).status_code == 303
+    page = officer.get(f"/cases/{CASE}")
+    assert 'id="h-identity"' in page.text and "Rosa" not in page.text
+    r = officer.post(f"/cases/{CASE}/identity", data={"reason": "corto", "csrf_token": csrf_of(page.text)})
+    assert r.status_code == 422 and "al menos 10 caracteres" in r.text and "Rosa" not in r.text
+    r = officer.post(
+        f"/cases/{CASE}/identity", data={"reason": "coordinar la audiencia de mañana", "csrf_token": csrf_of(page.text)}
+    )
+    assert r.status_code == 200 and "Rosa" in r.text
+    call = [c for c in env.fake.calls if c["params"].get("include_identity") == "true"][-1]
+    assert call["headers"]["x-access-reason"] == "coordinar la audiencia de manana"
+
+
+def test_api_calls_carry_a_short_lived_token_for_the_person(env: Env) -> None:
+    c = new_client(env.client.app)
+    assert sign_in(c, "adv1").status_code == 303
+    c.get(f"/cases/{CASE}")
+    call = [x for x in env.fake.calls if x["path"] == f"/v1/cases/{CASE}"][-1]
+    p = call["principal"]
+    assert p.sub == "adv-1" and p.org == "org-1" and p.roles == frozenset({"legal_advocate"})
+    assert p.claims["exp"] - p.claims["iat"] <= 300
+
+
+def test_errors_are_pages_in_the_users_language_never_json(env: Env) -> None:
+    c = new_client(env.client.app)
+    r = c.get("/no/such/page")
+    assert r.status_code == 404 and "text/html" in r.headers["content-type"]
+    assert "Esta página no existe." in r.text
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(r.text)
+    r = c.get("/no/such/page", headers={"Accept-Language": "en-GB,en;q=0.9"})
+    assert "This page does not exist." in r.text and 'lang="en"' in r.text
+    assert sign_in(c, "adv1").status_code == 303
+    page = c.get(f"/cases/{CASE}/legal-events/new")
+    r = c.post(
+        f"/cases/{CASE}/legal-events",
+        data={"kind": "hearing_held", "occurred_at_date": "2099-01-01", "csrf_token": csrf_of(page.text)},
+    )
+    assert r.status_code == 422
+    assert "no puede ser una fecha futura" in r.text and "Este campo es obligatorio." in r.text
+    assert "Traceback" not in r.text
