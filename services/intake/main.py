@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 async def on_intake_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, IntakeError)
-    return JSONResponse({"detail": exc.detail}, status_code=exc.status)
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
 
 
 def build_app(settings: IntakeSettings | None = None) -> FastAPI:

@@ -11,7 +11,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from services.intake import metrics
 from services.intake.domain import access, model
@@ -20,6 +20,7 @@ from services.intake.domain.model import Case
 from services.intake.settings import IntakeSettings
 from services.intake.store.repository import AuditLog, CaseRepository
 from shared.auth import Principal
+from shared.errors import CentinelaError
 from shared.events.envelope import EventPayload
 
 log = logging.getLogger(__name__)
@@ -60,45 +61,57 @@ class Caller:
 
 
 # --- errors: the API maps them to HTTP with one handler ------------------------------------------
-class IntakeError(Exception):
-    """A refusal the caller should see: HTTP status plus a detail that never carries personal data."""
+class IntakeError(CentinelaError):
+    """A refusal the caller should see: an HTTP status and a detail that never carries personal data
+    (a message, or a list of ``{"field", "type", "msg"}`` like request validation errors)."""
 
-    status = 400
+    reason = "bad_request"
+    status_code: ClassVar[int] = 400
 
-    def __init__(self, detail: str | list[dict[str, Any]], status: int | None = None) -> None:
+    def __init__(self, detail: str | list[dict[str, Any]]) -> None:
         super().__init__(detail if isinstance(detail, str) else "invalid request")
         self.detail = detail
-        if status is not None:
-            self.status = status
 
 
 class NotFound(IntakeError):
-    status = 404
+    reason = "not_found"
+    status_code = 404
 
 
 class Forbidden(IntakeError):
-    status = 403
+    reason = "forbidden"
+    status_code = 403
 
 
 class Conflict(IntakeError):
-    status = 409
+    reason = "conflict"
+    status_code = 409
 
 
 class PreconditionRequired(IntakeError):
-    status = 428
+    reason = "precondition_required"
+    status_code = 428
 
 
 class Invalid(IntakeError):
     """422 naming the field, in the same shape as request validation errors."""
 
-    status = 422
+    reason = "invalid_input"
+    status_code = 422
 
     def __init__(self, field: str, type_: str, msg: str) -> None:
         super().__init__([{"field": field, "type": type_, "msg": msg}])
+        self.field = field
 
 
 class Unavailable(IntakeError):
-    status = 503
+    reason = "unavailable"
+    status_code = 503
+
+
+def refused(exc: model.DomainError) -> IntakeError:
+    """The domain's refusal as the caller sees it (its message never carries personal data)."""
+    return NotFound(exc.message) if isinstance(exc, model.NotFound) else Conflict(exc.message)
 
 
 # --- audit ------------------------------------------------------------------------------------------
@@ -229,7 +242,7 @@ def mutate(
         try:
             new_case, result, events = change(case)
         except model.DomainError as exc:
-            raise IntakeError(exc.message, exc.status) from None
+            raise refused(exc) from None
         if not events:
             return Changed(case, result)
         if ix.repo.save(case.version, new_case, events):
