@@ -199,8 +199,11 @@ class LegalService:
     # -- who may do what on a case
     def check_scope(self, principal: Principal, case_ids: Iterable[tuple[str, str]]) -> None:
         """Every ``(field, case_id)`` must be readable by ``principal``; else :class:`CaseNotFound` (404)."""
+        seen: dict[str, bool] = {}
         for where, case_id in case_ids:
-            if not self._in_scope(principal, self.repo.access_of(case_id) or {}):
+            if case_id not in seen:
+                seen[case_id] = self._in_scope(principal, self.repo.access_of(case_id) or {})
+            if not seen[case_id]:
                 raise CaseNotFound(case_id, where)
 
     @staticmethod

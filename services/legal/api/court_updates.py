@@ -1,4 +1,15 @@
-"""POST /v1/court-updates: integrators push court and prosecutor updates, one or a batch."""
+"""POST /v1/court-updates: court and prosecutor updates, one or a batch.
+
+Two kinds of author, one body and one path through the service layer:
+
+* court integrators (role ``court_integrator``) publish for the ``source_system`` of their token;
+* people (``legal_advocate`` for the cases assigned to them, ``supervisor`` for any case of their
+  organisation) record what happened at the fiscalía or the court. Their items carry
+  ``source_system`` = ``CENTINELA_LEGAL_PERSON_SOURCE_SYSTEM`` (default ``centinela-web``; it may
+  be left out and is filled in), which is the idempotency namespace of person-recorded updates.
+  A case outside their scope is answered 404 exactly as an unknown case, and nothing of the
+  request is applied.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +19,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, HTTPException, status
 from pymongo.errors import PyMongoError
 
-from services.legal.api.deps import Integrator, Service
+from services.legal.api.deps import Recorder, Service
 from services.legal.api.schemas import CourtUpdatesResult, ItemResult
 from services.legal.domain.updates import InvalidUpdate, parse_update, schema_examples
-from services.legal.service import Outcome
+from services.legal.service import CaseNotFound, LegalService, Outcome, person
+from shared.auth import Principal
 
 router = APIRouter(tags=["court updates"])
 
@@ -28,7 +40,8 @@ _EXAMPLES = {
     response_model=CourtUpdatesResult,
     summary='publish court updates (one object, or {"updates": [...]} of up to 500)',
     responses={
-        403: {"description": "not a court integrator, or an item names another source_system"},
+        403: {"description": "not a court integrator, advocate or supervisor, or an item names another source_system"},
+        404: {"description": "advocates and supervisors: an item's case is unknown or outside their scope"},
         422: {
             "description": "the body is not an update nor a batch of them, or a single update (not a batch) "
             "does not follow the format: out-of-range date, unknown field... (detail names each field)"
@@ -37,7 +50,7 @@ _EXAMPLES = {
 )
 def post_court_updates(
     body: Annotated[Any, Body(openapi_examples=_EXAMPLES)],
-    principal: Integrator,
+    principal: Recorder,
     service: Service,
 ) -> CourtUpdatesResult:
     """Each item gets its own result; one bad item never sinks the others.
@@ -49,18 +62,22 @@ def post_court_updates(
     that does not follow the format is answered 422 with the field, like any other API.
     """
     items = _items(body, service.settings.legal_max_batch)
-    if not principal.source_system:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "token has no source_system claim")
-    for index, item in enumerate(items):
-        if isinstance(item, dict) and "source_system" in item and item["source_system"] != principal.source_system:
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN,
-                f"updates.{index}.source_system: this token may only publish for its own source system",
-            )
-    if len(items) == 1 and items[0] is body:
-        _validate_single(body)
+    single = len(items) == 1 and items[0] is body
+    recorded_by: dict[str, str] | None = None
+    if principal.has("court_integrator"):
+        if not principal.source_system:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "token has no source_system claim")
+        _same_source(items, principal.source_system, "this token may only publish for its own source system")
+    else:
+        source = service.settings.legal_person_source_system
+        items = [{"source_system": source, **i} if isinstance(i, dict) else i for i in items]
+        _same_source(items, source, f"updates recorded by people carry source_system {source!r}")
+        _in_scope(service, principal, items)
+        recorded_by = person(principal)
+    if single:
+        _validate_single(items[0])
     try:
-        outcomes = service.submit_many(items, "rest")
+        outcomes = service.submit_many(items, "rest", recorded_by=recorded_by)
     except PyMongoError:
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
@@ -73,6 +90,25 @@ def post_court_updates(
         rejected=sum(r.status == "rejected" for r in results),
         results=results,
     )
+
+
+def _same_source(items: list[Any], source: str, why: str) -> None:
+    for index, item in enumerate(items):
+        if isinstance(item, dict) and "source_system" in item and item["source_system"] != source:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"updates.{index}.source_system: {why}")
+
+
+def _in_scope(service: LegalService, principal: Principal, items: list[Any]) -> None:
+    """Every item's case must be the caller's (404 otherwise, naming the item, never the case)."""
+    wanted = [
+        (f"updates.{i}.case_id", item["case_id"])
+        for i, item in enumerate(items)
+        if isinstance(item, dict) and isinstance(item.get("case_id"), str) and _ID.match(item["case_id"])
+    ]
+    try:
+        service.check_scope(principal, wanted)
+    except CaseNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"{exc.field}: no legal timeline for this case") from None
 
 
 def _validate_single(body: Any) -> None:

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from services.legal.domain.stages import Complexity, Stage
-from services.legal.domain.timeline import TimelineState
+from services.legal.domain.timeline import Recorded, TimelineState
 from services.legal.domain.updates import dump_update
 
 
@@ -96,6 +96,24 @@ class Reopening(Dated):
     stage: Stage
 
 
+class Provenance(BaseModel):
+    """Who recorded an entry: an integrator system, or a person (pseudonymous id and role)."""
+
+    type: Literal["system", "person"]
+    source_system: str | None = Field(None, description="system: the integrator's source_system")
+    sub: str | None = Field(None, description="person: the token subject (pseudonymous user id)")
+    role: str | None = Field(None, description="person: legal_advocate or supervisor")
+
+
+class Confirmation(BaseModel):
+    """The integrator update that later reported the same fact as a person-recorded entry."""
+
+    source_system: str
+    update_id: str
+    occurred_at: datetime
+    received_at: datetime
+
+
 class Entry(BaseModel):
     occurred_at: datetime
     received_at: datetime
@@ -104,6 +122,10 @@ class Entry(BaseModel):
     update_id: str
     path: str
     applied: bool = Field(description="false when the update no longer fits the history under current rules")
+    recorded_by: Provenance
+    confirmed_by: Confirmation | None = Field(
+        None, description="person-recorded entries: the integrator update reporting the same fact, once it came"
+    )
     details: dict[str, Any]
 
 
@@ -174,15 +196,31 @@ class Timeline(BaseModel):
             appeals=[Dated(**a) for a in state.appeals],
             archives=[Archive(**a) for a in state.archives],
             reopenings=[Reopening(**r) for r in state.reopenings],
-            entries=[_entry(r, r.key not in skipped) for r in entries],
+            entries=[_entry(r, r.key not in skipped, state.confirmations.get(r.key)) for r in entries],
         )
 
 
-def _entry(rec: Any, applied: bool) -> Entry:
+def _entry(rec: Recorded, applied: bool, confirmation: Recorded | None) -> Entry:
     data = dump_update(rec.update)
     common = {k: data.pop(k) for k in ("occurred_at", "kind", "source_system", "update_id")}
     data.pop("case_id", None)
-    return Entry(**common, received_at=rec.received_at, path=rec.path, applied=applied, details=data)
+    confirmed = None
+    if confirmation is not None:
+        confirmed = Confirmation(
+            source_system=confirmation.update.source_system,
+            update_id=confirmation.update.update_id,
+            occurred_at=confirmation.update.occurred_at,
+            received_at=confirmation.received_at,
+        )
+    return Entry(
+        **common,
+        received_at=rec.received_at,
+        path=rec.path,
+        applied=applied,
+        recorded_by=Provenance(**rec.provenance),
+        confirmed_by=confirmed,
+        details=data,
+    )
 
 
 class CaseSummary(BaseModel):
