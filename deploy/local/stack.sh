@@ -285,6 +285,26 @@ infra_up() {
 # The console is being built in services/console; until its app module exists the stack runs without it.
 console_present() { [ -f "$ROOT/services/console/main.py" ]; }
 
+# where the console finds the APIs it calls and its own URL (for links and sign-in), by this stack's ports
+console_env() {
+  export CENTINELA_CONSOLE_INTAKE_URL="${CENTINELA_CONSOLE_INTAKE_URL:-http://127.0.0.1:$INTAKE_PORT}"
+  export CENTINELA_CONSOLE_LEGAL_URL="${CENTINELA_CONSOLE_LEGAL_URL:-http://127.0.0.1:$LEGAL_PORT}"
+  export CENTINELA_CONSOLE_ALERTS_URL="${CENTINELA_CONSOLE_ALERTS_URL:-http://127.0.0.1:$ALERTS_PORT}"
+  export CENTINELA_CONSOLE_PUBLIC_URL="${CENTINELA_CONSOLE_PUBLIC_URL:-http://127.0.0.1:$CONSOLE_PORT}"
+}
+
+# dev only: one console account per role (idempotent); its sign-in instructions go into the summary
+SEED_OUTPUT=""
+seed_console() {
+  console_present && [ "${CENTINELA_ENV:-dev}" = dev ] || return 0
+  service_env; console_env
+  if ! SEED_OUTPUT=$(cd "$ROOT" && "$PY" -m services.console seed 2>&1); then
+    echo "$SEED_OUTPUT" | tail -n 5 >&2
+    log "warning: dev accounts not seeded (python -m services.console seed failed); the console still runs"
+    SEED_OUTPUT=""
+  fi
+}
+
 # the centinela processes in start order (the console last: it calls the others' APIs)
 services() {
   echo intake legal alerts processor
@@ -319,12 +339,9 @@ start_service() {
         --web-host 127.0.0.1 --web-port "$port" --loglevel warn ;;
     console)
       console_present || die "services/console/main.py does not exist yet"
-      # where the console finds the APIs it calls (ignored by a console that does not read them)
-      start_proc console "$port" env \
-        CENTINELA_INTAKE_URL="http://127.0.0.1:$INTAKE_PORT" \
-        CENTINELA_LEGAL_URL="http://127.0.0.1:$LEGAL_PORT" \
-        CENTINELA_ALERTS_URL="http://127.0.0.1:$ALERTS_PORT" \
-        "$PY" -m uvicorn services.console.main:app --host 127.0.0.1 --port "$port" --no-access-log ;;
+      console_env
+      start_proc console "$port" "$PY" -m uvicorn services.console.main:app \
+        --host 127.0.0.1 --port "$port" --no-access-log ;;
     prometheus) start_prometheus ;;
   esac
 }
@@ -388,6 +405,7 @@ summary() {
   echo "centinela is up: every process answered /readyz 200; start-up took ${took}s"
   if running console; then
     echo "  console           http://127.0.0.1:$CONSOLE_PORT/   (open this in a browser)"
+    if [ -n "$SEED_OUTPUT" ]; then echo "$SEED_OUTPUT" | sed 's/^/                    /'; fi
   fi
   echo "  intake API        http://127.0.0.1:$INTAKE_PORT   (docs: /docs, metrics: /metrics)"
   echo "  legal API         http://127.0.0.1:$LEGAL_PORT   (docs: /docs, metrics: /metrics)"
@@ -409,6 +427,7 @@ up() {
   UP_IN_PROGRESS=1
   infra_up
   services_up
+  seed_console
   if [ "$MONITORING" = 1 ]; then monitoring_up; fi
   summary $((SECONDS - started))
 }
