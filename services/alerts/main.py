@@ -17,8 +17,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.routing import Route
 
-from services.alerts.adapters.consumer import AlertsTopicIngestor
+from services.alerts.adapters.consumer import alerts_consumer
 from services.alerts.adapters.live_stream import Broadcaster
 from services.alerts.adapters.policy_file import EscalationPolicy
 from services.alerts.api import admin_routes, inbox_routes
@@ -41,12 +42,9 @@ from services.alerts.store.contacts import (
 )
 from services.alerts.store.documents import AlertDoc, OutboxLeaseDoc, ensure_indexes
 from services.processor.domain.policy import PolicyError
-from shared.app import create_app
-from shared.kafka import ConsumerLoop
+from shared.app import ServiceRuntime, create_app, service_lifespan
 from shared.logging import setup_logging
-from shared.mongo import connect, ping
 from shared.outbox import OutboxPublisher
-from shared.topics import ALERTS
 
 log = logging.getLogger(__name__)
 
@@ -54,17 +52,8 @@ log = logging.getLogger(__name__)
 def build_app(settings: AlertsSettings | None = None) -> FastAPI:
     settings = settings or AlertsSettings()
     setup_logging(settings.log_level)
-    state: dict[str, object] = {}
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # first, before touching MongoDB or Kafka: escalating on a policy nobody wrote is worse than not starting
-        try:
-            policy = EscalationPolicy(settings.policy_file)
-        except PolicyError as exc:
-            log.error("alerts service refuses to start: policy file (CENTINELA_POLICY_FILE) unusable: %s", exc)
-            raise
-        state["mongo"] = connect(settings)
+    def setup(runtime: ServiceRuntime, policy: EscalationPolicy) -> None:
         ensure_indexes()
         live = Broadcaster()
         alerts, jobs = AlertRepository(), JobRepository()
@@ -73,7 +62,7 @@ def build_app(settings: AlertsSettings | None = None) -> FastAPI:
         worker = DeliveryWorker(settings, jobs, subscriptions, deliveries)
         notifier = Notifier(settings, directory, subscriptions, jobs, policy, on_jobs=worker.notify)
         cursors = CursorCodec(derive_key(settings.jwt_secret.get_secret_value()))
-        app.state.alerts = AlertsService(
+        runtime.app.state.alerts = AlertsService(
             settings=settings,
             inbox=Inbox(alerts, notifier, cursors, on_change=live.publish, on_outbox=publisher.notify),
             configuration=Configuration(subscriptions, directory, deliveries, cursors),
@@ -90,33 +79,32 @@ def build_app(settings: AlertsSettings | None = None) -> FastAPI:
             on_jobs=worker.notify,
             notifier=notifier,
         )
-        topic = AlertsTopicIngestor(ingestor)
-        # ConsumerLoop reaches the broker in its own thread: an outage delays consumption, not start-up
-        consumer = ConsumerLoop(
-            settings, [ALERTS], settings.alerts_consumer_group, decode=topic.decode, handler=topic.handle
-        )
+        # the consumer reaches the broker in its own thread: an outage delays consumption, not start-up
+        consumer = alerts_consumer(settings, ingestor)
+        runtime.app.state.consumers = [consumer]
         escalator = Escalator(
             settings, alerts, policy, on_change=live.publish, on_outbox=publisher.notify, notifier=notifier
         )
-        publisher.start()
-        worker.start()
-        consumer.start()
-        escalator.start()
+        runtime.start(publisher, worker, consumer, escalator)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # first, before touching MongoDB or Kafka: escalating on a policy nobody wrote is worse than not starting
         try:
+            policy = EscalationPolicy(settings.policy_file)
+        except PolicyError as exc:
+            log.error("alerts service refuses to start: policy file (CENTINELA_POLICY_FILE) unusable: %s", exc)
+            raise
+        async with service_lifespan(settings, lambda runtime: setup(runtime, policy))(app):
             yield
-        finally:
-            escalator.stop()
-            consumer.stop()
-            worker.stop()
-            publisher.stop()
 
     app = create_app(
         settings,
         title="centinela alerts",
         description="Alert inbox, acknowledgement, escalation, webhooks, e-mail and a live stream.",
-        ready_checks={"mongodb": lambda: "mongo" in state and ping(state["mongo"])},  # type: ignore[arg-type]
         lifespan=lifespan,
     )
+    _readiness_with_consumers(app)
 
     @app.exception_handler(ServiceError)
     async def on_refused(request: Request, exc: ServiceError) -> JSONResponse:
@@ -128,6 +116,30 @@ def build_app(settings: AlertsSettings | None = None) -> FastAPI:
     app.include_router(inbox_routes.router)
     app.include_router(admin_routes.router)
     return app
+
+
+def _readiness_with_consumers(app: FastAPI) -> None:
+    """``/readyz`` as the shared app answers it, plus the ``alerts`` consumer and why it is stuck.
+
+    A consumer that cannot progress makes the service not ready (503) with a reason naming the
+    partition and the exception type, so an operator sees *why* without reading logs.
+    """
+    shared_route = next(r for r in app.router.routes if isinstance(r, Route) and r.path == "/readyz")
+    app.router.routes.remove(shared_route)
+
+    @app.get("/readyz", tags=["ops"], summary="Kafka and MongoDB reachable, and the alerts consumer not stuck")
+    def readyz() -> JSONResponse:
+        results: dict[str, str] = {}
+        for name, check in app.state.ready_checks.items():
+            try:
+                results[name] = "ok" if check() else "unreachable"
+            except Exception:
+                results[name] = "error"
+        for consumer in getattr(app.state, "consumers", []):
+            problem = consumer.health.problem()
+            results[f"consumer:{consumer.topic}"] = f"stuck: {problem}" if problem else "ok"
+        ok = all(v == "ok" for v in results.values())
+        return JSONResponse({"status": "ready" if ok else "not ready", "checks": results}, 200 if ok else 503)
 
 
 app = build_app()

@@ -37,3 +37,8 @@ escalation_last_tick = metrics.gauge(
     multiprocess_mode="max",
 )
 sse_clients = metrics.gauge("centinela_alerts_sse_clients", "open live-stream connections")
+dead_lettered = metrics.counter(
+    "centinela_alerts_service_dead_lettered_total",
+    "records of the alerts topic sent to alerts.dlq, by reason code (invalid, unexpected)",
+    ("code",),
+)

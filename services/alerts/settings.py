@@ -20,6 +20,18 @@ class AlertsSettings(CommonSettings):
     )
     public_base_url: str = Field("http://127.0.0.1:8003", description="base of the links put in notifications")
     alerts_consumer_group: str = Field("alerts-service", description="consumer group of the service on `alerts`")
+    alerts_consumer_max_attempts: int = Field(
+        3, ge=1, le=20, description="an unexpected error on one record this many times sends it to alerts.dlq"
+    )
+    alerts_consumer_retry_window_seconds: float = Field(
+        10.0, gt=0, description="longest wait between attempts at a failing record (only its partition waits)"
+    )
+    alerts_consumer_stuck_after_seconds: float = Field(
+        30.0, gt=0, description="a partition failing this long reports the consumer stuck (/readyz 503, gauge 1)"
+    )
+    alerts_consumer_lag_interval_seconds: float = Field(
+        2.0, gt=0, description="how often the per-partition lag gauge is refreshed"
+    )
     smtp_host: str = Field("", description="SMTP server; empty disables e-mail (counted as outcome=disabled)")
     smtp_port: int = Field(25, ge=1, le=65535)
     smtp_security: Literal["none", "starttls", "ssl"] = Field("none", description="none, starttls or ssl (SMTPS)")

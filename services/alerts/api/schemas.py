@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AnyHttpUrl, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+
+from shared.bounds import BoundedDatetime
 
 Status = Literal["open", "acknowledged", "snoozed", "resolved"]
 Severity = Literal["low", "medium", "high", "critical"]
@@ -78,7 +80,9 @@ class CommentIn(BaseModel):
 
 
 class SnoozeIn(CommentIn):
-    until: AwareDatetime = Field(description="RFC 3339 time with offset, in the future (at most 90 days)")
+    # bounded (and converted to UTC) inside validation: an offset that pushes the value out of what a
+    # datetime can hold is a 422 naming body.until, not an OverflowError
+    until: BoundedDatetime = Field(description="RFC 3339 time with offset, in the future (at most 90 days)")
 
 
 class SubscriptionFilter(BaseModel):
