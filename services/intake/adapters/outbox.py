@@ -14,8 +14,8 @@ from shared.outbox import OutboxPublisher
 
 def case_events_relay(
     settings: IntakeSettings,
-    client: MongoClient,  # type: ignore[type-arg]
-    cases: Collection,  # type: ignore[type-arg]
+    client: MongoClient,
+    cases: Collection,
 ) -> OutboxPublisher:
     """One relay per service publishes at a time (a lease in ``outbox_leases``)."""
     return OutboxPublisher(settings, [cases], client[settings.database]["outbox_leases"])

@@ -285,7 +285,7 @@ def register(case: Case, previous_case_ids: list[str], now: datetime) -> list[Ev
             case_id=case.case_id,
             org_id=case.org_id,
             advocate_id=case.advocate_id,
-            status=case.status,  # type: ignore[arg-type]
+            status=case.status,
             exploitation_types=list(case.exploitation_types),
             region=case.region,
             rescue_date=case.rescue_date,
@@ -366,7 +366,7 @@ def update_case(case: Case, changes: dict[str, Any], now: datetime) -> Change:
         events.append(
             CaseStatusChanged(
                 case_id=case.case_id,
-                previous_status=case.status,  # type: ignore[arg-type]
+                previous_status=case.status,
                 status=new_status,
                 changed_at=now,
             )
@@ -479,7 +479,7 @@ def record_session(
         service_id=service_id,
         session_id=session.session_id,
         service_kind=service.service_kind,
-        outcome=outcome,  # type: ignore[arg-type]
+        outcome=outcome,
         occurred_at=occurred,
         recorded_at=now,
         provider_org_id=service.provider_org_id,
@@ -513,8 +513,8 @@ def raise_flag(
     event = RiskFlagged(
         case_id=case.case_id,
         flag_id=flag.flag_id,
-        kind=kind,  # type: ignore[arg-type]
-        severity=severity,  # type: ignore[arg-type]
+        kind=kind,
+        severity=severity,
         raised_at=now,
         observed_at=flag.observed_at,
     )
@@ -645,8 +645,8 @@ def change_referral(
         referral_id=referral_id,
         from_org_id=current.from_org_id,
         to_org_id=current.to_org_id,
-        status=status,  # type: ignore[arg-type]
-        previous_status=current.status,  # type: ignore[arg-type]
+        status=status,
+        previous_status=current.status,
         changed_at=now,
         consent_override=current.consent_override,
     )

@@ -85,7 +85,7 @@ def from_mongo(doc: dict[str, Any]) -> Case:
 
 
 class CaseRepository:
-    def __init__(self, collection: Collection) -> None:  # type: ignore[type-arg]
+    def __init__(self, collection: Collection) -> None:
         self.coll = collection
 
     def get(self, case_id: str) -> Case | None:

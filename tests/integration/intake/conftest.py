@@ -15,6 +15,11 @@ from services.intake.settings import IntakeSettings
 from shared.auth import mint
 from tests.support import Proc, consumer, drain, free_port, isolated_env, uvicorn_args
 
+# Fixture types, for annotated test signatures.
+AsRole = Callable[..., httpx.Client]
+EventsOf = Callable[..., list[dict[str, Any]]]
+Token = Callable[..., str]
+
 ORG = "org-a"
 OTHER_ORG = "org-b"
 PROVIDER_ORG = "prov-a"

@@ -7,7 +7,17 @@ from typing import Any
 
 import httpx
 
-from tests.integration.intake.conftest import ADVOCATE, ORG, OTHER_ORG, PROVIDER_ORG, case_body, identity
+from tests.integration.intake.conftest import (
+    ADVOCATE,
+    ORG,
+    OTHER_ORG,
+    PROVIDER_ORG,
+    AsRole,
+    EventsOf,
+    case_body,
+    identity,
+)
+from tests.support import Proc
 
 
 def register(c: httpx.Client, tag: str | None = None, **extra: Any) -> str:
@@ -16,7 +26,7 @@ def register(c: httpx.Client, tag: str | None = None, **extra: Any) -> str:
     return str(r.json()["case_id"])
 
 
-def test_full_case_flow_emits_every_fact_in_order(as_role, events_of) -> None:
+def test_full_case_flow_emits_every_fact_in_order(as_role: AsRole, events_of: EventsOf) -> None:
     officer = as_role("intake_officer")
     supervisor = as_role("supervisor")
     provider = as_role("service_provider", org=PROVIDER_ORG)
@@ -134,7 +144,7 @@ def test_full_case_flow_emits_every_fact_in_order(as_role, events_of) -> None:
     assert len({e["id"] for e in events}) == len(events)
 
 
-def test_reregistration_links_cases_and_emits_the_fact(as_role, events_of) -> None:
+def test_reregistration_links_cases_and_emits_the_fact(as_role: AsRole, events_of: EventsOf) -> None:
     officer = as_role("intake_officer")
     tag = uuid.uuid4().hex
     first = register(officer, tag)
@@ -159,7 +169,7 @@ def test_reregistration_links_cases_and_emits_the_fact(as_role, events_of) -> No
     assert refs[first] == refs[second] == rereg[0]["data"]["person_ref"] and refs[other] != refs[first]
 
 
-def test_optimistic_concurrency(as_role) -> None:
+def test_optimistic_concurrency(as_role: AsRole) -> None:
     officer = as_role("intake_officer")
     case_id = register(officer)
     r = officer.get(f"/v1/cases/{case_id}")
@@ -181,7 +191,7 @@ def test_optimistic_concurrency(as_role) -> None:
     assert officer.get(f"/v1/cases/{case_id}").json()["status"] == "Active"
 
 
-def test_listing_filters_pages_and_never_shows_identity(as_role) -> None:
+def test_listing_filters_pages_and_never_shows_identity(as_role: AsRole) -> None:
     region = f"Region {uuid.uuid4().hex[:8]}"
     officer = as_role("intake_officer")
     ids = {register(officer, region=region) for _ in range(3)}
@@ -200,7 +210,7 @@ def test_listing_filters_pages_and_never_shows_identity(as_role) -> None:
     assert officer.get("/v1/cases", params={"page_size": 10_000}).status_code == 422
 
 
-def test_identity_only_for_allowed_roles_and_break_glass(as_role) -> None:
+def test_identity_only_for_allowed_roles_and_break_glass(as_role: AsRole) -> None:
     officer = as_role("intake_officer")
     tag = uuid.uuid4().hex
     case_id = register(officer, tag)
@@ -222,7 +232,7 @@ def test_identity_only_for_allowed_roles_and_break_glass(as_role) -> None:
     assert glass.status_code == 200 and glass.json()["identity"]["family_names"] == f"Family {tag}"
 
 
-def test_referral_needs_consent_unless_a_supervisor_overrides(as_role, events_of) -> None:
+def test_referral_needs_consent_unless_a_supervisor_overrides(as_role: AsRole, events_of: EventsOf) -> None:
     officer = as_role("intake_officer")
     case_id = register(officer, consent_for_services=False)
     r = officer.post(f"/v1/cases/{case_id}/referrals", json={"to_org_id": OTHER_ORG})
@@ -247,7 +257,7 @@ def test_referral_needs_consent_unless_a_supervisor_overrides(as_role, events_of
     assert [e["data"]["consent_override"] for e in events if e["type"] == "centinela.referral.status_changed"] == [True]
 
 
-def test_bad_input_is_4xx_naming_the_field(as_role, intake) -> None:
+def test_bad_input_is_4xx_naming_the_field(as_role: AsRole, intake: Proc) -> None:
     officer = as_role("intake_officer")
     cases = [
         ({"bogus": 1}, "body.bogus"),
@@ -307,7 +317,7 @@ def test_bad_input_is_4xx_naming_the_field(as_role, intake) -> None:
     assert officer.post("/v1/cases", json={"org_id": OTHER_ORG}).status_code == 403
 
 
-def test_stats_and_metrics(as_role, intake) -> None:
+def test_stats_and_metrics(as_role: AsRole, intake: Proc) -> None:
     officer = as_role("intake_officer")
     case_id = register(officer)
     r = officer.post(f"/v1/cases/{case_id}/risk-flags", json={"kind": "runaway_missing", "severity": "critical"})

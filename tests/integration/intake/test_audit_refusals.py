@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.intake.conftest import case_body
+from tests.integration.intake.conftest import AsRole, case_body
 from tests.support import wait_for
 
 pytestmark = pytest.mark.integration
@@ -22,7 +22,7 @@ def records(admin: Any, **params: str) -> list[dict[str, Any]]:
     return list(admin.get("/v1/audit", params={"page_size": 200, **params}).json()["items"])
 
 
-def test_role_refusals_are_audited(as_role) -> None:
+def test_role_refusals_are_audited(as_role: AsRole) -> None:
     officer = as_role("intake_officer")
     case_id = officer.post("/v1/cases", json=case_body(uuid.uuid4().hex)).json()["case_id"]
     ops = f"ops-{uuid.uuid4().hex[:8]}"
@@ -55,7 +55,7 @@ def test_role_refusals_are_audited(as_role) -> None:
     }
 
 
-def test_reads_of_a_missing_id_are_audited(as_role) -> None:
+def test_reads_of_a_missing_id_are_audited(as_role: AsRole) -> None:
     sub = f"officer-{uuid.uuid4().hex[:8]}"
     officer = as_role("intake_officer", sub=sub)
     case_id = officer.post("/v1/cases", json=case_body(uuid.uuid4().hex)).json()["case_id"]

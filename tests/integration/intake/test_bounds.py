@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from shared.bounds import years_after
-from tests.integration.intake.conftest import PROVIDER_ORG, case_body
+from tests.integration.intake.conftest import PROVIDER_ORG, AsRole, case_body
 
 LOW = "0001-01-01T00:00:00+14:00"
 HIGH = "9999-12-31T23:59:59-14:00"
@@ -29,7 +29,7 @@ def refused(r: httpx.Response, field: str, value: str = "") -> None:
 
 
 @pytest.fixture(scope="module")
-def officer(as_role) -> httpx.Client:
+def officer(as_role: AsRole) -> httpx.Client:
     return as_role("intake_officer")
 
 
@@ -69,7 +69,7 @@ def test_followup_date_at_the_edges(officer: httpx.Client, case_and_service: tup
 
 
 @pytest.mark.parametrize("value", [LOW, HIGH])
-def test_audit_query_extremes(as_role, value: str) -> None:
+def test_audit_query_extremes(as_role: AsRole, value: str) -> None:
     admin = as_role("admin", org=None)
     refused(admin.get("/v1/audit", params={"since": value}), "query.since")
     refused(admin.get("/v1/audit", params={"until": value}), "query.until")

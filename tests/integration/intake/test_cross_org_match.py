@@ -10,12 +10,12 @@ import uuid
 
 import pytest
 
-from tests.integration.intake.conftest import ORG, OTHER_ORG, case_body
+from tests.integration.intake.conftest import ORG, OTHER_ORG, AsRole, case_body
 
 pytestmark = pytest.mark.integration
 
 
-def test_match_across_organisations_says_known_elsewhere_without_ids(as_role) -> None:
+def test_match_across_organisations_says_known_elsewhere_without_ids(as_role: AsRole) -> None:
     tag = uuid.uuid4().hex
     officer_a = as_role("intake_officer", sub="officer-a", org=ORG)
     officer_b = as_role("intake_officer", sub="officer-b", org=OTHER_ORG)
@@ -59,7 +59,7 @@ def test_match_across_organisations_says_known_elsewhere_without_ids(as_role) ->
     assert trail[0]["details"]["linked_case_ids"] == [a1]
 
 
-def test_same_organisation_links_are_still_shown(as_role) -> None:
+def test_same_organisation_links_are_still_shown(as_role: AsRole) -> None:
     tag = uuid.uuid4().hex
     officer = as_role("intake_officer")
     first = officer.post("/v1/cases", json=case_body(tag)).json()["case_id"]

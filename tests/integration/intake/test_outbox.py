@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 from pymongo import MongoClient
 
-from tests.integration.intake.conftest import case_body, case_events, start_intake
+from tests.integration.intake.conftest import Token, case_body, case_events, start_intake
 from tests.support import Proc, free_port, wait_for
 
 
@@ -35,7 +35,7 @@ def write_cases(proc: Proc, token: Callable[..., str], n: int = 3) -> set[str]:
 
 
 def pending_ids(env: dict[str, str], db: str) -> list[str]:
-    client: MongoClient = MongoClient(env["CENTINELA_MONGO_URI"])  # type: ignore[type-arg]
+    client: MongoClient = MongoClient(env["CENTINELA_MONGO_URI"])
     try:
         return [e["id"] for d in client[db]["cases"].find({}, {"outbox": 1}) for e in d.get("outbox") or []]
     finally:
@@ -52,7 +52,9 @@ def assert_delivered_exactly_once(env: dict[str, str], db: str, case_ids: set[st
     assert kinds == {"centinela.case.registered": len(case_ids), "centinela.risk.flagged": len(case_ids)}
 
 
-def test_broker_outage_keeps_every_event(stack_env, db_name, log_dir: Path, procs: list[Proc], token) -> None:
+def test_broker_outage_keeps_every_event(
+    stack_env: dict[str, str], db_name: Callable[[str], str], log_dir: Path, procs: list[Proc], token: Token
+) -> None:
     db = db_name("intake_outage")
     dead = {**stack_env, "CENTINELA_MONGO_DB": db, "CENTINELA_KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}"}
     down = start_intake("intake-broker-down", dead, log_dir, procs, ready="/healthz")
@@ -65,7 +67,9 @@ def test_broker_outage_keeps_every_event(stack_env, db_name, log_dir: Path, proc
     up.stop()
 
 
-def test_crash_before_publish_loses_nothing(stack_env, db_name, log_dir: Path, procs: list[Proc], token) -> None:
+def test_crash_before_publish_loses_nothing(
+    stack_env: dict[str, str], db_name: Callable[[str], str], log_dir: Path, procs: list[Proc], token: Token
+) -> None:
     db = db_name("intake_crash")
     env = {**stack_env, "CENTINELA_MONGO_DB": db}
     crashing = start_intake("intake-crash", {**env, "CENTINELA_OUTBOX_ENABLED": "false"}, log_dir, procs)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Callable
 
 import httpx
 from pymongo import MongoClient
 
-from tests.integration.intake.conftest import ORG, case_body, case_events
+from tests.integration.intake.conftest import ORG, AsRole, case_body, case_events
 from tests.support import Proc, wait_for
 
 
@@ -16,7 +17,9 @@ def sentinel() -> str:
     return "Zq" + secrets.token_hex(8)
 
 
-def test_sentinel_identity_never_appears_outside(as_role, intake: Proc, intake_env, db_name) -> None:
+def test_sentinel_identity_never_appears_outside(
+    as_role: AsRole, intake: Proc, intake_env: dict[str, str], db_name: Callable[[str], str]
+) -> None:
     officer = as_role("intake_officer")
     given, family, doc, phone = sentinel(), sentinel(), sentinel().upper(), sentinel()
     body = case_body("x")
@@ -58,7 +61,7 @@ def test_sentinel_identity_never_appears_outside(as_role, intake: Proc, intake_e
         assert value not in logs
         assert value not in metrics
     # at rest: ciphertext only
-    client: MongoClient = MongoClient(intake_env["CENTINELA_MONGO_URI"])  # type: ignore[type-arg]
+    client: MongoClient = MongoClient(intake_env["CENTINELA_MONGO_URI"])
     try:
         stored = str(client[db_name("intake")]["cases"].find_one({"_id": case_id}))
     finally:
@@ -66,7 +69,7 @@ def test_sentinel_identity_never_appears_outside(as_role, intake: Proc, intake_e
     assert all(v not in stored for v in secrets_) and "'kid': 'dev1'" in stored
 
 
-def test_audit_trail_records_reads_changes_and_denials(as_role) -> None:
+def test_audit_trail_records_reads_changes_and_denials(as_role: AsRole) -> None:
     officer = as_role("intake_officer", sub="officer-audit")
     case_id = officer.post("/v1/cases", json=case_body(uuid.uuid4().hex)).json()["case_id"]
     rid = f"req-{uuid.uuid4().hex[:12]}"

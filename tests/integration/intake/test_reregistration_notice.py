@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.intake.conftest import ORG, OTHER_ORG, case_body
+from tests.integration.intake.conftest import ORG, OTHER_ORG, AsRole, EventsOf, case_body
 
 pytestmark = pytest.mark.integration
 NOTICE = "centinela.case.person_reregistered"
@@ -21,7 +21,7 @@ def notices(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [e for e in events if e["type"] == NOTICE]
 
 
-def test_each_earlier_case_hears_of_a_reregistration(as_role, events_of) -> None:
+def test_each_earlier_case_hears_of_a_reregistration(as_role: AsRole, events_of: EventsOf) -> None:
     tag = uuid.uuid4().hex
     officer_a = as_role("intake_officer", org=ORG)
     officer_b = as_role("intake_officer", org=OTHER_ORG)

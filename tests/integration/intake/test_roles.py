@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from shared.auth import ROLES
-from tests.integration.intake.conftest import ADVOCATE, ORG, OTHER_ORG, PROVIDER_ORG, case_body
+from tests.integration.intake.conftest import ADVOCATE, ORG, OTHER_ORG, PROVIDER_ORG, AsRole, case_body
 
 PRINCIPALS: dict[str, dict[str, Any]] = {
     "intake_officer": {"sub": "officer-1", "org": ORG},
@@ -132,13 +132,13 @@ ROUTES: dict[str, tuple[set[str], Call]] = {
 
 
 @pytest.fixture(scope="module")
-def fixture(as_role) -> Fixture:
+def fixture(as_role: AsRole) -> Fixture:
     return Fixture(as_role("intake_officer", **PRINCIPALS["intake_officer"]))
 
 
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("route", list(ROUTES))
-def test_role_matrix(route: str, role: str, as_role, fixture: Fixture) -> None:
+def test_role_matrix(route: str, role: str, as_role: AsRole, fixture: Fixture) -> None:
     allowed, call = ROUTES[route]
     # Admins reach a case only by break-glass, which always states its reason.
     client = as_role(role, **PRINCIPALS[role], **{"X-Access-Reason": "role matrix test run"})
@@ -149,7 +149,7 @@ def test_role_matrix(route: str, role: str, as_role, fixture: Fixture) -> None:
         assert r.status_code == 403, f"{role} on {route}: expected 403, got {r.status_code} {r.text}"
 
 
-def test_other_organisations_get_404_not_403(as_role, fixture: Fixture) -> None:
+def test_other_organisations_get_404_not_403(as_role: AsRole, fixture: Fixture) -> None:
     outsiders = [
         as_role("intake_officer", org=OTHER_ORG),
         as_role("supervisor", org=OTHER_ORG),
