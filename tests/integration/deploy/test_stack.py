@@ -38,8 +38,16 @@ PORT_VARS = {
 MONITORING = shutil.which("prometheus") is not None
 
 
+# where the caller keeps its downloads and which servers it runs: kept, so nothing is fetched again
+KEEP = {"CENTINELA_CACHE", "CENTINELA_M2_REPO", "CENTINELA_PYTHON", "CENTINELA_SERVER_PYTHON", "CENTINELA_MONGO_SERVER"}
+
+
 def stack_env(run_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CENTINELA_", "PROMETHEUS_MULTIPROC"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("CENTINELA_", "PROMETHEUS_MULTIPROC")) or k in KEEP or k.endswith("_VERSION")
+    }
     env.update(
         {
             "CENTINELA_RUN_DIR": str(run_dir),
