@@ -10,7 +10,7 @@
 #
 #   stack.sh install          provision Kafka and the database server into the cache (idempotent)
 #   stack.sh infra-up         start Kafka and the database server, wait until they answer
-#   stack.sh services-up      start console (once services/console exists), intake, legal, alerts, processor
+#   stack.sh services-up      start intake, legal, alerts, processor and the console (CENTINELA_CONSOLE=0: without)
 #   stack.sh up               all of the above, wait until every process answers /readyz 200, print
 #                             what runs where and how long start-up took (CENTINELA_MONITORING=1: Prometheus too)
 #   stack.sh restart NAME     stop NAME by its PID and start it again with the same environment
@@ -282,8 +282,8 @@ infra_up() {
   ensure_topics
 }
 
-# The console is being built in services/console; until its app module exists the stack runs without it.
-console_present() { [ -f "$ROOT/services/console/main.py" ]; }
+# The console runs when its app module exists; CENTINELA_CONSOLE=0 leaves it out (e.g. while it is broken).
+console_present() { [ "${CENTINELA_CONSOLE:-1}" != 0 ] && [ -f "$ROOT/services/console/main.py" ]; }
 
 # where the console finds the APIs it calls and its own URL (for links and sign-in), by this stack's ports
 console_env() {
@@ -338,7 +338,7 @@ start_service() {
       start_proc processor "$port" "$PY" -m services.processor worker \
         --web-host 127.0.0.1 --web-port "$port" --loglevel warn ;;
     console)
-      console_present || die "services/console/main.py does not exist yet"
+      console_present || die "the console is left out (CENTINELA_CONSOLE=0 or no services/console/main.py)"
       console_env
       start_proc console "$port" "$PY" -m uvicorn services.console.main:app \
         --host 127.0.0.1 --port "$port" --no-access-log ;;
@@ -436,7 +436,9 @@ restart() {
   local name=${1:-} old new started=$SECONDS
   [ -n "$name" ] || die "which process? make restart SERVICE=<$(services | tr '\n' '|')prometheus>"
   service_port "$name" >/dev/null
-  if [ "$name" = console ] && ! console_present; then die "services/console/main.py does not exist yet"; fi
+  if [ "$name" = console ] && ! console_present; then
+    die "the console is left out (CENTINELA_CONSOLE=0 or no services/console/main.py)"
+  fi
   old=$(cat "$(pidfile "$name")" 2>/dev/null || echo none)
   stop_proc "$name"
   start_service "$name"
@@ -468,7 +470,7 @@ status() {
     elif running "$name"; then
       echo "$name: running (pid $(cat "$(pidfile "$name")"))"
     elif [ "$name" = console ] && ! console_present; then
-      echo "$name: not built yet (services/console/main.py missing)"
+      echo "$name: left out (CENTINELA_CONSOLE=0 or no services/console/main.py)"
     else
       echo "$name: stopped"
     fi

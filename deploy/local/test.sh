@@ -8,7 +8,7 @@
 # centinela services they need on free ports, so a running `make up` is not disturbed.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-cd "$ROOT"
+cd "$ROOT" || exit 1
 STACK="bash deploy/local/stack.sh"
 started=()
 
