@@ -45,6 +45,9 @@ class StageChanged(LegalFact):
     # court decides, so alerts may use it to word a finding but deadline_at is what applies.
     extended_deadline_at: datetime | None = None
     complexity: Literal["ordinary", "complex", "organised_crime"] = "ordinary"
+    # What deadline_at rests on: the article of the statutory term, or the legal basis of the
+    # extension that set it (e.g. "CPP art. 342.1"). Emitted again, same stage, when it moves.
+    deadline_basis: str | None = None
 
 
 @event_type("centinela.legal.hearing_scheduled", 1, SOURCE)
@@ -121,3 +124,23 @@ class CaseArchived(LegalFact):
 @event_type("centinela.legal.case_reopened", 1, SOURCE)
 class CaseReopened(LegalFact):
     reason: str | None = None
+
+
+@event_type("centinela.legal.deadline_extended", 1, SOURCE)
+class DeadlineExtended(LegalFact):
+    """An extension of the current stage's deadline was granted (followed by a stage_changed with it)."""
+
+    granted_by: str
+    legal_basis: str
+    new_deadline: datetime | None = None
+    extra_days: int | None = None
+    deadline_at: datetime | None = None
+
+
+@event_type("centinela.legal.complexity_declared", 1, SOURCE)
+class ComplexityDeclared(LegalFact):
+    """The case was declared complex / organised crime (or back to ordinary); the term follows."""
+
+    complexity: Literal["ordinary", "complex", "organised_crime"]
+    legal_basis: str | None = None
+    deadline_at: datetime | None = None

@@ -37,6 +37,24 @@ class StageEntry(BaseModel):
     started_at: datetime
     source_system: str
     update_id: str
+    basis: str | None = Field(None, description="the procedure and article of a special transition")
+    imported: bool | None = Field(None, description="true: the case entered monitoring in this stage (import)")
+
+
+class Extension(BaseModel):
+    occurred_at: datetime
+    stage: Stage | None = None
+    granted_by: str
+    legal_basis: str
+    new_deadline: datetime | None = None
+    extra_days: int | None = None
+
+
+class ComplexityDeclaration(BaseModel):
+    occurred_at: datetime
+    complexity: Complexity
+    legal_basis: str | None = None
+    stage: Stage | None = None
 
 
 class Postponement(BaseModel):
@@ -137,6 +155,9 @@ class Timeline(BaseModel):
     complexity: Complexity
     deadline_at: datetime | None = Field(description="statutory deadline of the current stage")
     extended_deadline_at: datetime | None = Field(description="the deadline if the legal extension is granted")
+    deadline_basis: str | None = Field(
+        None, description="what deadline_at rests on: the term's article, or the basis of the extension that set it"
+    )
     overdue: bool
     open: bool
     last_activity_at: datetime | None
@@ -153,6 +174,8 @@ class Timeline(BaseModel):
     appeals: list[Dated]
     archives: list[Archive]
     reopenings: list[Reopening]
+    extensions: list[Extension] = Field(default_factory=list)
+    complexity_declarations: list[ComplexityDeclaration] = Field(default_factory=list)
     entries: list[Entry]
 
     @classmethod
@@ -169,6 +192,7 @@ class Timeline(BaseModel):
             complexity=state.complexity,
             deadline_at=deadline.deadline_at if deadline else None,
             extended_deadline_at=deadline.extended_deadline_at if deadline else None,
+            deadline_basis=deadline.basis if deadline else None,
             overdue=bool(deadline and deadline.deadline_at < now),
             open=state.is_open,
             last_activity_at=state.last_activity_at,
@@ -196,6 +220,8 @@ class Timeline(BaseModel):
             appeals=[Dated(**a) for a in state.appeals],
             archives=[Archive(**a) for a in state.archives],
             reopenings=[Reopening(**r) for r in state.reopenings],
+            extensions=[Extension(**x) for x in state.extensions],
+            complexity_declarations=[ComplexityDeclaration(**c) for c in state.complexity_declarations],
             entries=[_entry(r, r.key not in skipped, state.confirmations.get(r.key)) for r in entries],
         )
 

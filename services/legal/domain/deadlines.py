@@ -25,12 +25,29 @@ class DeadlineConfigError(ValueError):
 class Term:
     term: Duration
     extension: Duration | None = None
+    article: str | None = None
+
+    def describe(self) -> str:
+        """``120d + 60d extension`` as people read it (for refusals that name the rule)."""
+        text = readable(self.term)
+        return f"{text} + {readable(self.extension)} extension" if self.extension else text
+
+
+def readable(duration: Duration) -> str:
+    days, rest = divmod(duration.seconds, 86400)
+    parts = [f"{duration.months}mo"] if duration.months else []
+    if days:
+        parts.append(f"{days}d")
+    if rest or not parts:
+        parts.append(f"{rest}s")
+    return "".join(parts)
 
 
 @dataclass(frozen=True)
 class Deadline:
     deadline_at: datetime
     extended_deadline_at: datetime | None
+    basis: str | None = None  # the article of the term, or the legal basis of the extension that set it
 
 
 @dataclass(frozen=True)
@@ -50,7 +67,7 @@ class DeadlinePolicy:
             return None
         deadline_at = term.term.add_to(started_at)
         extended = (term.term + term.extension).add_to(started_at) if term.extension else None
-        return Deadline(deadline_at=deadline_at, extended_deadline_at=extended)
+        return Deadline(deadline_at=deadline_at, extended_deadline_at=extended, basis=term.article)
 
     @classmethod
     def from_mapping(cls, doc: Any) -> DeadlinePolicy:
@@ -81,7 +98,10 @@ class DeadlinePolicy:
                     extension = parse_duration(spec["extension"]) if spec.get("extension") is not None else None
                 except DurationError as exc:
                     raise DeadlineConfigError(f"deadlines file: {where}: {exc}") from None
-                terms[stage][complexity] = Term(term=term, extension=extension)
+                article = spec.get("article")
+                if article is not None and not isinstance(article, str):
+                    raise DeadlineConfigError(f"deadlines file: {where}.article: must be text such as 'CPP art. 342.1'")
+                terms[stage][complexity] = Term(term=term, extension=extension, article=article)
         return cls(terms=terms)
 
 

@@ -27,6 +27,8 @@ _KIND_TO_EVENT: dict[str, type[ev.LegalFact]] = {
     "appeal_filed": ev.AppealFiled,
     "case_archived": ev.CaseArchived,
     "case_reopened": ev.CaseReopened,
+    "deadline_extended": ev.DeadlineExtended,
+    "complexity_declared": ev.ComplexityDeclared,
 }
 
 _COMMON = {"source_system", "update_id", "case_id", "occurred_at", "kind"}
@@ -56,6 +58,7 @@ def facts_for(update: CourtUpdate, result: Integration) -> list[ev.LegalFact]:
                 deadline_at=after.deadline.deadline_at if after.deadline else None,
                 extended_deadline_at=after.deadline.extended_deadline_at if after.deadline else None,
                 complexity=after.complexity,
+                deadline_basis=after.deadline.basis if after.deadline else None,
             )
         )
     cls = _KIND_TO_EVENT.get(update.kind)
@@ -64,6 +67,8 @@ def facts_for(update: CourtUpdate, result: Integration) -> list[ev.LegalFact]:
         fields.pop("stage", None)  # case_reopened's target stage: the fact carries the stage after the update
         if update.kind == "hearing_postponed":
             fields["postponements_in_stage"] = after.postponement_counts.get(update.key, 1)
+        if update.kind in ("deadline_extended", "complexity_declared"):
+            fields["deadline_at"] = after.deadline.deadline_at if after.deadline else None
         facts.append(cls(**common, **fields))
     return facts
 

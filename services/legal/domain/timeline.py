@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from services.legal.domain.deadlines import Deadline, DeadlinePolicy
 from services.legal.domain.errors import IllegalUpdate
-from services.legal.domain.stages import OPEN, PROCESS_STAGES, Complexity, Stage, transition_error
+from services.legal.domain.stages import OPEN, PROCESS_STAGES, Complexity, Stage, transition_basis, transition_error
 from services.legal.domain.updates import CourtUpdate
 
 __all__ = ["Conflict", "IllegalUpdate", "Integration", "Recorded", "TimelineState", "integrate", "replay"]
@@ -87,6 +87,9 @@ class TimelineState:
     appeals: list[dict[str, Any]] = field(default_factory=list)
     archives: list[dict[str, Any]] = field(default_factory=list)
     reopenings: list[dict[str, Any]] = field(default_factory=list)
+    extensions: list[dict[str, Any]] = field(default_factory=list)
+    stage_extensions: list[dict[str, Any]] = field(default_factory=list)  # of the current stage only
+    complexity_declarations: list[dict[str, Any]] = field(default_factory=list)
     entries: list[Recorded] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     postponement_counts: dict[str, int] = field(default_factory=dict)
@@ -106,22 +109,75 @@ class TimelineState:
         return TimelineState(**copied)
 
     @property
-    def stage_marker(self) -> tuple[Stage | None, datetime | None, Complexity]:
-        return (self.stage, self.stage_started_at, self.complexity)
+    def stage_marker(self) -> tuple[Stage | None, datetime | None, Complexity, datetime | None]:
+        # the deadline too: an extension or a complexity declaration moves it within the stage
+        return (
+            self.stage,
+            self.stage_started_at,
+            self.complexity,
+            self.deadline.deadline_at if self.deadline else None,
+        )
 
 
-def _move(state: TimelineState, stage: Stage, rec: Recorded) -> None:
+def _move(state: TimelineState, stage: Stage, rec: Recorded, *, imported: bool = False) -> None:
+    entry: dict[str, Any] = {
+        "stage": stage,
+        "started_at": rec.update.occurred_at,
+        "source_system": rec.update.source_system,
+        "update_id": rec.update.update_id,
+    }
+    basis = transition_basis(state.stage, stage)
+    if basis:
+        entry["basis"] = basis
+    if imported:
+        entry["imported"] = True
     state.stage = stage
     state.stage_started_at = rec.update.occurred_at
     state.postponements_in_stage = 0
-    state.stage_history.append(
-        {
-            "stage": stage,
-            "started_at": rec.update.occurred_at,
-            "source_system": rec.update.source_system,
-            "update_id": rec.update.update_id,
-        }
-    )
+    state.stage_extensions = []
+    state.stage_history.append(entry)
+
+
+def current_deadline(state: TimelineState, policy: DeadlinePolicy) -> Deadline | None:
+    """The deadline of the current stage: the statutory term, moved by each extension granted in it."""
+    if state.stage not in OPEN:
+        return None
+    statutory = policy.deadline(state.stage, state.complexity, state.stage_started_at)
+    deadline = statutory
+    for ext in state.stage_extensions:
+        if ext.get("new_deadline") is not None:
+            at: datetime = ext["new_deadline"]
+        elif deadline is not None:
+            at = deadline.deadline_at + timedelta(days=ext["extra_days"])
+        else:
+            continue
+        longest = statutory.extended_deadline_at if statutory else None
+        deadline = Deadline(
+            deadline_at=at, extended_deadline_at=longest if longest and longest > at else None, basis=ext["legal_basis"]
+        )
+    return deadline
+
+
+def _check_extension(state: TimelineState, u: Any, policy: DeadlinePolicy | None) -> None:
+    if state.stage is None or state.stage not in OPEN:
+        raise IllegalUpdate(f"kind: deadline_extended needs an open stage (the case is {state.stage or 'not started'})")
+    if policy is None:
+        return
+    current = current_deadline(state, policy)
+    if current is None:
+        if u.new_deadline is None:
+            raise IllegalUpdate(f"extra_days: {state.stage} has no deadline to extend; give new_deadline instead")
+        return
+    at = u.new_deadline if u.new_deadline is not None else current.deadline_at + timedelta(days=u.extra_days)
+    if at <= current.deadline_at:
+        raise IllegalUpdate("new_deadline: an extension must end after the deadline it extends")
+    term = policy.term_for(state.stage, state.complexity)
+    if term is not None and term.extension is not None and state.stage_started_at is not None:
+        if at > (term.term + term.extension).add_to(state.stage_started_at):
+            raise IllegalUpdate(
+                f"new_deadline: beyond the longest term the law allows in {state.stage} for a {state.complexity} case "
+                f"({term.article or 'deadlines file'}: {term.describe()})"
+            )
 
 
 def _hearing(state: TimelineState, hearing_id: str) -> Hearing:
@@ -141,7 +197,7 @@ def _no_hearings_when_closed(state: TimelineState, kind: str) -> None:
         raise IllegalUpdate(f"kind: {kind} is not possible while the case is {state.stage}")
 
 
-def apply(state: TimelineState, rec: Recorded) -> None:
+def apply(state: TimelineState, rec: Recorded, policy: DeadlinePolicy | None = None) -> None:
     """Apply one update in court order.
 
     Every check runs before the first change, so an :class:`IllegalUpdate` leaves ``state`` as it was.
@@ -155,12 +211,36 @@ def apply(state: TimelineState, rec: Recorded) -> None:
                 raise IllegalUpdate(f"stage: the case is already in {u.stage}")
             state.complexity = u.complexity  # reclassified (e.g. declared complex): same stage, new term
         else:
-            error = transition_error(state.stage, u.stage)
+            imported = bool(u.imported) and state.stage is None
+            error = transition_error(state.stage, u.stage, imported=imported)
             if error:
                 raise IllegalUpdate(error)
-            _move(state, u.stage, rec)
+            _move(state, u.stage, rec, imported=imported)
             if u.complexity is not None:
                 state.complexity = u.complexity
+    elif u.kind == "deadline_extended":
+        _check_extension(state, u, policy)
+        extension = {
+            "occurred_at": at,
+            "stage": state.stage,
+            "granted_by": u.granted_by,
+            "legal_basis": u.legal_basis,
+            "new_deadline": u.new_deadline,
+            "extra_days": u.extra_days,
+        }
+        state.stage_extensions.append(extension)
+        state.extensions.append(extension)
+    elif u.kind == "complexity_declared":
+        if state.stage is None or state.stage not in OPEN:
+            raise IllegalUpdate(
+                f"kind: complexity_declared needs an open stage (the case is {state.stage or 'not started'})"
+            )
+        if u.complexity == state.complexity:
+            raise IllegalUpdate(f"complexity: the case is already {u.complexity}")
+        state.complexity = u.complexity
+        state.complexity_declarations.append(
+            {"occurred_at": at, "complexity": u.complexity, "legal_basis": u.legal_basis, "stage": state.stage}
+        )
     elif u.kind == "case_archived":
         if state.stage == "archived":
             raise IllegalUpdate("kind: the case is already archived")
@@ -176,10 +256,13 @@ def apply(state: TimelineState, rec: Recorded) -> None:
         _move(state, target, rec)
         state.reopenings.append({"occurred_at": at, "reason": u.reason, "stage": target})
     elif u.kind == "verdict_issued":
-        if state.stage == "trial":
+        if state.stage in ("trial", "preparatory_investigation"):  # the latter: terminación anticipada
             _move(state, "verdict", rec)
         elif state.stage not in ("verdict", "appeal"):
-            raise IllegalUpdate(f"kind: verdict_issued needs a trial (the case is {state.stage or 'not started'})")
+            raise IllegalUpdate(
+                f"kind: verdict_issued needs a trial, or a preparatory investigation ended by terminación "
+                f"anticipada (the case is {state.stage or 'not started'})"
+            )
         state.verdicts.append({"occurred_at": at, "outcome": u.outcome, "stage": state.stage})
     elif u.kind == "appeal_filed":
         if state.stage == "verdict":
@@ -252,13 +335,12 @@ def replay(
             state.confirmations[rec.reconciles] = rec
             continue
         try:
-            apply(state, rec)
+            apply(state, rec, policy)
         except IllegalUpdate as exc:
             if rec.key in must_apply:
                 raise Conflict(rec, exc.reason) from None
             state.skipped.append(rec.key)
-    if state.stage in OPEN:
-        state.deadline = policy.deadline(state.stage, state.complexity, state.stage_started_at)
+    state.deadline = current_deadline(state, policy)
     return state
 
 
@@ -291,10 +373,8 @@ def integrate(
     before = before if before is not None else replay(existing, policy)
     if all(r.order < new.order for r in existing):
         after = before.clone()
-        after.deadline = None
-        apply(after, new)  # raises IllegalUpdate before changing anything
-        if after.stage in OPEN:
-            after.deadline = policy.deadline(after.stage, after.complexity, after.stage_started_at)
+        apply(after, new, policy)  # raises IllegalUpdate before changing anything
+        after.deadline = current_deadline(after, policy)
         return Integration(before=before, after=after, late=False)
     applied = frozenset(r.key for r in before.entries)
     try:

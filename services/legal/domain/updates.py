@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 
 from services.legal.domain.bounds import When
 from services.legal.domain.errors import InvalidUpdate
@@ -19,6 +20,16 @@ __all__ = ["KINDS", "CourtUpdate", "InvalidUpdate", "When", "dump_update", "pars
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$")]
 Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+# A citation, not prose: an optional code of law, then the article(s), e.g. "CPP art. 342.1".
+LegalBasis = Annotated[
+    str,
+    Field(
+        min_length=5,
+        max_length=64,
+        pattern=r"^([A-Za-z][A-Za-z0-9.]*( [A-Za-z0-9.]+){0,3} )?arts?\. ?[0-9]+(\.[0-9]+)*[a-z]?"
+        r"( ?[-,y] ?[0-9]+(\.[0-9]+)*[a-z]?)*$",
+    ),
+]
 
 
 class _Update(BaseModel):
@@ -39,6 +50,32 @@ class StageChangedUpdate(_Update):
     kind: Literal["stage_changed"]
     stage: ProcessStage
     complexity: Complexity | None = None
+    # the first update of a case brought in from an existing caseload: it may start in any stage
+    imported: Literal[True] | None = None
+
+
+class DeadlineExtendedUpdate(_Update):
+    """An extension of the current stage's deadline (e.g. art. 342.1), granted by someone, on a basis."""
+
+    kind: Literal["deadline_extended"]
+    granted_by: Code
+    legal_basis: LegalBasis
+    new_deadline: When | None = None
+    extra_days: Annotated[int, Field(ge=1, le=3650)] | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> DeadlineExtendedUpdate:
+        if (self.new_deadline is None) == (self.extra_days is None):
+            raise PydanticCustomError("one_of", "exactly one of new_deadline and extra_days")
+        return self
+
+
+class ComplexityDeclaredUpdate(_Update):
+    """The prosecutor declares the case complex or organised crime (arts. 334.2, 342.2): the term changes."""
+
+    kind: Literal["complexity_declared"]
+    complexity: Complexity
+    legal_basis: LegalBasis | None = None
 
 
 class HearingScheduledUpdate(_Update):
@@ -118,6 +155,8 @@ class CaseReopenedUpdate(_Update):
 
 CourtUpdate = Annotated[
     StageChangedUpdate
+    | DeadlineExtendedUpdate
+    | ComplexityDeclaredUpdate
     | HearingScheduledUpdate
     | HearingHeldUpdate
     | HearingPostponedUpdate
@@ -151,6 +190,8 @@ KINDS: tuple[str, ...] = (
     "appeal_filed",
     "case_archived",
     "case_reopened",
+    "deadline_extended",
+    "complexity_declared",
 )
 
 _ADAPTER: TypeAdapter[CourtUpdate] = TypeAdapter(CourtUpdate)
@@ -186,7 +227,7 @@ def field_errors(exc: ValidationError, limit: int = 5) -> list[dict[str, str]]:
         if loc and loc[0] in KINDS:
             loc = loc[1:]
         kind = err.get("type", "")
-        name = ".".join(loc)
+        name = ".".join(loc) or "update"
         if kind == "union_tag_not_found":
             name, msg = "kind", "missing"
         elif kind == "union_tag_invalid":
@@ -213,6 +254,8 @@ def _pattern_hint(name: str) -> str:
         return "must be a snake_case code (free text is not accepted)"
     if last == "currency":
         return "must be an ISO 4217 code such as PEN"
+    if last == "legal_basis":
+        return "must be a citation such as 'CPP art. 342.1' (free text is not accepted)"
     return "must be an identifier of letters, digits, '.', '_', ':' or '-'"
 
 
@@ -239,6 +282,8 @@ def schema_examples() -> dict[str, dict[str, Any]]:
         "appeal_filed": {},
         "case_archived": {"reason": "insufficient_evidence"},
         "case_reopened": {"reason": "new_evidence", "stage": "preliminary_investigation"},
+        "deadline_extended": {"granted_by": "fiscal_provincial", "legal_basis": "CPP art. 342.1", "extra_days": 60},
+        "complexity_declared": {"complexity": "complex", "legal_basis": "CPP art. 342.2"},
     }
     return {
         kind: {**base, "update_id": f"u-{i:04d}", "kind": kind, **fields}

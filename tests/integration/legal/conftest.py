@@ -22,8 +22,9 @@ DEADLINES = """
 stages:
   preliminary_investigation:
     ordinary: {term: 60d}
+    complex: {term: 8mo, article: "CPP art. 334.2"}
   preparatory_investigation:
-    ordinary: {term: 120d, extension: 60d}
+    ordinary: {term: 120d, extension: 60d, article: "CPP art. 342.1"}
     complex: {term: 8mo, extension: 8mo}
     organised_crime: {term: 36mo, extension: 36mo}
   trial:

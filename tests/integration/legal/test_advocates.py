@@ -40,9 +40,9 @@ def test_advocate_and_supervisor_record_and_integrator_reconciles(legal, tokens,
     )
     assert post(legal, supervisor, {"updates": [hearing]}).json()["accepted"] == 1
     # same rules as integrators: an illegal move is refused with the reason naming the rule
-    illegal = person_update(case_id, "stage_changed", "2025-03-05T10:00:00-05:00", stage="trial")
+    illegal = person_update(case_id, "stage_changed", "2025-03-05T10:00:00-05:00", stage="appeal")
     result = post(legal, advocate, illegal).json()["results"][0]
-    assert result["status"] == "rejected" and "preliminary_investigation -> trial" in result["reason"]
+    assert result["status"] == "rejected" and "preliminary_investigation -> appeal" in result["reason"]
     # out of scope looks like unknown: 404, nothing applied
     for headers, target in (
         (advocate, other_case),

@@ -147,7 +147,8 @@ def test_illegal_transitions_rejected_with_reason(legal, tokens, stack_env):
         "updates": [
             update(case_id, "stage_changed", "2025-01-05T10:00:00Z", stage="trial"),
             update(case_id, "stage_changed", "2025-01-06T10:00:00Z", stage="preliminary_investigation"),
-            update(case_id, "stage_changed", "2025-01-07T10:00:00Z", stage="trial"),
+            # (preliminary -> trial is proceso inmediato since issue 12; -> appeal never is legal)
+            update(case_id, "stage_changed", "2025-01-07T10:00:00Z", stage="appeal"),
             update(case_id, "verdict_issued", "2025-01-08T10:00:00Z", outcome="conviction"),
             update(case_id, "case_reopened", "2025-01-09T10:00:00Z"),
             update(case_id, "case_archived", "2025-01-10T10:00:00Z", reason="insufficient_evidence"),
@@ -159,7 +160,7 @@ def test_illegal_transitions_rejected_with_reason(legal, tokens, stack_env):
     assert [x["status"] for x in results] == [
         "rejected",  # a prosecution does not start in trial
         "accepted",
-        "rejected",  # trial before any accusation
+        "rejected",  # appeal before any verdict
         "rejected",  # verdict before trial
         "rejected",  # reopening an open case
         "accepted",
@@ -167,7 +168,7 @@ def test_illegal_transitions_rejected_with_reason(legal, tokens, stack_env):
         "accepted",
     ]
     assert "cannot start in trial" in results[0]["reason"]
-    assert "preliminary_investigation -> trial" in results[2]["reason"]
+    assert "preliminary_investigation -> appeal" in results[2]["reason"]
     assert "verdict_issued needs a trial" in results[3]["reason"]
     assert "case_reopened" in results[6]["reason"]
     events = legal_events(stack_env, case_id, lambda evs: any(e.type.endswith("case_reopened") for e in evs))

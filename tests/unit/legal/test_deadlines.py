@@ -28,7 +28,8 @@ def test_shipped_defaults_follow_design():
 
 
 def test_complexity_without_entry_falls_back_to_ordinary():
-    policy = load_policy(DEFAULT_DEADLINES_FILE)
+    # (the shipped file now has complex terms for preliminary too, art. 334.2: issue 12)
+    policy = DeadlinePolicy.from_mapping({"stages": {"preliminary_investigation": {"ordinary": {"term": "60d"}}}})
     assert policy.deadline("preliminary_investigation", "complex", START) == policy.deadline(
         "preliminary_investigation", "ordinary", START
     )

@@ -19,6 +19,8 @@ LEGAL = {
     ("verdict", "final"),
     ("appeal", "final"),
     ("appeal", "trial"),  # annulled: new trial
+    ("preliminary_investigation", "trial"),  # proceso inmediato, arts. 446-448 (issue 12)
+    ("preparatory_investigation", "verdict"),  # terminación anticipada, arts. 468-471 (issue 12)
 }
 
 

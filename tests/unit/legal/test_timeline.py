@@ -55,8 +55,9 @@ def test_stage_changes_in_order_set_stage_start_and_deadline():
 
 def test_illegal_transition_is_rejected_with_reason():
     history = build(rec("stage_changed", 0, stage="preliminary_investigation"))
-    with pytest.raises(IllegalUpdate, match="preliminary_investigation -> trial"):
-        integrate(history, rec("stage_changed", 1, stage="trial"), POLICY)
+    # (preliminary -> trial became legal with proceso inmediato, issue 12; -> appeal never is)
+    with pytest.raises(IllegalUpdate, match="preliminary_investigation -> appeal"):
+        integrate(history, rec("stage_changed", 1, stage="appeal"), POLICY)
 
 
 def test_first_stage_cannot_be_trial():
