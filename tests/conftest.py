@@ -10,6 +10,27 @@ import pytest
 
 from tests.support import Proc, base_env, new_prefix
 
+TESTS = Path(__file__).resolve().parent
+# Tests are marked by the infrastructure they touch, which is where they live (DESIGN.md convention 6):
+# the directory decides, so no file has to remember its marker and ``-m "not integration"`` is exact.
+DIRECTORY_MARKERS = {"integration": "integration", "e2e": "e2e"}
+
+
+def directory_marker(path: Path) -> str | None:
+    """``integration`` for tests/integration/**, ``e2e`` for tests/e2e/**, else None."""
+    try:
+        top = path.resolve().relative_to(TESTS).parts[0]
+    except (ValueError, IndexError):
+        return None
+    return DIRECTORY_MARKERS.get(top)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        marker = directory_marker(Path(str(item.path)))
+        if marker is not None and item.get_closest_marker(marker) is None:
+            item.add_marker(getattr(pytest.mark, marker))
+
 
 @pytest.fixture(scope="session")
 def stack_env() -> Iterator[dict[str, str]]:
