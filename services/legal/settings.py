@@ -13,7 +13,7 @@ DEFAULT_DEADLINES_FILE = Path(__file__).resolve().parent / "deadlines.yaml"
 
 
 class LegalSettings(CommonSettings):
-    service_name: str = "legal"
+    service_name: str = Field("legal", description="names the metrics, the default database and the logs")
     legal_deadlines_file: Path = Field(
         DEFAULT_DEADLINES_FILE, description="YAML file with the statutory duration of each stage"
     )
@@ -26,8 +26,12 @@ class LegalSettings(CommonSettings):
         description="source_system values accepted on the Kafka path (empty: any; broker ACLs decide who writes)",
     )
     legal_consumers_enabled: bool = Field(True, description="run the court-updates and case-events consumers")
-    legal_court_updates_group: str = "legal-court-updates"
-    legal_case_events_group: str = "legal-case-access"
+    legal_court_updates_group: str = Field(
+        "legal-court-updates", description="consumer group on court-updates (also the DLQ's dlq.consumer.group)"
+    )
+    legal_case_events_group: str = Field(
+        "legal-case-access", description="consumer group on case-events (who may read and record on which case)"
+    )
     legal_stats_interval_seconds: float = Field(
         15.0, gt=0, description="how often the cases-by-stage and oldest-stage-age gauges are recomputed"
     )
