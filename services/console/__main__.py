@@ -10,6 +10,7 @@ import argparse
 import subprocess
 import sys
 from pathlib import Path
+from typing import TextIO
 
 from pymongo import MongoClient
 
@@ -22,7 +23,7 @@ DEV_PASSWORD = "centinela-dev-password"  # dev only; seed refuses to run outside
 HERE = Path(__file__).resolve().parent
 
 
-def seed(settings: ConsoleSettings, org: str, out: object = sys.stdout) -> list[dict[str, str]]:
+def seed(settings: ConsoleSettings, org: str, out: TextIO = sys.stdout) -> list[dict[str, str]]:
     if settings.env != "dev":
         raise SystemExit(f"seed: refused: CENTINELA_ENV={settings.env}; dev accounts exist only in dev")
     client: MongoClient = MongoClient(settings.mongo_uri, tz_aware=True, serverSelectionTimeoutMS=5000)  # type: ignore[type-arg]
@@ -70,8 +71,8 @@ def seed(settings: ConsoleSettings, org: str, out: object = sys.stdout) -> list[
             )
     finally:
         client.close()
-    print(f"console: dev accounts in organisation {org}; password for all: {DEV_PASSWORD}", file=out)  # type: ignore[arg-type]
-    print(f"console: sign in at {settings.console_public_url}/login", file=out)  # type: ignore[arg-type]
+    print(f"console: dev accounts in organisation {org}; password for all: {DEV_PASSWORD}", file=out)
+    print(f"console: sign in at {settings.console_public_url}/login", file=out)
     for row in rows:
         totp = (
             (
@@ -81,7 +82,7 @@ def seed(settings: ConsoleSettings, org: str, out: object = sys.stdout) -> list[
             if row["totp_secret"]
             else ""
         )
-        print(f"  {row['username']:<24} {row['role']:<18} id {row['user_id']}{totp}", file=out)  # type: ignore[arg-type]
+        print(f"  {row['username']:<24} {row['role']:<18} id {row['user_id']}{totp}", file=out)
     return rows
 
 

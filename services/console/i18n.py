@@ -11,6 +11,7 @@ from __future__ import annotations
 import gettext
 import io
 from collections.abc import Iterable
+import datetime as dt
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path
@@ -83,7 +84,7 @@ class Formatter:
         local = self.local(value)
         return local.strftime("%d/%m/%Y %H:%M") if local else "—"
 
-    def date(self, value: date | datetime | str | None) -> str:
+    def date(self, value: dt.date | dt.datetime | str | None) -> str:
         if isinstance(value, str) and len(value) == 10:
             try:
                 value = date.fromisoformat(value)
@@ -94,13 +95,13 @@ class Formatter:
         local = self.local(value)
         return local.strftime("%d/%m/%Y") if local else "—"
 
-    def iso(self, value: datetime | str | None) -> str:
+    def iso(self, value: dt.datetime | str | None) -> str:
         local = self.local(value)
         return local.isoformat() if local else ""
 
 
 def language_name(code: str) -> str:
-    return Locale.parse(code).get_display_name(code).capitalize()
+    return (Locale.parse(code).get_display_name(code) or code).capitalize()
 
 
 def msgids(po_path: Path) -> Iterable[tuple[str, str]]:

@@ -28,7 +28,9 @@ class ConsoleSettings(CommonSettings):
     console_time_zone: str = Field("America/Lima", description="time zone in which dates are shown")
     console_default_language: str = Field("es", pattern=r"^(es|en)$", description="language without a preference")
     console_legal_source_system: str = Field(
-        "console", description="source_system of the court updates the console records for advocates"
+        "",
+        description="source_system put in the legal events people record; empty leaves it out and the legal "
+        "service fills in its own namespace for person-recorded updates",
     )
     console_live_poll_seconds: float = Field(
         30, gt=0, le=600, description="the inbox re-reads itself this often even without the live stream"

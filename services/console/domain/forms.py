@@ -171,13 +171,14 @@ def court_update_body(
     kind = choice(form, "kind", kinds, errors)
     occurred = local_datetime(form, "occurred_at", tz, errors, not_future=True, now=now)
     body: dict[str, object] = {
-        "source_system": source_system,
         # the idempotency key: one per form shown, so a double submit is a duplicate, not two events
         "update_id": _get(form, "update_id") if IDENT.match(_get(form, "update_id")) else f"con-{uuid.uuid4().hex}",
         "case_id": case_id,
         "kind": kind,
         "occurred_at": occurred.isoformat() if occurred else None,
     }
+    if source_system:
+        body["source_system"] = source_system
     for name in fields.get(kind or "", ()):
         if name == "stage":
             value: object = choice(

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from services.console.domain.accounts import LANGUAGES, password_problem
+from services.console.domain.accounts import LANGUAGES, Stage, password_problem
 from services.console.service.accounts import totp_uri, utcnow
 from services.console.web.core import LANG_COOKIE, AnyPage, Csrf, Page, PageError, SignedIn, redirect
 
@@ -56,7 +56,7 @@ def login(page: Csrf, username: Annotated[str, Form()] = "", password: Annotated
     if result == "bad" or user is None:
         return page.render("login.html", status=401, username=username, error="User name or password is wrong.")
     # a new session id at every step up: an id planted before sign-in never becomes a signed-in one
-    stage = "full" if result == "ok" else "password_ok"
+    stage: Stage = "full" if result == "ok" else "password_ok"
     sid, page.session = accounts.rotate(page.session, now, stage=stage, user_id=user.user_id)
     page.request.state.set_sid = sid
     if result == "ok":

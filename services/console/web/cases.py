@@ -402,7 +402,6 @@ async def record_legal_event(case_id: str, request: Request, page: Csrf) -> Resp
                 page.user,
                 "/v1/court-updates",
                 body,
-                source_system=settings.console_legal_source_system,
                 request_id=_rid(page),
             )
             item = (result.get("results") or [{}])[0]

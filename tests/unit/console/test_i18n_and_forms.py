@@ -175,6 +175,11 @@ def test_court_update_form_builds_the_integrators_body() -> None:
         "stage": "preparatory_investigation",
         "complexity": "complex",
     }
+    # people's updates leave source_system out: the legal service fills in its own namespace
+    body, _ = forms.court_update_body(
+        {"kind": "appeal_filed", "occurred_at_date": "2026-02-27"}, "cs_1", "", *args, now=now
+    )
+    assert "source_system" not in body and body["kind"] == "appeal_filed"
     assert forms.api_field("body.identity.birth_date") == "birth_date"
     assert forms.api_field("stage: illegal transition a -> b") == "stage"
 
