@@ -41,10 +41,14 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
         state["mongo"] = client
         ensure_indexes()
         cases = CaseDocument._get_collection()
+        repo = CaseRepository(cases)
+        repaired = repo.repair_links()
+        if repaired:
+            log.warning("finished back-links a crash left pending", extra={"cases": repaired})
         publisher = case_events_relay(settings, client, cases)
         app.state.intake = Intake(
             settings=settings,
-            repo=CaseRepository(cases),
+            repo=repo,
             audit=AuditLog(),
             cipher=IdentityCipher(keyring),
             person_ref_key=settings.person_ref_key.get_secret_value().encode(),

@@ -76,9 +76,10 @@ def register(
         updated_at=now,
     )
     events = model.register(case, previous, now)
-    ix.repo.insert(case, events)
-    # The earlier cases learn of it too, each in its own single-document write with its outbox.
-    ix.repo.link(model.earlier_case_notices(case, owners, now), case_id)
+    # The earlier cases learn of it too: their back-links and facts are written with the new case
+    # (pending) and then applied, each earlier case in its own single-document write with its outbox.
+    ix.repo.insert(case, events, model.earlier_case_notices(case, owners, now))
+    ix.repo.link(case_id)
     ix.notify()
     metrics.cases_registered.inc()
     if previous:

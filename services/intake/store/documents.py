@@ -22,8 +22,11 @@ class CaseDocument(me.Document):
             {"fields": ["org_id", "status"]},
             {"fields": ["person_ref"], "sparse": True},
             {"fields": ["advocate_id"], "sparse": True},
+            {"fields": ["services.provider_org_id"], "sparse": True},  # a provider's listing
             {"fields": ["region"]},
             {"fields": ["registered_at"]},
+            # registrations whose earlier cases still wait for their back-link (repair after a crash)
+            {"fields": ["pending_links.case_id"], "sparse": True},
         ],
     }
 
@@ -44,6 +47,7 @@ class CaseDocument(me.Document):
     followups = me.ListField(me.DictField())
     referrals = me.ListField(me.DictField())
     outbox = me.ListField(me.DictField())
+    pending_links = me.ListField(me.DictField())  # {"case_id", "entries"}: see CaseRepository.link
 
 
 class AuditRecord(me.Document):

@@ -78,8 +78,41 @@ def to_mongo(case: Case) -> dict[str, Any]:
     return doc
 
 
+# Not part of the case: the outbox and the back-links still to be written on earlier cases.
+_STORE_ONLY = ("_id", "outbox", "pending_links")
+CASE_PROJECTION: dict[str, Any] = {"outbox": 0, "pending_links": 0}
+# A registration whose earlier cases are not yet back-linked carries ``pending_links``; the sparse
+# index on this field serves the repair query (SecantusDB serves ``$exists`` only from a sparse index).
+PENDING_LINKS_FIELD = "pending_links.case_id"
+PENDING_LINKS_FILTER: dict[str, Any] = {PENDING_LINKS_FIELD: {"$exists": True}}
+MAX_LINKED = 100
+
+
+def person_query(person_ref: str) -> dict[str, Any]:
+    """Cases of one person. Only ``person_ref``: an extra ``_id: {$ne}`` made SecantusDB scan the
+    collection on every registration."""
+    return {"person_ref": person_ref}
+
+
+def list_query(scope: ListScope, filters: CaseFilter) -> dict[str, Any] | None:
+    """The listing filter; None when the scope is empty. A single criterion with no filter is a plain
+    equality (served by its index); ``$or`` is only used for principals holding several roles."""
+    branches = scope_query(scope)
+    if not branches:
+        return None
+    extra = filters.query()
+    if len(branches) == 1:
+        only = branches[0]
+        if not extra:
+            return only
+        if not set(only) & set(extra):
+            return {**only, **extra}
+        return {"$and": [only, extra]}
+    return {"$and": [{"$or": branches}, extra]} if extra else {"$or": branches}
+
+
 def from_mongo(doc: dict[str, Any]) -> Case:
-    data = {k: v for k, v in doc.items() if k not in ("_id", "outbox")}
+    data = {k: v for k, v in doc.items() if k not in _STORE_ONLY}
     data["case_id"] = doc["_id"]
     return Case.model_validate(data)
 
@@ -89,13 +122,22 @@ class CaseRepository:
         self.coll = collection
 
     def get(self, case_id: str) -> Case | None:
-        doc = self.coll.find_one({"_id": case_id}, {"outbox": 0})
+        doc = self.coll.find_one({"_id": case_id}, CASE_PROJECTION)
         return from_mongo(doc) if doc else None
 
-    def insert(self, case: Case, events: list[EventPayload]) -> None:
-        """The new case and its facts in one insert: the outbox entries are part of the document."""
+    def insert(
+        self, case: Case, events: list[EventPayload], earlier: dict[str, list[EventPayload]] | None = None
+    ) -> None:
+        """The new case and its facts in one insert: the outbox entries are part of the document. The
+        back-links and facts for ``earlier`` cases of the same person ride along as ``pending_links``
+        until ``link`` has written them, so a crash in between is repaired (``repair_links``)."""
         doc = to_mongo(case)
         doc["outbox"] = outbox.entries(CASE_EVENTS, *events)
+        if earlier:
+            doc["pending_links"] = [
+                {"case_id": case_id, "entries": outbox.entries(CASE_EVENTS, *facts)}
+                for case_id, facts in sorted(earlier.items())
+            ]
         self.coll.insert_one(doc)
 
     def save(self, expected_version: int, case: Case, events: list[EventPayload]) -> bool:
@@ -109,9 +151,9 @@ class CaseRepository:
         return result.matched_count == 1
 
     def cases_of_person(self, person_ref: str, exclude: str) -> dict[str, str]:
-        """Earlier cases of the same person: case id -> owning organisation (at most 100)."""
-        docs = self.coll.find({"person_ref": person_ref, "_id": {"$ne": exclude}}, {"_id": 1, "org_id": 1}).limit(100)
-        return {d["_id"]: d["org_id"] for d in docs}
+        """Earlier cases of the same person: case id -> owning organisation (at most ``MAX_LINKED``)."""
+        docs = self.coll.find(person_query(person_ref), {"_id": 1, "org_id": 1}).limit(MAX_LINKED + 1)
+        return dict(sorted((d["_id"], d["org_id"]) for d in docs if d["_id"] != exclude)[:MAX_LINKED])
 
     def owners(self, case_ids: list[str]) -> dict[str, str]:
         """Owning organisation of each existing case among ``case_ids`` (served by the ``_id`` index)."""
@@ -120,26 +162,38 @@ class CaseRepository:
         docs = self.coll.find({"_id": {"$in": list(case_ids)}}, {"_id": 1, "org_id": 1})
         return {d["_id"]: d["org_id"] for d in docs}
 
-    def link(self, earlier: dict[str, list[EventPayload]], new_case_id: str) -> None:
-        """Back-link each earlier case of the same person and record its facts in the same update;
-        bumps their version so a concurrent read-modify-write of those cases retries instead of
-        overwriting the link."""
-        for case_id, events in earlier.items():
-            update: dict[str, Any] = {"$addToSet": {"linked_case_ids": new_case_id}, "$inc": {"version": 1}}
-            if events:
-                update["$push"] = outbox.push(outbox.entries(CASE_EVENTS, *events))
-            self.coll.update_one({"_id": case_id}, update)
+    def link(self, new_case_id: str) -> int:
+        """Write the new case's pending back-links: each earlier case gets the link and its facts in one
+        update; bumps their version so a concurrent read-modify-write of those cases retries instead of
+        overwriting the link. Idempotent (``$addToSet``), so a repeat after a crash adds nothing that is
+        still pending; a fact already published may be published again with the same event id, which
+        consumers drop. Returns how many earlier cases were written."""
+        doc = self.coll.find_one({"_id": new_case_id}, {"pending_links": 1})
+        pending = (doc or {}).get("pending_links") or []
+        for item in pending:
+            add: dict[str, Any] = {"linked_case_ids": new_case_id}
+            if item.get("entries"):
+                add["outbox"] = {"$each": item["entries"]}
+            self.coll.update_one({"_id": item["case_id"]}, {"$addToSet": add, "$inc": {"version": 1}})
+        if pending:
+            self.coll.update_one({"_id": new_case_id}, {"$unset": {"pending_links": ""}})
+        return len(pending)
+
+    def repair_links(self, limit: int = 1000) -> int:
+        """Finish the back-links a crash left pending (at start-up); returns how many cases were repaired."""
+        ids = [d["_id"] for d in self.coll.find(PENDING_LINKS_FILTER, {"_id": 1}).limit(limit)]
+        for case_id in ids:
+            self.link(case_id)
+        return len(ids)
 
     def search(self, scope: ListScope, filters: CaseFilter, page: int, page_size: int) -> tuple[list[Case], int]:
         """A page of the cases in ``scope`` matching ``filters``, newest first (never identity)."""
-        branches = scope_query(scope)
-        if not branches:
+        query = list_query(scope, filters)
+        if query is None:
             return [], 0
-        extra = filters.query()
-        query = {"$and": [{"$or": branches}, extra]} if extra else {"$or": branches}
         total = self.coll.count_documents(query)
         cursor = (
-            self.coll.find(query, {"outbox": 0, "identity": 0})
+            self.coll.find(query, {**CASE_PROJECTION, "identity": 0})
             .sort([("registered_at", DESCENDING), ("_id", ASCENDING)])
             .skip((page - 1) * page_size)
             .limit(page_size)

@@ -1,0 +1,88 @@
+"""The intake store's query shapes are served by an index on the real server (no scan per write).
+
+``cases_of_person`` used to filter ``{"person_ref": ..., "_id": {"$ne": ...}}``, which SecantusDB
+answered with a collection scan on every registration; listings always used ``$or``, a scan too.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from pymongo import MongoClient
+
+from services.intake.domain.access import ListScope
+from services.intake.store import repository as r
+from services.intake.store.documents import CaseDocument
+from shared.explain import assert_indexed, explain_aggregate, explain_filter
+
+pytestmark = pytest.mark.integration
+N = 400
+SORT = [("registered_at", -1), ("_id", 1)]
+
+
+@pytest.fixture(scope="module")
+def cases(stack_env: dict[str, str], db_name: Callable[[str], str]) -> Iterator[Any]:
+    client: MongoClient[Any] = MongoClient(stack_env["CENTINELA_MONGO_URI"])
+    coll = client[db_name("intake_plans")][f"cases_{uuid.uuid4().hex[:8]}"]
+    for spec in CaseDocument._meta["index_specs"]:
+        coll.create_index(spec["fields"], sparse=spec.get("sparse", False))
+    coll.insert_many(
+        [
+            {
+                "_id": f"cs_{i}",
+                "org_id": f"org-{i % 5}",
+                "status": "Active",
+                "advocate_id": f"adv-{i % 7}",
+                "person_ref": f"pr_{i % 50}",
+                "region": f"r{i % 3}",
+                "services": [{"provider_org_id": f"prov-{i % 4}"}],
+            }
+            for i in range(N)
+        ]
+    )
+    coll.update_one({"_id": "cs_1"}, {"$set": {"pending_links": [{"case_id": "cs_2", "entries": []}]}})
+    yield coll
+    coll.drop()
+    client.close()
+
+
+def test_registration_lookups_use_an_index(cases: Any) -> None:
+    plan = assert_indexed(explain_filter(cases, r.person_query("pr_3"), limit=r.MAX_LINKED + 1), "cases of a person")
+    assert plan.docs_examined is None or plan.docs_examined <= N // 50
+    assert_indexed(explain_filter(cases, {"_id": {"$in": ["cs_1", "cs_2"]}}), "owners of linked cases")
+    assert_indexed(explain_filter(cases, {"_id": "cs_1"}), "back-link update")
+    plan = assert_indexed(explain_filter(cases, r.PENDING_LINKS_FILTER), "pending back-links repair")
+    assert plan.docs_examined is None or plan.docs_examined <= 1
+
+
+@pytest.mark.parametrize(
+    "scope",
+    [ListScope(org_id="org-1"), ListScope(advocate_id="adv-1"), ListScope(provider_org_id="prov-1")],
+    ids=["officer", "advocate", "provider"],
+)
+def test_single_role_listing_uses_an_index(cases: Any, scope: ListScope) -> None:
+    query = r.list_query(scope, r.CaseFilter())
+    assert query is not None and "$or" not in query
+    assert_indexed(explain_filter(cases, query, sort=SORT, limit=50), f"listing {scope}")
+
+
+def test_listing_by_status_and_counts_use_an_index(cases: Any) -> None:
+    query = r.list_query(ListScope(org_id="org-1"), r.CaseFilter(status="Active"))
+    assert query == {"org_id": "org-1", "status": "Active"}
+    assert_indexed(explain_filter(cases, query, sort=SORT, limit=50), "listing by status")
+    pipeline: list[dict[str, Any]] = [
+        {"$match": {"org_id": "org-1"}},
+        {"$group": {"_id": "$status", "n": {"$sum": 1}}},
+    ]
+    assert_indexed(explain_aggregate(cases, pipeline), "counts of one organisation")
+
+
+def test_list_query_keeps_the_scope_when_a_filter_names_the_same_field() -> None:
+    query = r.list_query(ListScope(org_id="org-1"), r.CaseFilter(org_id="org-2"))
+    assert query == {"$and": [{"org_id": "org-1"}, {"org_id": "org-2"}]}
+    both = r.list_query(ListScope(org_id="org-1", advocate_id="adv-1"), r.CaseFilter())
+    assert both == {"$or": [{"org_id": "org-1"}, {"advocate_id": "adv-1"}]}
+    assert r.list_query(ListScope(), r.CaseFilter(region="x")) is None
