@@ -7,6 +7,7 @@ collection scan. Write filters are explained as finds (see shared.explain for wh
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -43,7 +44,7 @@ def cases(db: Any, coll: Any) -> Any:
 
 
 @pytest.fixture
-def relay(cases: Any, db: Any) -> OutboxRelay:
+def relay(cases: Any, db: Any) -> Iterator[OutboxRelay]:
     leases = db[f"{cases.name}_leases"]
     r = OutboxRelay(NoProducer(), [cases], leases, "plans")  # type: ignore[arg-type]
     r.ensure_indexes()
