@@ -27,6 +27,7 @@ from services.intake.domain.model import (
     SplType,
     TraffickingStatus,
 )
+from shared import vocab
 from shared.bounds import FutureDate, FutureDatetime, PastDate, PastDatetime
 
 
@@ -39,7 +40,7 @@ def _unique(values: list[Any]) -> list[Any]:
 # Dates: the documented range of shared.bounds (1900-01-01 .. 5 years ahead; "happened" means not in
 # the future), converted to UTC inside validation so an extreme offset is a 422, never a 500.
 BirthDate = PastDate
-Ident = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,63}$")]
+Ident = Annotated[str, StringConstraints(pattern=vocab.EXTERNAL_ID_PATTERN)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=10, max_length=500)]
 
@@ -52,7 +53,7 @@ class Strict(BaseModel):
 class IdentityDocument(Strict):
     type: Literal["DNI", "CE", "passport", "birth_certificate", "other"]
     number: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9 ./-]{0,39}$")]
-    issuing_country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2,3}$")] | None = None
+    issuing_country: Annotated[str, StringConstraints(pattern=vocab.COUNTRY_PATTERN)] | None = None
 
 
 class Contact(Strict):
@@ -65,7 +66,7 @@ class Identity(Strict):
     family_names: Name | None = None
     birth_date: BirthDate | None = None
     sex: Literal["female", "male", "other", "unknown"] | None = None
-    nationality: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2,3}$")] | None = None
+    nationality: Annotated[str, StringConstraints(pattern=vocab.COUNTRY_PATTERN)] | None = None
     documents: list[IdentityDocument] = Field(default_factory=list, max_length=10)
     contacts: list[Contact] = Field(default_factory=list, max_length=10)
 

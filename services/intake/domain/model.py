@@ -13,6 +13,7 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared import vocab
 from shared.events.case import (
     AdvocateAssigned,
     CaseClosed,
@@ -31,9 +32,10 @@ from shared.events.case import (
 from shared.events.envelope import EventPayload
 
 # --- vocabularies (IOM HTCDS 2.0 and Primero names) ---------------------------------------------
-CaseStatus = Literal["Active", "FollowUp", "Closed", "ClosedReferred"]
-CLOSED_STATUSES = frozenset({"Closed", "ClosedReferred"})
-TraffickingStatus = Literal["Presumed", "Identified", "Confirmed"]
+# The lists other services share come from shared.vocab, so intake, events and rules cannot drift.
+CaseStatus = vocab.CaseStatus
+CLOSED_STATUSES = vocab.CLOSED_STATUSES
+TraffickingStatus = vocab.TraffickingStatus
 ExploitationType = Literal[
     "ForcedLabour",
     "SexualExploitation",
@@ -102,10 +104,10 @@ MissedReason = Literal["child_absent", "child_unwell", "provider_unavailable", "
 RiskKind = Literal[
     "contact_with_trafficker", "runaway_missing", "threat_received", "return_to_exploitation_site", "other"
 ]
-RiskSeverity = Literal["low", "medium", "high", "critical"]
+RiskSeverity = vocab.Severity
 FollowUpKind = Literal["reintegration", "post_closure_3_months", "post_closure_6_months", "post_closure_12_months"]
 FollowUpOutcome = Literal["contacted_stable", "contacted_concerns", "not_located", "declined", "other"]
-ReferralStatus = Literal["in_progress", "accepted", "rejected", "done", "revoked"]
+ReferralStatus = vocab.ReferralStatus
 # Primero's referral life cycle; who may move it is decided in the API (receiving vs referring org).
 REFERRAL_TRANSITIONS: dict[str, frozenset[str]] = {
     "in_progress": frozenset({"accepted", "rejected", "revoked"}),
@@ -144,8 +146,8 @@ def new_id(prefix: str, nbytes: int = 16) -> str:
     return f"{prefix}_{secrets.token_urlsafe(nbytes)}"
 
 
-CASE_ID_PATTERN = r"^cs_[A-Za-z0-9_-]{22}$"
-ITEM_ID_PATTERN = r"^(sv|ss|rf|fu|rr)_[A-Za-z0-9_-]{16}$"
+CASE_ID_PATTERN = vocab.CASE_ID_PATTERN
+ITEM_ID_PATTERN = vocab.ITEM_ID_PATTERN
 
 
 # --- aggregate ------------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ that may not use a route at all are refused by the API guard before any lookup.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
@@ -19,6 +18,7 @@ from services.intake.domain.identity import IdentityCipher
 from services.intake.domain.model import Case
 from services.intake.settings import IntakeSettings
 from services.intake.store.repository import AuditLog, CaseRepository
+from shared import vocab
 from shared.auth import Principal
 from shared.errors import CentinelaError
 from shared.events.envelope import EventPayload
@@ -257,4 +257,4 @@ def mutate(
     raise Conflict("the case is changing too fast; retry")
 
 
-CASE_ID_RE = re.compile(model.CASE_ID_PATTERN)
+CASE_ID_RE = vocab.CASE_ID_RE
