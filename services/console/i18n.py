@@ -8,10 +8,10 @@ Spanish is the default language. Update the catalogues with
 
 from __future__ import annotations
 
+import datetime as dt
 import gettext
 import io
 from collections.abc import Iterable
-import datetime as dt
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path

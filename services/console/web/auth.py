@@ -191,7 +191,32 @@ def set_password(
 
 @router.get("/account")
 def account(page: SignedIn) -> Response:
-    return page.render("account.html")
+    return page.render("account.html", enrol=None, error=None)
+
+
+@router.post("/account/totp")
+def account_totp(page: Csrf, code: Annotated[str, Form()] = "") -> Response:
+    """Optional second factor for roles that do not need one: show the key, then prove it with a code."""
+    user = page.user
+    if user is None:
+        raise_to_login()
+    assert user is not None
+    accounts = page.console.accounts
+    secret = accounts.start_enrolment(user)
+    enrol = {"secret": secret, "uri": totp_uri(secret, user.username)}
+    if not code:
+        return page.render("account.html", enrol=enrol, error=None)
+    fresh = accounts.users.get(user.user_id)
+    assert fresh is not None
+    if accounts.finish_enrolment(fresh, code[:20], utcnow()) != "ok":
+        return page.render(
+            "account.html",
+            status=401,
+            enrol=enrol,
+            error="The code is wrong or has expired. Type the 6 digits your app shows now.",
+        )
+    page.flash("Second factor turned on. You will be asked for a code at each sign-in.")
+    return redirect("/account")
 
 
 @router.get("/v1/alerts/{alert_id}", include_in_schema=False)

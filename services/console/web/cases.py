@@ -125,6 +125,7 @@ def case_page(
         labels=labels,
         age=age,
         may_identity=user.has(*IDENTITY_ROLES),
+        advocates=_advocates(page) if user.has(*MANAGERS) else [],
         may_manage=user.has(*MANAGERS),
         may_record_session=user.has(*SESSION_WRITERS),
         may_flag=user.has(*FLAG_WRITERS),

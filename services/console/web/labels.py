@@ -140,6 +140,11 @@ DOCUMENT_TYPES = {
 }
 # Messages the APIs answer with, so the form shows them in the user's language.
 API_MESSAGES = (
+    N_("Second factor turned on. You will be asked for a code at each sign-in."),
+    N_("Advocate assigned."),
+    N_("Someone changed the case meanwhile; look at it again and repeat."),
+    N_("The case registry refused the change."),
+    N_("Choose an advocate of your organisation."),
     N_("must not be in the future"),
     N_("Field required"),
     N_("must be after 1900-01-01"),

@@ -174,6 +174,7 @@ def stack(
     s.add_user("otro.abogado", "adv-other", ["legal_advocate"], totp=False)
     s.add_user("registro", "officer-e2e", ["intake_officer"], totp=True)
     s.add_user("admin", "admin-e2e", ["admin"], totp=True)
+    s.add_user("supervisora", "sup-e2e", ["supervisor"], totp=True)
     SHOTS.mkdir(parents=True, exist_ok=True)
     yield s
     mongo.close()
@@ -333,12 +334,34 @@ def test_an_advocates_morning(stack: Stack, browser: Any) -> None:
 
     wait_for(stage_shown, timeout=30, interval=1, what="the new stage in the prosecution section")
 
+    # a hearing next week lands in the agenda
+    hearing_day = (datetime.now(LIMA) + timedelta(days=7)).date()
+    advocate.goto(f"{s.console.url}/cases/{case_id}/legal-events/new")
+    advocate.select_option("#kind", "hearing_scheduled")
+    advocate.wait_for_selector("#hearing_id")
+    advocate.fill("#hearing_id", "aud-001")
+    advocate.fill("#scheduled_for-d", hearing_day.isoformat())
+    advocate.fill("#scheduled_for-t", "09:30")
+    advocate.click("main form button[type=submit]")
+    advocate.wait_for_url(f"**/cases/{case_id}")
+    assert "Hecho procesal registrado." in advocate.inner_text("main")
+
+    def on_agenda() -> bool:
+        advocate.goto(f"{s.console.url}/agenda")
+        return "aud-001" in advocate.inner_text("main")
+
+    wait_for(on_agenda, timeout=30, interval=1, what="the hearing on the agenda")
+    assert f"{hearing_day.strftime('%d/%m/%Y')} 09:30" in advocate.inner_text("main")
+    axe(advocate, "agenda")
+    shot(advocate, "08-agenda")
+    advocate.goto(f"{s.console.url}/cases/{case_id}")
+
     # English
     advocate.click("nav button[value=en]")
     advocate.wait_for_load_state()
     assert advocate.locator("html").get_attribute("lang") == "en"
     assert "Prosecution" in advocate.inner_text("main") and "Preliminary investigation" in advocate.inner_text("main")
-    shot(advocate, "08-case-english")
+    shot(advocate, "09-case-english")
     advocate.goto(f"{s.console.url}/inbox")
     assert advocate.locator("h1").inner_text() == "Inbox"
 
@@ -348,7 +371,7 @@ def test_an_advocates_morning(stack: Stack, browser: Any) -> None:
     phone.set_viewport_size({"width": 390, "height": 844})
     phone.goto(f"{s.console.url}/inbox?status=resolved")
     phone.locator("#inbox li.alert", has_text=case_id).wait_for()
-    shot(phone, "09-inbox-phone")
+    shot(phone, "10-inbox-phone")
 
     # another advocate of the same organisation cannot open the case
     other = new_page(browser)
@@ -358,7 +381,7 @@ def test_an_advocates_morning(stack: Stack, browser: Any) -> None:
     assert "Este caso no existe o no está asignado a ti." in other.inner_text("main")
     assert "Atención psicosocial" not in other.inner_text("main")
     axe(other, "not found")
-    shot(other, "10-case-of-another-advocate")
+    shot(other, "11-case-of-another-advocate")
 
     # the organisation's admin sees the users
     admin = new_page(browser)
@@ -366,6 +389,14 @@ def test_an_advocates_morning(stack: Stack, browser: Any) -> None:
     admin.goto(f"{s.console.url}/admin/users")
     assert "abogada" in admin.inner_text("main")
     axe(admin, "users")
-    shot(admin, "11-admin-users")
-    for p in (advocate, officer, phone, other, admin):
+    shot(admin, "12-admin-users")
+
+    # the supervisor's overview of the organisation
+    supervisor = new_page(browser)
+    sign_in(supervisor, s, "supervisora")
+    supervisor.goto(f"{s.console.url}/supervisor")
+    assert "Alertas escaladas" in supervisor.inner_text("main")
+    axe(supervisor, "supervision")
+    shot(supervisor, "13-supervision")
+    for p in (advocate, officer, phone, other, admin, supervisor):
         p.context.close()

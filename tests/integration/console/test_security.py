@@ -341,3 +341,88 @@ def test_errors_are_pages_in_the_users_language_never_json(env: Env) -> None:
     assert r.status_code == 422
     assert "no puede ser una fecha futura" in r.text and "Este campo es obligatorio." in r.text
     assert "Traceback" not in r.text
+
+
+def test_an_invitation_sets_a_password_once_and_a_reset_voids_it(env: Env) -> None:
+    admin = new_client(env.client.app)
+    assert sign_in(admin, "admin1", totp=env.totp["admin1"]).status_code == 303
+    users = admin.get("/admin/users")
+    r = admin.post(
+        "/admin/users",
+        data={
+            "username": "nueva",
+            "user_id": "adv-9",
+            "roles": "legal_advocate",
+            "language": "es",
+            "csrf_token": csrf_of(users.text),
+        },
+    )
+    assert r.status_code == 200, r.text
+    link = re.search(r'id="one-time-link">[^<]*(/set-password/[^<]+)<', r.text)
+    assert link
+    path = link.group(1)
+    assert env.db["users"].find_one({"_id": "adv-9"})["org"] == "org-1"  # the admin's organisation, always
+
+    person = new_client(env.client.app)
+    form = person.get(path)
+    r = person.post(path, data={"password": "corta", "confirm": "corta", "csrf_token": csrf_of(form.text)})
+    assert r.status_code == 422 and "al menos 12 caracteres" in r.text
+    new_password = "mi nueva contraseña segura"
+    r = person.post(path, data={"password": new_password, "confirm": new_password, "csrf_token": csrf_of(form.text)})
+    assert r.status_code == 303
+    assert person.get(path).status_code == 404  # used up
+    assert sign_in(person, "nueva", password=new_password).status_code == 303
+    assert person.get("/inbox").status_code == 200
+
+    users = admin.get("/admin/users")
+    r = admin.post("/admin/users/adv-9/reset", data={"csrf_token": csrf_of(users.text)})
+    assert r.status_code == 200 and "/set-password/" in r.text
+    assert person.get("/inbox").headers.get("location") == "/login"  # sessions ended
+    assert sign_in(new_client(env.client.app), "nueva", password=new_password).status_code == 401
+
+
+def test_a_role_change_ends_the_users_sessions(env: Env) -> None:
+    env.user("cambia", "org-1", ["legal_advocate"])
+    person = new_client(env.client.app)
+    assert sign_in(person, "cambia").status_code == 303
+    env.user("admin1b", "org-1", ["admin"], totp=True)  # its own TOTP window: a code is usable once
+    admin = new_client(env.client.app)
+    assert sign_in(admin, "admin1b", totp=env.totp["admin1b"]).status_code == 303
+    users = admin.get("/admin/users")
+    r = admin.post(
+        "/admin/users/id-cambia/roles", data={"roles": "service_provider", "csrf_token": csrf_of(users.text)}
+    )
+    assert r.status_code == 303
+    assert person.get("/inbox").headers.get("location") == "/login"
+    assert env.db["users"].find_one({"_id": "id-cambia"})["roles"] == ["service_provider"]
+
+
+def test_optional_second_factor_for_an_advocate(env: Env) -> None:
+    env.user("opcional", "org-1", ["legal_advocate"])
+    c = new_client(env.client.app)
+    assert sign_in(c, "opcional").status_code == 303
+    page = c.get("/account")
+    r = c.post("/account/totp", data={"csrf_token": csrf_of(page.text)})
+    secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', r.text)
+    assert secret
+    r = c.post("/account/totp", data={"code": "000000", "csrf_token": csrf_of(page.text)})
+    assert r.status_code == 401
+    r = c.post("/account/totp", data={"code": pyotp.TOTP(secret.group(1)).now(), "csrf_token": csrf_of(page.text)})
+    assert r.status_code == 303
+    again = new_client(env.client.app)
+    page = again.get("/login")
+    r = again.post("/login", data={"username": "opcional", "password": PASSWORD, "csrf_token": csrf_of(page.text)})
+    assert r.headers["location"] == "/login/totp"
+
+
+def test_supervision_is_for_supervisors(env: Env) -> None:
+    adv = new_client(env.client.app)
+    assert sign_in(adv, "adv1").status_code == 303
+    r = adv.get("/supervisor")
+    assert r.status_code == 403 and "Tu rol no da acceso a esta página." in r.text
+    env.user("super1", "org-1", ["supervisor"], totp=True)
+    sup = new_client(env.client.app)
+    assert sign_in(sup, "super1", totp=env.totp["super1"]).status_code == 303
+    r = sup.get("/supervisor")
+    assert r.status_code == 200 and "Casos sin abogado/a" in r.text
+    assert sup.get("/agenda").status_code == 200

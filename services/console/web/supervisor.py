@@ -1,0 +1,143 @@
+"""Supervisor: the organisation's escalated alerts, unassigned cases and overdue prosecutions, with
+reassignment; Agenda: the upcoming hearings and deadlines of the user's cases."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form
+from fastapi.responses import Response
+
+from services.console.adapters.apis import ApiError, ApiUnavailable
+from services.console.domain import forms
+from services.console.service.accounts import utcnow
+from services.console.web.core import Csrf, Page, PageError, redirect, roles
+from services.console.web.inbox import age, load_inbox
+
+router = APIRouter()
+Supervisor = Annotated[Page, Depends(roles("supervisor"))]
+AgendaReader = Annotated[Page, Depends(roles("legal_advocate", "supervisor"))]
+
+
+def _advocates(page: Page) -> list[Any]:
+    assert page.user is not None
+    return [u for u in page.console.accounts.users.in_org(page.user.org) if u.active and u.has("legal_advocate")]
+
+
+def _cases(page: Page, **params: Any) -> tuple[list[dict[str, Any]], str | None]:
+    assert page.user is not None
+    try:
+        data = page.console.apis.intake.get(page.user, "/v1/cases", params={"page_size": 200, **params})
+        return list(data.get("items") or []), None
+    except (ApiError, ApiUnavailable):
+        return [], "The case registry is not answering. Try again in a moment."
+
+
+@router.get("/supervisor")
+def supervisor(page: Supervisor) -> Response:
+    assert page.user is not None
+    alerts, alerts_error = load_inbox(page, {"status": "open", "severity": "", "rule": ""})
+    escalated = [a for a in alerts if a.get("escalation_level")]
+    cases, cases_error = _cases(page)
+    unassigned = [c for c in cases if not c.get("advocate_id")]
+    overdue: list[dict[str, Any]] = []
+    legal_error = None
+    try:
+        overdue = list(
+            page.console.apis.legal.get(page.user, "/v1/legal/cases", params={"overdue": "true", "page_size": 100}).get(
+                "items"
+            )
+            or []
+        )
+    except (ApiError, ApiUnavailable):
+        legal_error = "The legal service is not answering."
+    return page.render(
+        "supervisor.html",
+        open_alerts=alerts,
+        escalated=escalated,
+        unassigned=unassigned,
+        overdue=overdue,
+        errors=[e for e in (alerts_error, cases_error, legal_error) if e],
+        advocates=_advocates(page),
+        age=age,
+    )
+
+
+@router.post("/cases/{case_id}/advocate")
+def reassign(
+    case_id: str,
+    page: Csrf,
+    advocate_id: Annotated[str, Form(max_length=64)] = "",
+    version: Annotated[str, Form(max_length=10)] = "",
+    back: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    if page.user is None or not page.user.has("supervisor", "intake_officer"):
+        raise PageError(403, "Your role does not give access to this page.")
+    errors: forms.Errors = {}
+    advocate = forms.ident({"advocate_id": advocate_id}, "advocate_id", errors)
+    if advocate not in {u.user_id for u in _advocates(page)}:
+        raise PageError(422, "Choose an advocate of your organisation.")
+    headers = {"If-Match": f'"{version}"'} if version.isdigit() else {}
+    try:
+        if not headers:
+            case = page.console.apis.intake.get(page.user, f"/v1/cases/{case_id[:64]}")
+            headers = {"If-Match": f'"{case["version"]}"'}
+        page.console.apis.intake.call(
+            page.user, "PATCH", f"/v1/cases/{case_id[:64]}", json={"advocate_id": advocate}, headers=headers
+        )
+        page.flash("Advocate assigned.")
+    except ApiError as exc:
+        if exc.status in (403, 404):
+            raise PageError(404, "This case does not exist or is not assigned to you.") from None
+        page.flash(
+            "Someone changed the case meanwhile; look at it again and repeat."
+            if exc.status in (409, 412, 428)
+            else "The case registry refused the change."
+        )
+    except ApiUnavailable:
+        page.flash("The case registry is not answering. Try again in a moment.")
+    target = back if back.startswith("/") and not back.startswith("//") else f"/cases/{case_id}"
+    return redirect(target, page)
+
+
+@router.get("/agenda")
+def agenda(page: AgendaReader) -> Response:
+    """Hearings and stage deadlines ahead, read from the legal timeline of each of the user's cases."""
+    assert page.user is not None
+    params = {"advocate_id": page.user.user_id} if not page.user.has("supervisor") else {}
+    cases, error = _cases(page, **params)
+    now = utcnow()
+    items: list[dict[str, Any]] = []
+    for case in cases[:100]:
+        try:
+            tl = page.console.apis.legal.get(page.user, f"/v1/cases/{case['case_id']}/legal-timeline")
+        except (ApiError, ApiUnavailable):
+            continue
+        for h in tl.get("hearings") or []:
+            when = _at(h.get("scheduled_for"))
+            if when and when >= now and h.get("status") not in ("held", "postponed"):
+                items.append({"at": when, "case_id": case["case_id"], "kind": "hearing", "ref": h.get("hearing_id")})
+        deadline = _at(tl.get("deadline_at"))
+        if deadline and tl.get("open", True):
+            items.append(
+                {
+                    "at": deadline,
+                    "case_id": case["case_id"],
+                    "kind": "deadline",
+                    "ref": tl.get("stage"),
+                    "overdue": deadline < now,
+                }
+            )
+    items.sort(key=lambda i: i["at"])
+    return page.render("agenda.html", items=items, error=error)
+
+
+def _at(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
