@@ -1,10 +1,13 @@
-"""Intake service ASGI app: ``uvicorn services.intake.main:app``."""
+"""Intake service ASGI app: ``uvicorn services.intake.main:app``.
+
+The lifespan (``shared.app.service_lifespan``) connects MongoDB, creates the indexes, finishes any
+back-links a crash left pending, and starts the outbox relay (case changes -> ``case-events``);
+shutdown stops the relay and closes the Mongo client.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -16,14 +19,14 @@ from services.intake.service.core import Intake, IntakeError
 from services.intake.settings import IntakeSettings
 from services.intake.store.documents import CaseDocument
 from services.intake.store.repository import AuditLog, CaseRepository, ensure_indexes
-from shared.app import create_app
+from shared.app import ServiceRuntime, create_app, service_lifespan
 from shared.logging import setup_logging
-from shared.mongo import connect, ping
 
 log = logging.getLogger(__name__)
 
 
 async def on_intake_error(request: Request, exc: Exception) -> JSONResponse:
+    """A use case's refusal: its status and detail (a message, or fields like a validation error)."""
     assert isinstance(exc, IntakeError)
     return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
 
@@ -33,39 +36,30 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
     setup_logging(settings.log_level)
     # Fail at start-up, not at the first registration, when the keys are unusable.
     keyring = Keyring.parse(settings.identity_keys.get_secret_value())
-    state: dict[str, object] = {}
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        client = connect(settings)
-        state["mongo"] = client
+    def setup(runtime: ServiceRuntime) -> None:
         ensure_indexes()
         cases = CaseDocument._get_collection()
         repo = CaseRepository(cases)
         repaired = repo.repair_links()
         if repaired:
             log.warning("finished back-links a crash left pending", extra={"cases": repaired})
-        publisher = case_events_relay(settings, client, cases)
-        app.state.intake = Intake(
+        relay = case_events_relay(settings, runtime.mongo, cases)
+        runtime.app.state.intake = Intake(
             settings=settings,
             repo=repo,
             audit=AuditLog(),
             cipher=IdentityCipher(keyring),
             person_ref_key=settings.person_ref_key.get_secret_value().encode(),
-            notify=publisher.notify,
+            notify=relay.notify,
         )
-        publisher.start()
-        try:
-            yield
-        finally:
-            publisher.stop()
+        runtime.start(relay)
 
     app = create_app(
         settings,
         title="centinela intake",
         description="Case registry, support services, sessions, risk flags; the child's identity protected.",
-        ready_checks={"mongodb": lambda: "mongo" in state and ping(state["mongo"])},  # type: ignore[arg-type]
-        lifespan=lifespan,
+        lifespan=service_lifespan(settings, setup),
     )
     app.add_exception_handler(IntakeError, on_intake_error)
     app.include_router(router)
