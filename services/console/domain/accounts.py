@@ -65,6 +65,16 @@ class Session:
     user_id: str | None = None
     language: str | None = None
     flash: list[str] = field(default_factory=list)
+    next_url: str | None = None  # where to go after signing in (a link from an alert e-mail)
+
+
+def safe_next(url: str | None) -> str | None:
+    """A same-site path to return to after sign-in; anything else (another host, //, \\) is dropped."""
+    if not url or len(url) > 300 or not url.startswith("/") or url.startswith("//") or "\\" in url:
+        return None
+    if url.startswith(("/login", "/logout", "/set-password")):
+        return None
+    return url
 
 
 def totp_required(roles: list[str]) -> bool:

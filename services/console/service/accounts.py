@@ -118,7 +118,11 @@ class Accounts:
     def rotate(self, old: Session, now: datetime, *, stage: domain.Stage, user_id: str | None) -> tuple[str, Session]:
         """A new session id for a privilege change; the old id stops working at once."""
         self.sessions.delete(old.sid_hash)
-        return self.new_session(now, stage=stage, user_id=user_id, language=old.language)
+        sid, session = self.new_session(now, stage=stage, user_id=user_id, language=old.language)
+        if old.next_url and stage != "full":
+            self.sessions.set(session.sid_hash, next_url=old.next_url)
+            session.next_url = old.next_url
+        return sid, session
 
     def end(self, session: Session) -> None:
         self.sessions.delete(session.sid_hash)

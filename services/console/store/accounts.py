@@ -120,6 +120,7 @@ class SessionRepository:
             user_id=doc.get("user_id"),
             language=doc.get("language"),
             flash=list(doc.get("flash") or []),
+            next_url=doc.get("next_url"),
         )
 
     def touch(self, sid_hash: str, now: datetime, expires_at: datetime) -> None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 
-from services.console.domain.accounts import LANGUAGES, Stage, password_problem
+from services.console.domain.accounts import LANGUAGES, Stage, password_problem, safe_next
 from services.console.service.accounts import totp_uri, utcnow
 from services.console.web.core import LANG_COOKIE, AnyPage, Csrf, Page, PageError, SignedIn, redirect
 
@@ -30,10 +30,13 @@ def root(page: AnyPage) -> Response:
 
 
 @router.get("/login")
-def login_form(page: AnyPage) -> Response:
+def login_form(page: AnyPage, next: Annotated[str | None, Query(max_length=300)] = None) -> Response:  # noqa: A002
     if page.user:
-        return redirect(home_for(page))
-    page.ensure_session()
+        return redirect(safe_next(next) or home_for(page))
+    session = page.ensure_session()
+    target = safe_next(next)
+    if target and target != session.next_url:
+        page.console.accounts.sessions.set(session.sid_hash, next_url=target)
     return page.render("login.html", username="", error=None)
 
 
@@ -57,10 +60,11 @@ def login(page: Csrf, username: Annotated[str, Form()] = "", password: Annotated
         return page.render("login.html", status=401, username=username, error="User name or password is wrong.")
     # a new session id at every step up: an id planted before sign-in never becomes a signed-in one
     stage: Stage = "full" if result == "ok" else "password_ok"
+    target = safe_next(page.session.next_url) or "/"
     sid, page.session = accounts.rotate(page.session, now, stage=stage, user_id=user.user_id)
     page.request.state.set_sid = sid
     if result == "ok":
-        return redirect("/")
+        return redirect(target)
     return redirect("/login/totp" if result == "needs_totp" else "/login/enrol")
 
 
@@ -98,9 +102,10 @@ def totp(page: Csrf, code: Annotated[str, Form()] = "") -> Response:
             LOCKED if result == "locked" else "The code is wrong or has expired. Type the 6 digits your app shows now."
         )
         return page.render("totp.html", status=401, error=error, enrol=None)
+    target = safe_next(page.session.next_url) or "/"
     sid, page.session = accounts.rotate(page.session, now, stage="full", user_id=user.user_id)
     page.request.state.set_sid = sid
-    return redirect("/")
+    return redirect(target)
 
 
 @router.get("/login/enrol")
@@ -127,9 +132,10 @@ def enrol(page: Csrf, code: Annotated[str, Form()] = "") -> Response:
             error="The code is wrong or has expired. Type the 6 digits your app shows now.",
             enrol={"secret": secret, "uri": totp_uri(secret, user.username)},
         )
+    target = safe_next(page.session.next_url) or "/"
     sid, page.session = accounts.rotate(page.session, now, stage="full", user_id=user.user_id)
     page.request.state.set_sid = sid
-    return redirect("/")
+    return redirect(target)
 
 
 @router.post("/logout")

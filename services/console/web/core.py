@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -14,7 +15,7 @@ from fastapi.templating import Jinja2Templates
 
 from services.console import i18n
 from services.console.adapters.apis import Apis
-from services.console.domain.accounts import LANGUAGES, Session, User
+from services.console.domain.accounts import LANGUAGES, Session, User, safe_next
 from services.console.service.accounts import Accounts, utcnow
 from services.console.settings import ConsoleSettings
 from services.console.web import labels
@@ -143,6 +144,9 @@ def any_page(request: Request) -> Page:
 def signed_in(request: Request) -> Page:
     page = _page(request)
     if page.user is None:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        if request.method == "GET" and request.headers.get("hx-request") != "true" and safe_next(target):
+            raise Redirect("/login?" + urlencode({"next": target}))
         raise Redirect("/login")
     return page
 

@@ -8,7 +8,14 @@ import mongomock
 import pyotp
 import pytest
 
-from services.console.domain.accounts import Session, User, after_failure, password_problem, session_expired
+from services.console.domain.accounts import (
+    Session,
+    User,
+    after_failure,
+    password_problem,
+    safe_next,
+    session_expired,
+)
 from services.console.service.accounts import Accounts, hash_password, totp_step, verify_password
 from services.console.settings import ConsoleSettings
 from services.console.store.accounts import LinkRepository, SessionRepository, UserRepository, token_hash
@@ -186,3 +193,17 @@ def test_cookie_is_secure_by_default_in_prod() -> None:
     assert ConsoleSettings(env="dev").cookie_secure is False
     assert ConsoleSettings(env="prod", jwt_secret="x" * 40).cookie_secure is True
     assert ConsoleSettings(env="prod", jwt_secret="x" * 40, console_cookie_secure=False).cookie_secure is False
+
+
+def test_only_same_site_paths_are_returned_to_after_sign_in() -> None:
+    assert safe_next("/alerts/al_1?x=1") == "/alerts/al_1?x=1"
+    for bad in (
+        "https://evil.example/",
+        "//evil.example",
+        "/\\evil.example",
+        "javascript:alert(1)",
+        "/login",
+        "",
+        None,
+    ):
+        assert safe_next(bad) is None
