@@ -414,7 +414,7 @@ summary() {
   echo "  Kafka             $kafka"
   echo "  MongoDB wire      $mongo"
   if running prometheus; then
-    echo "  Prometheus        http://127.0.0.1:$PROMETHEUS_PORT/alerts   (rules: deploy/prometheus/rules)"
+    echo "  Prometheus        http://127.0.0.1:$PROMETHEUS_PORT/   (Alerts in its menu; rules: deploy/prometheus/rules)"
   fi
   echo "  logs              $RUN/logs/   (one process: make logs SERVICE=legal)"
   echo "  restart one       make restart SERVICE=legal"
