@@ -309,17 +309,24 @@ class PartitionedConsumer(Generic[T]):
                 del self.health.failing[partition]  # its new owner retries it
 
     def _refresh_lag(self, assignment: set[TopicPartition]) -> None:
+        """Lag per owned partition: log end (the last fetch's high watermark, or asked for once when a
+        partition has not been fetched yet) minus the next record to process. Bounded waits only,
+        so a slow broker delays the gauge, never the records."""
         now = self.health.clock()
         if now < self._next_lag or self.consumer is None:
             return
         self._next_lag = now + self.lag_interval
         try:
-            ends = self.consumer.end_offsets(list(assignment)) if assignment else {}
+            ends: dict[TopicPartition, int | None] = {tp: self.consumer.highwater(tp) for tp in assignment}
+            unknown = [tp for tp, end in ends.items() if end is None]
+            if unknown:
+                ends.update(self.consumer.end_offsets(unknown, timeout_ms=5000))
             lag = {}
             for tp, end in ends.items():
                 failing = self.health.failing.get(tp.partition)
-                position = failing.offset if failing is not None else self.consumer.position(tp)
-                lag[tp.partition] = max(0, int(end) - int(position))
+                position = failing.offset if failing is not None else self.consumer.position(tp, timeout_ms=5000)
+                if end is not None and position is not None:
+                    lag[tp.partition] = max(0, int(end) - int(position))
         except Exception as exc:
             self._broker_trouble(exc)
             return

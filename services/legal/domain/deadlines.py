@@ -1,7 +1,10 @@
 """Statutory deadlines per stage and complexity: configuration, never code.
 
 The shipped defaults (``services/legal/deadlines.yaml``) follow DESIGN.md and must be confirmed
-with Peruvian counsel before use; operators point ``CENTINELA_LEGAL_DEADLINES_FILE`` elsewhere.
+with Peruvian counsel before use; operators point ``CENTINELA_LEGAL_DEADLINES_FILE`` elsewhere
+(found by :func:`shared.config.resolve_config_file`, like ``policy.yaml``). Durations follow the
+project's one grammar, :mod:`shared.durations` (``60d``, ``8mo`` in calendar months; a bare number
+or ``m`` is refused naming the file and key).
 """
 
 from __future__ import annotations
@@ -11,13 +14,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from services.legal.domain.durations import Duration, DurationError, parse_duration
 from services.legal.domain.stages import COMPLEXITIES, STAGES, Complexity, Stage
+from shared.config import load_yaml_mapping, resolve_config_file
+from shared.durations import CalendarDuration as Duration
+from shared.durations import DurationError, parse_calendar_duration
+from shared.errors import ConfigError
 
 
-class DeadlineConfigError(ValueError):
+class DeadlineConfigError(ConfigError):
     pass
 
 
@@ -29,18 +33,7 @@ class Term:
 
     def describe(self) -> str:
         """``120d + 60d extension`` as people read it (for refusals that name the rule)."""
-        text = readable(self.term)
-        return f"{text} + {readable(self.extension)} extension" if self.extension else text
-
-
-def readable(duration: Duration) -> str:
-    days, rest = divmod(duration.seconds, 86400)
-    parts = [f"{duration.months}mo"] if duration.months else []
-    if days:
-        parts.append(f"{days}d")
-    if rest or not parts:
-        parts.append(f"{rest}s")
-    return "".join(parts)
+        return f"{self.term} + {self.extension} extension" if self.extension else str(self.term)
 
 
 @dataclass(frozen=True)
@@ -94,10 +87,14 @@ class DeadlinePolicy:
                 if unknown:
                     raise DeadlineConfigError(f"deadlines file: {where}: unknown keys {sorted(unknown)}")
                 try:
-                    term = parse_duration(spec["term"])
-                    extension = parse_duration(spec["extension"]) if spec.get("extension") is not None else None
+                    term = parse_calendar_duration(spec["term"], where=f"{where}.term")
+                    extension = (
+                        parse_calendar_duration(spec["extension"], where=f"{where}.extension")
+                        if spec.get("extension") is not None
+                        else None
+                    )
                 except DurationError as exc:
-                    raise DeadlineConfigError(f"deadlines file: {where}: {exc}") from None
+                    raise DeadlineConfigError(f"deadlines file: {exc}") from None
                 article = spec.get("article")
                 if article is not None and not isinstance(article, str):
                     raise DeadlineConfigError(f"deadlines file: {where}.article: must be text such as 'CPP art. 342.1'")
@@ -106,12 +103,13 @@ class DeadlinePolicy:
 
 
 def load_policy(path: str | Path) -> DeadlinePolicy:
+    """Read and check the whole file; every error names the file (and the key) to fix."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise DeadlineConfigError(f"deadlines file {path}: cannot read ({type(exc).__name__})") from None
+        resolved = resolve_config_file(path, setting="CENTINELA_LEGAL_DEADLINES_FILE")
+        doc = load_yaml_mapping(resolved)
+    except ConfigError as exc:
+        raise DeadlineConfigError(f"deadlines file: {exc.message}") from None
     try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError:
-        raise DeadlineConfigError(f"deadlines file {path}: not valid YAML") from None
-    return DeadlinePolicy.from_mapping(doc)
+        return DeadlinePolicy.from_mapping(doc)
+    except DeadlineConfigError as exc:
+        raise DeadlineConfigError(f"{resolved.name}: {exc.message.removeprefix('deadlines file: ')}") from None

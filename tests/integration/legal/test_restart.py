@@ -12,6 +12,7 @@ from pymongo import MongoClient
 
 from shared.topics import COURT_UPDATES
 from tests.integration.legal.conftest import new_id, update
+from tests.integration.legal.test_poison import lag_by_partition
 from tests.support import Proc, free_port, uvicorn_args, wait_for
 
 pytestmark = pytest.mark.integration
@@ -48,6 +49,11 @@ def test_restart_resumes_from_committed_offsets(legal_env, db_name, producer, lo
         first = start("legal-restart-1")
         send(items[0])
         wait_for(lambda: stored.count_documents({"case_id": case_id}) == 1, timeout=60, what="first update stored")
+        # A fresh group reads the session's whole topic (other tests' replays included): stop only once
+        # it has caught up, so whatever the second process reads was never processed before.
+        wait_for(
+            lambda: (lag := lag_by_partition(first)) and all(v == 0 for v in lag.values()), timeout=60, what="lag 0"
+        )
         first.stop()
         send(items[1])
         send(items[2])

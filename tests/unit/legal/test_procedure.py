@@ -12,11 +12,11 @@ import pytest
 
 from services.legal.api.schemas import Timeline
 from services.legal.domain.deadlines import DeadlinePolicy, load_policy
-from services.legal.domain.durations import add_months
 from services.legal.domain.facts import facts_for
 from services.legal.domain.timeline import IllegalUpdate, Recorded, integrate, replay
 from services.legal.domain.updates import InvalidUpdate, parse_update
 from services.legal.settings import DEFAULT_DEADLINES_FILE
+from shared.durations import add_months
 from shared.events import legal as ev
 
 T0 = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
