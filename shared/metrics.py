@@ -42,17 +42,17 @@ def _get(kind: type, name: str, doc: str, labels: tuple[str, ...] = (), **kw: An
 
 
 def counter(name: str, doc: str, labels: tuple[str, ...] = ()) -> Counter:
-    return _get(Counter, name, doc, labels)  # type: ignore[no-any-return]
+    return _get(Counter, name, doc, labels)
 
 
 def gauge(name: str, doc: str, labels: tuple[str, ...] = (), **kw: Any) -> Gauge:
-    return _get(Gauge, name, doc, labels, **kw)  # type: ignore[no-any-return]
+    return _get(Gauge, name, doc, labels, **kw)
 
 
 def histogram(
     name: str, doc: str, labels: tuple[str, ...] = (), buckets: tuple[float, ...] = LATENCY_BUCKETS
 ) -> Histogram:
-    return _get(Histogram, name, doc, labels, buckets=buckets)  # type: ignore[no-any-return]
+    return _get(Histogram, name, doc, labels, buckets=buckets)
 
 
 class HttpMetricsMiddleware:
@@ -92,7 +92,7 @@ class HttpMetricsMiddleware:
 def metrics_payload() -> bytes:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
-        prom_mp.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        prom_mp.MultiProcessCollector(registry)
         return generate_latest(registry)
     return generate_latest(REGISTRY)
 

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import mongoengine
 from pymongo import MongoClient
 
 from shared.settings import CommonSettings
 
 
-def connect(settings: CommonSettings, alias: str = "default") -> MongoClient:  # type: ignore[type-arg]
+def connect(settings: CommonSettings, alias: str = "default") -> MongoClient[Any]:
     """Connect mongoengine's ``alias`` to the service database and return the client."""
     mongoengine.disconnect(alias=alias)
-    client: MongoClient = mongoengine.connect(  # type: ignore[type-arg]
+    client: MongoClient[Any] = mongoengine.connect(
         db=settings.database,
         host=settings.mongo_uri,
         alias=alias,
@@ -24,7 +26,7 @@ def connect(settings: CommonSettings, alias: str = "default") -> MongoClient:  #
     return client
 
 
-def ping(client: MongoClient) -> bool:  # type: ignore[type-arg]
+def ping(client: MongoClient[Any]) -> bool:
     try:
         client.admin.command("ping")
         return True

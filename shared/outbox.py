@@ -80,7 +80,7 @@ PENDING_INDEX = "outbox_pending"
 MAX_DOCS_PER_PASS = 5000
 
 
-def ensure_outbox_index(coll: Collection) -> str:  # type: ignore[type-arg]
+def ensure_outbox_index(coll: Collection[Any]) -> str:
     """Create the sparse index the relay's poll uses (idempotent); return its name.
 
     Services may create it with their other indexes at start-up; the relay creates it too, so a
@@ -89,7 +89,7 @@ def ensure_outbox_index(coll: Collection) -> str:  # type: ignore[type-arg]
     return coll.create_index([(PENDING_FIELD, ASCENDING)], name=PENDING_INDEX, sparse=True)
 
 
-def pending_query(coll: Collection, limit: int = MAX_DOCS_PER_PASS) -> Any:  # type: ignore[type-arg]
+def pending_query(coll: Collection[Any], limit: int = MAX_DOCS_PER_PASS) -> Any:
     """The documents with pending entries, in index order (oldest first): the relay's poll."""
     return coll.find(PENDING_FILTER, PENDING_PROJECTION).limit(limit)
 
@@ -104,7 +104,7 @@ LEASE_INDEXES: tuple[tuple[str, list[tuple[str, int]]], ...] = (
 )
 
 
-def ensure_lease_indexes(leases: Collection) -> list[str]:  # type: ignore[type-arg]
+def ensure_lease_indexes(leases: Collection[Any]) -> list[str]:
     return [leases.create_index(keys, name=name) for name, keys in LEASE_INDEXES]
 
 
@@ -124,8 +124,8 @@ class OutboxRelay(BackgroundLoop):
     def __init__(
         self,
         producer: Producer,
-        collections: list[Collection],  # type: ignore[type-arg]
-        lease_collection: Collection,  # type: ignore[type-arg]
+        collections: list[Collection[Any]],
+        lease_collection: Collection[Any],
         service: str,
         *,
         poll_interval: float = 0.5,
@@ -252,7 +252,7 @@ class OutboxRelay(BackgroundLoop):
         self._more = pending > 0
         return total
 
-    def _publish(self, coll: Collection, docs: list[dict[str, Any]]) -> int:  # type: ignore[type-arg]
+    def _publish(self, coll: Collection[Any], docs: list[dict[str, Any]]) -> int:
         sent = [
             (e, self.producer.send_raw(e["topic"], e["key"].encode(), e["value"].encode()))
             for doc in docs
@@ -274,7 +274,7 @@ class OutboxRelay(BackgroundLoop):
         return len(sent)
 
     @staticmethod
-    def _pending(coll: Collection) -> int:  # type: ignore[type-arg]
+    def _pending(coll: Collection[Any]) -> int:
         rows = list(
             coll.aggregate(
                 [
@@ -304,8 +304,8 @@ class OutboxPublisher:
     def __init__(
         self,
         settings: CommonSettings,
-        collections: list[Collection],  # type: ignore[type-arg]
-        leases: Collection,  # type: ignore[type-arg]
+        collections: list[Collection[Any]],
+        leases: Collection[Any],
     ) -> None:
         self.settings = settings
         self.collections = collections

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -49,7 +50,7 @@ def stack_env() -> Iterator[dict[str, str]]:
     settings = CommonSettings(kafka_bootstrap=env["CENTINELA_KAFKA_BOOTSTRAP"], topic_prefix=prefix, partitions=3)
     ensure_topics(settings, timeout=60)
     yield env
-    client: MongoClient = MongoClient(env["CENTINELA_MONGO_URI"], serverSelectionTimeoutMS=3000)  # type: ignore[type-arg]
+    client: MongoClient[Any] = MongoClient(env["CENTINELA_MONGO_URI"], serverSelectionTimeoutMS=3000)
     try:
         for name in client.list_database_names():
             if name.startswith(db_prefix(prefix)):

@@ -46,7 +46,7 @@ def alert_raised(
         alert_id=alert_id_for(case_id, rule, episode),
         rule=rule,
         episode=episode,
-        severity=severity,  # type: ignore[arg-type]
+        severity=severity,
         org_id=org,
         advocate_id=advocate,
         summary=summary,
