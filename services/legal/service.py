@@ -58,6 +58,8 @@ class Outcome:
 class WriteContention(RuntimeError):
     """Too many concurrent writers on one case: transient, the caller retries."""
 
+    transient = True  # what consumers read to retry instead of dead-lettering (as shared.errors.Transient)
+
 
 class CaseNotFound(LookupError):
     """Unknown case, or one outside the caller's scope: the two look the same from outside."""

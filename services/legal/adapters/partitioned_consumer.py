@@ -72,7 +72,7 @@ def is_transient(exc: BaseException) -> bool:
         return True
     if isinstance(exc, PyMongoError) and exc.has_error_label("RetryableWriteError"):
         return True
-    return bool(getattr(exc, "transient", False)) or type(exc).__name__ == "WriteContention"
+    return getattr(exc, "transient", False) is True  # shared.errors.Transient, the service's WriteContention
 
 
 def poison_reason(exc: BaseException) -> tuple[str, str] | None:

@@ -169,3 +169,10 @@ def test_classification():
     assert poison_reason(InvalidMessage("value: not JSON")) == ("value: not JSON", "invalid")
     assert poison_reason(IllegalUpdate("stage: x")) == ("stage: x", "illegal")
     assert poison_reason(OverflowError()) is None
+
+
+def test_write_contention_and_shared_transient_errors_are_transient():
+    from services.legal.service import WriteContention
+    from shared.errors import StorageUnavailable
+
+    assert is_transient(WriteContention("busy")) and is_transient(StorageUnavailable())
