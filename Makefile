@@ -52,7 +52,7 @@ test-unit: venv ## unit tests only (no network; includes promtool checks of the 
 test-integration: venv ## integration tests: one real adapter each (starts Kafka and the database if missing)
 	@bash deploy/local/test.sh tests/integration
 
-test-e2e: venv ## end-to-end tests through the running services' APIs (starts Kafka and the database if missing)
+test-e2e: venv ## end-to-end tests: the whole flow through the APIs of services they start (Kafka, database started if missing)
 	@bash deploy/local/test.sh tests/e2e
 
 lint: venv ## ruff, ruff format, mypy, and the pre-commit hooks when .pre-commit-config.yaml exists
