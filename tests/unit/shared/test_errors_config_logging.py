@@ -116,3 +116,19 @@ def test_json_logging_config_is_a_valid_dict_config() -> None:
     finally:
         root.handlers[:] = saved_handlers
         root.setLevel(saved_level)
+
+
+def test_faust_worker_logging_set_up_uses_the_json_formatter(capsys: pytest.CaptureFixture[str]) -> None:
+    """mode (faust's worker) applies ``logging_config`` with dictConfig: the processor logs JSON too."""
+    from mode.utils.logging import setup_logging as mode_setup_logging
+
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    try:
+        mode_setup_logging(loglevel="INFO", logging_config=json_logging_config("info"))
+        logging.getLogger("faust.transport").warning("partition stuck", extra={"exc": "OverflowError", "partition": 2})
+        line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+        assert line == {**line, "logger": "faust.transport", "exc": "OverflowError", "partition": 2}
+    finally:
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
