@@ -363,6 +363,53 @@ async def plan_service(case_id: str, request: Request, page: Csrf) -> Response:
     return case_page(page, case_id, status=422, form_errors=errors, form=form, open_form="service")
 
 
+@router.post("/cases/{case_id}/follow-ups")
+async def plan_followup(case_id: str, request: Request, page: Csrf) -> Response:
+    _writer(page, MANAGERS)
+    assert page.user is not None
+    form = await _form(request)
+    errors: forms.Errors = {}
+    kind = forms.choice(form, "followup_kind", labels.FOLLOWUP_KINDS, errors)
+    by = forms.local_date(form, "followup_needed_by_date", errors, required=True)
+    body: dict[str, Any] = {"kind": kind, "followup_needed_by_date": by.isoformat() if by else None}
+    if not errors:
+        try:
+            page.console.apis.intake.post(
+                page.user, f"/v1/cases/{case_id[:64]}/follow-ups", body, request_id=_rid(page)
+            )
+            return _after_write(page, case_id, "Follow-up planned.")
+        except ApiError as exc:
+            errors = _api_errors(exc, "The case registry refused the follow-up.")
+        except ApiUnavailable:
+            errors = {"_": "The case registry is not answering. Try again in a moment."}
+    return case_page(page, case_id, status=422, form_errors=errors, form=form, open_form="followup")
+
+
+@router.post("/cases/{case_id}/follow-ups/{followup_id}")
+async def record_followup(case_id: str, followup_id: str, request: Request, page: Csrf) -> Response:
+    _writer(page, MANAGERS)
+    assert page.user is not None
+    form = await _form(request)
+    errors: forms.Errors = {}
+    done = forms.local_date(form, "done_date", errors, required=True, not_future=True)
+    outcome = forms.choice(form, "outcome", labels.FOLLOWUP_OUTCOMES, errors)
+    if not errors:
+        try:
+            page.console.apis.intake.call(
+                page.user,
+                "PATCH",
+                f"/v1/cases/{case_id[:64]}/follow-ups/{followup_id[:64]}",
+                json={"done_date": done.isoformat() if done else None, "outcome": outcome},
+                request_id=_rid(page),
+            )
+            return _after_write(page, case_id, "Follow-up recorded.")
+        except ApiError as exc:
+            errors = _api_errors(exc, "The case registry refused the follow-up.")
+        except ApiUnavailable:
+            errors = {"_": "The case registry is not answering. Try again in a moment."}
+    return case_page(page, case_id, status=422, form_errors=errors, form=form, open_form=f"followup-{followup_id}")
+
+
 @router.get("/cases/{case_id}/legal-events/new")
 def legal_event_form(
     case_id: str,

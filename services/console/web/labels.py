@@ -128,6 +128,19 @@ COURT_FIELDS: dict[str, tuple[str, ...]] = {
     "case_archived": ("reason",),
     "case_reopened": ("reason", "stage"),
 }
+FOLLOWUP_KINDS = {
+    "reintegration": N_("Reintegration follow-up"),
+    "post_closure_3_months": N_("3 months after closure"),
+    "post_closure_6_months": N_("6 months after closure"),
+    "post_closure_12_months": N_("12 months after closure"),
+}
+FOLLOWUP_OUTCOMES = {
+    "contacted_stable": N_("Contacted, stable"),
+    "contacted_concerns": N_("Contacted, with concerns"),
+    "not_located": N_("Not located"),
+    "declined": N_("Declined"),
+    "other": N_("Other"),
+}
 VERDICTS = {"conviction": N_("Conviction"), "acquittal": N_("Acquittal")}
 SNOOZES = {"1h": N_("1 hour"), "4h": N_("4 hours"), "1d": N_("1 day"), "3d": N_("3 days"), "7d": N_("1 week")}
 SEX = {"female": N_("Female"), "male": N_("Male"), "other": N_("Other"), "unknown": N_("Unknown")}
@@ -140,6 +153,9 @@ DOCUMENT_TYPES = {
 }
 # Messages the APIs answer with, so the form shows them in the user's language.
 API_MESSAGES = (
+    N_("Follow-up planned."),
+    N_("Follow-up recorded."),
+    N_("The case registry refused the follow-up."),
     N_("Second factor turned on. You will be asked for a code at each sign-in."),
     N_("Advocate assigned."),
     N_("Someone changed the case meanwhile; look at it again and repeat."),

@@ -183,7 +183,9 @@ def stack(
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage", "--lang=es-PE"])
+        b = p.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage", "--lang=es-PE"]
+        )
         yield b
         b.close()
 
@@ -304,6 +306,19 @@ def test_an_advocates_morning(stack: Stack, browser: Any) -> None:
     officer.locator("article.service summary", has_text="Registrar una sesión").click()
     officer.click("form.session-form button[type=submit]")
     officer.wait_for_selector("text=Sesión registrada.")
+
+    # and plans, then records, a reintegration follow-up
+    officer.click("text=Planificar un seguimiento")
+    officer.select_option("#followup_kind", "reintegration")
+    officer.fill("#followup_needed_by_date", (datetime.now(LIMA) + timedelta(days=30)).date().isoformat())
+    officer.click("form[action$='/follow-ups'] button[type=submit]")
+    officer.wait_for_selector("text=Seguimiento planificado.")
+    officer.click("text=Registrar el seguimiento")
+    officer.fill("input[name=done_date]", datetime.now(LIMA).date().isoformat())
+    officer.select_option("select[name=outcome]", "contacted_stable")
+    officer.click("form[action*='/follow-ups/'] button[type=submit]")
+    officer.wait_for_selector("text=Seguimiento registrado.")
+    assert "Contactada(o), estable" in officer.inner_text("#h-followups + ul")
 
     def resolved() -> bool:
         advocate.reload()
