@@ -67,6 +67,7 @@ async def handle(event: EventT) -> None:
         case_id = (event.key or b"").decode("utf-8", "replace")
         state = load(case_id)
         if state is None:
+            heap.schedule(case_id, None, msg.partition)  # nothing to look at: no re-send of this tick
             return
         with m.rule_evaluation.time():
             result = step(state, None, now(), watcher.policy, partition=msg.partition)

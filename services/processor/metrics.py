@@ -43,3 +43,21 @@ policy_reload_errors = metrics.counter(
 policy_loaded_at = metrics.gauge(
     "centinela_alerts_policy_loaded_timestamp_seconds", "when the policy in force was loaded"
 )
+partitions_assigned = metrics.gauge(
+    "centinela_alerts_partitions_assigned",
+    "case-topic partitions this worker owns (after the last rebalance; 0 while one is in progress)",
+)
+consumer_lag = metrics.gauge(
+    "centinela_alerts_consumer_lag",
+    "records not yet processed per owned input partition (topic: case-events, legal-events, ticks)",
+    ("topic", "partition"),
+)
+input_holes = metrics.counter(
+    "centinela_alerts_input_holes_total",
+    "input records the consumer skipped around a rebalance and read again (services/processor/transport.py)",
+    ("topic",),
+)
+ticks_retried = metrics.counter(
+    "centinela_alerts_deadline_ticks_retried_total",
+    "deadline ticks sent again because no re-evaluation came back in time (lost around a rebalance)",
+)

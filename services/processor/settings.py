@@ -33,6 +33,12 @@ class ProcessorSettings(CommonSettings):
     processor_session_timeout_seconds: float = Field(
         30.0, gt=1, description="broker session timeout: how soon a dead worker's partitions move to the others"
     )
+    processor_tick_retry_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="a due deadline whose re-evaluation has not come back after this long is sent again "
+        "(a tick lost around a rebalance delays an alert by at most this much, never loses it)",
+    )
     processor_max_ticks: int = Field(
         5000, ge=1, description="most due deadlines turned into re-evaluations per tick (the rest wait one tick)"
     )

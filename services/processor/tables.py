@@ -9,6 +9,7 @@ and trimmed when partitions are revoked.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 import faust
@@ -31,7 +32,7 @@ case_state = app.Table(
     help="per-case folded state (services.processor.domain.state.CaseState as JSON)",
 )
 
-heap = DeadlineHeap()
+heap = DeadlineHeap(retry_after=timedelta(seconds=settings.processor_tick_retry_seconds))
 
 
 def load(case_id: str) -> CaseState | None:
@@ -58,6 +59,7 @@ def rebuild_heap() -> None:
         entries.append((case_id, due_for(state, t, policy), state.partition))
     heap.rebuild(entries)
     m.heap_size.set(len(heap))
+    m.partitions_assigned.set(len(partitions))
     log.info("deadline heap rebuilt: %d cases scheduled over partitions %s", len(heap), sorted(partitions))
 
 
@@ -71,3 +73,5 @@ async def _on_revoked(sender: Any, *args: Any, **kwargs: Any) -> None:
     revoked: set[TP] = args[0] if args else kwargs.get("revoked", set())
     heap.drop_partitions({tp.partition for tp in revoked if tp.topic == case_topic_name})
     m.heap_size.set(len(heap))
+    m.partitions_assigned.set(0)
+    m.consumer_lag.clear()

@@ -17,7 +17,7 @@ from services.processor import metrics as m
 from services.processor.app import app, now, settings, watcher
 from services.processor.domain.policy import PolicyError
 from services.processor.tables import heap, rebuild_heap
-from services.processor.topics import ticks_topic
+from services.processor.topics import logical, source_topic, ticks_topic
 
 log = logging.getLogger("centinela.processor")
 
@@ -39,6 +39,24 @@ def check_policy() -> None:
         log.error("alert policy change refused, previous policy stays in force: %s", watcher.last_error)
 
 
+def measure_lag() -> None:
+    """Per owned input partition: log end offset minus the next offset this worker will process."""
+    consumer = app.consumer
+    sources = set(source_topic.topics)
+    for tp in app.assignor.assigned_actives():
+        if tp.topic not in sources:
+            continue
+        try:
+            end = consumer.highwater(tp)
+        except Exception:  # not fetched yet, or the assignment just changed: measured next tick
+            end = None
+        if end is None:
+            continue
+        read = consumer._read_offset.get(tp)  # type: ignore[attr-defined]  # faust keeps no public reader
+        position = read + 1 if read is not None else 0
+        m.consumer_lag.labels(logical(tp.topic), str(tp.partition)).set(max(0, end - position))
+
+
 @app.task
 async def log_policy_in_force() -> None:
     """Once the worker's logging is set up: what the rules will do here (defaults plus the file's overrides)."""
@@ -52,7 +70,11 @@ async def detect_stalls() -> None:
         check_policy()
     except PolicyError:  # defensive: check() already swallows validation errors
         log.exception("policy check failed")
+    retried = heap.retried
     due = heap.pop_due(now(), limit=settings.processor_max_ticks)
+    if heap.retried > retried:
+        m.ticks_retried.inc(heap.retried - retried)
+        log.warning("%d deadline ticks not answered in time; sent again", heap.retried - retried)
     for case_id, due_at, partition in due:
         try:
             await ticks_topic.send(
@@ -66,3 +88,5 @@ async def detect_stalls() -> None:
             log.warning("could not send a deadline tick; retrying next tick", exc_info=True)
     m.heap_size.set(len(heap))
     m.last_tick.set(time.time())
+    if not app.rebalancing:
+        measure_lag()

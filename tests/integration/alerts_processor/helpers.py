@@ -36,7 +36,14 @@ def seconds_policy(tmp: Path, **after: str) -> Path:
 
 
 def start_processor(
-    name: str, env: dict[str, str], log_dir: Path, policy: Path, *, args: tuple[str, ...] = (), port: int | None = None
+    name: str,
+    env: dict[str, str],
+    log_dir: Path,
+    policy: Path,
+    *,
+    args: tuple[str, ...] = (),
+    port: int | None = None,
+    session_timeout: float = 10.0,
 ) -> Proc:
     port = port or free_port()
     proc = Proc(
@@ -56,7 +63,7 @@ def start_processor(
             **env,
             "CENTINELA_POLICY_FILE": str(policy),
             "CENTINELA_PROCESSOR_TICK_SECONDS": "0.5",
-            "CENTINELA_PROCESSOR_SESSION_TIMEOUT_SECONDS": "10",
+            "CENTINELA_PROCESSOR_SESSION_TIMEOUT_SECONDS": f"{session_timeout:g}",
         },
         log_dir,
         port=port,

@@ -158,7 +158,7 @@ def test_seen_ids_are_bounded() -> None:
 
 
 def test_heap_pops_only_due_and_drops_superseded() -> None:
-    h = DeadlineHeap()
+    h = DeadlineHeap(retry_after=timedelta(hours=1))  # no re-send inside this test's minute
     h.schedule("a", T0 + timedelta(seconds=5), 0)
     h.schedule("b", T0 + timedelta(seconds=1), 1)
     h.schedule("c", T0 + timedelta(seconds=3), 2)
@@ -187,3 +187,28 @@ def test_heap_limit_leaves_the_rest_for_the_next_tick() -> None:
         h.schedule(f"c{i}", T0, 0)
     assert len(h.pop_due(T0, limit=2)) == 2
     assert len(h) == 3
+
+
+def test_heap_hands_out_an_unanswered_deadline_again() -> None:
+    h = DeadlineHeap(retry_after=timedelta(seconds=10))
+    h.schedule("a", T0, 0)
+    h.schedule("b", T0, 1)
+    assert {c for c, _, _ in h.pop_due(T0)} == {"a", "b"}
+    assert h.in_flight == 2 and len(h) == 0
+    h.schedule("a", T0 + timedelta(days=1), 0)  # the agent evaluated a's tick and rescheduled it
+    assert h.pop_due(T0 + timedelta(seconds=9)) == []
+    assert h.pop_due(T0 + timedelta(seconds=10)) == [("b", T0, 1)]  # b's tick never came back
+    assert h.retried == 1
+    h.schedule("b", None, 1)  # answered at last: nothing more to send
+    assert h.pop_due(T0 + timedelta(hours=1)) == [] and h.in_flight == 0
+
+
+def test_heap_in_flight_deadlines_leave_with_their_partition() -> None:
+    h = DeadlineHeap(retry_after=timedelta(seconds=10))
+    h.schedule("a", T0, 0)
+    h.schedule("b", T0, 1)
+    h.pop_due(T0)
+    h.drop_partitions({1})
+    assert h.pop_due(T0 + timedelta(minutes=1)) == [("a", T0, 0)]
+    h.rebuild([])
+    assert h.in_flight == 0

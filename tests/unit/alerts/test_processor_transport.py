@@ -12,7 +12,7 @@ from typing import Any
 
 from faust.types import TP
 
-from services.processor.transport import RewindingConsumer, Transport, uncommitted
+from services.processor.transport import HoleTracker, RewindingConsumer, Transport, uncommitted
 
 SRC = "p.case-events"
 TICKS = "p.centinela-alerts-processor-ticks"
@@ -85,3 +85,50 @@ def test_the_processor_app_uses_the_rewinding_transport() -> None:
 
     assert isinstance(app.transport, Transport)
     assert app.transport.Consumer is RewindingConsumer
+
+
+# -- the hole rule of RewindingConsumer._drain_messages (HoleTracker)
+
+TP_SRC = TP(SRC, 1)
+
+
+def test_records_in_order_are_delivered() -> None:
+    h = HoleTracker()
+    h.position(TP_SRC, 10)
+    for offset in (10, 11, 12):
+        assert h.check(TP_SRC, offset) == HoleTracker.DELIVER
+        h.delivered(TP_SRC, offset)
+    assert h.expected(TP_SRC) == 13 and h.holes == 0
+
+
+def test_a_record_after_a_hole_rewinds_to_the_hole_once() -> None:
+    h = HoleTracker()
+    h.position(TP_SRC, 10)
+    assert h.check(TP_SRC, 10) == HoleTracker.DELIVER
+    h.delivered(TP_SRC, 10)
+    assert h.check(TP_SRC, 15) == HoleTracker.REWIND  # 11..14 were fetched and dropped
+    assert h.expected(TP_SRC) == 11 and h.holes == 1
+    h.position(TP_SRC, 11)  # the consumer seeks back
+    assert h.check(TP_SRC, 11) == HoleTracker.DELIVER
+    h.delivered(TP_SRC, 11)
+    assert h.check(TP_SRC, 11) == HoleTracker.DROP  # a re-read of what was delivered
+
+
+def test_a_hole_the_broker_cannot_fill_is_accepted_the_second_time() -> None:
+    h = HoleTracker()
+    h.position(TP_SRC, 0)
+    assert h.check(TP_SRC, 5) == HoleTracker.REWIND
+    h.position(TP_SRC, 0)
+    assert h.check(TP_SRC, 5) == HoleTracker.DELIVER  # retention deleted 0..4: do not block the partition
+    h.delivered(TP_SRC, 5)
+    assert h.holes == 1
+
+
+def test_unknown_position_accepts_the_first_record_and_revoked_partitions_are_forgotten() -> None:
+    h = HoleTracker()
+    assert h.check(TP_SRC, 42) == HoleTracker.DELIVER
+    h.delivered(TP_SRC, 42)
+    h.forget({TP_SRC})
+    assert h.expected(TP_SRC) is None
+    h.position(TP_SRC, None)
+    assert h.check(TP_SRC, 7) == HoleTracker.DELIVER
