@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from services.console.domain.accounts import User
+from services.console.metrics import API_CALLS
 from services.console.settings import ConsoleSettings
 from shared.auth import mint
 
@@ -93,7 +94,11 @@ class ApiClient:
             r = self.http.request(method, path, json=json, params=clean, headers=h)
         except httpx.HTTPError as exc:
             log.warning("%s API unreachable: %s", self.name, type(exc).__name__)
+            API_CALLS.labels(self.name, "unreachable").inc()
             raise ApiUnavailable(self.name) from None
+        API_CALLS.labels(
+            self.name, "ok" if r.status_code < 400 else "client_error" if r.status_code < 500 else "server_error"
+        ).inc()
         if r.status_code >= 400:
             try:
                 detail = r.json().get("detail")

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 
 from services.console.domain.accounts import LANGUAGES, Stage, password_problem, safe_next
+from services.console.metrics import SIGN_INS
 from services.console.service.accounts import totp_uri, utcnow
 from services.console.web.core import LANG_COOKIE, AnyPage, Csrf, Page, PageError, SignedIn, redirect
 
@@ -49,6 +50,7 @@ def login(page: Csrf, username: Annotated[str, Form()] = "", password: Annotated
     if not username or not password:
         return page.render("login.html", status=422, username=username, error="Enter your user name and password.")
     result, user = accounts.check_password(username, password[:1024], now)
+    SIGN_INS.labels("password", result).inc()
     if result == "locked":
         return page.render(
             "login.html",
@@ -97,6 +99,7 @@ def totp(page: Csrf, code: Annotated[str, Form()] = "") -> Response:
     assert user is not None and page.session is not None
     now = utcnow()
     result = accounts.check_totp(user, code[:20], now)
+    SIGN_INS.labels("totp", result).inc()
     if result != "ok":
         error = (
             LOCKED if result == "locked" else "The code is wrong or has expired. Type the 6 digits your app shows now."
@@ -124,7 +127,9 @@ def enrol(page: Csrf, code: Annotated[str, Form()] = "") -> Response:
     user = accounts.users.get(user_id)
     assert user is not None and page.session is not None
     now = utcnow()
-    if accounts.finish_enrolment(user, code[:20], now) != "ok":
+    enrolled = accounts.finish_enrolment(user, code[:20], now)
+    SIGN_INS.labels("enrol", enrolled).inc()
+    if enrolled != "ok":
         secret = accounts.start_enrolment(user)
         return page.render(
             "totp.html",

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from services.console.adapters.apis import ApiError, ApiUnavailable
+from services.console.metrics import LIVE_STREAMS
 from services.console.service.accounts import utcnow
 from services.console.web import labels
 from services.console.web.core import Csrf, Page, PageError, redirect, roles
@@ -102,6 +103,7 @@ async def inbox_stream(request: Request) -> Response:
 
     async def events() -> AsyncIterator[str]:
         yield "retry: 5000\n\n"
+        LIVE_STREAMS.inc()
         try:
             async for change in apis.alert_stream(user):
                 if await request.is_disconnected():
@@ -119,6 +121,8 @@ async def inbox_stream(request: Request) -> Response:
             raise
         except Exception as exc:
             log.warning("live alert stream ended: %s", type(exc).__name__)
+        finally:
+            LIVE_STREAMS.dec()
 
     return StreamingResponse(
         events(), media_type="text/event-stream", headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}

@@ -464,3 +464,15 @@ def test_an_alert_e_mail_link_opens_the_alert_after_sign_in(env: Env) -> None:
     page = anon.get("/login", params={"next": "//evil.example/x"})
     r = anon.post("/login", data={"username": "adv1", "password": PASSWORD, "csrf_token": csrf_of(page.text)})
     assert r.headers["location"] == "/inbox" or r.headers["location"] == "/"
+
+
+def test_metrics_count_sign_ins_and_api_calls_without_users_or_cases(env: Env) -> None:
+    c = new_client(env.client.app)
+    sign_in(c, "adv1")
+    c.get(f"/cases/{CASE}")
+    text = c.get("/metrics").text
+    assert 'centinela_console_sign_ins_total{outcome="ok",step="password"}' in text
+    assert 'centinela_console_api_calls_total{api="intake",outcome="ok"}' in text
+    assert CASE not in text and "adv-1" not in text
+    ready = c.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["checks"] == {"mongodb": "ok"}
