@@ -142,3 +142,22 @@ class ReferralStatusChanged(EventPayload):
     previous_status: ReferralStatus | None = None
     changed_at: datetime
     consent_override: bool = False  # optional addition (v1 stays): opened without consent by a supervisor
+
+
+@event_type("centinela.case.prosecutor_refs_set", 1, SOURCE)
+class ProsecutorRefsSet(EventPayload):
+    """The case's prosecutor references were set or changed (the file numbers, never a name).
+
+    ``shared_with_systems`` lists the court integrators' ``source_system`` values allowed to resolve the
+    carpeta to this case (and, for a legal service that binds integrators to cases, to publish for it).
+    """
+
+    org_id: str
+    carpeta_fiscal: str
+    office: str
+    expediente: str | None = None
+    shared_with_systems: list[str] = Field(default_factory=list)
+    previous_carpeta_fiscal: str | None = None
+    previous_office: str | None = None
+    set_at: datetime
+    set_by_role: str

@@ -41,6 +41,8 @@ ACTIONS: dict[tuple[str, str], str] = {
     ("PATCH", "/cases/{case_id}/follow-ups/{followup_id}"): "followup.record",
     ("POST", "/cases/{case_id}/referrals"): "referral.create",
     ("PATCH", "/cases/{case_id}/referrals/{referral_id}"): "referral.status",
+    ("PUT", "/cases/{case_id}/prosecutor-refs"): "case_ref.set",
+    ("GET", "/case-refs"): "case_ref.resolve",
     ("GET", "/audit"): "audit.read",
     ("GET", "/stats"): "stats.read",
 }
@@ -90,6 +92,8 @@ FlagsReadCaller = Annotated[Caller, Depends(guard(*access.READ_FLAGS))]
 ReferralCaller = Annotated[Caller, Depends(guard(*access.REFERRALS))]
 AuditCaller = Annotated[Caller, Depends(guard(*access.AUDIT))]
 StatsCaller = Annotated[Caller, Depends(guard(*access.STATS))]
+RefsCaller = Annotated[Caller, Depends(guard(*access.SET_PROSECUTOR_REFS))]
+ResolveCaller = Annotated[Caller, Depends(guard(*access.RESOLVE_CASE_REF))]
 
 
 def if_match(request: Request) -> int | None:

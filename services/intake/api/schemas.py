@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from services.intake.domain import prosecution
 from services.intake.domain.model import (
     CaseStatus,
     ExploitationType,
@@ -172,6 +173,23 @@ class ReferralPatch(Strict):
     status: ReferralStatus
 
 
+# --- prosecutor's references (normalised before validation: spaces dropped, upper case) -------------
+Carpeta = Annotated[str, StringConstraints(max_length=64), AfterValidator(prosecution.normalise_carpeta)]
+Office = Annotated[str, StringConstraints(max_length=64), AfterValidator(prosecution.normalise_office)]
+Expediente = Annotated[str, StringConstraints(max_length=64), AfterValidator(prosecution.normalise_expediente)]
+SystemList = Annotated[list[Ident], Field(max_length=10), AfterValidator(_unique)]
+
+
+class ProsecutorRefsIn(Strict):
+    carpeta_fiscal: Carpeta = Field(description=f"carpeta fiscal number, e.g. {prosecution.CARPETA_EXAMPLE}")
+    office: Office = Field(description=f"prosecutor office code, e.g. {prosecution.OFFICE_EXAMPLE}")
+    expediente: Expediente | None = Field(None, description=f"court file, e.g. {prosecution.EXPEDIENTE_EXAMPLE}")
+    shared_with_systems: SystemList = Field(
+        default_factory=list,
+        description="court integrators (their token's source_system) that may resolve this carpeta to the case",
+    )
+
+
 # --- responses ---------------------------------------------------------------------------------------
 class Out(BaseModel):
     model_config = ConfigDict(extra="ignore")
@@ -258,7 +276,21 @@ class CaseOut(CaseSummary):
     risk_flags: list[RiskFlagOut] | None = None
     followups: list[FollowUpOut] | None = None
     referrals: list[ReferralOut] | None = None
+    prosecutor_refs: ProsecutorRefsOut | None = None
     identity: dict[str, Any] | None = Field(None, description="only with include_identity=true for allowed roles")
+
+
+class ProsecutorRefsOut(Out):
+    carpeta_fiscal: str
+    office: str
+    expediente: str | None = None
+    shared_with_systems: list[str] = Field(default_factory=list)
+    set_at: datetime
+    set_by: str
+
+
+class CaseRef(Out):
+    case_id: str
 
 
 class CaseCreated(Out):

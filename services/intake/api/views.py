@@ -66,6 +66,11 @@ def case_out(p: Principal, read: CaseRead) -> s.CaseOut:
                 "risk_flags": [flag_out(f) for f in case.risk_flags],
                 "followups": [followup_out(f) for f in case.followups],
                 "referrals": [referral_out(r) for r in case.referrals],
+                "prosecutor_refs": (
+                    s.ProsecutorRefsOut.model_validate(case.prosecutor_refs.model_dump())
+                    if case.prosecutor_refs
+                    else None
+                ),
                 "identity": read.identity,
             }
         )

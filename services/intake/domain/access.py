@@ -25,6 +25,10 @@ RAISE_FLAG = ("intake_officer", "supervisor", "service_provider", "legal_advocat
 READ_FLAGS = ("intake_officer", "supervisor", "legal_advocate")
 REFERRALS = ("intake_officer", "supervisor")
 AUDIT = ("admin",)
+# The prosecutor's references: set by the owning organisation's staff or the assigned advocate; resolved
+# (carpeta fiscal -> case id) by them and by court integrators the case shares with.
+SET_PROSECUTOR_REFS = ("intake_officer", "supervisor", "legal_advocate")
+RESOLVE_CASE_REF = ("court_integrator", "intake_officer", "supervisor", "legal_advocate")
 STATS = ("ops_viewer", "supervisor", "admin")
 
 
@@ -58,6 +62,29 @@ def case_view(actor: Actor, case: Case) -> View | None:
 def can_manage(actor: Actor, case: Case) -> bool:
     """Plan services, follow-ups, referrals and change the case: the owning organisation's staff."""
     return actor.has("intake_officer", "supervisor") and same_org(actor, case)
+
+
+def is_assigned_advocate(actor: Actor, case: Case) -> bool:
+    return actor.has("legal_advocate") and case.advocate_id is not None and case.advocate_id == actor.sub
+
+
+def can_set_prosecutor_refs(actor: Actor, case: Case) -> bool:
+    return can_manage(actor, case) or is_assigned_advocate(actor, case)
+
+
+def can_resolve_ref(actor: Actor, case: Case, source_system: str | None) -> bool:
+    """Who may learn a case's id from its carpeta fiscal: whoever may set the references, and a court
+    integrator whose ``source_system`` the case shares with (``prosecutor_refs.shared_with_systems``).
+    No break-glass here: an admin has no reason to resolve file numbers."""
+    if can_set_prosecutor_refs(actor, case):
+        return True
+    refs = case.prosecutor_refs
+    return (
+        actor.has("court_integrator")
+        and source_system is not None
+        and refs is not None
+        and source_system in refs.shared_with_systems
+    )
 
 
 def can_see_identity(actor: Actor, case: Case) -> bool:

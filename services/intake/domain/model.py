@@ -24,6 +24,7 @@ from shared.events.case import (
     FollowUpPlanned,
     FollowUpRecorded,
     PersonReregistered,
+    ProsecutorRefsSet,
     ReferralStatusChanged,
     RiskFlagged,
     ServicePlanned,
@@ -218,6 +219,22 @@ class Referral(_Model):
     history: list[ReferralChange] = Field(default_factory=list)
 
 
+class ProsecutorRefs(_Model):
+    """The prosecutor's and court's numbers of the case (normalised: ``domain.prosecution``)."""
+
+    carpeta_fiscal: str
+    office: str
+    expediente: str | None = None
+    shared_with_systems: list[str] = Field(default_factory=list)
+    set_at: datetime
+    set_by: str
+
+    def same_as(self, other: ProsecutorRefs | None) -> bool:
+        return other is not None and self.model_dump(exclude={"set_at", "set_by"}) == other.model_dump(
+            exclude={"set_at", "set_by"}
+        )
+
+
 class Case(_Model):
     case_id: str
     version: int = 1
@@ -245,6 +262,7 @@ class Case(_Model):
     risk_flags: list[RiskFlag] = Field(default_factory=list)
     followups: list[FollowUp] = Field(default_factory=list)
     referrals: list[Referral] = Field(default_factory=list)
+    prosecutor_refs: ProsecutorRefs | None = None
 
     @property
     def closed(self) -> bool:
@@ -653,3 +671,42 @@ def change_referral(
         consent_override=current.consent_override,
     )
     return _next(case, now, referrals=referrals), changed, [event]
+
+
+def set_prosecutor_refs(
+    case: Case,
+    *,
+    carpeta_fiscal: str,
+    office: str,
+    expediente: str | None,
+    shared_with_systems: list[str],
+    actor: str,
+    role: str,
+    now: datetime,
+) -> tuple[Case, ProsecutorRefs, list[EventPayload]]:
+    """Set or replace the case's prosecutor references (values already normalised). Setting the same
+    references again changes nothing and emits nothing; uniqueness per office is the store's index."""
+    refs = ProsecutorRefs(
+        carpeta_fiscal=carpeta_fiscal,
+        office=office,
+        expediente=expediente,
+        shared_with_systems=sorted(set(shared_with_systems)),
+        set_at=now,
+        set_by=actor,
+    )
+    previous = case.prosecutor_refs
+    if previous is not None and refs.same_as(previous):
+        return case, previous, []
+    event = ProsecutorRefsSet(
+        case_id=case.case_id,
+        org_id=case.org_id,
+        carpeta_fiscal=carpeta_fiscal,
+        office=office,
+        expediente=expediente,
+        shared_with_systems=refs.shared_with_systems,
+        previous_carpeta_fiscal=previous.carpeta_fiscal if previous else None,
+        previous_office=previous.office if previous else None,
+        set_at=now,
+        set_by_role=role,
+    )
+    return _next(case, now, prosecutor_refs=refs), refs, [event]

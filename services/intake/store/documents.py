@@ -27,6 +27,8 @@ class CaseDocument(me.Document):
             {"fields": ["registered_at"]},
             # registrations whose earlier cases still wait for their back-link (repair after a crash)
             {"fields": ["pending_links.case_id"], "sparse": True},
+            # "office|carpeta fiscal": one case per carpeta in each office, and the resolver's lookup
+            {"fields": ["prosecutor_ref_key"], "unique": True, "sparse": True},
         ],
     }
 
@@ -46,6 +48,8 @@ class CaseDocument(me.Document):
     risk_flags = me.ListField(me.DictField())
     followups = me.ListField(me.DictField())
     referrals = me.ListField(me.DictField())
+    prosecutor_refs = me.DictField()
+    prosecutor_ref_key = me.StringField()  # store-only, derived from prosecutor_refs
     outbox = me.ListField(me.DictField())
     pending_links = me.ListField(me.DictField())  # {"case_id", "entries"}: see CaseRepository.link
 

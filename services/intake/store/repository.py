@@ -8,9 +8,11 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.collection import Collection
+from pymongo.errors import DuplicateKeyError
 
 from services.intake.domain.access import ListScope
 from services.intake.domain.model import Case
+from services.intake.domain.prosecution import ref_key
 from services.intake.store.documents import AuditRecord, CaseDocument
 from shared import outbox
 from shared.events.envelope import EventPayload
@@ -75,11 +77,18 @@ def to_mongo(case: Case) -> dict[str, Any]:
     for name in _TOP_LEVEL_DATETIMES:
         doc[name] = getattr(case, name)
     doc["_id"] = doc.pop("case_id")
+    if case.prosecutor_refs is not None:
+        doc[REF_KEY_FIELD] = ref_key(case.prosecutor_refs.office, case.prosecutor_refs.carpeta_fiscal)
     return doc
 
 
+class DuplicateRef(Exception):
+    """Another case already holds this carpeta fiscal in this office (the unique index refused it)."""
+
+
 # Not part of the case: the outbox and the back-links still to be written on earlier cases.
-_STORE_ONLY = ("_id", "outbox", "pending_links")
+REF_KEY_FIELD = "prosecutor_ref_key"
+_STORE_ONLY = ("_id", "outbox", "pending_links", REF_KEY_FIELD)
 CASE_PROJECTION: dict[str, Any] = {"outbox": 0, "pending_links": 0}
 # A registration whose earlier cases are not yet back-linked carries ``pending_links``; the sparse
 # index on this field serves the repair query (SecantusDB serves ``$exists`` only from a sparse index).
@@ -145,10 +154,20 @@ class CaseRepository:
         doc = to_mongo(case)
         doc.pop("_id")
         update: dict[str, Any] = {"$set": doc}
+        if REF_KEY_FIELD not in doc:
+            update["$unset"] = {REF_KEY_FIELD: ""}
         if events:
             update["$push"] = outbox.push(outbox.entries(CASE_EVENTS, *events))
-        result = self.coll.update_one({"_id": case.case_id, "version": expected_version}, update)
+        try:
+            result = self.coll.update_one({"_id": case.case_id, "version": expected_version}, update)
+        except DuplicateKeyError:
+            raise DuplicateRef() from None
         return result.matched_count == 1
+
+    def find_by_ref(self, office: str, carpeta_fiscal: str) -> Case | None:
+        """The case holding this carpeta in this office (the unique ``prosecutor_ref_key`` index)."""
+        doc = self.coll.find_one({REF_KEY_FIELD: ref_key(office, carpeta_fiscal)}, {**CASE_PROJECTION, "identity": 0})
+        return from_mongo(doc) if doc else None
 
     def cases_of_person(self, person_ref: str, exclude: str) -> dict[str, str]:
         """Earlier cases of the same person: case id -> owning organisation (at most ``MAX_LINKED``)."""

@@ -50,8 +50,8 @@ def intake(intake_env: dict[str, str], log_dir: Path, procs: list[Proc]) -> Proc
 def token() -> Callable[..., str]:
     settings = IntakeSettings()
 
-    def make(role: str, sub: str = "user-1", org: str | None = ORG) -> str:
-        return mint(settings, sub=sub, roles=[role], org=org)
+    def make(role: str, sub: str = "user-1", org: str | None = ORG, source_system: str | None = None) -> str:
+        return mint(settings, sub=sub, roles=[role], org=org, source_system=source_system)
 
     return make
 
@@ -60,10 +60,12 @@ def token() -> Callable[..., str]:
 def as_role(intake: Proc, token: Callable[..., str]) -> Callable[..., httpx.Client]:
     clients: list[httpx.Client] = []
 
-    def client(role: str, sub: str = "user-1", org: str | None = ORG, **headers: str) -> httpx.Client:
+    def client(
+        role: str, sub: str = "user-1", org: str | None = ORG, source_system: str | None = None, **headers: str
+    ) -> httpx.Client:
         c = httpx.Client(
             base_url=intake.url,
-            headers={"Authorization": f"Bearer {token(role, sub, org)}", **headers},
+            headers={"Authorization": f"Bearer {token(role, sub, org, source_system)}", **headers},
             timeout=15,
         )
         clients.append(c)

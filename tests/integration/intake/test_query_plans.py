@@ -39,6 +39,7 @@ def cases(stack_env: dict[str, str], db_name: Callable[[str], str]) -> Iterator[
                 "person_ref": f"pr_{i % 50}",
                 "region": f"r{i % 3}",
                 "services": [{"provider_org_id": f"prov-{i % 4}"}],
+                **({"prosecutor_ref_key": f"FPETP-LIMA-01|{i}-2024-1-0"} if i % 2 else {}),
             }
             for i in range(N)
         ]
@@ -86,3 +87,9 @@ def test_list_query_keeps_the_scope_when_a_filter_names_the_same_field() -> None
     both = r.list_query(ListScope(org_id="org-1", advocate_id="adv-1"), r.CaseFilter())
     assert both == {"$or": [{"org_id": "org-1"}, {"advocate_id": "adv-1"}]}
     assert r.list_query(ListScope(), r.CaseFilter(region="x")) is None
+
+
+def test_carpeta_lookup_uses_an_index(cases: Any) -> None:
+    query = {r.REF_KEY_FIELD: "FPETP-LIMA-01|3-2024-1-0"}
+    plan = assert_indexed(explain_filter(cases, query), "carpeta fiscal -> case")
+    assert plan.docs_examined is None or plan.docs_examined <= 1

@@ -21,7 +21,7 @@ PRINCIPALS: dict[str, dict[str, Any]] = {
     "service_provider": {"sub": "provider-1", "org": PROVIDER_ORG},
     "legal_advocate": {"sub": ADVOCATE, "org": "defensoria"},
     "supervisor": {"sub": "sup-1", "org": ORG},
-    "court_integrator": {"sub": "court-1", "org": None},
+    "court_integrator": {"sub": "court-1", "org": None, "source_system": "sgf-matrix"},
     "ops_viewer": {"sub": "ops-1", "org": None},
     "admin": {"sub": "admin-1", "org": None},
 }
@@ -45,6 +45,13 @@ class Fixture:
         )
         assert r.status_code == 201
         self.service_id = r.json()["service_id"]
+        self.refs = {
+            "carpeta_fiscal": f"3306014501-2024-{uuid.uuid4().int % 9_000_000 + 1}-0",
+            "office": "FPETP-LIMA-01",
+            "shared_with_systems": ["sgf-matrix"],
+        }
+        r = officer.put(f"/v1/cases/{self.case_id}/prosecutor-refs", json=self.refs)
+        assert r.status_code == 200, r.text
 
     def followup(self) -> str:
         r = self.officer.post(f"/v1/cases/{self.case_id}/follow-ups", json={"followup_needed_by_date": "2025-01-01"})
@@ -125,6 +132,16 @@ ROUTES: dict[str, tuple[set[str], Call]] = {
     "PATCH /v1/cases/{id}/referrals/{rid}": (
         {"intake_officer", "supervisor"},
         lambda c, f: c.patch(f"/v1/cases/{f.case_id}/referrals/{f.referral()}", json={"status": "revoked"}),
+    ),
+    "PUT /v1/cases/{id}/prosecutor-refs": (
+        {"intake_officer", "supervisor", "legal_advocate"},
+        lambda c, f: c.put(f"/v1/cases/{f.case_id}/prosecutor-refs", json=f.refs),
+    ),
+    "GET /v1/case-refs": (
+        {"court_integrator", "intake_officer", "supervisor", "legal_advocate"},
+        lambda c, f: c.get(
+            "/v1/case-refs", params={"carpeta_fiscal": f.refs["carpeta_fiscal"], "office": f.refs["office"]}
+        ),
     ),
     "GET /v1/audit": ({"admin"}, lambda c, f: c.get("/v1/audit")),
     "GET /v1/stats": ({"ops_viewer", "supervisor", "admin"}, lambda c, f: c.get("/v1/stats")),
