@@ -137,3 +137,20 @@ def makefile_targets() -> set[str]:
 @pytest.mark.parametrize("target", sorted(set(MAKE_IN_DOCS.findall(ALL_DOCS))))
 def test_documented_make_targets_exist(target: str) -> None:
     assert target in makefile_targets(), f"`make {target}` is documented but the Makefile has no such target"
+
+
+def test_every_court_update_kind_is_documented() -> None:
+    import typing
+
+    from pydantic import BaseModel
+
+    from services.legal.domain import updates
+
+    kinds = set()
+    for obj in vars(updates).values():
+        if isinstance(obj, type) and issubclass(obj, BaseModel) and "kind" in obj.model_fields:
+            kinds |= set(typing.get_args(obj.model_fields["kind"].annotation))
+    assert kinds
+    integrators = page("integrators.md")
+    missing = sorted(k for k in kinds if f"| `{k}`" not in integrators and f"/ `{k}`" not in integrators)
+    assert not missing, f"court-update kinds missing from the format table in docs/integrators.md: {missing}"
