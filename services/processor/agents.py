@@ -8,23 +8,22 @@ alert id, same event id) instead of losing it.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
 from faust.types import EventT
 
 from services.processor import metrics as m
-from services.processor.app import app, now, watcher
+from services.processor.app import app, now, progress, settings, watcher
 from services.processor.domain.engine import step
+from services.processor.retry import process
 from services.processor.tables import case_state, heap, load
 from services.processor.topics import alerts_topic, dlq_topic, logical, source_topic
 from shared.events import CloudEvent, DecodeError, decode, encode
 from shared.events.alerts import AlertRaised, AlertResolved
+from shared.kafka import dlq_record_headers
 
 log = logging.getLogger("centinela.processor")
-
-MAX_ATTEMPTS = 5
 
 
 async def publish(emissions: list[CloudEvent]) -> None:
@@ -45,14 +44,14 @@ async def publish(emissions: list[CloudEvent]) -> None:
 
 async def dead_letter(event: EventT, reason: str) -> None:
     msg = event.message
-    headers = [
-        ("dlq.reason", reason.encode()[:1000]),
-        ("dlq.source.topic", msg.topic.encode()),
-        ("dlq.source.partition", str(msg.partition).encode()),
-        ("dlq.source.offset", str(msg.offset).encode()),
-        ("dlq.consumer.group", app.conf.id.encode()),
-        ("dlq.failed_at", now().isoformat().encode()),
-    ]
+    headers = dlq_record_headers(
+        reason=reason,
+        topic=msg.topic,
+        partition=msg.partition,
+        offset=msg.offset,
+        group=app.conf.id,
+        failed_at=now(),
+    )
     fut = await dlq_topic(msg.topic).send(
         key=event.key, value=event.value if event.value is not None else b"", headers=headers
     )
@@ -99,19 +98,23 @@ async def handle(event: EventT) -> None:
 async def evaluate(stream: Any) -> None:
     async for event in stream.events():
         topic = logical(event.message.topic)
-        for attempt in range(1, MAX_ATTEMPTS + 1):
-            try:
-                await handle(event)
-                break
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # transient (broker) or a bug: retry, then park the record in the DLQ
-                log.warning(
-                    "processing failed (attempt %d/%d): %s", attempt, MAX_ATTEMPTS, type(exc).__name__, exc_info=True
-                )
-                if attempt == MAX_ATTEMPTS:
-                    if topic != "ticks":
-                        await dead_letter(event, f"processing failed: {type(exc).__name__}")
-                    break
-                await asyncio.sleep(min(0.2 * 2**attempt, 5.0))
+        await process(
+            event,
+            topic,
+            handle,
+            dead_letter_or_drop,
+            progress,
+            max_attempts=settings.processor_max_attempts,
+        )
         m.events_processed.labels(topic).inc()
+
+
+async def dead_letter_or_drop(event: EventT, reason: str) -> None:
+    """Poison input goes to its ``.dlq``; a tick that cannot be evaluated is only counted and logged
+    (it is ours, not input: the case's next event or the policy reload re-evaluates it)."""
+    if logical(event.message.topic) == "ticks":
+        m.events_dead_lettered.labels("ticks").inc()
+        log.error("a deadline tick could not be evaluated: %s", reason, extra={"topic": "ticks"})
+        heap.schedule((event.key or b"").decode("utf-8", "replace"), None, event.message.partition)
+        return
+    await dead_letter(event, reason)

@@ -31,6 +31,7 @@ from faust.types import TransportT
 from faust.types.web import Web as WebT
 
 from services.processor.domain.policy import DEFAULT_POLICY_FILE, PolicyError, PolicyWatcher
+from services.processor.retry import Progress
 from services.processor.settings import ProcessorSettings
 from services.processor.transport import Transport
 from shared.config import PROJECT_ROOT, resolve_config_file
@@ -103,3 +104,6 @@ def _watch_policy() -> PolicyWatcher:
 
 
 watcher = _watch_policy()
+
+# Is the agent moving? The agent and the timer feed it; /readyz and the stuck gauge read it.
+progress = Progress(stuck_after=settings.processor_stuck_after_seconds)

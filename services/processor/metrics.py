@@ -61,3 +61,8 @@ ticks_retried = metrics.counter(
     "centinela_alerts_deadline_ticks_retried_total",
     "deadline ticks sent again because no re-evaluation came back in time (lost around a rebalance)",
 )
+consumer_stuck = metrics.gauge(
+    "centinela_alerts_consumer_stuck",
+    "1 while the agent cannot progress (a record failing on broker trouble, or input waiting and nothing "
+    "processed, for CENTINELA_PROCESSOR_STUCK_AFTER_SECONDS); /readyz then answers 503 with the reason",
+)

@@ -39,6 +39,19 @@ class ProcessorSettings(CommonSettings):
         description="a due deadline whose re-evaluation has not come back after this long is sent again "
         "(a tick lost around a rebalance delays an alert by at most this much, never loses it)",
     )
+    processor_max_attempts: int = Field(
+        3,
+        ge=1,
+        le=20,
+        description="attempts before a record that keeps failing (not on the broker: on itself) goes to "
+        "<topic>.dlq; broker trouble is retried with backoff for as long as it lasts",
+    )
+    processor_stuck_after_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="after this long failing on one record, or with input waiting and nothing processed, "
+        "the processor reports itself stuck (/readyz 503 with the reason, centinela_alerts_consumer_stuck 1)",
+    )
     processor_max_ticks: int = Field(
         5000, ge=1, description="most due deadlines turned into re-evaluations per tick (the rest wait one tick)"
     )

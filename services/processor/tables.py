@@ -16,7 +16,7 @@ import faust
 from faust.types import TP
 
 from services.processor import metrics as m
-from services.processor.app import app, now, settings, watcher
+from services.processor.app import app, now, progress, settings, watcher
 from services.processor.deadlines import DeadlineHeap
 from services.processor.domain.engine import due_for
 from services.processor.domain.state import CaseState
@@ -60,6 +60,7 @@ def rebuild_heap() -> None:
     heap.rebuild(entries)
     m.heap_size.set(len(heap))
     m.partitions_assigned.set(len(partitions))
+    progress.progressed()  # a rebalance is not a stall: the idle clock starts again now
     log.info("deadline heap rebuilt: %d cases scheduled over partitions %s", len(heap), sorted(partitions))
 
 

@@ -14,7 +14,7 @@ import logging
 import time
 
 from services.processor import metrics as m
-from services.processor.app import app, now, settings, watcher
+from services.processor.app import app, now, progress, settings, watcher
 from services.processor.domain.policy import PolicyError
 from services.processor.tables import heap, rebuild_heap
 from services.processor.topics import logical, source_topic, ticks_topic
@@ -22,6 +22,7 @@ from services.processor.topics import logical, source_topic, ticks_topic
 log = logging.getLogger("centinela.processor")
 
 _last_policy_error: str | None = None
+_last_stuck: list[str | None] = [None]
 m.policy_loaded_at.set(time.time())
 
 
@@ -43,6 +44,7 @@ def measure_lag() -> None:
     """Per owned input partition: log end offset minus the next offset this worker will process."""
     consumer = app.consumer
     sources = set(source_topic.topics)
+    total = 0
     for tp in app.assignor.assigned_actives():
         if tp.topic not in sources:
             continue
@@ -52,9 +54,16 @@ def measure_lag() -> None:
             end = None
         if end is None:
             continue
-        read = consumer._read_offset.get(tp)  # type: ignore[attr-defined]  # faust keeps no public reader
-        position = read + 1 if read is not None else 0
-        m.consumer_lag.labels(logical(tp.topic), str(tp.partition)).set(max(0, end - position))
+        # the next offset the agent must get: the transport knows it exactly (after a seek too)
+        holes = getattr(consumer, "holes", None)
+        position = holes.expected(tp) if holes is not None else None
+        if position is None:
+            read = consumer._read_offset.get(tp)  # type: ignore[attr-defined]  # faust keeps no public reader
+            position = read + 1 if read is not None else end
+        lag = max(0, end - position)
+        total += lag
+        m.consumer_lag.labels(logical(tp.topic), str(tp.partition)).set(lag)
+    progress.observe_lag(total)
 
 
 @app.task
@@ -90,3 +99,8 @@ async def detect_stalls() -> None:
     m.last_tick.set(time.time())
     if not app.rebalancing:
         measure_lag()
+    stuck = progress.stuck
+    m.consumer_stuck.set(1 if stuck else 0)
+    if stuck and stuck != _last_stuck[0]:
+        log.error("processor stuck: %s", stuck, extra={"reason": "stuck"})
+    _last_stuck[0] = stuck

@@ -16,7 +16,7 @@ from aiohttp.web import TCPSite
 from faust.web.base import _BPList
 from faust.web.drivers import aiohttp as driver
 
-from services.processor.app import app
+from services.processor.app import app, progress
 from shared.metrics import metrics_payload
 
 
@@ -63,5 +63,9 @@ async def healthz(web: Any, request: Any) -> Any:
 @app.page("/readyz")
 async def readyz(web: Any, request: Any) -> Any:
     recovery = app.tables.recovery  # type: ignore[attr-defined]
-    recovered = recovery.completed.is_set() and not app.rebalancing
-    return web.json({"status": "ready" if recovered else "recovering"}, status=200 if recovered else 503)
+    if not recovery.completed.is_set() or app.rebalancing:
+        return web.json({"status": "recovering"}, status=503)
+    stuck = progress.stuck
+    if stuck:
+        return web.json({"status": "stuck", "reason": stuck}, status=503)
+    return web.json({"status": "ready"})

@@ -11,8 +11,8 @@ import pytest
 
 from services.processor.domain.episodes import lifecycle_event_id
 from shared.events import case as ce
+from shared.events import encode, new_event
 from shared.events import legal as le
-from shared.events import new_event
 from shared.events.alerts import alert_id_for
 from shared.kafka import Producer, dlq_headers
 from tests.integration.alerts_processor.helpers import (
@@ -209,6 +209,49 @@ def test_undecodable_record_goes_to_dlq_and_processing_continues(
     assert rec.value == b"{not json"
     with consumer(stack_env, "alerts") as c:
         drain(c, lambda rs: bool(find(rs, case_id, ".raised", "risk.revictimisation")), timeout=30)
+
+
+def test_poison_event_goes_to_dlq_after_a_few_attempts_and_the_rest_flows(
+    processor: Proc, pub: Producer, stack_env: dict[str, str]
+) -> None:
+    """Issue 10 item 2: a record that decodes but can never be processed (a due date the processor
+    cannot convert to UTC) is parked in case-events.dlq with its reason; the 12 valid records behind
+    it are processed within seconds and the processor stays ready."""
+    import time
+    from datetime import datetime, timezone
+
+    import httpx
+
+    poison_case = new_case()
+    far = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=-14)))
+    poison = ce.ServicePlanned(
+        case_id=poison_case,
+        service_id="svc-x",
+        spl_type="Health",
+        service_kind="health_checkup",
+        provider_org_id="org-prov",
+        first_due_at=far,
+        planned_at=now(),
+    )
+    pub.send_raw("case-events", poison_case.encode(), encode(new_event(poison))).get(timeout=15)
+    valid = [new_case() for _ in range(12)]
+    started = time.monotonic()
+    for case_id in valid:
+        flag = ce.RiskFlagged(case_id=case_id, flag_id="f", kind="other", severity="low", raised_at=now())
+        pub.publish("case-events", new_event(flag))
+    pub.flush(timeout=15)
+    with consumer(stack_env, "case-events.dlq") as c:
+        dead = drain(c, lambda rs: any(r.key == poison_case.encode() for r in rs), timeout=30)
+    headers = dlq_headers(next(r for r in dead if r.key == poison_case.encode()).headers)
+    assert headers["dlq.reason"]  # the decoder or the processor says why
+    assert "9999" not in headers["dlq.reason"]  # a reason, never the value
+    with consumer(stack_env, "alerts") as c:
+        recs = drain(c, lambda rs: all(find(rs, cid, ".raised", "risk.revictimisation") for cid in valid), timeout=30)
+    assert all(len(find(recs, cid, ".raised", "risk.revictimisation")) == 1 for cid in valid)
+    assert time.monotonic() - started < 30
+    assert httpx.get(processor.url + "/readyz", timeout=5).status_code == 200
+    body = httpx.get(processor.url + "/metrics", timeout=5).text
+    assert "centinela_alerts_consumer_stuck 0.0" in body
 
 
 def test_metrics_exposed(processor: Proc) -> None:
