@@ -1,11 +1,21 @@
 """Settings: one pydantic-settings object per service, all read from ``CENTINELA_*`` variables.
 
 Secrets carry a dev default so that ``make up`` works out of the box; outside ``env=dev`` a
-secret still at its dev default is refused at start-up, naming the variable to set.
+secret still at its dev default is refused at start-up, naming the variable to set. With
+``env=prod`` every secret is also checked for strength (:func:`secret_problems`): HMAC keys (the
+JWT secret, the person_ref key) need at least :data:`SECRET_MIN_BYTES` bytes, AES identity keys
+exactly 32 bytes that are not all zero, and a JWT public key must not be paired with an HS*
+algorithm. Every settings class is built in its process's start-up (the services' ``build_app``,
+the processor's ``app.py``), so the check runs in every process before it serves anything.
+
+Errors name the variable and never echo its value or any part of it: pydantic normally prints the
+start and the tail of the input in a validation error, which ``hide_input_in_errors`` turns off.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
@@ -13,19 +23,108 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789abcdef"
 
+# 32 bytes = 256 bits, the output size of the SHA-256 in HS256 / HMAC-SHA256: a shorter key is the
+# weakest link (RFC 7518 section 3.2 asks for a key at least as long as the hash output).
+SECRET_MIN_BYTES = 32
+AES_KEY_BYTES = 32
 
-def dev_secret(default: str, description: str) -> Any:
-    """A secret field whose default is only acceptable in dev mode."""
-    return Field(default=SecretStr(default), description=description, json_schema_extra={"dev_secret": True})
+SecretKind = Literal["hmac_key", "aes_keys"]
+
+# Secrets declared before ``dev_secret`` took a kind: their kind by field name.
+_KIND_BY_NAME: dict[str, SecretKind] = {"identity_keys": "aes_keys"}
+
+
+def dev_secret(default: str, description: str, *, kind: SecretKind = "hmac_key") -> Any:
+    """A secret field whose default is only acceptable in dev mode.
+
+    ``kind`` says how ``env=prod`` checks its strength: ``hmac_key`` (at least ``SECRET_MIN_BYTES``
+    bytes) or ``aes_keys`` (a ``kid:base64`` comma list of 32-byte keys, none all zero).
+    """
+    return Field(
+        default=SecretStr(default),
+        description=description,
+        json_schema_extra={"dev_secret": True, "secret_kind": kind},
+    )
+
+
+def _hmac_key_problem(value: str) -> str | None:
+    if not value:
+        return "is empty"
+    if len(value.encode()) < SECRET_MIN_BYTES:
+        return f"is shorter than {SECRET_MIN_BYTES} bytes"
+    return None
+
+
+def _aes_keys_problem(value: str) -> str | None:
+    parts = [p.strip() for p in value.split(",") if p.strip()]
+    if not parts:
+        return "is empty"
+    for i, part in enumerate(parts, start=1):
+        kid, sep, b64 = part.partition(":")
+        if not sep or not kid:
+            return f"key #{i} is not written as 'kid:base64key'"
+        try:
+            raw = base64.b64decode(b64.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            return f"key #{i} is not valid base64"
+        if len(raw) != AES_KEY_BYTES:
+            return f"key #{i} is not {AES_KEY_BYTES} bytes (AES-256)"
+        if not any(raw):
+            return f"key #{i} is all zero bytes"
+    return None
+
+
+def secret_kind(name: str, extra: object) -> SecretKind | None:
+    """The strength rule of field ``name`` (``None``: not a checked secret)."""
+    if not isinstance(extra, dict) or not extra.get("dev_secret"):
+        return None
+    if name in _KIND_BY_NAME:
+        return _KIND_BY_NAME[name]
+    kind = extra.get("secret_kind", "hmac_key")
+    return "aes_keys" if kind == "aes_keys" else "hmac_key"
+
+
+def secret_problems(settings: CommonSettings) -> list[str]:
+    """What ``env=prod`` refuses, one sentence per problem, naming the variable and never its value."""
+    problems: list[str] = []
+    for name, field in type(settings).model_fields.items():
+        kind = secret_kind(name, field.json_schema_extra)
+        value = getattr(settings, name)
+        if kind is None or not isinstance(value, SecretStr):
+            continue
+        check = _aes_keys_problem if kind == "aes_keys" else _hmac_key_problem
+        problem = check(value.get_secret_value())
+        if problem:
+            hint = (
+                f"a comma list of 'kid:base64' {AES_KEY_BYTES}-byte keys"
+                if kind == "aes_keys"
+                else f"at least {SECRET_MIN_BYTES} random bytes"
+            )
+            problems.append(f"CENTINELA_{name.upper()} {problem}; set {hint}")
+    if settings.jwt_public_key.strip():
+        hmac_algs = [a for a in settings.jwt_algorithms if a.upper().startswith("HS")]
+        if hmac_algs:
+            problems.append(
+                "CENTINELA_JWT_PUBLIC_KEY is set but CENTINELA_JWT_ALGORITHMS still allows "
+                f"{', '.join(hmac_algs)}; set CENTINELA_JWT_ALGORITHMS to the key's algorithm, "
+                "e.g. '[\"RS256\"]' or '[\"ES256\"]'"
+            )
+    return problems
 
 
 class CommonSettings(BaseSettings):
     """What every centinela process needs. Subclass per service; add service fields there."""
 
-    model_config = SettingsConfigDict(env_prefix="CENTINELA_", extra="ignore", env_file=None)
+    # hide_input_in_errors: a validation error must never print a secret (pydantic shows the
+    # input's start and tail otherwise, e.g. the end of CENTINELA_JWT_SECRET).
+    model_config = SettingsConfigDict(env_prefix="CENTINELA_", extra="ignore", env_file=None, hide_input_in_errors=True)
 
     service_name: str = "centinela"
-    env: Literal["dev", "test", "prod"] = Field("dev", description="dev allows the built-in dev secrets")
+    env: Literal["dev", "test", "prod"] = Field(
+        "dev",
+        description="dev allows the built-in dev secrets; test refuses them; prod also refuses weak secrets "
+        "(HMAC keys under 32 bytes, AES keys not 32 bytes or all zero, a public key with an HS* algorithm)",
+    )
     log_level: str = "INFO"
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="comma-separated host:port list")
     topic_prefix: str = Field("", description="prepended to every topic name (isolates test runs, tenants)")
@@ -41,7 +140,9 @@ class CommonSettings(BaseSettings):
         "answers 503 storage unavailable",
     )
     retry_after_seconds: int = Field(5, ge=1, le=3600, description="Retry-After of a 503 while storage is down")
-    jwt_secret: SecretStr = dev_secret(DEV_JWT_SECRET, "HMAC key for HS256 bearer tokens")
+    jwt_secret: SecretStr = dev_secret(
+        DEV_JWT_SECRET, "HMAC key for HS256 bearer tokens (also keys the alerts' page cursors); prod: >= 32 bytes"
+    )
     jwt_public_key: str = Field("", description="PEM public key; when set, tokens are verified with RS256/ES256")
     jwt_algorithms: list[str] = Field(default_factory=lambda: ["HS256"])
     jwt_issuer: str = "centinela"
@@ -72,6 +173,10 @@ class CommonSettings(BaseSettings):
                         raise ValueError(
                             f"CENTINELA_{name.upper()} is still the dev default; set a real secret (env={self.env})"
                         )
+        if self.env == "prod":
+            problems = secret_problems(self)
+            if problems:
+                raise ValueError("refusing to start with weak secrets (env=prod): " + " | ".join(problems))
         return self
 
     @property
