@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 
 from services.intake.adapters.outbox import case_events_relay
 from services.intake.api import router
-from services.intake.domain.identity import IdentityCipher, Keyring
+from services.intake.domain.identity import CASE_FIELD, IdentityCipher, Keyring
 from services.intake.service.core import Intake, IntakeError
 from services.intake.settings import IntakeSettings
 from services.intake.store.documents import CaseDocument
@@ -44,12 +44,18 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
         repaired = repo.repair_links()
         if repaired:
             log.warning("finished back-links a crash left pending", extra={"cases": repaired})
+        cipher = IdentityCipher(keyring)
+        protected = repo.protect_legacy_places(
+            lambda case_id, text: cipher.encrypt_field(case_id, "place_of_exploitation", text, CASE_FIELD)
+        )
+        if protected:
+            log.warning("encrypted plain place_of_exploitation of older cases", extra={"cases": protected})
         relay = case_events_relay(settings, runtime.mongo, cases)
         runtime.app.state.intake = Intake(
             settings=settings,
             repo=repo,
             audit=AuditLog(),
-            cipher=IdentityCipher(keyring),
+            cipher=cipher,
             person_ref_key=settings.person_ref_key.get_secret_value().encode(),
             notify=relay.notify,
         )

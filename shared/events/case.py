@@ -27,12 +27,17 @@ class CaseRegistered(EventPayload):
     person_ref: str | None = None
     consent_for_services: bool = False
     registered_at: datetime
+    # optional addition (v1 stays): coded place of exploitation (UBIGEO department/province or ISO 3166-2);
+    # the free-text place never travels
+    place_of_exploitation_code: str | None = None
 
 
 @event_type("centinela.case.updated", 1, SOURCE)
 class CaseUpdated(EventPayload):
     changed_fields: list[str]
     updated_at: datetime
+    # optional addition (v1 stays): the new coded place when "place_of_exploitation_code" is among changed_fields
+    place_of_exploitation_code: str | None = None
 
 
 @event_type("centinela.case.status_changed", 1, SOURCE)

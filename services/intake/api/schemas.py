@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from services.intake.domain import prosecution
+from services.intake.domain import places, prosecution
 from services.intake.domain.model import (
     CaseStatus,
     ExploitationType,
@@ -75,6 +75,7 @@ class Identity(Strict):
 # --- cases ------------------------------------------------------------------------------------------
 Region = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[\w][\w .'-]{0,63}$")]
 Place = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+PlaceCode = Annotated[str, StringConstraints(max_length=16), AfterValidator(places.normalise_place_code)]
 ExploitationList = Annotated[list[ExploitationType], Field(max_length=11), AfterValidator(_unique)]
 ControlList = Annotated[list[MethodOfControl], Field(max_length=14), AfterValidator(_unique)]
 
@@ -85,7 +86,13 @@ class CaseCreate(Strict):
     exploitation_types: ExploitationList = Field(default_factory=list)
     methods_of_control: ControlList = Field(default_factory=list)
     region: Region | None = None
-    place_of_exploitation: Place | None = None
+    place_of_exploitation: Place | None = Field(
+        None, description="free text, encrypted at rest; shown only to who may read the case, never in events"
+    )
+    place_of_exploitation_code: PlaceCode | None = Field(
+        None,
+        description=f"coded place for events and reports (UBIGEO or ISO 3166-2), e.g. {places.EXAMPLE}",
+    )
     rescue_date: PastDate | None = None
     referring_org_id: Ident | None = None
     org_id: Ident | None = Field(None, description="owning organisation; defaults to (and must equal) the caller's")
@@ -102,6 +109,7 @@ class CasePatch(Strict):
     methods_of_control: ControlList | None = None
     region: Region | None = None
     place_of_exploitation: Place | None = None
+    place_of_exploitation_code: PlaceCode | None = None
     referring_org_id: Ident | None = None
     consent_for_services: bool | None = None
     consent_reporting: bool | None = None
@@ -262,6 +270,7 @@ class CaseOut(CaseSummary):
     trafficking_status: str | None = None
     methods_of_control: list[str] = Field(default_factory=list)
     place_of_exploitation: str | None = None
+    place_of_exploitation_code: str | None = None
     referring_org_id: str | None = None
     consent_for_services: bool | None = None
     consent_reporting: bool | None = None

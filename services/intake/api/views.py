@@ -56,7 +56,8 @@ def case_out(p: Principal, read: CaseRead) -> s.CaseOut:
             update={
                 "trafficking_status": case.trafficking_status,
                 "methods_of_control": case.methods_of_control,
-                "place_of_exploitation": case.place_of_exploitation,
+                "place_of_exploitation": read.protected.get("place_of_exploitation"),
+                "place_of_exploitation_code": case.place_of_exploitation_code,
                 "referring_org_id": case.referring_org_id,
                 "consent_for_services": case.consent_for_services,
                 "consent_reporting": case.consent_reporting,

@@ -22,6 +22,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 PERSON_REF_VERSION = "v1"
+IDENTITY = "identity"  # associated-data purpose of identity fields (the original, unchanged)
+CASE_FIELD = "case"  # ... of a case's free-text quasi-identifiers (place_of_exploitation)
 
 
 class IdentityKeyError(ValueError):
@@ -75,22 +77,24 @@ class IdentityCipher:
         self.keyring = keyring
 
     @staticmethod
-    def _aad(case_id: str, field: str) -> bytes:
-        return f"centinela/intake/identity|{case_id}|{field}".encode()
+    def _aad(case_id: str, field: str, purpose: str = IDENTITY) -> bytes:
+        return f"centinela/intake/{purpose}|{case_id}|{field}".encode()
 
-    def encrypt_field(self, case_id: str, field: str, value: Any) -> dict[str, str]:
+    def encrypt_field(self, case_id: str, field: str, value: Any, purpose: str = IDENTITY) -> dict[str, str]:
+        """``purpose`` separates what the keys protect (identity; ``CASE_FIELD``: a case's quasi-identifiers
+        such as ``place_of_exploitation``), so a ciphertext cannot be moved from one to the other."""
         kid = self.keyring.current
         nonce = os.urandom(12)
         plaintext = json.dumps(value, separators=(",", ":"), default=str).encode()
-        ct = AESGCM(self.keyring.key(kid)).encrypt(nonce, plaintext, self._aad(case_id, field))
+        ct = AESGCM(self.keyring.key(kid)).encrypt(nonce, plaintext, self._aad(case_id, field, purpose))
         return {"kid": kid, "nonce": base64.b64encode(nonce).decode(), "ct": base64.b64encode(ct).decode()}
 
-    def decrypt_field(self, case_id: str, field: str, blob: Mapping[str, str]) -> Any:
+    def decrypt_field(self, case_id: str, field: str, blob: Mapping[str, str], purpose: str = IDENTITY) -> Any:
         try:
             key = self.keyring.key(blob["kid"])
             nonce = base64.b64decode(blob["nonce"])
             ct = base64.b64decode(blob["ct"])
-            plaintext = AESGCM(key).decrypt(nonce, ct, self._aad(case_id, field))
+            plaintext = AESGCM(key).decrypt(nonce, ct, self._aad(case_id, field, purpose))
         except (KeyError, binascii.Error, ValueError, InvalidTag) as exc:
             if isinstance(exc, IdentityKeyError):
                 raise

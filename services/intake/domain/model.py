@@ -246,7 +246,8 @@ class Case(_Model):
     exploitation_types: list[str] = Field(default_factory=list)
     methods_of_control: list[str] = Field(default_factory=list)
     region: str | None = None
-    place_of_exploitation: str | None = None
+    # coded place (domain.places): usable in events and reports; the free text is in ``protected``
+    place_of_exploitation_code: str | None = None
     rescue_date: date | None = None
     consent_for_services: bool = False
     consent_reporting: bool = False
@@ -254,6 +255,8 @@ class Case(_Model):
     linked_case_ids: list[str] = Field(default_factory=list)
     # field name -> {"kid", "nonce", "ct"}: ciphertext only, never plaintext
     identity: dict[str, dict[str, str]] = Field(default_factory=dict)
+    # the case's free-text quasi-identifiers (PROTECTED_FIELDS), ciphertext like identity
+    protected: dict[str, dict[str, str]] = Field(default_factory=dict)
     registered_at: datetime
     registered_by: str
     updated_at: datetime
@@ -308,6 +311,7 @@ def register(case: Case, previous_case_ids: list[str], now: datetime) -> list[Ev
             status=case.status,
             exploitation_types=list(case.exploitation_types),
             region=case.region,
+            place_of_exploitation_code=case.place_of_exploitation_code,
             rescue_date=case.rescue_date,
             person_ref=case.person_ref,
             consent_for_services=case.consent_for_services,
@@ -346,12 +350,15 @@ def earlier_case_notices(case: Case, earlier: dict[str, str], now: datetime) -> 
     }
 
 
+# Free text that can identify a child although it is not identity: encrypted at rest (key ids and keys of
+# identity), shown only to who may read the case, never in an event (only its field name).
+PROTECTED_FIELDS = ("place_of_exploitation",)
 UPDATABLE_FIELDS = (
     "trafficking_status",
     "exploitation_types",
     "methods_of_control",
     "region",
-    "place_of_exploitation",
+    "place_of_exploitation_code",
     "referring_org_id",
     "consent_for_services",
     "consent_reporting",
@@ -367,6 +374,17 @@ def update_case(case: Case, changes: dict[str, Any], now: datetime) -> Change:
         if name in changes and changes[name] != getattr(case, name):
             update[name] = changes[name]
             plain_changed.append(name)
+    # Protected fields arrive as ciphertext (or None to remove); the caller drops an unchanged value.
+    protected = dict(case.protected)
+    for name in PROTECTED_FIELDS:
+        if name in changes:
+            if changes[name] is None:
+                protected.pop(name, None)
+            else:
+                protected[name] = changes[name]
+            plain_changed.append(name)
+    if protected != case.protected:
+        update["protected"] = protected
     if "advocate_id" in changes and changes["advocate_id"] != case.advocate_id:
         if changes["advocate_id"] is None:
             raise RuleViolation("advocate_id cannot be removed; reassign it to another advocate instead")
@@ -394,7 +412,16 @@ def update_case(case: Case, changes: dict[str, Any], now: datetime) -> Change:
         if new_status in CLOSED_STATUSES and not case.closed:
             events.append(CaseClosed(case_id=case.case_id, status=new_status, closed_at=now))
     if plain_changed:
-        events.insert(0, CaseUpdated(case_id=case.case_id, changed_fields=plain_changed, updated_at=now))
+        code_changed = "place_of_exploitation_code" in plain_changed
+        events.insert(
+            0,
+            CaseUpdated(
+                case_id=case.case_id,
+                changed_fields=plain_changed,
+                updated_at=now,
+                place_of_exploitation_code=update.get("place_of_exploitation_code") if code_changed else None,
+            ),
+        )
     if not events:
         return case, []
     return _next(case, now, **update), events

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
 from services.intake import metrics
 from services.intake.domain import access, model
-from services.intake.domain.identity import IdentityKeyError, person_ref
+from services.intake.domain.identity import CASE_FIELD, IdentityKeyError, person_ref
 from services.intake.domain.model import Case
 from services.intake.service.core import (
     Caller,
@@ -51,6 +51,12 @@ def register(
     now = datetime.now(UTC)
     case_id = model.new_id("cs")
     encrypted = ix.cipher.encrypt(case_id, identity or {})
+    fields = dict(fields)
+    protected = {
+        name: ix.cipher.encrypt_field(case_id, name, value, CASE_FIELD)
+        for name in model.PROTECTED_FIELDS
+        if (value := fields.pop(name, None)) is not None
+    }
     ref = None
     if identity is not None:
         docs = identity.get("documents") or []
@@ -71,6 +77,7 @@ def register(
         person_ref=ref,
         linked_case_ids=previous,
         identity=encrypted,
+        protected=protected,
         registered_at=now,
         registered_by=p.sub,
         updated_at=now,
@@ -93,6 +100,7 @@ def register(
         details={
             "events": [e.TYPE for e in events],
             "identity_fields": sorted(encrypted),
+            "protected_fields": sorted(protected),
             "linked_case_ids": previous,  # the admin's audit trail keeps every match
         },
     )
@@ -132,6 +140,19 @@ class CaseRead:
     identity: dict[str, Any] | None
     linked_case_ids: list[str]  # the links this reader may see (access.visible_links)
     known_elsewhere: bool
+    protected: dict[str, Any] = field(default_factory=dict)  # decrypted PROTECTED_FIELDS, full view only
+
+
+def unprotect(case: Case, ix: Intake) -> dict[str, Any]:
+    """The case's protected free text in plain (for those who may read the case); 503 when no configured
+    key opens it, like identity."""
+    try:
+        return {
+            name: ix.cipher.decrypt_field(case.case_id, name, blob, CASE_FIELD) for name, blob in case.protected.items()
+        }
+    except IdentityKeyError as exc:
+        log.error("protected case field not decryptable", extra={"case_id": case.case_id})
+        raise Unavailable("case data cannot be decrypted with the configured keys") from exc
 
 
 def reading(
@@ -139,7 +160,14 @@ def reading(
 ) -> CaseRead:
     owners = ix.repo.owners(case.linked_case_ids) if view == "full" else {}
     linked, elsewhere = access.visible_links(caller.principal, case, owners) if view == "full" else ([], False)
-    return CaseRead(case=case, view=view, identity=identity, linked_case_ids=linked, known_elsewhere=elsewhere)
+    return CaseRead(
+        case=case,
+        view=view,
+        identity=identity,
+        linked_case_ids=linked,
+        known_elsewhere=elsewhere,
+        protected=unprotect(case, ix) if view == "full" else {},
+    )
 
 
 def read(ix: Intake, caller: Caller, case_id: str, *, include_identity: bool) -> CaseRead:
@@ -180,7 +208,17 @@ def update(
         raise PreconditionRequired("send If-Match with the case's ETag (or expected_version) to change a case")
 
     def change(case: Case) -> tuple[Case, None, list[EventPayload]]:
-        new_case, events = model.update_case(case, changes, datetime.now(UTC))
+        effective = dict(changes)
+        current = unprotect(case, ix) if any(n in changes for n in model.PROTECTED_FIELDS) else {}
+        for name in model.PROTECTED_FIELDS:
+            if name not in effective:
+                continue
+            value = effective[name]
+            if value == current.get(name):
+                del effective[name]  # the same text again: no change, no event
+            elif value is not None:
+                effective[name] = ix.cipher.encrypt_field(case.case_id, name, value, CASE_FIELD)
+        new_case, events = model.update_case(case, effective, datetime.now(UTC))
         return new_case, None, events
 
     return mutate(

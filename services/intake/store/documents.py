@@ -29,6 +29,8 @@ class CaseDocument(me.Document):
             {"fields": ["pending_links.case_id"], "sparse": True},
             # "office|carpeta fiscal": one case per carpeta in each office, and the resolver's lookup
             {"fields": ["prosecutor_ref_key"], "unique": True, "sparse": True},
+            # cases written before place_of_exploitation was encrypted (migrated at start-up)
+            {"fields": ["place_of_exploitation"], "sparse": True},
         ],
     }
 
@@ -38,6 +40,9 @@ class CaseDocument(me.Document):
     status = me.StringField(required=True)
     advocate_id = me.StringField()
     region = me.StringField()
+    place_of_exploitation = me.StringField()  # legacy plaintext only: encrypted into ``protected`` at start-up
+    place_of_exploitation_code = me.StringField()
+    protected = me.DictField()  # ciphertext per free-text field, like identity
     person_ref = me.StringField()
     linked_case_ids = me.ListField(me.StringField())
     identity = me.DictField()  # ciphertext per field: {"kid", "nonce", "ct"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -95,6 +96,10 @@ CASE_PROJECTION: dict[str, Any] = {"outbox": 0, "pending_links": 0}
 PENDING_LINKS_FIELD = "pending_links.case_id"
 PENDING_LINKS_FILTER: dict[str, Any] = {PENDING_LINKS_FIELD: {"$exists": True}}
 MAX_LINKED = 100
+# Cases stored before place_of_exploitation was encrypted keep it in plain at the top level (served by
+# its sparse index; ``$exists`` needs one on SecantusDB).
+LEGACY_PLACE = "place_of_exploitation"
+LEGACY_PLACE_FILTER: dict[str, Any] = {LEGACY_PLACE: {"$exists": True}}
 
 
 def person_query(person_ref: str) -> dict[str, Any]:
@@ -204,6 +209,24 @@ class CaseRepository:
         for case_id in ids:
             self.link(case_id)
         return len(ids)
+
+    def protect_legacy_places(self, encrypt: Callable[[str, str], dict[str, str]], batch: int = 500) -> int:
+        """Encrypt the plain ``place_of_exploitation`` of cases written before it was protected, and remove
+        the plain text (``encrypt(case_id, text) -> ciphertext``). Idempotent and safe beside writers: each
+        case is changed only if its plain value is still the one read, and its version moves so a
+        concurrent read-modify-write retries. Returns how many cases held a plain text."""
+        migrated = 0
+        while True:
+            docs = list(self.coll.find(LEGACY_PLACE_FILTER, {"_id": 1, LEGACY_PLACE: 1}).limit(batch))
+            for doc in docs:
+                value = doc.get(LEGACY_PLACE)
+                update: dict[str, Any] = {"$unset": {LEGACY_PLACE: ""}, "$inc": {"version": 1}}
+                if isinstance(value, str) and value.strip():
+                    update["$set"] = {f"protected.{LEGACY_PLACE}": encrypt(doc["_id"], value)}
+                    migrated += 1
+                self.coll.update_one({"_id": doc["_id"], LEGACY_PLACE: value}, update)
+            if len(docs) < batch:
+                return migrated
 
     def search(self, scope: ListScope, filters: CaseFilter, page: int, page_size: int) -> tuple[list[Case], int]:
         """A page of the cases in ``scope`` matching ``filters``, newest first (never identity)."""
