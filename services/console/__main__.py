@@ -35,39 +35,36 @@ def seed(settings: ConsoleSettings, org: str, out: TextIO = sys.stdout) -> list[
         for role in CONSOLE_ROLES:
             username = f"dev-{role.replace('_', '-')}"
             existing = accounts.users.by_username(username)
-            secret = (existing.totp_secret if existing and existing.totp_secret else None) or new_totp_secret()
+            user_id = existing.user_id if existing else f"dev-{role}"
+            secret = (accounts.unseal(user_id, existing.totp_secret) if existing else None) or new_totp_secret()
             needs = totp_required([role])
+            sealed = accounts.seal(user_id, secret) if needs else None
             if existing is None:
                 accounts.users.create(
                     User(
-                        user_id=f"dev-{role}",
+                        user_id=user_id,
                         username=username,
                         org=org,
                         roles=[role],
                         language="es",
                         display_name=f"Dev {role}",
                         password_hash=hash_password(DEV_PASSWORD),
-                        totp_secret=secret if needs else None,
+                        totp_secret=sealed,
                         totp_enrolled=needs,
                     )
                 )
             else:
                 accounts.users.update(
-                    existing.user_id,
+                    user_id,
                     password_hash=hash_password(DEV_PASSWORD),
                     active=True,
                     failed_attempts=0,
                     locked_until=None,
-                    totp_secret=secret if needs else existing.totp_secret,
+                    totp_secret=sealed if needs else existing.totp_secret,
                     totp_enrolled=needs or existing.totp_enrolled,
                 )
             rows.append(
-                {
-                    "username": username,
-                    "role": role,
-                    "user_id": f"dev-{role}" if existing is None else existing.user_id,
-                    "totp_secret": secret if needs else "",
-                }
+                {"username": username, "role": role, "user_id": user_id, "totp_secret": secret if needs else ""}
             )
     finally:
         client.close()

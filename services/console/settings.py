@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 
-from shared.settings import CommonSettings
+from shared.settings import CommonSettings, dev_secret
+
+# 32 bytes, base64; refused outside env=dev
+DEV_TOTP_KEY = "ZGV2LW9ubHktY29uc29sZS10b3RwLWtleS0zMmJ5dGU="
 
 
 class ConsoleSettings(CommonSettings):
@@ -34,6 +37,9 @@ class ConsoleSettings(CommonSettings):
     )
     console_live_poll_seconds: float = Field(
         30, gt=0, le=600, description="the inbox re-reads itself this often even without the live stream"
+    )
+    console_totp_key: SecretStr = dev_secret(
+        DEV_TOTP_KEY, "AES-256 key (base64 of 32 bytes) that encrypts the users' TOTP secrets at rest"
     )
     console_public_url: str = Field("http://127.0.0.1:8004", description="the console's own URL (links, sign-in)")
 

@@ -9,7 +9,9 @@ server-side (hashed) with idle and absolute expiry; the id changes at every priv
 
 from __future__ import annotations
 
+import base64
 import hmac
+import os
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,6 +20,8 @@ from typing import Literal
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from services.console.domain import accounts as domain
 from services.console.domain.accounts import Session, User
@@ -70,6 +74,30 @@ class Accounts:
     users: UserRepository
     sessions: SessionRepository
     links: LinkRepository
+
+    # --- TOTP secrets at rest: AES-256-GCM, the user id as associated data (a secret moved to another
+    # user fails); values without the prefix are read as plain text (written before encryption existed)
+    def seal(self, user_id: str, secret: str) -> str:
+        nonce = os.urandom(12)
+        ct = AESGCM(self._key()).encrypt(nonce, secret.encode(), user_id.encode())
+        return "v1:" + base64.b64encode(nonce + ct).decode()
+
+    def unseal(self, user_id: str, stored: str | None) -> str | None:
+        if not stored:
+            return None
+        if not stored.startswith("v1:"):
+            return stored
+        raw = base64.b64decode(stored[3:])
+        try:
+            return AESGCM(self._key()).decrypt(raw[:12], raw[12:], user_id.encode()).decode()
+        except InvalidTag:
+            return None
+
+    def _key(self) -> bytes:
+        key = base64.b64decode(self.settings.console_totp_key.get_secret_value())
+        if len(key) != 32:
+            raise ValueError("CENTINELA_CONSOLE_TOTP_KEY must be the base64 of 32 bytes")
+        return key
 
     # --- sessions ----------------------------------------------------------------------------------
     @property
@@ -158,7 +186,8 @@ class Accounts:
     def check_totp(self, user: User, code: str, now: datetime) -> SignInResult:
         if domain.is_locked(user, now):
             return "locked"
-        step = totp_step(code, user.totp_secret or "", now) if user.totp_secret else None
+        secret = self.unseal(user.user_id, user.totp_secret)
+        step = totp_step(code, secret, now) if secret else None
         if step is None or not self.users.claim_totp_step(user.user_id, step):
             attempts, locked_until = domain.after_failure(
                 user,
@@ -173,11 +202,11 @@ class Accounts:
 
     def start_enrolment(self, user: User) -> str:
         """The secret shown while a user enrols (kept until a first code proves the app has it)."""
-        if user.totp_enrolled and user.totp_secret:
-            return user.totp_secret
-        secret = user.totp_secret or new_totp_secret()
-        if secret != user.totp_secret:
-            self.users.update(user.user_id, totp_secret=secret)
+        current = self.unseal(user.user_id, user.totp_secret)
+        if current:
+            return current
+        secret = new_totp_secret()
+        self.users.update(user.user_id, totp_secret=self.seal(user.user_id, secret))
         return secret
 
     def finish_enrolment(self, user: User, code: str, now: datetime) -> SignInResult:

@@ -191,8 +191,14 @@ def test_links_expire(accounts: Accounts) -> None:
 
 def test_cookie_is_secure_by_default_in_prod() -> None:
     assert ConsoleSettings(env="dev").cookie_secure is False
-    assert ConsoleSettings(env="prod", jwt_secret="x" * 40).cookie_secure is True
-    assert ConsoleSettings(env="prod", jwt_secret="x" * 40, console_cookie_secure=False).cookie_secure is False
+    key = "a" * 43 + "="
+    assert ConsoleSettings(env="prod", jwt_secret="x" * 40, console_totp_key=key).cookie_secure is True
+    assert (
+        ConsoleSettings(
+            env="prod", jwt_secret="x" * 40, console_totp_key=key, console_cookie_secure=False
+        ).cookie_secure
+        is False
+    )
 
 
 def test_only_same_site_paths_are_returned_to_after_sign_in() -> None:
@@ -207,3 +213,18 @@ def test_only_same_site_paths_are_returned_to_after_sign_in() -> None:
         None,
     ):
         assert safe_next(bad) is None
+
+
+def test_totp_secrets_are_encrypted_at_rest_and_bound_to_the_user(accounts: Accounts) -> None:
+    user = add_user(accounts, "officer", ["intake_officer"])
+    secret = accounts.start_enrolment(user)
+    stored = accounts.users.get(user.user_id).totp_secret  # type: ignore[union-attr]
+    assert stored and stored.startswith("v1:") and secret not in stored
+    assert accounts.unseal(user.user_id, stored) == secret
+    assert accounts.unseal("someone-else", stored) is None  # moved to another user: unusable
+    assert accounts.unseal("u", "PLAINTEXTBASE32") == "PLAINTEXTBASE32"  # written before encryption existed
+
+
+def test_the_dev_totp_key_is_refused_outside_dev() -> None:
+    with pytest.raises(ValueError, match="CENTINELA_CONSOLE_TOTP_KEY"):
+        ConsoleSettings(env="prod", jwt_secret="x" * 40)

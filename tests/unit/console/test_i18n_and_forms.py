@@ -186,4 +186,4 @@ def test_court_update_form_builds_the_integrators_body() -> None:
 
 def test_seed_refuses_outside_dev() -> None:
     with pytest.raises(SystemExit, match="refused"):
-        seed(ConsoleSettings(env="prod", jwt_secret="x" * 40), "org-dev")
+        seed(ConsoleSettings(env="prod", jwt_secret="x" * 40, console_totp_key="a" * 43 + "="), "org-dev")
