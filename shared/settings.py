@@ -18,8 +18,10 @@ import base64
 import binascii
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.durations import DurationError, parse_duration
 
 DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789abcdef"
 
@@ -147,6 +149,14 @@ class CommonSettings(BaseSettings):
     jwt_algorithms: list[str] = Field(default_factory=lambda: ["HS256"])
     jwt_issuer: str = "centinela"
     jwt_audience: str = "centinela"
+    jwt_max_lifetime: str = Field(
+        "12h",
+        description="longest token life accepted (exp - iat), a duration such as 12h or 30min; a token minted "
+        "for longer is refused with 401 (and `python -m shared.auth mint` refuses to mint it)",
+    )
+    jwt_leeway_seconds: int = Field(
+        60, ge=0, le=600, description="clock skew allowed between the token issuer and this host (exp, nbf, iat)"
+    )
     max_body_bytes: int = Field(1_000_000, ge=1024, description="requests larger than this get 413")
     outbox_enabled: bool = Field(True, description="run the outbox relay in this process (false: only write)")
     outbox_poll_seconds: float = Field(0.5, gt=0, le=300, description="relay poll interval when not notified")
@@ -158,6 +168,21 @@ class CommonSettings(BaseSettings):
         "in this process wakes the relay at once, other processes' writes wait at most this long)",
     )
     outbox_lease_seconds: float = Field(10.0, gt=0, le=600, description="relay lease; a dead relay's is taken over")
+
+    @field_validator("jwt_max_lifetime")
+    @classmethod
+    def _lifetime_is_a_duration(cls, value: str) -> str:
+        try:
+            lifetime = parse_duration(value, where="CENTINELA_JWT_MAX_LIFETIME")
+        except DurationError as exc:
+            raise ValueError(str(exc)) from None
+        if lifetime.total_seconds() < 1:
+            raise ValueError("CENTINELA_JWT_MAX_LIFETIME must be at least 1s")
+        return value
+
+    @property
+    def jwt_max_lifetime_seconds(self) -> float:
+        return parse_duration(self.jwt_max_lifetime, where="CENTINELA_JWT_MAX_LIFETIME").total_seconds()
 
     @model_validator(mode="after")
     def _refuse_dev_secrets(self) -> CommonSettings:
