@@ -26,7 +26,7 @@ from services.console.adapters.apis import Apis
 from services.console.service.accounts import Accounts
 from services.console.settings import ConsoleSettings
 from services.console.store.accounts import LinkRepository, SessionRepository, UserRepository
-from services.console.web import admin, auth, cases, inbox, supervisor
+from services.console.web import admin, auth, cases, inbox, reports, supervisor
 from services.console.web.core import COOKIE, TEMPLATES, Console, PageError, Redirect, any_page, redirect
 from shared.app import create_app
 from shared.logging import setup_logging
@@ -84,7 +84,7 @@ def build_app(
     # the console needs no broker: ready means its database answers
     app.state.ready_checks = {"mongodb": lambda: "mongo" in state and ping(state["mongo"])}
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
-    for module in (auth, inbox, cases, admin, supervisor):
+    for module in (auth, inbox, cases, admin, supervisor, reports):
         app.include_router(module.router)
 
     def html_error(request: Request, status: int, message: str, **params: Any) -> Response:

@@ -16,6 +16,7 @@ class ConsoleSettings(CommonSettings):
     console_intake_url: str = Field("http://127.0.0.1:8001", description="base URL of the intake API")
     console_legal_url: str = Field("http://127.0.0.1:8002", description="base URL of the legal API")
     console_alerts_url: str = Field("http://127.0.0.1:8003", description="base URL of the alerts API")
+    console_reports_url: str = Field("http://127.0.0.1:8005", description="base URL of the reports API")
     console_api_timeout_seconds: float = Field(10.0, gt=0, le=120, description="per call to an API")
     console_token_ttl_seconds: int = Field(
         300, ge=30, le=3600, description="life of the bearer token minted per user for one API call"

@@ -122,6 +122,11 @@ class Apis:
     legal: ApiClient
     alerts: ApiClient
     settings: ConsoleSettings
+    reports: ApiClient | None = None
+
+    def __post_init__(self) -> None:
+        if self.reports is None:
+            self.reports = ApiClient("reports", self.settings.console_reports_url, self.settings)
 
     @classmethod
     def from_settings(cls, settings: ConsoleSettings) -> Apis:
@@ -133,8 +138,9 @@ class Apis:
         )
 
     def close(self) -> None:
-        for c in (self.intake, self.legal, self.alerts):
-            c.close()
+        for c in (self.intake, self.legal, self.alerts, self.reports):
+            if c is not None:
+                c.close()
 
     async def alert_stream(self, user: User) -> AsyncIterator[str]:
         """Relay the alerts service's SSE stream for this user: yields the ``change`` of each event."""

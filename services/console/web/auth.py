@@ -22,6 +22,8 @@ def home_for(page: Page) -> str:
         return "/inbox"
     if user and user.has("admin") and not user.has("intake_officer", "service_provider"):
         return "/admin/users"
+    if user and user.has("ops_viewer") and not user.has("intake_officer", "service_provider"):
+        return "/reports"
     return "/cases"
 
 

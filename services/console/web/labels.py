@@ -141,6 +141,19 @@ FOLLOWUP_OUTCOMES = {
     "declined": N_("Declined"),
     "other": N_("Other"),
 }
+REPORT_DIMENSIONS = {
+    "org": N_("Organisation"),
+    "region": N_("Region"),
+    "exploitation": N_("Type of exploitation"),
+    "period": N_("Month of registration"),
+}
+PROSECUTION_OUTCOMES = {
+    "convicted": N_("Conviction"),
+    "acquitted": N_("Acquittal"),
+    "dismissed": N_("Dismissed"),
+    "archived": N_("Archived"),
+    "stalled": N_("Stalled"),
+}
 VERDICTS = {"conviction": N_("Conviction"), "acquittal": N_("Acquittal")}
 SNOOZES = {"1h": N_("1 hour"), "4h": N_("4 hours"), "1d": N_("1 day"), "3d": N_("3 days"), "7d": N_("1 week")}
 SEX = {"female": N_("Female"), "male": N_("Male"), "other": N_("Other"), "unknown": N_("Unknown")}
@@ -153,6 +166,9 @@ DOCUMENT_TYPES = {
 }
 # Messages the APIs answer with, so the form shows them in the user's language.
 API_MESSAGES = (
+    N_("Check the months: the first must not be after the last."),
+    N_("The reports service refused the request."),
+    N_("The reports service is not answering. Try again in a moment."),
     N_("Follow-up planned."),
     N_("Follow-up recorded."),
     N_("The case registry refused the follow-up."),

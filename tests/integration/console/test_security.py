@@ -76,6 +76,24 @@ class FakeApis:
             if m:
                 return httpx.Response(404, json={"detail": "alert not found"})
             return httpx.Response(200, json={"items": [], "total": 0, "limit": 200, "offset": 0, "next_offset": None})
+        if request.url.host == "reports":
+            stats = {"n": 12, "median": 40.0, "p90": 90.0}
+            figures = {
+                "cases": 25,
+                "prosecution": {
+                    "cases": 20,
+                    "convicted": {"n": 5, "share": 0.25},
+                    "acquitted": {"n": None, "share": None},
+                    "stage_days": {"trial": stats},
+                },
+                "rescue_to_psychosocial_days": {**stats, "share_with_session": 0.8},
+                "service_coverage": {"coverage": 0.6},
+                "followups": {},
+                "alerts": None,
+            }
+            return httpx.Response(
+                200, json={"k": 5, "group_by": None, "groups": [{"group": "all", "figures": figures}]}
+            )
         if request.url.host == "legal":
             return httpx.Response(404, json={"detail": "no legal timeline for this case"})
         m = re.fullmatch(r"/v1/cases/([^/]+)(/.*)?", path)
@@ -173,6 +191,7 @@ def env() -> Iterator[Env]:
         legal=ApiClient("legal", "http://legal", settings, transport=transport),
         alerts=ApiClient("alerts", "http://alerts", settings, transport=transport),
         settings=settings,
+        reports=ApiClient("reports", "http://reports", settings, transport=transport),
     )
     mongo: MongoClient = MongoClient(settings.mongo_uri, tz_aware=True)  # type: ignore[type-arg]
     app = build_app(settings, client=mongo, apis=apis)
@@ -446,6 +465,12 @@ def test_supervision_is_for_supervisors(env: Env) -> None:
     r = sup.get("/supervisor")
     assert r.status_code == 200 and "Casos sin abogado/a" in r.text
     assert sup.get("/agenda").status_code == 200
+    r = sup.get("/reports")
+    assert r.status_code == 200 and "Acceso a la justicia" in r.text
+    assert "Condena" in r.text and "25 %" in r.text and "—*" in r.text  # a suppressed figure says so
+    call = [c for c in env.fake.calls if c["host"] == "reports"][-1]
+    assert call["principal"].org == "org-1" and call["principal"].has("supervisor")
+    assert adv.get("/reports").status_code == 403
 
 
 def test_an_alert_e_mail_link_opens_the_alert_after_sign_in(env: Env) -> None:
