@@ -1,8 +1,9 @@
 """FastAPI application scaffolding shared by the three HTTP services.
 
 Every app gets ``/healthz`` (process alive), ``/readyz`` (Kafka and MongoDB reachable),
-``/metrics``, request ids, a body size limit (413) and error handlers that name the offending
-field but never echo its value (request bodies carry personal data).
+``/metrics``, request ids, a body size limit (413), a per-caller rate limit on the write routes of
+``CENTINELA_RATE_LIMIT_ROUTES`` (429 with ``Retry-After``, :mod:`shared.ratelimit`) and error handlers
+that name the offending field but never echo its value (request bodies carry personal data).
 
 Database trouble (no server selectable, connection refused or reset, network timeout) is a
 ``503 {"detail": "storage unavailable"}`` with ``Retry-After`` in every service, never a 500: the
@@ -33,6 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.errors import CentinelaError, StorageUnavailable
 from shared.metrics import HttpMetricsMiddleware, metrics_endpoint
+from shared.ratelimit import install as install_rate_limit
 from shared.settings import CommonSettings
 
 log = logging.getLogger(__name__)
@@ -221,6 +223,9 @@ def create_app(
     @app.exception_handler(Exception)
     async def on_error(request: Request, exc: Exception) -> JSONResponse:
         return on_unhandled(request, exc)
+
+    # innermost of the middlewares, so a 429 still carries x-request-id and is counted in the HTTP metrics
+    install_rate_limit(app, settings)
 
     @app.middleware("http")
     async def request_id(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:

@@ -169,6 +169,34 @@ class CommonSettings(BaseSettings):
     )
     outbox_lease_seconds: float = Field(10.0, gt=0, le=600, description="relay lease; a dead relay's is taken over")
 
+    rate_limit_enabled: bool = Field(
+        True, description="per-caller token bucket on the write routes of CENTINELA_RATE_LIMIT_ROUTES (429 beyond it)"
+    )
+    rate_limit_per_second: float = Field(
+        50.0, gt=0, le=100_000, description="sustained writes a second allowed per caller (token sub), per process"
+    )
+    rate_limit_burst: int = Field(
+        200, ge=1, le=1_000_000, description="writes a caller may send at once before the rate applies"
+    )
+    rate_limit_routes: list[str] = Field(
+        default_factory=lambda: ["POST /v1/cases", "POST /v1/court-updates"],
+        description="limited routes, 'METHOD /path' (JSON list); {param} or * is one path segment; a service "
+        "limits the ones it serves",
+    )
+    rate_limit_max_principals: int = Field(
+        10_000, ge=1, description="callers whose buckets are kept per process (least recently seen dropped first)"
+    )
+
+    @field_validator("rate_limit_routes")
+    @classmethod
+    def _routes_are_patterns(cls, value: list[str]) -> list[str]:
+        from shared.ratelimit import parse_rule
+
+        for text in value:
+            if text.strip():
+                parse_rule(text)
+        return value
+
     @field_validator("jwt_max_lifetime")
     @classmethod
     def _lifetime_is_a_duration(cls, value: str) -> str:
