@@ -123,7 +123,8 @@ def test_429_with_retry_after_per_principal_through_the_app_factory() -> None:
 
 
 def test_disabled_or_no_routes_means_no_limit() -> None:
-    for overrides in ({"rate_limit_enabled": False}, {"rate_limit_routes": []}):
+    cases: list[dict[str, Any]] = [{"rate_limit_enabled": False}, {"rate_limit_routes": []}]
+    for overrides in cases:
         app, settings = _app(**overrides)
         client = TestClient(app)
         headers = _auth(settings, "officer-1")
