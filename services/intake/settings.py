@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, SecretStr
 
 from shared.settings import CommonSettings, dev_secret
+
+DocKind = Literal["pdf", "png", "jpeg", "txt", "docx"]
+DOC_KINDS: tuple[DocKind, ...] = ("pdf", "png", "jpeg", "txt", "docx")
 
 
 class IntakeSettings(CommonSettings):
@@ -18,3 +23,14 @@ class IntakeSettings(CommonSettings):
     max_services_per_case: int = Field(100, ge=1, le=1000)
     max_sessions_per_case: int = Field(3000, ge=1, le=20000)
     max_items_per_case: int = Field(500, ge=1, le=5000, description="bound for risk flags, follow-ups, referrals")
+    documents_max_bytes: int = Field(
+        10 * 1024 * 1024,
+        ge=1024,
+        le=200 * 1024 * 1024,
+        description="largest case document (content bytes) POST /v1/cases/{id}/documents accepts (413 above)",
+    )
+    documents_allowed_types: list[DocKind] = Field(
+        default_factory=lambda: list(DOC_KINDS),
+        description="document types accepted, recognised by their first bytes (415 for anything else)",
+    )
+    max_documents_per_case: int = Field(1000, ge=1, le=100_000, description="documents a case may hold")

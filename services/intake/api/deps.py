@@ -43,6 +43,9 @@ ACTIONS: dict[tuple[str, str], str] = {
     ("PATCH", "/cases/{case_id}/referrals/{referral_id}"): "referral.status",
     ("PUT", "/cases/{case_id}/prosecutor-refs"): "case_ref.set",
     ("GET", "/case-refs"): "case_ref.resolve",
+    ("POST", "/cases/{case_id}/documents"): "document.add",
+    ("GET", "/cases/{case_id}/documents"): "document.list",
+    ("GET", "/cases/{case_id}/documents/{doc_id}"): "document.read",
     ("GET", "/audit"): "audit.read",
     ("GET", "/stats"): "stats.read",
 }
@@ -94,6 +97,8 @@ AuditCaller = Annotated[Caller, Depends(guard(*access.AUDIT))]
 StatsCaller = Annotated[Caller, Depends(guard(*access.STATS))]
 RefsCaller = Annotated[Caller, Depends(guard(*access.SET_PROSECUTOR_REFS))]
 ResolveCaller = Annotated[Caller, Depends(guard(*access.RESOLVE_CASE_REF))]
+DocumentAddCaller = Annotated[Caller, Depends(guard(*access.ADD_DOCUMENT))]
+DocumentReadCaller = Annotated[Caller, Depends(guard(*access.READ_DOCUMENTS))]
 
 
 def if_match(request: Request) -> int | None:

@@ -198,6 +198,10 @@ class ProsecutorRefsIn(Strict):
     )
 
 
+# --- case documents ---------------------------------------------------------------------------------
+DocTitle = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
 # --- responses ---------------------------------------------------------------------------------------
 class Out(BaseModel):
     model_config = ConfigDict(extra="ignore")
@@ -296,6 +300,19 @@ class ProsecutorRefsOut(Out):
     shared_with_systems: list[str] = Field(default_factory=list)
     set_at: datetime
     set_by: str
+
+
+class DocumentOut(Out):
+    doc_id: str
+    category: str
+    media_type: str
+    size: int
+    title: str | None = Field(None, description="encrypted at rest")
+    filename: str | None = Field(None, description="as uploaded; encrypted at rest")
+    uploaded_at: datetime
+    uploaded_by: str
+    uploaded_by_role: str
+    uploaded_by_org: str | None = None
 
 
 class CaseRef(Out):

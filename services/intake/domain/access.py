@@ -29,6 +29,10 @@ AUDIT = ("admin",)
 # (carpeta fiscal -> case id) by them and by court integrators the case shares with.
 SET_PROSECUTOR_REFS = ("intake_officer", "supervisor", "legal_advocate")
 RESOLVE_CASE_REF = ("court_integrator", "intake_officer", "supervisor", "legal_advocate")
+# Case documents follow the case: its readers (admins by break-glass, with a reason) and, for adding, the
+# people who work on it; providers never add or see legal documents (domain.documents).
+ADD_DOCUMENT = ("intake_officer", "supervisor", "legal_advocate", "service_provider")
+READ_DOCUMENTS = ("intake_officer", "supervisor", "legal_advocate", "service_provider", "admin")
 STATS = ("ops_viewer", "supervisor", "admin")
 
 

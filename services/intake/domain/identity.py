@@ -24,6 +24,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 PERSON_REF_VERSION = "v1"
 IDENTITY = "identity"  # associated-data purpose of identity fields (the original, unchanged)
 CASE_FIELD = "case"  # ... of a case's free-text quasi-identifiers (place_of_exploitation)
+DOCUMENT = "document"  # ... of case documents: their content chunks, title and file name
+NONCE_BYTES = 12
 
 
 class IdentityKeyError(ValueError):
@@ -111,6 +113,32 @@ class IdentityCipher:
 
     def decrypt(self, case_id: str, encrypted: Mapping[str, Mapping[str, str]]) -> dict[str, Any]:
         return {name: self.decrypt_field(case_id, name, blob) for name, blob in encrypted.items()}
+
+    @staticmethod
+    def _chunk_aad(case_id: str, doc_id: str, n: int, total: int) -> bytes:
+        # index and count bound in: chunks cannot be reordered, dropped, or moved to another document
+        return f"centinela/intake/{DOCUMENT}|{case_id}|{doc_id}|{n}|{total}".encode()
+
+    def encrypt_chunks(self, case_id: str, doc_id: str, data: bytes, chunk_bytes: int) -> tuple[str, list[bytes]]:
+        """A document's content as AES-GCM chunks (nonce + ciphertext each) under the current key id."""
+        kid = self.keyring.current
+        aes = AESGCM(self.keyring.key(kid))
+        pieces = [data[i : i + chunk_bytes] for i in range(0, len(data), chunk_bytes)] or [b""]
+        out = []
+        for n, piece in enumerate(pieces):
+            nonce = os.urandom(NONCE_BYTES)
+            out.append(nonce + aes.encrypt(nonce, piece, self._chunk_aad(case_id, doc_id, n, len(pieces))))
+        return kid, out
+
+    def decrypt_chunks(self, case_id: str, doc_id: str, kid: str, chunks: list[bytes]) -> bytes:
+        aes = AESGCM(self.keyring.key(kid))
+        try:
+            return b"".join(
+                aes.decrypt(c[:NONCE_BYTES], c[NONCE_BYTES:], self._chunk_aad(case_id, doc_id, n, len(chunks)))
+                for n, c in enumerate(chunks)
+            )
+        except (ValueError, InvalidTag):
+            raise IdentityKeyError(f"document {doc_id!r} cannot be decrypted") from None
 
     def needs_rotation(self, encrypted: Mapping[str, Mapping[str, str]]) -> bool:
         return any(blob.get("kid") != self.keyring.current for blob in encrypted.values())

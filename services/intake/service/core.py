@@ -17,6 +17,7 @@ from services.intake.domain import access, model
 from services.intake.domain.identity import IdentityCipher
 from services.intake.domain.model import Case
 from services.intake.settings import IntakeSettings
+from services.intake.store.case_files import CaseFiles
 from services.intake.store.repository import AuditLog, CaseRepository
 from shared import vocab
 from shared.auth import Principal
@@ -38,6 +39,7 @@ class Intake:
     cipher: IdentityCipher
     person_ref_key: bytes
     notify: Callable[[], None]
+    files: CaseFiles  # case documents (encrypted content)
 
 
 @dataclass(frozen=True)

@@ -93,3 +93,21 @@ def test_carpeta_lookup_uses_an_index(cases: Any) -> None:
     query = {r.REF_KEY_FIELD: "FPETP-LIMA-01|3-2024-1-0"}
     plan = assert_indexed(explain_filter(cases, query), "carpeta fiscal -> case")
     assert plan.docs_examined is None or plan.docs_examined <= 1
+
+
+def test_document_queries_use_an_index(stack_env: dict[str, str], db_name: Callable[[str], str]) -> None:
+    from services.intake.store.case_files import CaseFileDocument
+
+    client: MongoClient[Any] = MongoClient(stack_env["CENTINELA_MONGO_URI"])
+    try:
+        meta = client[db_name("intake_plans")][f"docs_{uuid.uuid4().hex[:8]}"]
+        for spec in CaseFileDocument._meta["index_specs"]:
+            meta.create_index(spec["fields"])
+        meta.insert_many([{"_id": f"dc_{i}", "case_id": f"cs_{i % 40}", "uploaded_at": i} for i in range(N)])
+        sort = [("case_id", 1), ("uploaded_at", 1)]
+        plan = assert_indexed(explain_filter(meta, {"case_id": "cs_3"}, sort=sort), "documents of a case")
+        assert plan.docs_examined is None or plan.docs_examined <= N // 40
+        assert_indexed(explain_filter(meta, {"_id": {"$in": ["dc_1:0", "dc_1:1"]}}), "chunks by id")
+        meta.drop()
+    finally:
+        client.close()

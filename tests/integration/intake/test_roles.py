@@ -30,7 +30,7 @@ PRINCIPALS: dict[str, dict[str, Any]] = {
 class Fixture:
     """A case with one of everything, owned by ORG, advocate ADVOCATE, a service of PROVIDER_ORG."""
 
-    def __init__(self, officer: httpx.Client) -> None:
+    def __init__(self, officer: httpx.Client, provider: httpx.Client) -> None:
         self.officer = officer
         r = officer.post("/v1/cases", json=case_body(uuid.uuid4().hex))
         assert r.status_code == 201
@@ -52,6 +52,12 @@ class Fixture:
         }
         r = officer.put(f"/v1/cases/{self.case_id}/prosecutor-refs", json=self.refs)
         assert r.status_code == 200, r.text
+        # added by the provider: a non-legal document every reader of the case may open
+        r = provider.post(
+            f"/v1/cases/{self.case_id}/documents", files={"file": ("n.txt", b"note")}, data={"category": "note"}
+        )
+        assert r.status_code == 201, r.text
+        self.doc_id = r.json()["doc_id"]
 
     def followup(self) -> str:
         r = self.officer.post(f"/v1/cases/{self.case_id}/follow-ups", json={"followup_needed_by_date": "2025-01-01"})
@@ -143,6 +149,20 @@ ROUTES: dict[str, tuple[set[str], Call]] = {
             "/v1/case-refs", params={"carpeta_fiscal": f.refs["carpeta_fiscal"], "office": f.refs["office"]}
         ),
     ),
+    "POST /v1/cases/{id}/documents": (
+        {"intake_officer", "supervisor", "legal_advocate", "service_provider"},
+        lambda c, f: c.post(
+            f"/v1/cases/{f.case_id}/documents", files={"file": ("n.txt", b"a note")}, data={"category": "note"}
+        ),
+    ),
+    "GET /v1/cases/{id}/documents": (
+        {"intake_officer", "supervisor", "legal_advocate", "service_provider", "admin"},
+        lambda c, f: c.get(f"/v1/cases/{f.case_id}/documents"),
+    ),
+    "GET /v1/cases/{id}/documents/{doc_id}": (
+        {"intake_officer", "supervisor", "legal_advocate", "service_provider", "admin"},
+        lambda c, f: c.get(f"/v1/cases/{f.case_id}/documents/{f.doc_id}"),
+    ),
     "GET /v1/audit": ({"admin"}, lambda c, f: c.get("/v1/audit")),
     "GET /v1/stats": ({"ops_viewer", "supervisor", "admin"}, lambda c, f: c.get("/v1/stats")),
 }
@@ -150,7 +170,10 @@ ROUTES: dict[str, tuple[set[str], Call]] = {
 
 @pytest.fixture(scope="module")
 def fixture(as_role: AsRole) -> Fixture:
-    return Fixture(as_role("intake_officer", **PRINCIPALS["intake_officer"]))
+    return Fixture(
+        as_role("intake_officer", **PRINCIPALS["intake_officer"]),
+        as_role("service_provider", **PRINCIPALS["service_provider"]),
+    )
 
 
 @pytest.mark.parametrize("role", ROLES)
