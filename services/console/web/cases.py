@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import unicodedata
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -16,7 +17,7 @@ from services.console.domain import forms
 from services.console.domain.accounts import IDENTITY_ROLES
 from services.console.service.accounts import utcnow
 from services.console.web import labels
-from services.console.web.core import Csrf, Page, PageError, SignedIn, redirect, roles
+from services.console.web.core import Csrf, Page, PageError, Redirect, SignedIn, redirect, roles
 from services.console.web.inbox import age, load_inbox
 
 log = logging.getLogger(__name__)
@@ -261,8 +262,6 @@ def case_identity(case_id: str, page: Csrf, reason: Annotated[str, Form(max_leng
 
 def _writer(page: Page, allowed: tuple[str, ...]) -> None:
     if page.user is None:
-        from services.console.web.core import Redirect
-
         raise Redirect("/login")
     if not page.user.has(*allowed):
         raise PageError(403, "Your role does not give access to this page.")
@@ -417,8 +416,6 @@ def legal_event_form(
     kind: Annotated[str, Query(max_length=40)] = "stage_changed",
 ) -> Response:
     kind = kind if kind in labels.COURT_KINDS else "stage_changed"
-    import uuid
-
     form = {"kind": kind, "update_id": f"con-{uuid.uuid4().hex}"}
     template = "partials/legal_fields.html" if page.is_htmx else "legal_event.html"
     _case(page, case_id)  # 404 for a case that is not the user's, before showing a form for it

@@ -23,6 +23,14 @@ ALERT_STATUSES = {
     "snoozed": N_("Snoozed"),
     "resolved": N_("Resolved"),
 }
+HISTORY_ACTIONS = {
+    "raised": N_("Raised"),
+    "acknowledged": N_("Acknowledged"),
+    "snoozed": N_("Snoozed"),
+    "resolved": N_("Resolved"),
+    "escalated": N_("Escalated"),
+    "reopened": N_("Snooze ended"),
+}
 RULES = {
     "legal.stage_overdue": N_("Prosecution stage past its legal deadline"),
     "legal.no_activity": N_("No legal activity for 90 days"),

@@ -291,7 +291,14 @@ def test_an_advocates_morning(stack: Stack, browser: Any) -> None:
     advocate.locator("#inbox li.alert", has_text=case_id).wait_for()
     assert advocate.evaluate("() => window.__sameDocument === true")
 
-    # the case: its service is overdue and the alert is there
+    # the alert's page: what happened to it, with the comment
+    advocate.click(f"#inbox a[href='/alerts/{alert_id}']")
+    advocate.wait_for_url(f"**/alerts/{alert_id}")
+    assert "llamando al albergue" in advocate.inner_text("main")
+    axe(advocate, "alert")
+    shot(advocate, "05-alert")
+    advocate.goto(f"{s.console.url}/inbox?status=acknowledged")
+    advocate.locator("#inbox li.alert", has_text=case_id).wait_for()
     advocate.click(f"#inbox a[href='/cases/{case_id}']")
     advocate.wait_for_url(f"**/cases/{case_id}")
     main = advocate.inner_text("main")
@@ -299,7 +306,7 @@ def test_an_advocates_morning(stack: Stack, browser: Any) -> None:
     assert "Sesión planificada sin registrar" in main
     assert "Nombres" not in main and "Centinela" not in main  # an advocate never sees the identity
     axe(advocate, "case")
-    shot(advocate, "05-case")
+    shot(advocate, "06-case")
 
     # the officer records the session; the alert resolves itself
     officer.reload()
@@ -326,7 +333,7 @@ def test_an_advocates_morning(stack: Stack, browser: Any) -> None:
 
     wait_for(resolved, timeout=60, interval=1, what="the overdue alert resolving itself on the case page")
     assert s.alert_status(alert_id, "adv-e2e") == "resolved"
-    shot(advocate, "06-case-alert-resolved")
+    shot(advocate, "07-case-alert-resolved")
 
     # the advocate records what happened at the fiscalía
     advocate.goto(f"{s.console.url}/cases/{case_id}/legal-events/new")
@@ -338,7 +345,7 @@ def test_an_advocates_morning(stack: Stack, browser: Any) -> None:
     advocate.wait_for_selector("#hearing_id", state="detached")
     advocate.select_option("#stage", "preliminary_investigation")
     axe(advocate, "record a legal event")
-    shot(advocate, "07-legal-event")
+    shot(advocate, "08-legal-event")
     advocate.click("main form button[type=submit]")
     advocate.wait_for_url(f"**/cases/{case_id}")
     assert "Hecho procesal registrado." in advocate.inner_text("main")
@@ -368,7 +375,7 @@ def test_an_advocates_morning(stack: Stack, browser: Any) -> None:
     wait_for(on_agenda, timeout=30, interval=1, what="the hearing on the agenda")
     assert f"{hearing_day.strftime('%d/%m/%Y')} 09:30" in advocate.inner_text("main")
     axe(advocate, "agenda")
-    shot(advocate, "08-agenda")
+    shot(advocate, "09-agenda")
     advocate.goto(f"{s.console.url}/cases/{case_id}")
 
     # English
@@ -376,7 +383,7 @@ def test_an_advocates_morning(stack: Stack, browser: Any) -> None:
     advocate.wait_for_load_state()
     assert advocate.locator("html").get_attribute("lang") == "en"
     assert "Prosecution" in advocate.inner_text("main") and "Preliminary investigation" in advocate.inner_text("main")
-    shot(advocate, "09-case-english")
+    shot(advocate, "10-case-english")
     advocate.goto(f"{s.console.url}/inbox")
     assert advocate.locator("h1").inner_text() == "Inbox"
 
@@ -386,7 +393,7 @@ def test_an_advocates_morning(stack: Stack, browser: Any) -> None:
     phone.set_viewport_size({"width": 390, "height": 844})
     phone.goto(f"{s.console.url}/inbox?status=resolved")
     phone.locator("#inbox li.alert", has_text=case_id).wait_for()
-    shot(phone, "10-inbox-phone")
+    shot(phone, "11-inbox-phone")
 
     # another advocate of the same organisation cannot open the case
     other = new_page(browser)
@@ -396,7 +403,7 @@ def test_an_advocates_morning(stack: Stack, browser: Any) -> None:
     assert "Este caso no existe o no está asignado a ti." in other.inner_text("main")
     assert "Atención psicosocial" not in other.inner_text("main")
     axe(other, "not found")
-    shot(other, "11-case-of-another-advocate")
+    shot(other, "12-case-of-another-advocate")
 
     # the organisation's admin sees the users
     admin = new_page(browser)
@@ -404,7 +411,7 @@ def test_an_advocates_morning(stack: Stack, browser: Any) -> None:
     admin.goto(f"{s.console.url}/admin/users")
     assert "abogada" in admin.inner_text("main")
     axe(admin, "users")
-    shot(admin, "12-admin-users")
+    shot(admin, "13-admin-users")
 
     # the supervisor's overview of the organisation
     supervisor = new_page(browser)
@@ -412,6 +419,6 @@ def test_an_advocates_morning(stack: Stack, browser: Any) -> None:
     supervisor.goto(f"{s.console.url}/supervisor")
     assert "Alertas escaladas" in supervisor.inner_text("main")
     axe(supervisor, "supervision")
-    shot(supervisor, "13-supervision")
+    shot(supervisor, "14-supervision")
     for p in (advocate, officer, phone, other, admin, supervisor):
         p.context.close()
