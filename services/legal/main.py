@@ -34,7 +34,9 @@ def build_app(settings: LegalSettings | None = None) -> FastAPI:
     settings = settings or LegalSettings()
     setup_logging(settings.log_level)
     # Read at build time: a broken deadlines file stops the service before it accepts anything.
-    policy = load_policy(settings.legal_deadlines_file)
+    policy = load_policy(
+        settings.legal_deadlines_file, time_zone=settings.legal_time_zone, holidays_dir=settings.legal_holidays_dir
+    )
 
     def setup(runtime: ServiceRuntime) -> None:
         repo = TimelineRepository()

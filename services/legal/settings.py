@@ -10,12 +10,25 @@ from pydantic import Field, field_validator
 from shared.settings import CommonSettings
 
 DEFAULT_DEADLINES_FILE = Path(__file__).resolve().parent / "deadlines.yaml"
+DEFAULT_HOLIDAYS_DIR = Path(__file__).resolve().parent / "holidays"
 
 
 class LegalSettings(CommonSettings):
     service_name: str = Field("legal", description="names the metrics, the default database and the logs")
     legal_deadlines_file: Path = Field(
         DEFAULT_DEADLINES_FILE, description="YAML file with the statutory duration of each stage"
+    )
+    legal_holidays_dir: Path = Field(
+        DEFAULT_HOLIDAYS_DIR,
+        description="directory of <year>.yaml judicial holiday files (the deadlines file's calendar.holidays_dir wins)",
+    )
+    legal_calendar_horizon_days: int = Field(
+        90, ge=1, le=730, description="how far ahead GET /v1/calendar and the iCalendar feed look (days)"
+    )
+    legal_audit_db: str | None = Field(
+        None,
+        description="database of the audit collection (default: the service's own); point every service at one "
+        "database for one audit trail",
     )
     legal_max_batch: int = Field(500, ge=1, le=5000, description="most updates accepted in one POST")
     legal_max_future_skew_seconds: int = Field(

@@ -113,12 +113,16 @@ class ReparationPaid(LegalFact):
 
 @event_type("centinela.legal.appeal_filed", 1, SOURCE)
 class AppealFiled(LegalFact):
-    pass
+    # None or "sentence": the case moves to (or stays in) the appeal stage; "order": an auto's appeal
+    against: Literal["sentence", "order"] | None = None
 
 
 @event_type("centinela.legal.case_archived", 1, SOURCE)
 class CaseArchived(LegalFact):
     reason: str
+    # what kind of disposition set the case aside: an archive (CPP art. 334.1), a provisional reserve
+    # (art. 334.4) or an abstention under the principio de oportunidad (art. 2)
+    disposition: Literal["archive", "provisional_reserve", "principio_de_oportunidad"] = "archive"
 
 
 @event_type("centinela.legal.case_reopened", 1, SOURCE)
@@ -144,3 +148,70 @@ class ComplexityDeclared(LegalFact):
     complexity: Literal["ordinary", "complex", "organised_crime"]
     legal_basis: str | None = None
     deadline_at: datetime | None = None
+
+
+@event_type("centinela.legal.deadline_set", 1, SOURCE)
+class DeadlineSet(LegalFact):
+    """A deadline that is not a stage's opened, was met, or was cancelled (issue 12 item 3).
+
+    One per change of a deadline, keyed by ``deadline_id`` (stable: ``<deadline_kind>:<opening key>``).
+    ``nature``: ``duty`` (someone must act by ``due_at``: past it, an alert) or ``window`` (a right that
+    lapses at ``due_at``: reminders before it, no alert after). Stage deadlines stay on ``stage_changed``.
+    """
+
+    deadline_id: str
+    deadline_kind: str  # archive_elevation, elevation_decision, appeal_sentence, appeal_order, cassation, ...
+    status: Literal["open", "met", "cancelled"]
+    due_at: datetime
+    opened_at: datetime
+    article: str | None = None
+    counting: Literal["calendar", "working"] = "calendar"
+    nature: Literal["duty", "window"] = "duty"
+    late: bool = False  # met after due_at
+
+
+@event_type("centinela.legal.accusation_filed", 1, SOURCE)
+class AccusationFiled(LegalFact):
+    """The prosecutor accused (the pronouncement of CPP art. 344.1): the intermediate stage's term is met."""
+
+
+@event_type("centinela.legal.dismissal_requested", 1, SOURCE)
+class DismissalRequested(LegalFact):
+    """The prosecutor requested sobreseimiento (CPP art. 344.1): the intermediate stage's term is met."""
+
+
+@event_type("centinela.legal.trial_suspended", 1, SOURCE)
+class TrialSuspended(LegalFact):
+    reason: str
+
+
+@event_type("centinela.legal.trial_resumed", 1, SOURCE)
+class TrialResumed(LegalFact):
+    pass
+
+
+@event_type("centinela.legal.order_issued", 1, SOURCE)
+class OrderIssued(LegalFact):
+    order: str
+
+
+@event_type("centinela.legal.elevation_requested", 1, SOURCE)
+class ElevationRequested(LegalFact):
+    """The victim asked that the archive / reserve be elevated to the superior prosecutor (CPP art. 334.5)."""
+
+    late: bool = False  # after the 5-day window
+
+
+@event_type("centinela.legal.elevation_decided", 1, SOURCE)
+class ElevationDecided(LegalFact):
+    """The superior prosecutor decided (CPP art. 334.6); formalise / continue_investigation reopen the case."""
+
+    outcome: Literal["archive_upheld", "formalise", "continue_investigation"]
+
+
+@event_type("centinela.legal.opportunity_applied", 1, SOURCE)
+class OpportunityApplied(LegalFact):
+    """Principio de oportunidad (CPP art. 2): abstention (case archived) or dismissal (art. 2.7, final)."""
+
+    outcome: Literal["abstention", "dismissal"]
+    legal_basis: str | None = None

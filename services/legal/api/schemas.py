@@ -107,6 +107,52 @@ class Money(Dated):
 class Archive(Dated):
     reason: str
     from_stage: Stage | None = None
+    disposition: Literal["archive", "provisional_reserve", "principio_de_oportunidad"] = "archive"
+
+
+class Appeal(Dated):
+    against: Literal["sentence", "order"] = "sentence"
+
+
+class DeadlineView(BaseModel):
+    """A deadline that is not a stage's (appeal window, elevation, trial resumption...)."""
+
+    deadline_id: str
+    kind: str = Field(description="archive_elevation, elevation_decision, appeal_sentence, appeal_order, ...")
+    opened_at: datetime
+    due_at: datetime = Field(description="the end of the last day, in the organisation's time zone")
+    article: str | None
+    counting: Literal["calendar", "working"]
+    nature: Literal["duty", "window"] = Field(description="duty: someone must act; window: a right that lapses")
+    status: Literal["open", "met", "cancelled"]
+    closed_at: datetime | None = None
+    late: bool = False
+
+
+class Elevation(BaseModel):
+    requested_at: datetime
+    late: bool = Field(description="requested after the window of art. 334.5 closed")
+    decided_at: datetime | None = None
+    outcome: Literal["archive_upheld", "formalise", "continue_investigation"] | None = None
+
+
+class Pronouncement(Dated):
+    decision: Literal["accusation", "dismissal"]
+
+
+class Suspension(BaseModel):
+    suspended_at: datetime
+    reason: str
+    resumed_at: datetime | None = None
+
+
+class Order(Dated):
+    order: str
+
+
+class Opportunity(Dated):
+    outcome: Literal["abstention", "dismissal"]
+    legal_basis: str | None = None
 
 
 class Reopening(Dated):
@@ -171,11 +217,19 @@ class Timeline(BaseModel):
     verdicts: list[Verdict]
     reparations_ordered: list[Money]
     reparations_paid: list[Money]
-    appeals: list[Dated]
+    appeals: list[Appeal]
     archives: list[Archive]
     reopenings: list[Reopening]
     extensions: list[Extension] = Field(default_factory=list)
     complexity_declarations: list[ComplexityDeclaration] = Field(default_factory=list)
+    deadlines: list[DeadlineView] = Field(
+        default_factory=list, description="deadlines that are not the stage's, oldest first (issue 12 item 3)"
+    )
+    elevations: list[Elevation] = Field(default_factory=list)
+    pronouncements: list[Pronouncement] = Field(default_factory=list)
+    trial_suspensions: list[Suspension] = Field(default_factory=list)
+    orders: list[Order] = Field(default_factory=list)
+    opportunity: list[Opportunity] = Field(default_factory=list)
     entries: list[Entry]
 
     @classmethod
@@ -217,11 +271,22 @@ class Timeline(BaseModel):
             verdicts=[Verdict(**v) for v in state.verdicts],
             reparations_ordered=[Money(**x) for x in state.reparations_ordered],
             reparations_paid=[Money(**x) for x in state.reparations_paid],
-            appeals=[Dated(**a) for a in state.appeals],
+            appeals=[Appeal(**a) for a in state.appeals],
             archives=[Archive(**a) for a in state.archives],
             reopenings=[Reopening(**r) for r in state.reopenings],
             extensions=[Extension(**x) for x in state.extensions],
             complexity_declarations=[ComplexityDeclaration(**c) for c in state.complexity_declarations],
+            deadlines=[
+                DeadlineView(**{k: v for k, v in vars(d).items() if k not in ("opened_by", "closed_by")})
+                for d in sorted(state.deadlines.values(), key=lambda d: (d.opened_at, d.deadline_id))
+            ],
+            elevations=[Elevation(**e) for e in state.elevations],
+            pronouncements=[
+                Pronouncement(occurred_at=p["occurred_at"], decision=p["decision"]) for p in state.pronouncements
+            ],
+            trial_suspensions=[Suspension(**x) for x in state.suspensions],
+            orders=[Order(**o) for o in state.orders],
+            opportunity=[Opportunity(**o) for o in state.opportunity],
             entries=[_entry(r, r.key not in skipped, state.confirmations.get(r.key)) for r in entries],
         )
 

@@ -29,6 +29,15 @@ _KIND_TO_EVENT: dict[str, type[ev.LegalFact]] = {
     "case_reopened": ev.CaseReopened,
     "deadline_extended": ev.DeadlineExtended,
     "complexity_declared": ev.ComplexityDeclared,
+    "provisional_reserve": ev.CaseArchived,
+    "accusation_filed": ev.AccusationFiled,
+    "dismissal_requested": ev.DismissalRequested,
+    "trial_suspended": ev.TrialSuspended,
+    "trial_resumed": ev.TrialResumed,
+    "order_issued": ev.OrderIssued,
+    "elevation_requested": ev.ElevationRequested,
+    "elevation_decided": ev.ElevationDecided,
+    "principio_de_oportunidad": ev.OpportunityApplied,
 }
 
 _COMMON = {"source_system", "update_id", "case_id", "occurred_at", "kind"}
@@ -69,12 +78,54 @@ def facts_for(update: CourtUpdate, result: Integration) -> list[ev.LegalFact]:
             fields["postponements_in_stage"] = after.postponement_counts.get(update.key, 1)
         if update.kind in ("deadline_extended", "complexity_declared"):
             fields["deadline_at"] = after.deadline.deadline_at if after.deadline else None
+        if update.kind == "provisional_reserve":
+            fields["disposition"] = "provisional_reserve"
+        if update.kind == "elevation_requested":
+            fields["late"] = bool(after.elevations and after.elevations[-1]["late"])
+        if update.kind == "principio_de_oportunidad":
+            fields["outcome"] = after.opportunity[-1]["outcome"] if after.opportunity else "abstention"
         facts.append(cls(**common, **fields))
+        if update.kind == "principio_de_oportunidad" and after.stage == "archived":
+            # an abstention sets the case aside like an archive: consumers of case_archived see it
+            facts.append(
+                ev.CaseArchived(**common, reason="principio_de_oportunidad", disposition="principio_de_oportunidad")
+            )
+    facts.extend(deadline_facts(common, result))
     return facts
+
+
+def deadline_facts(common: dict[str, Any], result: Integration) -> list[ev.LegalFact]:
+    """One ``deadline_set`` per non-stage deadline this update opened, met, cancelled or moved."""
+    before = result.before.deadlines
+    out: list[ev.LegalFact] = []
+    for deadline_id, d in sorted(result.after.deadlines.items(), key=lambda kv: (kv[1].opened_at, kv[0])):
+        old = before.get(deadline_id)
+        if old is not None and (old.status, old.due_at) == (d.status, d.due_at):
+            continue
+        out.append(
+            ev.DeadlineSet(
+                **common,
+                deadline_id=deadline_id,
+                deadline_kind=d.kind,
+                status=d.status,  # type: ignore[arg-type]
+                due_at=d.due_at,
+                opened_at=d.opened_at,
+                article=d.article,
+                counting=d.counting,  # type: ignore[arg-type]
+                nature=d.nature,  # type: ignore[arg-type]
+                late=d.late,
+            )
+        )
+    return out
 
 
 def envelopes(facts: list[ev.LegalFact]) -> list[CloudEvent]:
     """Deterministic event ids: the same update can never yield two different events of one type."""
-    return [
-        new_event(f, event_id=str(uuid.uuid5(_NAMESPACE, f"{f.source_system}|{f.update_id}|{f.TYPE}"))) for f in facts
-    ]
+    return [new_event(f, event_id=event_id(f)) for f in facts]
+
+
+def event_id(fact: ev.LegalFact) -> str:
+    name = f"{fact.source_system}|{fact.update_id}|{fact.TYPE}"
+    if isinstance(fact, ev.DeadlineSet):
+        name += f"|{fact.deadline_id}"  # one update may open one deadline and meet another
+    return str(uuid.uuid5(_NAMESPACE, name))

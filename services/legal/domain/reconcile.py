@@ -12,7 +12,9 @@ Two updates record **the same fact** when all of these hold:
   same value of the field that tells one such fact from another, when both updates carry it:
   ``stage_changed``/``case_reopened`` -> ``stage``, ``hearing_postponed`` -> ``new_date`` (to the
   minute), ``victim_notified`` -> ``about``, ``protective_measure_granted`` -> ``measure``,
-  ``verdict_issued`` -> ``outcome``, ``reparation_ordered``/``reparation_paid`` -> ``amount``.
+  ``verdict_issued`` -> ``outcome``, ``reparation_ordered``/``reparation_paid`` -> ``amount``,
+  ``elevation_decided`` -> ``outcome``, ``order_issued`` -> ``order``, ``trial_suspended`` -> ``reason``,
+  ``appeal_filed`` -> ``against``.
   Hearing ids are not compared: each source names hearings its own way.
 
 and one was recorded by a person and the other by a system. Each person-recorded entry is
@@ -38,6 +40,10 @@ IDENTITY: dict[str, tuple[str, ...]] = {
     "verdict_issued": ("outcome",),
     "reparation_ordered": ("amount",),
     "reparation_paid": ("amount",),
+    "elevation_decided": ("outcome",),
+    "order_issued": ("order",),
+    "trial_suspended": ("reason",),
+    "appeal_filed": ("against",),
 }
 REQUIRED: dict[str, tuple[str, ...]] = {"hearing_scheduled": ("scheduled_for",)}
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from services.legal.domain.deadlines import Deadline, DeadlinePolicy
@@ -66,6 +66,29 @@ class Hearing:
     victim: str | None = None
 
 
+@dataclass(frozen=True)
+class TrackedDeadline:
+    """A deadline that is not a stage's (appeal window, elevation, trial resumption...), as the fold knows it.
+
+    ``status``: open; met (the update that answers it came, ``late`` when after ``due_at``); or
+    cancelled (the case was archived, reopened or became final before it mattered). Whether an open
+    one has lapsed is wall-clock time: the processor decides, from ``due_at``.
+    """
+
+    deadline_id: str
+    kind: str
+    opened_at: datetime
+    due_at: datetime
+    article: str | None
+    counting: str
+    nature: str
+    opened_by: str  # update_id of the update that opened it
+    status: str = "open"
+    closed_at: datetime | None = None
+    closed_by: str | None = None
+    late: bool = False
+
+
 @dataclass
 class TimelineState:
     stage: Stage | None = None
@@ -94,6 +117,14 @@ class TimelineState:
     skipped: list[str] = field(default_factory=list)
     postponement_counts: dict[str, int] = field(default_factory=dict)
     confirmations: dict[str, Recorded] = field(default_factory=dict)  # person entry key -> integrator record
+    # the intermediate stage's pronouncement (art. 344.1) was made: the stage's term is met
+    stage_met: bool = False
+    deadlines: dict[str, TrackedDeadline] = field(default_factory=dict)
+    elevations: list[dict[str, Any]] = field(default_factory=list)
+    pronouncements: list[dict[str, Any]] = field(default_factory=list)
+    suspensions: list[dict[str, Any]] = field(default_factory=list)
+    orders: list[dict[str, Any]] = field(default_factory=list)
+    opportunity: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def is_open(self) -> bool:
@@ -119,14 +150,16 @@ class TimelineState:
         )
 
 
-def _move(state: TimelineState, stage: Stage, rec: Recorded, *, imported: bool = False) -> None:
+def _move(
+    state: TimelineState, stage: Stage, rec: Recorded, *, imported: bool = False, basis: str | None = None
+) -> None:
     entry: dict[str, Any] = {
         "stage": stage,
         "started_at": rec.update.occurred_at,
         "source_system": rec.update.source_system,
         "update_id": rec.update.update_id,
     }
-    basis = transition_basis(state.stage, stage)
+    basis = basis or transition_basis(state.stage, stage)
     if basis:
         entry["basis"] = basis
     if imported:
@@ -135,12 +168,75 @@ def _move(state: TimelineState, stage: Stage, rec: Recorded, *, imported: bool =
     state.stage_started_at = rec.update.occurred_at
     state.postponements_in_stage = 0
     state.stage_extensions = []
+    state.stage_met = False
     state.stage_history.append(entry)
+    if stage in ("final", "archived"):
+        _close(state, None, "cancelled", rec)  # nothing left to answer once the case is closed
+
+
+# -- deadlines that are not a stage's
+def _open(state: TimelineState, kind: str, rec: Recorded, policy: DeadlinePolicy | None) -> None:
+    term = policy.other_term(kind, state.complexity) if policy is not None else None
+    if policy is None or term is None:
+        return  # not configured: no deadline
+    at = rec.update.occurred_at
+    deadline_id = f"{kind}:{rec.key}"
+    state.deadlines[deadline_id] = TrackedDeadline(
+        deadline_id=deadline_id,
+        kind=kind,
+        opened_at=at,
+        due_at=policy.due(at, term.term, term.counting),
+        article=term.article,
+        counting=term.counting,
+        nature=term.nature,
+        opened_by=rec.update.update_id,
+    )
+
+
+def _open_of(state: TimelineState, *kinds: str) -> list[TrackedDeadline]:
+    found = [d for d in state.deadlines.values() if d.status == "open" and d.kind in kinds]
+    return sorted(found, key=lambda d: (d.opened_at, d.deadline_id))
+
+
+def _close(
+    state: TimelineState, kinds: tuple[str, ...] | None, status: str, rec: Recorded, *, first_only: bool = False
+) -> None:
+    targets = (
+        _open_of(state, *kinds) if kinds is not None else _open_of(state, *{d.kind for d in state.deadlines.values()})
+    )
+    at = rec.update.occurred_at
+    for d in targets[:1] if first_only else targets:
+        state.deadlines[d.deadline_id] = replace(
+            d, status=status, closed_at=at, closed_by=rec.update.update_id, late=status == "met" and at >= d.due_at
+        )
+
+
+def _archive(state: TimelineState, rec: Recorded, disposition: str, reason: str, policy: DeadlinePolicy | None) -> None:
+    if state.stage == "final":
+        raise IllegalUpdate("kind: a final case (res judicata) cannot be archived")
+    if state.stage == "archived":
+        raise IllegalUpdate("kind: the case is already archived")
+    state.stage_before_archive = state.stage
+    _move(state, "archived", rec)
+    state.archives.append(
+        {
+            "occurred_at": rec.update.occurred_at,
+            "reason": reason,
+            "from_stage": state.stage_before_archive,
+            "disposition": disposition,
+        }
+    )
+    if disposition in ("archive", "provisional_reserve"):
+        _open(state, "archive_elevation", rec, policy)  # art. 334.5 covers both dispositions
+
+
+PRELIMINARY: frozenset[Stage] = frozenset({"complaint_filed", "preliminary_investigation"})
+BEFORE_ACCUSATION: frozenset[Stage] = frozenset({"preparatory_investigation", "intermediate_stage"})
 
 
 def current_deadline(state: TimelineState, policy: DeadlinePolicy) -> Deadline | None:
     """The deadline of the current stage: the statutory term, moved by each extension granted in it."""
-    if state.stage not in OPEN:
+    if state.stage not in OPEN or state.stage_met:
         return None
     statutory = policy.deadline(state.stage, state.complexity, state.stage_started_at)
     deadline = statutory
@@ -148,7 +244,8 @@ def current_deadline(state: TimelineState, policy: DeadlinePolicy) -> Deadline |
         if ext.get("new_deadline") is not None:
             at: datetime = ext["new_deadline"]
         elif deadline is not None:
-            at = deadline.deadline_at + timedelta(days=ext["extra_days"])
+            term = policy.term_for(state.stage, state.complexity)
+            at = policy.calendar.extend(deadline.deadline_at, ext["extra_days"], term.counting if term else "calendar")
         else:
             continue
         longest = statutory.extended_deadline_at if statutory else None
@@ -168,12 +265,18 @@ def _check_extension(state: TimelineState, u: Any, policy: DeadlinePolicy | None
         if u.new_deadline is None:
             raise IllegalUpdate(f"extra_days: {state.stage} has no deadline to extend; give new_deadline instead")
         return
-    at = u.new_deadline if u.new_deadline is not None else current.deadline_at + timedelta(days=u.extra_days)
+    term = policy.term_for(state.stage, state.complexity)
+    counting = term.counting if term is not None else "calendar"
+    at = (
+        u.new_deadline
+        if u.new_deadline is not None
+        else policy.calendar.extend(current.deadline_at, u.extra_days, counting)
+    )
     if at <= current.deadline_at:
         raise IllegalUpdate("new_deadline: an extension must end after the deadline it extends")
-    term = policy.term_for(state.stage, state.complexity)
     if term is not None and term.extension is not None and state.stage_started_at is not None:
-        if at > (term.term + term.extension).add_to(state.stage_started_at):
+        longest = policy.longest(state.stage, state.complexity, state.stage_started_at)
+        if longest is not None and at > longest:
             raise IllegalUpdate(
                 f"new_deadline: beyond the longest term the law allows in {state.stage} for a {state.complexity} case "
                 f"({term.article or 'deadlines file'}: {term.describe()})"
@@ -242,34 +345,130 @@ def apply(state: TimelineState, rec: Recorded, policy: DeadlinePolicy | None = N
             {"occurred_at": at, "complexity": u.complexity, "legal_basis": u.legal_basis, "stage": state.stage}
         )
     elif u.kind == "case_archived":
-        if state.stage == "archived":
-            raise IllegalUpdate("kind: the case is already archived")
-        state.stage_before_archive = state.stage
-        _move(state, "archived", rec)
-        state.archives.append({"occurred_at": at, "reason": u.reason, "from_stage": state.stage_before_archive})
+        _archive(state, rec, "archive", u.reason, policy)
+    elif u.kind == "provisional_reserve":
+        if state.stage not in PRELIMINARY:
+            raise IllegalUpdate(
+                f"kind: provisional_reserve is ordered during the preliminary inquiries (CPP art. 334.4); "
+                f"the case is {state.stage or 'not started'}"
+            )
+        _archive(state, rec, "provisional_reserve", u.reason, policy)
+    elif u.kind == "principio_de_oportunidad":
+        accused = any(
+            p["decision"] == "accusation"
+            for p in state.pronouncements
+            if p["stage_started_at"] == state.stage_started_at
+        )
+        if state.stage in PRELIMINARY:
+            _archive(state, rec, "principio_de_oportunidad", "principio_de_oportunidad", policy)
+            outcome = "abstention"
+        elif state.stage in BEFORE_ACCUSATION and not accused:
+            _move(state, "final", rec, basis="principio de oportunidad, CPP art. 2.7 (sobreseimiento)")
+            outcome = "dismissal"
+        else:
+            raise IllegalUpdate(
+                "kind: principio_de_oportunidad applies until the accusation is filed (CPP art. 2.7); "
+                f"the case is {state.stage or 'not started'}{' and accused' if accused else ''}"
+            )
+        state.opportunity.append({"occurred_at": at, "outcome": outcome, "legal_basis": u.legal_basis})
+    elif u.kind == "elevation_requested":
+        last = state.archives[-1] if state.archives else None
+        if (
+            state.stage != "archived"
+            or last is None
+            or last.get("disposition") not in ("archive", "provisional_reserve")
+        ):
+            raise IllegalUpdate("kind: elevation_requested needs an archive or provisional reserve (CPP art. 334.5)")
+        if any(e["requested_at"] >= last["occurred_at"] for e in state.elevations):
+            raise IllegalUpdate("kind: the elevation of this archive was already requested")
+        windows = _open_of(state, "archive_elevation")
+        late = bool(windows) and at >= windows[-1].due_at
+        _close(state, ("archive_elevation",), "met", rec)
+        state.elevations.append({"requested_at": at, "late": late, "decided_at": None, "outcome": None})
+        _open(state, "elevation_decision", rec, policy)
+    elif u.kind == "elevation_decided":
+        pending = [i for i, e in enumerate(state.elevations) if e["outcome"] is None]
+        if state.stage != "archived" or not pending:
+            raise IllegalUpdate(
+                "kind: elevation_decided needs an elevation requested and not yet decided (CPP art. 334.6)"
+            )
+        _close(state, ("elevation_decision",), "met", rec)
+        # a new dict, never a change in place: clone() shares the entries with the state before
+        state.elevations[pending[-1]] = {**state.elevations[pending[-1]], "decided_at": at, "outcome": u.outcome}
+        if u.outcome == "formalise":
+            _move(state, "preparatory_investigation", rec, basis="fiscal superior, CPP art. 334.6")
+        elif u.outcome == "continue_investigation":
+            _move(state, "preliminary_investigation", rec, basis="fiscal superior, CPP art. 334.6")
+    elif u.kind in ("accusation_filed", "dismissal_requested"):
+        if state.stage != "intermediate_stage":
+            raise IllegalUpdate(
+                f"kind: {u.kind} is the prosecutor's pronouncement of the intermediate stage (CPP art. 344.1); "
+                f"the case is {state.stage or 'not started'}"
+            )
+        if state.stage_met:
+            raise IllegalUpdate("kind: the prosecutor already pronounced in this intermediate stage")
+        state.stage_met = True
+        decision = "accusation" if u.kind == "accusation_filed" else "dismissal"
+        state.pronouncements.append(
+            {"occurred_at": at, "decision": decision, "stage_started_at": state.stage_started_at}
+        )
+        if decision == "accusation":
+            _open(state, "accusation_observations", rec, policy)
+    elif u.kind == "trial_suspended":
+        if state.stage != "trial":
+            raise IllegalUpdate(f"kind: trial_suspended needs a trial (the case is {state.stage or 'not started'})")
+        if state.suspensions and state.suspensions[-1]["resumed_at"] is None:
+            raise IllegalUpdate("kind: the trial is already suspended; record trial_resumed first")
+        state.suspensions.append({"suspended_at": at, "reason": u.reason, "resumed_at": None})
+        _open(state, "trial_resumption", rec, policy)
+    elif u.kind == "trial_resumed":
+        if state.stage != "trial" or not state.suspensions or state.suspensions[-1]["resumed_at"] is not None:
+            raise IllegalUpdate("kind: trial_resumed needs a suspended trial")
+        _resume(state, rec)
+    elif u.kind == "order_issued":
+        if state.stage is None or state.stage not in OPEN:
+            raise IllegalUpdate(f"kind: order_issued needs an open case (the case is {state.stage or 'not started'})")
+        state.orders.append({"occurred_at": at, "order": u.order})
+        _open(state, "appeal_order", rec, policy)
     elif u.kind == "case_reopened":
         if state.stage != "archived":
             raise IllegalUpdate("kind: case_reopened needs an archived case")
         target: Stage = u.stage or state.stage_before_archive or "complaint_filed"
         if target == "final":
             raise IllegalUpdate("stage: a case cannot be reopened into final")
+        _close(state, ("archive_elevation", "elevation_decision"), "cancelled", rec)
         _move(state, target, rec)
         state.reopenings.append({"occurred_at": at, "reason": u.reason, "stage": target})
     elif u.kind == "verdict_issued":
         if state.stage in ("trial", "preparatory_investigation"):  # the latter: terminación anticipada
+            if state.suspensions and state.suspensions[-1]["resumed_at"] is None:
+                _resume(state, rec)
             _move(state, "verdict", rec)
-        elif state.stage not in ("verdict", "appeal"):
+            _open(state, "appeal_sentence", rec, policy)
+        elif state.stage == "appeal":
+            _open(state, "cassation", rec, policy)  # the appeal court's sentence (art. 414.1.a)
+        elif state.stage != "verdict":
             raise IllegalUpdate(
                 f"kind: verdict_issued needs a trial, or a preparatory investigation ended by terminación "
                 f"anticipada (the case is {state.stage or 'not started'})"
             )
         state.verdicts.append({"occurred_at": at, "outcome": u.outcome, "stage": state.stage})
+    elif u.kind == "appeal_filed" and u.against == "order":
+        if state.stage is None or state.stage not in OPEN:
+            raise IllegalUpdate(
+                f"against: an order's appeal needs an open case (the case is {state.stage or 'not started'})"
+            )
+        _close(state, ("appeal_order",), "met", rec, first_only=True)
+        state.appeals.append({"occurred_at": at, "against": "order"})
     elif u.kind == "appeal_filed":
         if state.stage == "verdict":
+            _close(state, ("appeal_sentence",), "met", rec)
             _move(state, "appeal", rec)
-        elif state.stage != "appeal":
+        elif state.stage == "appeal":
+            _close(state, ("cassation",), "met", rec)
+        else:
             raise IllegalUpdate(f"kind: appeal_filed needs a verdict (the case is {state.stage or 'not started'})")
-        state.appeals.append({"occurred_at": at})
+        state.appeals.append({"occurred_at": at, "against": "sentence"})
     elif u.kind == "hearing_scheduled":
         _no_hearings_when_closed(state, kind)
         if _held(state, u.hearing_id):
@@ -285,6 +484,8 @@ def apply(state: TimelineState, rec: Recorded, policy: DeadlinePolicy | None = N
             raise IllegalUpdate("hearing_id: this hearing was already reported as held")
         hearing = _hearing(state, u.hearing_id)
         hearing.status, hearing.held_at = "held", at
+        if state.stage == "trial" and state.suspensions and state.suspensions[-1]["resumed_at"] is None:
+            _resume(state, rec)  # a trial session held is the trial resumed
     elif u.kind == "hearing_postponed":
         _no_hearings_when_closed(state, kind)
         if _held(state, u.hearing_id):
@@ -318,6 +519,11 @@ def apply(state: TimelineState, rec: Recorded, policy: DeadlinePolicy | None = N
     state.entries.append(rec)
     if state.last_activity_at is None or at > state.last_activity_at:
         state.last_activity_at = at
+
+
+def _resume(state: TimelineState, rec: Recorded) -> None:
+    state.suspensions[-1] = {**state.suspensions[-1], "resumed_at": rec.update.occurred_at}
+    _close(state, ("trial_resumption",), "met", rec)
 
 
 def replay(

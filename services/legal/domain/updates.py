@@ -140,6 +140,8 @@ class ReparationPaidUpdate(_Update):
 
 class AppealFiledUpdate(_Update):
     kind: Literal["appeal_filed"]
+    # a sentence's appeal moves the case to the appeal stage; an order's (auto) does not (CPP art. 414)
+    against: Literal["sentence", "order"] | None = None
 
 
 class CaseArchivedUpdate(_Update):
@@ -151,6 +153,68 @@ class CaseReopenedUpdate(_Update):
     kind: Literal["case_reopened"]
     reason: Code | None = None
     stage: ProcessStage | None = None
+
+
+class ProvisionalReserveUpdate(_Update):
+    """Reserva provisional (CPP art. 334.4 as modelled here): set aside until the offender is identified.
+
+    The case is archived (disposition ``provisional_reserve``) and the victim's 5 days to ask for
+    elevation (art. 334.5) run, as for an archive.
+    """
+
+    kind: Literal["provisional_reserve"]
+    reason: Code = "offender_unidentified"
+
+
+class OpportunityAppliedUpdate(_Update):
+    """Principio de oportunidad (CPP art. 2): abstention before the prosecution (archive), or the
+    judge's dismissal (art. 2.7, until the accusation is filed: the case becomes final)."""
+
+    kind: Literal["principio_de_oportunidad"]
+    legal_basis: LegalBasis | None = None
+
+
+class ElevationRequestedUpdate(_Update):
+    """The complainant or victim asks that the archive or reserve be elevated to the superior (art. 334.5)."""
+
+    kind: Literal["elevation_requested"]
+
+
+class ElevationDecidedUpdate(_Update):
+    """The superior prosecutor's decision (art. 334.6): archive upheld, formalise, or go on investigating."""
+
+    kind: Literal["elevation_decided"]
+    outcome: Literal["archive_upheld", "formalise", "continue_investigation"]
+
+
+class AccusationFiledUpdate(_Update):
+    """The prosecutor's accusation (art. 349), the pronouncement art. 344.1 requires after the investigation."""
+
+    kind: Literal["accusation_filed"]
+
+
+class DismissalRequestedUpdate(_Update):
+    """The prosecutor's request for sobreseimiento (art. 344.1/345), the other possible pronouncement."""
+
+    kind: Literal["dismissal_requested"]
+
+
+class TrialSuspendedUpdate(_Update):
+    """A trial session suspended (art. 360.2): it must resume within the term of art. 360.3."""
+
+    kind: Literal["trial_suspended"]
+    reason: Code
+
+
+class TrialResumedUpdate(_Update):
+    kind: Literal["trial_resumed"]
+
+
+class OrderIssuedUpdate(_Update):
+    """A judicial order (auto) that may be appealed within the window of art. 414.1.b."""
+
+    kind: Literal["order_issued"]
+    order: Code
 
 
 CourtUpdate = Annotated[
@@ -170,7 +234,16 @@ CourtUpdate = Annotated[
     | ReparationPaidUpdate
     | AppealFiledUpdate
     | CaseArchivedUpdate
-    | CaseReopenedUpdate,
+    | CaseReopenedUpdate
+    | ProvisionalReserveUpdate
+    | OpportunityAppliedUpdate
+    | ElevationRequestedUpdate
+    | ElevationDecidedUpdate
+    | AccusationFiledUpdate
+    | DismissalRequestedUpdate
+    | TrialSuspendedUpdate
+    | TrialResumedUpdate
+    | OrderIssuedUpdate,
     Field(discriminator="kind"),
 ]
 
@@ -192,6 +265,15 @@ KINDS: tuple[str, ...] = (
     "case_reopened",
     "deadline_extended",
     "complexity_declared",
+    "provisional_reserve",
+    "principio_de_oportunidad",
+    "elevation_requested",
+    "elevation_decided",
+    "accusation_filed",
+    "dismissal_requested",
+    "trial_suspended",
+    "trial_resumed",
+    "order_issued",
 )
 
 _ADAPTER: TypeAdapter[CourtUpdate] = TypeAdapter(CourtUpdate)
@@ -250,7 +332,7 @@ def field_errors(exc: ValidationError, limit: int = 5) -> list[dict[str, str]]:
 
 def _pattern_hint(name: str) -> str:
     last = name.rsplit(".", 1)[-1]
-    if last in ("reason", "measure", "about"):
+    if last in ("reason", "measure", "about", "order"):
         return "must be a snake_case code (free text is not accepted)"
     if last == "currency":
         return "must be an ISO 4217 code such as PEN"
@@ -284,6 +366,15 @@ def schema_examples() -> dict[str, dict[str, Any]]:
         "case_reopened": {"reason": "new_evidence", "stage": "preliminary_investigation"},
         "deadline_extended": {"granted_by": "fiscal_provincial", "legal_basis": "CPP art. 342.1", "extra_days": 60},
         "complexity_declared": {"complexity": "complex", "legal_basis": "CPP art. 342.2"},
+        "provisional_reserve": {"reason": "offender_unidentified"},
+        "principio_de_oportunidad": {"legal_basis": "CPP art. 2"},
+        "elevation_requested": {},
+        "elevation_decided": {"outcome": "formalise"},
+        "accusation_filed": {},
+        "dismissal_requested": {},
+        "trial_suspended": {"reason": "defendant_ill"},
+        "trial_resumed": {},
+        "order_issued": {"order": "prision_preventiva"},
     }
     return {
         kind: {**base, "update_id": f"u-{i:04d}", "kind": kind, **fields}

@@ -8,6 +8,7 @@ import pytest
 
 from tests.integration.legal.conftest import new_id, post, readable_timeline, register_case, timeline, update
 from tests.integration.legal.test_rest import legal_events
+from tests.unit.legal.lima import eod
 
 pytestmark = pytest.mark.integration
 
@@ -49,7 +50,7 @@ def test_imported_case_extension_complexity_and_special_procedures(legal, tokens
     assert post(legal, advocate, granted).json()["results"][0]["status"] == "accepted"
     t = timeline(legal, prep, advocate).json()
     moved = datetime.fromisoformat(t["deadline_at"].replace("Z", "+00:00"))
-    assert moved == started.replace(microsecond=0) + timedelta(days=180)
+    assert moved == eod(started.replace(microsecond=0) + timedelta(days=180))  # the last Lima day's end
     assert t["overdue"] is False and t["extensions"][0]["granted_by"] == "juez_investigacion"
     events = legal_events(stack_env, prep, lambda evs: any(e.type.endswith("deadline_extended") for e in evs))
     assert [e.type for e in events] == [

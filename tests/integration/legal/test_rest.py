@@ -15,6 +15,7 @@ from tests.integration.legal.conftest import (
     update,
 )
 from tests.support import consumer, drain
+from tests.unit.legal.lima import eod
 
 pytestmark = pytest.mark.integration
 
@@ -54,13 +55,14 @@ def test_batch_accepted_and_facts_published_with_deadline(legal, tokens, stack_e
     ]
     second = events[1].payload
     assert second.previous_stage == "complaint_filed" and second.stage == "preliminary_investigation"
-    assert second.deadline_at == datetime(2025, 3, 11, 14, 0, tzinfo=UTC)  # 60 days, from the configured file
+    # 60 days from the configured file, ending with the last Lima day (issue 12 item 3)
+    assert second.deadline_at == eod(datetime(2025, 3, 11, 14, 0, tzinfo=UTC))
     assert events[2].payload.stage == "preliminary_investigation"
 
     register_case(producer, case_id, "org-rest", "adv-rest")
     t = readable_timeline(legal, case_id, tokens("legal_advocate", sub="adv-rest"))
     assert t["stage"] == "preliminary_investigation"
-    assert t["deadline_at"].startswith("2025-03-11T14:00:00")
+    assert t["deadline_at"].startswith("2025-03-12T05:00:00")
     assert t["hearings"][0]["hearing_id"] == "h1" and t["hearings"][0]["status"] == "scheduled"
 
 

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import pytest
 
 from services.legal.domain.deadlines import DeadlineConfigError, load_policy
+from tests.unit.legal.lima import eod
 
 START = datetime(2025, 1, 31, 12, 0, tzinfo=UTC)
 
@@ -24,10 +25,11 @@ def write(tmp_path, body: str):
 
 @pytest.mark.parametrize(
     ("term", "expected"),
+    # whole days and months end with the last Lima day; shorter terms are exact durations
     [
-        ("60d", datetime(2025, 4, 1, 12, 0, tzinfo=UTC)),
-        ("8mo", datetime(2025, 9, 30, 12, 0, tzinfo=UTC)),  # calendar months, clamped to the month's end
-        ("1y6mo", datetime(2026, 7, 31, 12, 0, tzinfo=UTC)),
+        ("60d", eod(datetime(2025, 4, 1, 12, 0, tzinfo=UTC))),
+        ("8mo", eod(datetime(2025, 9, 30, 12, 0, tzinfo=UTC))),  # calendar months, clamped to the month's end
+        ("1y6mo", eod(datetime(2026, 7, 31, 12, 0, tzinfo=UTC))),
         ("2h", datetime(2025, 1, 31, 14, 0, tzinfo=UTC)),
         ("30min", datetime(2025, 1, 31, 12, 30, tzinfo=UTC)),
         ("5s", datetime(2025, 1, 31, 12, 0, 5, tzinfo=UTC)),

@@ -4,6 +4,7 @@ import pytest
 
 from services.legal.domain.deadlines import DeadlineConfigError, DeadlinePolicy, load_policy
 from services.legal.settings import DEFAULT_DEADLINES_FILE, LegalSettings
+from tests.unit.legal.lima import eod
 
 START = datetime(2025, 1, 15, 9, 0, tzinfo=UTC)
 
@@ -11,20 +12,20 @@ START = datetime(2025, 1, 15, 9, 0, tzinfo=UTC)
 def test_shipped_defaults_follow_design():
     policy = load_policy(DEFAULT_DEADLINES_FILE)
     prelim = policy.deadline("preliminary_investigation", "ordinary", START)
-    assert prelim is not None and prelim.deadline_at == datetime(2025, 3, 16, 9, 0, tzinfo=UTC)
+    assert prelim is not None and prelim.deadline_at == eod(datetime(2025, 3, 16, 9, 0, tzinfo=UTC))
     assert prelim.extended_deadline_at is None
     prep = policy.deadline("preparatory_investigation", "ordinary", START)
     assert prep is not None
-    assert prep.deadline_at == datetime(2025, 5, 15, 9, 0, tzinfo=UTC)  # 120 days
-    assert prep.extended_deadline_at == datetime(2025, 7, 14, 9, 0, tzinfo=UTC)  # + 60 days
+    assert prep.deadline_at == eod(datetime(2025, 5, 15, 9, 0, tzinfo=UTC))  # 120 days
+    assert prep.extended_deadline_at == eod(datetime(2025, 7, 14, 9, 0, tzinfo=UTC))  # + 60 days
     complex_ = policy.deadline("preparatory_investigation", "complex", START)
     assert complex_ is not None
-    assert complex_.deadline_at == datetime(2025, 9, 15, 9, 0, tzinfo=UTC)  # 8 months
-    assert complex_.extended_deadline_at == datetime(2026, 5, 15, 9, 0, tzinfo=UTC)  # + 8 months
+    assert complex_.deadline_at == eod(datetime(2025, 9, 15, 9, 0, tzinfo=UTC))  # 8 months
+    assert complex_.extended_deadline_at == eod(datetime(2026, 5, 15, 9, 0, tzinfo=UTC))  # + 8 months
     organised = policy.deadline("preparatory_investigation", "organised_crime", START)
     assert organised is not None
-    assert organised.deadline_at == datetime(2028, 1, 15, 9, 0, tzinfo=UTC)  # 36 months
-    assert organised.extended_deadline_at == datetime(2031, 1, 15, 9, 0, tzinfo=UTC)  # + 36 months
+    assert organised.deadline_at == eod(datetime(2028, 1, 15, 9, 0, tzinfo=UTC))  # 36 months
+    assert organised.extended_deadline_at == eod(datetime(2031, 1, 15, 9, 0, tzinfo=UTC))  # + 36 months
 
 
 def test_complexity_without_entry_falls_back_to_ordinary():

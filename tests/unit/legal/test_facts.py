@@ -11,6 +11,7 @@ from services.legal.domain.updates import parse_update, schema_examples
 from services.legal.settings import DEFAULT_DEADLINES_FILE
 from shared.events import decode, encode
 from shared.events import legal as ev
+from tests.unit.legal.lima import eod
 
 POLICY = load_policy(DEFAULT_DEADLINES_FILE)
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
@@ -38,22 +39,37 @@ def test_stage_changed_carries_previous_stage_and_deadline():
     fact = facts[0]
     assert fact.previous_stage == "complaint_filed" and fact.stage == "preliminary_investigation"
     assert fact.stage_started_at == T0 + timedelta(days=1)
-    assert fact.deadline_at == T0 + timedelta(days=61)
+    assert fact.deadline_at == eod(T0 + timedelta(days=61))
     event = decode(encode(envelopes(facts)[0]))
     assert event.type == "centinela.legal.stage_changed" and event.case_id == "c-9"
     assert event.payload == fact
 
 
+NEEDS_HISTORY = (
+    "stage_changed",
+    "verdict_issued",
+    "appeal_filed",
+    "case_reopened",
+    "elevation_requested",
+    "elevation_decided",
+    "accusation_filed",
+    "dismissal_requested",
+    "trial_suspended",
+    "trial_resumed",
+)
+SET_ASIDE = ("case_archived", "provisional_reserve", "principio_de_oportunidad")
+
+
 def test_every_kind_maps_to_its_fact_with_the_stage_after_it():
     stage = recorded(0, "stage_changed", 0, stage="preliminary_investigation")
     for n, example in enumerate(schema_examples().values(), start=1):
-        if example["kind"] in ("stage_changed", "verdict_issued", "appeal_filed", "case_reopened"):
-            continue  # need a particular history; covered below
+        if example["kind"] in NEEDS_HISTORY:
+            continue  # need a particular history; covered below and in test_deadlines_in_law
         example = {**example, "case_id": "c-9", "occurred_at": (T0 + timedelta(days=1)).isoformat()}
         rec = Recorded(update=parse_update(example), received_at=datetime.now(UTC) + timedelta(microseconds=n))
         facts = facts_for(rec.update, integrate([stage], rec, POLICY))
         kind_fact = facts[-1]
-        assert kind_fact.stage == ("archived" if example["kind"] == "case_archived" else "preliminary_investigation")
+        assert kind_fact.stage == ("archived" if example["kind"] in SET_ASIDE else "preliminary_investigation")
         assert kind_fact.update_id == example["update_id"] and kind_fact.source_system == example["source_system"]
         for env in envelopes(facts):
             assert decode(encode(env)).payload.case_id == "c-9"
@@ -63,15 +79,17 @@ def test_archive_emits_stage_change_then_fact_and_reopen_likewise():
     stage = recorded(1, "stage_changed", 0, stage="preliminary_investigation")
     archive = recorded(2, "case_archived", 1, reason="insufficient_evidence")
     facts = facts_for(archive.update, integrate([stage], archive, POLICY))
-    assert [type(f) for f in facts] == [ev.StageChanged, ev.CaseArchived]
+    # and the victim's window to ask for elevation opens (art. 334.5, issue 12 item 3)
+    assert [type(f) for f in facts] == [ev.StageChanged, ev.CaseArchived, ev.DeadlineSet]
     assert facts[0].stage == "archived" and facts[0].deadline_at is None
     assert isinstance(facts[1], ev.CaseArchived) and facts[1].reason == "insufficient_evidence"
     reopen = recorded(3, "case_reopened", 2, reason="new_evidence")
     facts = facts_for(reopen.update, integrate([stage, archive], reopen, POLICY))
-    assert [type(f) for f in facts] == [ev.StageChanged, ev.CaseReopened]
+    assert [type(f) for f in facts] == [ev.StageChanged, ev.CaseReopened, ev.DeadlineSet]
+    assert isinstance(facts[2], ev.DeadlineSet) and facts[2].status == "cancelled"  # the window closes
     assert isinstance(facts[0], ev.StageChanged)
     assert facts[0].previous_stage == "archived" and facts[0].stage == "preliminary_investigation"
-    assert facts[0].deadline_at == T0 + timedelta(days=62)
+    assert facts[0].deadline_at == eod(T0 + timedelta(days=62))
 
 
 def test_hearing_postponed_carries_count_in_stage():
@@ -94,7 +112,7 @@ def test_event_ids_are_deterministic_per_update_and_type():
     assert envelopes(facts)[0].id == envelopes(facts)[0].id
     archive = recorded(2, "case_archived", 1, reason="no_crime")
     ids = [e.id for e in envelopes(facts_for(archive.update, integrate([first], archive, POLICY)))]
-    assert len(set(ids)) == 2 and envelopes(facts)[0].id not in ids
+    assert len(set(ids)) == 3 and envelopes(facts)[0].id not in ids  # stage, archive, elevation window
 
 
 def test_representation_maps_to_representation_assigned():

@@ -18,6 +18,7 @@ from services.legal.domain.updates import InvalidUpdate, parse_update
 from services.legal.settings import DEFAULT_DEADLINES_FILE
 from shared.durations import add_months
 from shared.events import legal as ev
+from tests.unit.legal.lima import eod
 
 T0 = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
 POLICY: DeadlinePolicy = load_policy(DEFAULT_DEADLINES_FILE)
@@ -68,16 +69,18 @@ START = T0 + timedelta(days=10)
 
 def test_statutory_preparatory_deadline_at_before_after():
     history = build(*PREPARATORY)
-    assert overdue_around(history, START + timedelta(days=120)) == (False, False, True)
+    assert overdue_around(history, eod(START + timedelta(days=120))) == (False, False, True)
     assert replay(history, POLICY).deadline.basis == "CPP art. 342.1"  # type: ignore[union-attr]
 
 
 def test_extension_by_days_moves_the_deadline():
     history = build(*PREPARATORY, extension(100, extra_days=60))
-    new = START + timedelta(days=180)
+    new = eod(START + timedelta(days=180))
     assert overdue_around(history, new) == (False, False, True)
     state = replay(history, POLICY)
-    assert Timeline.build("c-1", state, now=START + timedelta(days=120) + SECOND).overdue is False  # old one passed
+    assert (
+        Timeline.build("c-1", state, now=eod(START + timedelta(days=120)) + SECOND).overdue is False
+    )  # old one passed
     assert state.extensions[0]["granted_by"] == "juez_investigacion" and state.stage == "preparatory_investigation"
 
 
@@ -86,9 +89,9 @@ def test_extension_to_a_date_and_its_limit():
     history = build(*PREPARATORY, extension(100, new_deadline=until.isoformat()))
     assert overdue_around(history, until) == (False, False, True)
     # up to the longest term the law allows (120 + 60 days), not a second beyond
-    at_limit = extension(101, new_deadline=(START + timedelta(days=180)).isoformat())
+    at_limit = extension(101, new_deadline=eod(START + timedelta(days=180)).isoformat())
     integrate(history, at_limit, POLICY)
-    beyond = extension(101, new_deadline=(START + timedelta(days=180) + SECOND).isoformat())
+    beyond = extension(101, new_deadline=(eod(START + timedelta(days=180)) + SECOND).isoformat())
     with pytest.raises(IllegalUpdate, match=r"beyond the longest term .*CPP art\. 342\.1: 120d \+ 60d extension"):
         integrate(history, beyond, POLICY)
     with pytest.raises(IllegalUpdate, match="beyond the longest term"):
@@ -128,13 +131,16 @@ def test_the_extension_publishes_the_moved_deadline():
     assert [type(f) for f in facts] == [ev.StageChanged, ev.DeadlineExtended]
     moved, granted = facts
     assert moved.stage == moved.previous_stage == "preparatory_investigation"  # type: ignore[union-attr]
-    assert moved.deadline_at == START + timedelta(days=150) and moved.deadline_basis == "CPP art. 342.1"  # type: ignore[union-attr]
-    assert granted.deadline_at == START + timedelta(days=150) and granted.extra_days == 30  # type: ignore[union-attr]
+    assert moved.deadline_at == eod(START + timedelta(days=150)) and moved.deadline_basis == "CPP art. 342.1"  # type: ignore[union-attr]
+    assert granted.deadline_at == eod(START + timedelta(days=150)) and granted.extra_days == 30  # type: ignore[union-attr]
 
 
 def test_a_new_stage_starts_without_the_old_extension():
     history = build(*PREPARATORY, extension(100, extra_days=60), rec("stage_changed", 130, stage="intermediate_stage"))
-    assert replay(history, POLICY).deadline is None and replay(history, POLICY).stage_extensions == []
+    state = replay(history, POLICY)
+    # the intermediate stage's own term (art. 344.1: 15 days), not the preparatory extension
+    assert state.stage_extensions == [] and state.deadline is not None
+    assert state.deadline.deadline_at == eod(START + timedelta(days=135)) and state.deadline.basis == "CPP art. 344.1"
 
 
 @pytest.mark.parametrize(
@@ -152,7 +158,7 @@ def test_complexity_declared_moves_the_deadline(stage, complexity, months):
     started = moves[-1].update.occurred_at
     declared = rec("complexity_declared", 20, complexity=complexity, legal_basis="CPP art. 342.2")
     history = build(*moves, declared)
-    assert overdue_around(history, add_months(started, months)) == (False, False, True)
+    assert overdue_around(history, eod(add_months(started, months))) == (False, False, True)
     state = replay(history, POLICY)
     assert state.complexity == complexity and state.complexity_declarations[0]["legal_basis"] == "CPP art. 342.2"
     facts = facts_for(declared.update, integrate(history[:-1], declared, POLICY))
@@ -198,4 +204,4 @@ def test_an_imported_case_starts_in_any_stage_once():
         integrate(history, rec("stage_changed", 1, stage="preliminary_investigation", imported=True), POLICY)
     # an imported preparatory case gets its real deadline from its real start
     prep = build(rec("stage_changed", -200, stage="preparatory_investigation", imported=True))
-    assert overdue_around(prep, T0 + timedelta(days=-80)) == (False, False, True)
+    assert overdue_around(prep, eod(T0 + timedelta(days=-80))) == (False, False, True)

@@ -11,6 +11,7 @@ from services.legal.domain.deadlines import DeadlinePolicy, load_policy
 from services.legal.domain.timeline import IllegalUpdate, Recorded, integrate, replay
 from services.legal.domain.updates import parse_update
 from services.legal.settings import DEFAULT_DEADLINES_FILE
+from tests.unit.legal.lima import eod
 
 T0 = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
 POLICY: DeadlinePolicy = load_policy(DEFAULT_DEADLINES_FILE)
@@ -49,7 +50,7 @@ def test_stage_changes_in_order_set_stage_start_and_deadline():
     state = replay(history, POLICY)
     assert state.stage == "preliminary_investigation"
     assert state.stage_started_at == T0 + timedelta(days=2)
-    assert state.deadline is not None and state.deadline.deadline_at == T0 + timedelta(days=62)
+    assert state.deadline is not None and state.deadline.deadline_at == eod(T0 + timedelta(days=62))
     assert [h["stage"] for h in state.stage_history] == ["complaint_filed", "preliminary_investigation"]
 
 
@@ -79,7 +80,7 @@ def test_same_stage_twice_is_refused_but_reclassification_is_allowed():
     after = result.after
     assert after.complexity == "complex"
     assert after.stage_started_at == T0 + timedelta(days=5)  # the stage did not restart
-    assert after.deadline is not None and after.deadline.deadline_at == datetime(2025, 9, 6, 12, 0, tzinfo=UTC)
+    assert after.deadline is not None and after.deadline.deadline_at == eod(datetime(2025, 9, 6, 12, 0, tzinfo=UTC))
 
 
 def test_complexity_set_with_the_stage_applies_its_term():
@@ -88,7 +89,7 @@ def test_complexity_set_with_the_stage_applies_its_term():
         history, rec("stage_changed", 10, stage="preparatory_investigation", complexity="organised_crime"), POLICY
     )
     assert result.after.deadline is not None
-    assert result.after.deadline.deadline_at == datetime(2028, 1, 11, 12, 0, tzinfo=UTC)
+    assert result.after.deadline.deadline_at == eod(datetime(2028, 1, 11, 12, 0, tzinfo=UTC))
 
 
 def test_late_non_stage_update_is_placed_by_occurred_at():
