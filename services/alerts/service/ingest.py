@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from services.alerts import metrics as m
 from services.alerts.adapters.policy_file import EscalationPolicy
@@ -31,6 +31,12 @@ from shared.events.alerts import AlertAcknowledged, AlertEscalated, AlertRaised,
 from shared.kafka import InvalidMessage
 
 log = logging.getLogger(__name__)
+
+
+def _as_stored(p: AlertRaised) -> dict[str, Any]:
+    """The fields of a raised alert as the database gives them back (UTC, milliseconds)."""
+    at = p.raised_at.astimezone(UTC)
+    return {"_id": p.alert_id, **p.model_dump(), "raised_at": at.replace(microsecond=at.microsecond // 1000 * 1000)}
 
 
 def made_here(event: Event) -> bool:
@@ -61,6 +67,32 @@ class AlertIngestor:
         self.notifier = notifier or Notifier(
             settings, directory, subscriptions, jobs, policy, on_jobs=on_jobs, clock=clock
         )
+
+    def apply_many(self, events: list[Event]) -> None:
+        """Apply a batch in order: each run of raised alerts with one bulk write and one notification
+        write; any other fact on its own, between the runs, so the order of a partition is kept."""
+        run: list[Event] = []
+        for event in events:
+            if isinstance(event.payload, AlertRaised):
+                run.append(event)
+                continue
+            self._ingest_raised(run)
+            run = []
+            self.apply(event)
+        self._ingest_raised(run)
+
+    def _ingest_raised(self, run: list[Event]) -> None:
+        if not run:
+            return
+        raised = [(cast(AlertRaised, e.payload), e.id) for e in run]
+        new = self.alerts.ingest_raised_many(raised, self.clock())
+        for doc in new.values():
+            m.ingested.labels(doc["rule"], doc["severity"]).inc()
+            self.on_change("raised", doc)
+        # what a raise notifies (case, rule, severity, summary, advocate) never changes once stored, so
+        # the event itself says it; a replay queues the same job ids, which are stored once
+        notify = [(e, _as_stored(p)) for e, (p, _) in zip(run, raised, strict=True)]
+        self.notifier.queue_raised_many(notify)
 
     def apply(self, event: Event) -> None:
         p = event.payload

@@ -11,27 +11,36 @@ gets ``None`` — exactly what it gets when the transition is not allowed at all
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import DESCENDING, ReturnDocument
 from pymongo.collection import Collection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from services.alerts.domain.alert_status import ACK_FROM, RESOLVE_FROM
+from services.alerts.domain.alert_status import ACK_FROM, RESOLVE_FROM, aware
 from services.alerts.domain.page_cursor import Position
 from services.alerts.store.documents import AlertDoc
 from shared import outbox
 from shared.events.alerts import AlertAcknowledged, AlertEscalated, AlertRaised, AlertResolved
 
 _NO_OUTBOX = {"outbox": 0}
+#: the inbox's first time window, widened by the density it finds; alerts are never before 1900
+_FIRST_WINDOW = timedelta(minutes=10)
+_OLDEST = datetime(1900, 1, 1, tzinfo=UTC)
 _NEWEST_FIRST = [("raised_at", DESCENDING), ("_id", DESCENDING)]
+#: extra rows per read, for the ones the page's other filters (status, rule...) leave out
+_SLACK = 10
+_MAX_HINTS = 20_000
+_DUPLICATE_KEY = 11000
 _LIST_PROJECTION = {"outbox": 0, "evidence": 0, "history": 0, "notify": 0}
 
 
 class AlertRepository:
     def __init__(self, collection: Collection | None = None) -> None:  # type: ignore[type-arg]
         self.coll: Collection = collection if collection is not None else AlertDoc._get_collection()  # type: ignore[type-arg]
+        #: per scope (an advocate, an organisation), the time window that last filled a page
+        self._window_hints: dict[str, timedelta] = {}
 
     # -- reads
     def get(self, alert_id: str, scope: dict[str, Any] | None = None) -> dict[str, Any] | None:
@@ -48,21 +57,92 @@ class AlertRepository:
         after: Position | None = None,
         *,
         with_total: bool = False,
+        now: datetime | None = None,
     ) -> tuple[list[dict[str, Any]], bool, int | None]:
         """Up to ``limit`` alerts newest first (raised_at, then id), after ``after`` when given.
 
         Returns the alerts, whether more follow, and the count of the whole selection only when
         asked (counting on every page is what made large inboxes slow).
+
+        Query shapes are chosen so that the database reads about as many index entries as the page
+        needs, whatever the size of the collection. A database server that fetches every entry of an
+        index range before it sorts and limits (the local one does; MongoDB does not) reads the whole
+        inbox for ``find({advocate_id}).sort(raised_at).limit(n)``; so the inbox is read in time
+        windows of one equality + a ``raised_at`` range (widened until the page is full), and a
+        case's alerts, few by nature, by ``case_id`` alone. The other filters are applied here.
         """
-        clauses: list[dict[str, Any]] = [scope, filters] if filters else [scope]
-        selection = {"$and": clauses} if len(clauses) > 1 else scope
-        query = selection
-        if after is not None:
-            query = {"$and": [*clauses, {"raised_at": {"$lte": after.at}}, _before(after, "raised_at")]}
-        cursor = self.coll.find(query, _LIST_PROJECTION).sort(_NEWEST_FIRST).limit(limit + 1)
-        docs = list(cursor)
-        total = self.coll.count_documents(selection) if with_total else None
+        need = limit + 1
+        rest = {k: v for k, v in filters.items() if k != "case_id"}
+        if "case_id" in filters:
+            found = [
+                d
+                for d in self.coll.find({"case_id": filters["case_id"]}, _LIST_PROJECTION)
+                if _matches(d, scope) and _matches(d, rest) and _is_after(d, after)
+            ]
+            docs = sorted(found, key=_sort_key, reverse=True)[:need]
+        else:
+            clauses = scope["$or"] if "$or" in scope else [scope]
+            merged: dict[str, dict[str, Any]] = {}
+            for clause in clauses:
+                for d in self._windowed(clause, rest, need, after, now or datetime.now(UTC)):
+                    merged[d["_id"]] = d
+            docs = sorted(merged.values(), key=_sort_key, reverse=True)[:need]
+        total = None
+        if with_total:
+            clauses_all: list[dict[str, Any]] = [scope, filters] if filters else [scope]
+            total = self.coll.count_documents({"$and": clauses_all} if len(clauses_all) > 1 else scope)
         return docs[:limit], len(docs) > limit, total
+
+    def _windowed(
+        self, clause: dict[str, Any], rest: dict[str, Any], need: int, after: Position | None, now: datetime
+    ) -> list[dict[str, Any]]:
+        """The newest ``need`` alerts matching ``clause`` and ``rest`` after ``after``, read window by window.
+
+        Each read is sorted and limited in the database too (what MongoDB serves from the index
+        alone); a read that comes back full continues inside the same window from its last alert.
+        """
+        pos = after  # everything served so far is at or before this position
+        top = after.at if after is not None else now
+        hint_key = repr(sorted(clause.items()))
+        window = self._window_hints.get(hint_key, _FIRST_WINDOW)
+        out: list[dict[str, Any]] = []
+        while True:
+            lower = max(top - window, _OLDEST)
+            lower = lower.replace(microsecond=lower.microsecond // 1000 * 1000)  # the database keeps ms
+            stale = 0
+            while True:
+                bounds: dict[str, Any] = {"$gte": lower}
+                if pos is not None:
+                    bounds["$lte"] = pos.at  # raised_at == pos.at stays in: the id decides
+                # the rows tied with ``pos`` on raised_at come back again first (served already): room for them
+                chunk = need - len(out) + _SLACK + stale
+                rows = list(
+                    self.coll.find({**clause, "raised_at": bounds}, _LIST_PROJECTION).sort(_NEWEST_FIRST).limit(chunk)
+                )
+                fresh = [d for d in rows if _is_after(d, pos)]
+                out += [d for d in fresh if _matches(d, rest)]
+                if len(out) >= need:
+                    self._remember(hint_key, window)
+                    return out
+                if len(rows) < chunk:
+                    break  # the window is read to its start
+                stale = len(rows) - len(fresh)
+                if fresh:
+                    last = fresh[-1]
+                    pos = Position(last["raised_at"], last["_id"])
+                    stale = sum(1 for d in fresh if d["raised_at"] == last["raised_at"])
+            if lower <= _OLDEST:
+                return out
+            # wider next time: by the density seen (enough for what is missing, twice over), within x2 .. x8
+            grow = 8.0 if not rows else min(8.0, max(2.0, 2 * (need - len(out)) / len(rows)))
+            pos = Position(lower, "")  # strictly older than the window just read
+            top, window = lower, window * grow
+
+    def _remember(self, key: str, window: timedelta) -> None:
+        """The window that filled a page of this scope: where its next page, or next request, starts."""
+        if len(self._window_hints) >= _MAX_HINTS:
+            self._window_hints.clear()  # a bound, not a cache policy: a hint is only a first guess
+        self._window_hints[key] = max(window, _FIRST_WINDOW / 10)
 
     def open_counts(self) -> dict[str, int]:
         counts = {s: 0 for s in ("critical", "high", "medium", "low")}
@@ -93,30 +173,41 @@ class AlertRepository:
     # -- consumed lifecycle events (idempotent: a replay finds the transition not allowed)
     def ingest_raised(self, p: AlertRaised, event_id: str, now: datetime) -> bool:
         """Store a raised alert once; True only the first time (a replay or duplicate is a no-op)."""
-        doc = {
-            "case_id": p.case_id,
-            "rule": p.rule,
-            "episode": p.episode,
-            "severity": p.severity,
-            "org_id": p.org_id,
-            "advocate_id": p.advocate_id,
-            "summary": p.summary,
-            "evidence": p.evidence,
-            "raised_at": p.raised_at,
-            "raised_event_id": event_id,
-            "status": "open",
-            "escalation_level": 0,
-            "version": 0,
-            "created_at": now,
-            "updated_at": now,
-            "history": [{"at": now, "action": "raised", "by": "processor"}],
-            "outbox": [],
-        }
+        doc = _raised_doc(p, event_id, now)
         try:  # an upsert on _id is an insert underneath: the unique _id makes it happen once
             result = self.coll.update_one({"_id": p.alert_id}, {"$setOnInsert": doc}, upsert=True)
         except DuplicateKeyError:
             return False
         return result.upserted_id is not None
+
+    def ingest_raised_many(self, raised: list[tuple[AlertRaised, str]], now: datetime) -> dict[str, dict[str, Any]]:
+        """Store a batch of raised alerts with one unordered insert; the alerts stored for the first time.
+
+        The deterministic alert id is the ``_id``: a replay, or a duplicate inside the batch or from
+        another worker, is a duplicate-key error on that one document only, and is not new. The
+        documents returned are the ones just written, so nothing is read back.
+        """
+        docs: dict[str, dict[str, Any]] = {}
+        for p, event_id in raised:
+            docs.setdefault(p.alert_id, {"_id": p.alert_id, **_raised_doc(p, event_id, now)})
+        if not docs:
+            return {}
+        try:
+            self.coll.insert_many(list(docs.values()), ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != _DUPLICATE_KEY for e in errors):
+                raise
+            ordered = list(docs)
+            for e in errors:
+                docs.pop(ordered[e["index"]], None)
+        return docs
+
+    def get_many(self, alert_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The alerts of ``alert_ids`` (one query on _id), by id; missing ones are absent."""
+        if not alert_ids:
+            return {}
+        return {d["_id"]: d for d in self.coll.find({"_id": {"$in": list(set(alert_ids))}}, _NO_OUTBOX)}
 
     def apply_resolved(self, p: AlertResolved, now: datetime) -> dict[str, Any] | None:
         return self._transition(
@@ -224,9 +315,51 @@ class AlertRepository:
         return list(self.coll.find(query, {"outbox": 0, "evidence": 0, "history": 0}).limit(batch))
 
 
-def _before(after: Position, time_field: str) -> dict[str, Any]:
-    """Items after ``after`` in (time, id) descending order: an older time, or the same time and a smaller id."""
-    return {"$or": [{time_field: {"$lt": after.at}}, {time_field: after.at, "_id": {"$lt": after.id}}]}
+def _raised_doc(p: AlertRaised, event_id: str, now: datetime) -> dict[str, Any]:
+    """The stored form of a raised alert (inserted once, never overwritten by a replay)."""
+    return {
+        "case_id": p.case_id,
+        "rule": p.rule,
+        "episode": p.episode,
+        "severity": p.severity,
+        "org_id": p.org_id,
+        "advocate_id": p.advocate_id,
+        "summary": p.summary,
+        "evidence": p.evidence,
+        "raised_at": p.raised_at,
+        "raised_event_id": event_id,
+        "status": "open",
+        "escalation_level": 0,
+        "version": 0,
+        "created_at": now,
+        "updated_at": now,
+        "history": [{"at": now, "action": "raised", "by": "processor"}],
+        "outbox": [],
+    }
+
+
+def _sort_key(doc: dict[str, Any]) -> tuple[datetime, str]:
+    return aware(doc["raised_at"]), str(doc["_id"])
+
+
+def _is_after(doc: dict[str, Any], after: Position | None) -> bool:
+    """Whether ``doc`` comes after ``after`` in the newest-first order (an older time, or the same time
+    and a smaller id)."""
+    return after is None or _sort_key(doc) < (aware(after.at), after.id)
+
+
+def _matches(doc: dict[str, Any], cond: dict[str, Any]) -> bool:
+    """The equality filters and ``$or`` of scopes the inbox uses, evaluated on a fetched alert."""
+    for key, value in cond.items():
+        if key == "$or":
+            if not any(_matches(doc, c) for c in value):
+                return False
+        elif key == "$and":
+            if not all(_matches(doc, c) for c in value):
+                return False
+        elif doc.get(key) != value:
+            return False
+    return True
 
 
 def _push(

@@ -6,9 +6,9 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.collection import Collection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.alerts.domain.page_cursor import Position
 from services.alerts.store.documents import (
@@ -34,6 +34,11 @@ class DirectoryRepository:
 
     def get(self, user_id: str) -> dict[str, Any] | None:
         return self.coll.find_one({"_id": user_id})
+
+    def get_many(self, user_ids: list[str]) -> dict[str, dict[str, Any]]:
+        if not user_ids:
+            return {}
+        return {d["_id"]: d for d in self.coll.find({"_id": {"$in": list(set(user_ids))}})}
 
     def delete(self, user_id: str) -> bool:
         return self.coll.delete_one({"_id": user_id}).deleted_count == 1
@@ -80,6 +85,34 @@ class JobRepository:
         except DuplicateKeyError:  # queued at the same moment by another worker
             return False
         return result.upserted_id is not None
+
+    def enqueue_many(self, jobs: list[tuple[str, str, dict[str, Any]]], now: datetime) -> int:
+        """Insert each (id, channel, payload) once, with one bulk write; how many were new."""
+        if not jobs:
+            return 0
+        ops = [
+            UpdateOne(
+                {"_id": job_id},
+                {
+                    "$setOnInsert": {
+                        "channel": channel,
+                        "status": "pending",
+                        "attempts": 0,
+                        "next_attempt_at": now,
+                        "payload": payload,
+                        "created_at": now,
+                    }
+                },
+                upsert=True,
+            )
+            for job_id, channel, payload in jobs
+        ]
+        try:
+            return self.coll.bulk_write(ops, ordered=False).upserted_count
+        except BulkWriteError as exc:  # queued at the same moment by another worker: not new here
+            if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
+                raise
+            return len(exc.details.get("upserted", []))
 
     def claim(self, now: datetime, lease: timedelta) -> dict[str, Any] | None:
         """Take the most overdue job (or one whose sender died mid-attempt) for ``lease``.

@@ -115,7 +115,8 @@ def test_service_starts_and_acknowledges_while_kafka_is_down(
 
     forwarder = Forwarder(kafka_port, stack_env["CENTINELA_KAFKA_BOOTSTRAP"])
     try:
-        wait_for(lambda: httpx.get(proc.url + "/readyz", timeout=5).status_code == 200, timeout=30, what="ready")
+        # the consumer reconnects with a backoff of up to 30 s, and is "stuck" once the outage passed 30 s
+        wait_for(lambda: httpx.get(proc.url + "/readyz", timeout=5).status_code == 200, timeout=90, what="ready")
         # the relay connected and published the acknowledgement written during the outage
         with consumer(stack_env, ALERTS) as c:
             records = drain(c, lambda rs: bool(facts_for(rs, down.alert_id, "acknowledged")), timeout=60)
