@@ -34,7 +34,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.errors import CentinelaError, StorageUnavailable
 from shared.metrics import HttpMetricsMiddleware, metrics_endpoint
+from shared.openapi import install as install_openapi
 from shared.ratelimit import install as install_rate_limit
+from shared.ratelimit import parse_rules
 from shared.settings import CommonSettings
 
 log = logging.getLogger(__name__)
@@ -162,7 +164,12 @@ def create_app(
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["ops"], summary="Kafka and MongoDB are reachable")
+    @app.get(
+        "/readyz",
+        tags=["ops"],
+        summary="Kafka and MongoDB are reachable",
+        responses={503: {"description": "a dependency is unreachable (body: status and each check)"}},
+    )
     def readyz() -> JSONResponse:
         results = {}
         for name, check in app.state.ready_checks.items():
@@ -226,6 +233,8 @@ def create_app(
 
     # innermost of the middlewares, so a 429 still carries x-request-id and is counted in the HTTP metrics
     install_rate_limit(app, settings)
+    # the 401/403/413/422/429/503 every route can give because of this app, in every OpenAPI document
+    install_openapi(app, parse_rules(settings.rate_limit_routes) if settings.rate_limit_enabled else ())
 
     @app.middleware("http")
     async def request_id(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
