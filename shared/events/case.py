@@ -166,3 +166,23 @@ class ProsecutorRefsSet(EventPayload):
     previous_office: str | None = None
     set_at: datetime
     set_by_role: str
+
+
+@event_type("centinela.reintegration.recorded", 1, SOURCE)
+class ReintegrationRecorded(EventPayload):
+    """A reintegration outcome of the child (IOM indicators), coded values only.
+
+    ``domain`` / ``status``: education (enrolled, attending, dropped_out, completed); employment
+    (in_training, training_completed, employed, not_employed); placement (family, foster, residential,
+    independent); documentation (dni_in_process, dni_obtained). ``effective_date`` is when it became
+    true (a calendar date); ``previous_status`` is the domain's status before this record (the latest by
+    effective date), None for the first record of the domain.
+    """
+
+    org_id: str
+    outcome_id: str
+    domain: Literal["education", "employment", "placement", "documentation"]
+    status: str
+    effective_date: date
+    previous_status: str | None = None
+    recorded_at: datetime

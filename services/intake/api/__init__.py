@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from services.intake.api import cases, documents, followups, oversight, prosecution, referrals, risk, support
+from services.intake.api import (
+    cases,
+    documents,
+    followups,
+    oversight,
+    prosecution,
+    referrals,
+    reintegration,
+    risk,
+    support,
+)
 
 router = APIRouter(prefix="/v1")
-for _sub in (cases, support, risk, followups, referrals, prosecution, documents, oversight):
+for _sub in (cases, support, risk, followups, reintegration, referrals, prosecution, documents, oversight):
     router.include_router(_sub.router)

@@ -41,6 +41,8 @@ ACTIONS: dict[tuple[str, str], str] = {
     ("PATCH", "/cases/{case_id}/follow-ups/{followup_id}"): "followup.record",
     ("POST", "/cases/{case_id}/referrals"): "referral.create",
     ("PATCH", "/cases/{case_id}/referrals/{referral_id}"): "referral.status",
+    ("POST", "/cases/{case_id}/reintegration"): "reintegration.record",
+    ("GET", "/cases/{case_id}/reintegration"): "reintegration.list",
     ("PUT", "/cases/{case_id}/prosecutor-refs"): "case_ref.set",
     ("GET", "/case-refs"): "case_ref.resolve",
     ("POST", "/cases/{case_id}/documents"): "document.add",

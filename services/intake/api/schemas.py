@@ -10,9 +10,11 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic_core import PydanticCustomError
 
 from services.intake.domain import places, prosecution
 from services.intake.domain.model import (
+    REINTEGRATION_STATUSES,
     CaseStatus,
     ExploitationType,
     FollowUpKind,
@@ -20,6 +22,7 @@ from services.intake.domain.model import (
     MethodOfControl,
     MissedReason,
     ReferralStatus,
+    ReintegrationDomain,
     ResponseTimeframe,
     RiskKind,
     RiskSeverity,
@@ -198,6 +201,26 @@ class ProsecutorRefsIn(Strict):
     )
 
 
+# --- reintegration outcomes ---------------------------------------------------------------------------
+class ReintegrationCreate(Strict):
+    domain: ReintegrationDomain
+    status: str = Field(
+        max_length=32,
+        description="; ".join(f"{k}: {', '.join(v)}" for k, v in REINTEGRATION_STATUSES.items()),
+    )
+    effective_date: PastDate = Field(description="when it became true (not in the future)")
+
+    @model_validator(mode="after")
+    def _fits(self) -> ReintegrationCreate:
+        if self.status not in REINTEGRATION_STATUSES[self.domain]:
+            raise PydanticCustomError(
+                "status_for_domain",
+                "status for {domain} must be one of {allowed}",
+                {"domain": self.domain, "allowed": list(REINTEGRATION_STATUSES[self.domain])},
+            )
+        return self
+
+
 # --- case documents ---------------------------------------------------------------------------------
 DocTitle = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
@@ -290,7 +313,22 @@ class CaseOut(CaseSummary):
     followups: list[FollowUpOut] | None = None
     referrals: list[ReferralOut] | None = None
     prosecutor_refs: ProsecutorRefsOut | None = None
+    reintegration: list[ReintegrationOut] | None = None
     identity: dict[str, Any] | None = Field(None, description="only with include_identity=true for allowed roles")
+
+
+class ReintegrationOut(Out):
+    outcome_id: str
+    domain: str
+    status: str
+    effective_date: date
+    recorded_at: datetime
+    recorded_by_role: str
+
+
+class ReintegrationList(Out):
+    items: list[ReintegrationOut] = Field(description="every outcome, by effective date")
+    current: dict[str, ReintegrationOut] = Field(description="each domain's latest outcome by effective date")
 
 
 class ProsecutorRefsOut(Out):

@@ -29,6 +29,18 @@ def referral_out(r: model.Referral) -> s.ReferralOut:
     return s.ReferralOut.model_validate(r.model_dump())
 
 
+def reintegration_out(o: model.ReintegrationOutcome) -> s.ReintegrationOut:
+    return s.ReintegrationOut.model_validate(o.model_dump())
+
+
+def reintegration_list(case: Case) -> s.ReintegrationList:
+    ordered = sorted(case.reintegration, key=lambda o: (o.effective_date, o.recorded_at))
+    return s.ReintegrationList(
+        items=[reintegration_out(o) for o in ordered],
+        current={k: reintegration_out(o) for k, o in case.reintegration_status().items()},
+    )
+
+
 def summary(case: Case, view: access.View) -> s.CaseSummary:
     if view == "provider":  # service providers see no legal or identity data
         return s.CaseSummary(
@@ -67,6 +79,7 @@ def case_out(p: Principal, read: CaseRead) -> s.CaseOut:
                 "risk_flags": [flag_out(f) for f in case.risk_flags],
                 "followups": [followup_out(f) for f in case.followups],
                 "referrals": [referral_out(r) for r in case.referrals],
+                "reintegration": reintegration_list(case).items,
                 "prosecutor_refs": (
                     s.ProsecutorRefsOut.model_validate(case.prosecutor_refs.model_dump())
                     if case.prosecutor_refs

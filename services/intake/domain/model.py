@@ -26,6 +26,7 @@ from shared.events.case import (
     PersonReregistered,
     ProsecutorRefsSet,
     ReferralStatusChanged,
+    ReintegrationRecorded,
     RiskFlagged,
     ServicePlanned,
     SessionRecorded,
@@ -109,6 +110,15 @@ RiskSeverity = vocab.Severity
 FollowUpKind = Literal["reintegration", "post_closure_3_months", "post_closure_6_months", "post_closure_12_months"]
 FollowUpOutcome = Literal["contacted_stable", "contacted_concerns", "not_located", "declined", "other"]
 ReferralStatus = vocab.ReferralStatus
+# Reintegration outcomes (IOM reintegration indicators): the statuses each domain may take.
+ReintegrationDomain = Literal["education", "employment", "placement", "documentation"]
+REINTEGRATION_STATUSES: dict[str, tuple[str, ...]] = {
+    "education": ("enrolled", "attending", "dropped_out", "completed"),
+    "employment": ("in_training", "training_completed", "employed", "not_employed"),
+    "placement": ("family", "foster", "residential", "independent"),
+    "documentation": ("dni_in_process", "dni_obtained"),
+}
+assert set(REINTEGRATION_STATUSES) == set(get_args(ReintegrationDomain))
 # Primero's referral life cycle; who may move it is decided in the API (receiving vs referring org).
 REFERRAL_TRANSITIONS: dict[str, frozenset[str]] = {
     "in_progress": frozenset({"accepted", "rejected", "revoked"}),
@@ -219,6 +229,16 @@ class Referral(_Model):
     history: list[ReferralChange] = Field(default_factory=list)
 
 
+class ReintegrationOutcome(_Model):
+    outcome_id: str
+    domain: str
+    status: str
+    effective_date: date
+    recorded_at: datetime
+    recorded_by: str
+    recorded_by_role: str
+
+
 class ProsecutorRefs(_Model):
     """The prosecutor's and court's numbers of the case (normalised: ``domain.prosecution``)."""
 
@@ -266,6 +286,7 @@ class Case(_Model):
     followups: list[FollowUp] = Field(default_factory=list)
     referrals: list[Referral] = Field(default_factory=list)
     prosecutor_refs: ProsecutorRefs | None = None
+    reintegration: list[ReintegrationOutcome] = Field(default_factory=list)
 
     @property
     def closed(self) -> bool:
@@ -291,6 +312,13 @@ class Case(_Model):
 
     def provider_orgs(self) -> set[str]:
         return {s.provider_org_id for s in self.services}
+
+    def reintegration_status(self) -> dict[str, ReintegrationOutcome]:
+        """The current outcome of each domain: the latest by effective date (then by recording)."""
+        current: dict[str, ReintegrationOutcome] = {}
+        for o in sorted(self.reintegration, key=lambda o: (o.effective_date, o.recorded_at)):
+            current[o.domain] = o
+        return current
 
 
 Change = tuple[Case, list[EventPayload]]
@@ -737,3 +765,42 @@ def set_prosecutor_refs(
         set_by_role=role,
     )
     return _next(case, now, prosecutor_refs=refs), refs, [event]
+
+
+def record_reintegration(
+    case: Case,
+    *,
+    domain: ReintegrationDomain,
+    status: str,
+    effective_date: date,
+    actor: str,
+    role: str,
+    now: datetime,
+    max_items: int,
+) -> tuple[Case, ReintegrationOutcome, list[EventPayload]]:
+    allowed = REINTEGRATION_STATUSES.get(domain)
+    if allowed is None or status not in allowed:
+        raise RuleViolation(f"status for {domain} must be one of {list(allowed or ())}")
+    if len(case.reintegration) >= max_items:
+        raise LimitExceeded(f"a case holds at most {max_items} reintegration outcomes")
+    previous = case.reintegration_status().get(domain)
+    outcome = ReintegrationOutcome(
+        outcome_id=new_id("ro", 12),
+        domain=domain,
+        status=status,
+        effective_date=effective_date,
+        recorded_at=now,
+        recorded_by=actor,
+        recorded_by_role=role,
+    )
+    event = ReintegrationRecorded(
+        case_id=case.case_id,
+        org_id=case.org_id,
+        outcome_id=outcome.outcome_id,
+        domain=domain,
+        status=status,
+        effective_date=effective_date,
+        previous_status=previous.status if previous else None,
+        recorded_at=now,
+    )
+    return _next(case, now, reintegration=[*case.reintegration, outcome]), outcome, [event]

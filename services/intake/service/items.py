@@ -329,3 +329,47 @@ def change_referral(
         details=lambda r: {"referral_id": r.referral_id, "status": r.status},
     )
     return done
+
+
+# --- reintegration outcomes ----------------------------------------------------------------------------
+def record_reintegration(
+    ix: Intake,
+    caller: Caller,
+    case_id: str,
+    *,
+    domain: model.ReintegrationDomain,
+    status: str,
+    effective_date: date,
+    if_match: int | None,
+) -> Changed[model.ReintegrationOutcome]:
+    """The owning organisation's staff record outcomes, also after closure (that is when they matter)."""
+
+    def change(case: Case) -> tuple[Case, model.ReintegrationOutcome, list[EventPayload]]:
+        return model.record_reintegration(
+            case,
+            domain=domain,
+            status=status,
+            effective_date=effective_date,
+            actor=caller.sub,
+            role=caller.principal.role,
+            now=datetime.now(UTC),
+            max_items=ix.settings.max_items_per_case,
+        )
+
+    return mutate(
+        ix,
+        caller,
+        case_id,
+        "reintegration.record",
+        change,
+        expected_version=if_match,
+        details=lambda o: {"outcome_id": o.outcome_id, "domain": o.domain, "status": o.status},
+    )
+
+
+def list_reintegration(ix: Intake, caller: Caller, case_id: str) -> Case:
+    case, view = load(ix, caller, case_id, "reintegration.list")
+    if view != "full":
+        raise denied(ix, caller, "reintegration.list", case_id, "your role may not read reintegration outcomes")
+    audit(ix, caller, "reintegration.list", case_id)
+    return case

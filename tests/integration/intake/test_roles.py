@@ -139,6 +139,17 @@ ROUTES: dict[str, tuple[set[str], Call]] = {
         {"intake_officer", "supervisor"},
         lambda c, f: c.patch(f"/v1/cases/{f.case_id}/referrals/{f.referral()}", json={"status": "revoked"}),
     ),
+    "POST /v1/cases/{id}/reintegration": (
+        {"intake_officer", "supervisor"},
+        lambda c, f: c.post(
+            f"/v1/cases/{f.case_id}/reintegration",
+            json={"domain": "education", "status": "attending", "effective_date": "2024-06-01"},
+        ),
+    ),
+    "GET /v1/cases/{id}/reintegration": (
+        {"intake_officer", "supervisor", "legal_advocate"},
+        lambda c, f: c.get(f"/v1/cases/{f.case_id}/reintegration"),
+    ),
     "PUT /v1/cases/{id}/prosecutor-refs": (
         {"intake_officer", "supervisor", "legal_advocate"},
         lambda c, f: c.put(f"/v1/cases/{f.case_id}/prosecutor-refs", json=f.refs),
