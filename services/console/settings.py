@@ -12,6 +12,8 @@ DEV_TOTP_KEY = "ZGV2LW9ubHktY29uc29sZS10b3RwLWtleS0zMmJ5dGU="
 
 class ConsoleSettings(CommonSettings):
     service_name: str = "console"
+    # documents up to the intake's 10 MiB pass through the console's forms
+    max_body_bytes: int = Field(11_000_000, ge=1024, description="requests larger than this get 413")
 
     console_intake_url: str = Field("http://127.0.0.1:8001", description="base URL of the intake API")
     console_legal_url: str = Field("http://127.0.0.1:8002", description="base URL of the legal API")

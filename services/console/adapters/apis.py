@@ -52,7 +52,7 @@ def token_for(settings: ConsoleSettings, user: User, source_system: str | None =
         roles=list(user.roles),
         org=user.org,
         source_system=source_system,
-        ttl=settings.console_token_ttl_seconds,
+        ttl=min(settings.console_token_ttl_seconds, int(settings.jwt_max_lifetime_seconds)),
     )
 
 
@@ -84,6 +84,9 @@ class ApiClient:
         headers: dict[str, str] | None = None,
         source_system: str | None = None,
         request_id: str | None = None,
+        files: dict[str, tuple[str, bytes, str]] | None = None,
+        data: dict[str, str] | None = None,
+        raw: bool = False,
     ) -> Any:
         h = {"Authorization": f"Bearer {token_for(self.settings, user, source_system)}"}
         if request_id:
@@ -91,7 +94,10 @@ class ApiClient:
         h.update(headers or {})
         clean = {k: v for k, v in (params or {}).items() if v not in (None, "")}
         try:
-            r = self.http.request(method, path, json=json, params=clean, headers=h)
+            if files is not None:
+                r = self.http.request(method, path, files=files, data=data, params=clean, headers=h)
+            else:
+                r = self.http.request(method, path, json=json, params=clean, headers=h)
         except httpx.HTTPError as exc:
             log.warning("%s API unreachable: %s", self.name, type(exc).__name__)
             API_CALLS.labels(self.name, "unreachable").inc()
@@ -105,6 +111,8 @@ class ApiClient:
             except ValueError:
                 detail = None
             raise ApiError(r.status_code, detail)
+        if raw:
+            return r
         if r.status_code == 204 or not r.content:
             return None
         return r.json()

@@ -110,6 +110,13 @@ def case_page(
             )
         except ApiUnavailable:
             timeline_note = "The legal service is not answering."
+    documents: list[dict[str, Any]] | None = None
+    try:
+        documents = list(
+            page.console.apis.intake.get(user, f"/v1/cases/{case_id}/documents", request_id=_rid(page)) or []
+        )
+    except (ApiError, ApiUnavailable):
+        documents = None  # not available to this role (or the service is down): the section is left out
     alerts: list[dict[str, Any]] = []
     alerts_error = None
     if user.has("legal_advocate", "supervisor"):
@@ -121,6 +128,7 @@ def case_page(
         services=_services(case, utcnow()),
         timeline=timeline,
         timeline_note=timeline_note,
+        documents=documents,
         alerts=alerts,
         alerts_error=alerts_error,
         labels=labels,
@@ -407,6 +415,69 @@ async def record_followup(case_id: str, followup_id: str, request: Request, page
         except ApiUnavailable:
             errors = {"_": "The case registry is not answering. Try again in a moment."}
     return case_page(page, case_id, status=422, form_errors=errors, form=form, open_form=f"followup-{followup_id}")
+
+
+@router.post("/cases/{case_id}/documents")
+async def add_document(case_id: str, request: Request, page: Csrf) -> Response:
+    _writer(page, CASE_READERS)
+    assert page.user is not None
+    form = await request.form()
+    errors: forms.Errors = {}
+    upload = form.get("file")
+    category = forms.choice(
+        {"category": str(form.get("category") or "")}, "category", labels.DOCUMENT_CATEGORIES, errors
+    )
+    title = str(form.get("title") or "").strip()[:200]
+    if isinstance(upload, str) or upload is None or not upload.filename:
+        errors["file"] = "Choose a file."
+    if not errors:
+        assert upload is not None and not isinstance(upload, str) and category is not None
+        content = await upload.read()
+        data = {"category": category, **({"title": title} if title else {})}
+        try:
+            page.console.apis.intake.call(
+                page.user,
+                "POST",
+                f"/v1/cases/{case_id[:64]}/documents",
+                files={
+                    "file": (upload.filename or "document", content, upload.content_type or "application/octet-stream")
+                },
+                data=data,
+                request_id=_rid(page),
+            )
+            return _after_write(page, case_id, "Document added.")
+        except ApiError as exc:
+            errors = (
+                {"file": "The file is too large."}
+                if exc.status == 413
+                else {"file": "This kind of file is not accepted: use PDF, PNG, JPEG, text or DOCX."}
+                if exc.status == 415
+                else _api_errors(exc, "The case registry refused the document.")
+            )
+        except ApiUnavailable:
+            errors = {"_": "The case registry is not answering. Try again in a moment."}
+    safe = {"category": category or "", "title": title}
+    return case_page(page, case_id, status=422, form_errors=errors, form=safe, open_form="document")
+
+
+@router.get("/cases/{case_id}/documents/{doc_id}")
+def read_document(case_id: str, doc_id: str, page: CaseReader) -> Response:
+    """The content, from intake (which audits the read), named by the document id, never cached."""
+    assert page.user is not None
+    try:
+        r = page.console.apis.intake.call(
+            page.user, "GET", f"/v1/cases/{case_id[:64]}/documents/{doc_id[:64]}", raw=True, request_id=_rid(page)
+        )
+    except (ApiError, ApiUnavailable) as exc:
+        raise _api_failure(exc) from None
+    return Response(
+        r.content,
+        media_type=r.headers.get("content-type", "application/octet-stream"),
+        headers={
+            "Content-Disposition": r.headers.get("content-disposition", f'attachment; filename="{doc_id[:64]}"'),
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 @router.get("/cases/{case_id}/legal-events/new")

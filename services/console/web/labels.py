@@ -162,6 +162,18 @@ PROSECUTION_OUTCOMES = {
     "archived": N_("Archived"),
     "stalled": N_("Stalled"),
 }
+DOCUMENT_CATEGORIES = {
+    "prosecutor_disposition": N_("Prosecutor's disposition"),
+    "court_ruling": N_("Court ruling"),
+    "legal_report": N_("Legal report"),
+    "legal_other": N_("Other legal document"),
+    "medical_report": N_("Medical report"),
+    "psychological_report": N_("Psychological report"),
+    "social_report": N_("Social report"),
+    "education_record": N_("Education record"),
+    "note": N_("Note"),
+    "other": N_("Other"),
+}
 VERDICTS = {"conviction": N_("Conviction"), "acquittal": N_("Acquittal")}
 SNOOZES = {"1h": N_("1 hour"), "4h": N_("4 hours"), "1d": N_("1 day"), "3d": N_("3 days"), "7d": N_("1 week")}
 SEX = {"female": N_("Female"), "male": N_("Male"), "other": N_("Other"), "unknown": N_("Unknown")}
@@ -174,6 +186,11 @@ DOCUMENT_TYPES = {
 }
 # Messages the APIs answer with, so the form shows them in the user's language.
 API_MESSAGES = (
+    N_("Document added."),
+    N_("Choose a file."),
+    N_("The case registry refused the document."),
+    N_("The file is too large."),
+    N_("This kind of file is not accepted: use PDF, PNG, JPEG, text or DOCX."),
     N_("Check the months: the first must not be after the last."),
     N_("The reports service refused the request."),
     N_("The reports service is not answering. Try again in a moment."),

@@ -378,6 +378,23 @@ def test_an_advocates_morning(stack: Stack, browser: Any) -> None:
     shot(advocate, "09-agenda")
     advocate.goto(f"{s.console.url}/cases/{case_id}")
 
+    # a document: uploaded through the console, listed, and read back (intake encrypts and audits it)
+    advocate.click("text=Agregar un documento")
+    advocate.select_option("#doc-category", "prosecutor_disposition")
+    advocate.fill("#doc-title", "Disposición de apertura")
+    advocate.set_input_files(
+        "#doc-file",
+        files=[{"name": "disposicion.txt", "mimeType": "text/plain", "buffer": "Disposición 12-2026".encode()}],
+    )
+    advocate.click("form[action$='/documents'] button[type=submit]")
+    advocate.wait_for_selector("text=Documento agregado.")
+    link = advocate.locator("#h-docs + ul a", has_text="Disposición de apertura")
+    href = link.get_attribute("href")
+    assert href
+    download = advocate.request.get(f"{s.console.url}{href}")
+    assert download.status == 200 and download.body() == "Disposición 12-2026".encode()
+    assert download.headers["cache-control"] == "no-store"
+
     # English
     advocate.click("nav button[value=en]")
     advocate.wait_for_load_state()

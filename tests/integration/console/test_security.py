@@ -108,6 +108,8 @@ class FakeApis:
             assert case is not None
             if request.method == "POST":
                 return httpx.Response(201, json={"ok": True})
+            if m.group(2) == "/documents":
+                return httpx.Response(200, json=[])
             body = dict(case)
             if request.url.params.get("include_identity") == "true" and p.has("intake_officer", "supervisor"):
                 body["identity"] = {"given_names": "Rosa", "family_names": "Quispe", "birth_date": "2012-01-02"}
