@@ -1,0 +1,1 @@
+"""Kafka consumer of the reports read model."""

@@ -1,0 +1,1 @@
+"""Use cases: project events, materialise cells, answer figures, export."""

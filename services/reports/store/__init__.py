@@ -1,0 +1,1 @@
+"""MongoDB repositories of the reports read model and its audit log."""
