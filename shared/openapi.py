@@ -8,7 +8,8 @@ each route repeating it:
   token;
 * ``404`` on every operation with a path parameter: an unknown id and one outside the caller's scope
   answer the same 404, so a refusal never confirms that a case exists (issue 11 item 2);
-* ``413`` on every operation with a request body (``BodyLimitMiddleware``);
+* ``400`` (a body that is not UTF-8 JSON: FastAPI's "error parsing the body") and ``413`` on every
+  operation with a request body (``BodyLimitMiddleware``);
 * ``429`` with ``Retry-After`` on the operations the per-caller write limit covers (:mod:`shared.ratelimit`);
 * ``503`` with ``Retry-After`` (storage unavailable) on every operation but ``/healthz``;
 * ``422`` in the shape :func:`shared.app.validation_detail` really sends: ``{"detail": [{"field", "type",
@@ -84,6 +85,7 @@ RETRY_AFTER: dict[str, Any] = {
 COMMON: dict[str, dict[str, Any]] = {
     "401": {"description": "no bearer token, or a token refused (expired, wrong signature, lifetime, subject...)"},
     "403": {"description": "the caller's roles or scope do not allow this"},
+    "400": {"description": "the body cannot be read as JSON (not UTF-8, or not JSON at all)"},
     "404": {"description": "unknown, or outside the caller's scope (the two look the same)"},
     "413": {"description": "request body larger than CENTINELA_MAX_BODY_BYTES"},
     "429": {"description": "too many writes from this caller; try again after Retry-After seconds"},
@@ -129,6 +131,7 @@ def complete(document: dict[str, Any], rate_limited: Iterable[RouteRule] = ()) -
             if "{" in path:
                 _add(responses, "404", PROBLEM_REF)
             if "requestBody" in op:
+                _add(responses, "400", PROBLEM_REF)
                 _add(responses, "413", PROBLEM_REF)
             if any(rule.matches(method.upper(), _example_path(path)) for rule in rules):
                 _add(responses, "429", PROBLEM_REF, RETRY_AFTER)

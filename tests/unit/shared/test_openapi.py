@@ -42,11 +42,11 @@ def test_shared_answers_are_declared() -> None:
     app, _ = build()
     doc = app.openapi()
     post = responses(doc, "post", "/v1/cases")
-    assert {"201", "401", "403", "413", "422", "429", "503"} <= set(post)
+    assert {"201", "400", "401", "403", "413", "422", "429", "503"} <= set(post)
     assert "404" not in post  # no path parameter, nothing to miss
     assert "Retry-After" in post["429"]["headers"] and "Retry-After" in post["503"]["headers"]
     get = responses(doc, "get", "/v1/cases/{case_id}")
-    assert {"200", "401", "403", "404", "422", "503"} <= set(get) and "413" not in get and "429" not in get
+    assert {"200", "401", "403", "404", "422", "503"} <= set(get) and not {"400", "413", "429"} & set(get)
     assert get["404"]["description"] == "mine"  # a route's own words are kept
     assert get["404"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Problem"}
     assert set(responses(doc, "get", "/healthz")) == {"200"}
@@ -65,6 +65,15 @@ def test_documented_422_is_the_shape_really_sent() -> None:
     assert r.status_code == 422
     (item,) = r.json()["detail"]
     assert set(item) == set(field_error["properties"]) and item["field"] == "body.nickname"
+
+
+def test_unreadable_body_is_a_documented_400() -> None:
+    app, settings = build()
+    token = mint(settings, sub="o-1", roles=["intake_officer"])
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    r = TestClient(app).post("/v1/cases", content=b"U\xff\xfe{", headers=headers)
+    assert str(r.status_code) in responses(app.openapi(), "post", "/v1/cases")
+    assert r.status_code == 400
 
 
 def test_document_is_built_once() -> None:
