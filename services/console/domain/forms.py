@@ -18,6 +18,13 @@ IDENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,63}$")
 CODE = re.compile(r"^[a-z][a-z0-9_]*$")
 REQUIRED = "This field is required."
 CHOOSE = "Choose one of the options."
+# "CPP art. 342.1", "art. 334.2", "CPP arts. 446-448" (the legal service's citation format)
+LEGAL_BASIS = re.compile(
+    r"^([A-Za-z][A-Za-z0-9.]*( [A-Za-z0-9.]+){0,3} )?arts?\. ?[0-9]+(\.[0-9]+)*[a-z]?"
+    r"( ?[-,y] ?[0-9]+(\.[0-9]+)*[a-z]?)*$"
+)
+ELEVATION_OUTCOMES = ("archive_upheld", "formalise", "continue_investigation")
+REASON_REQUIRED = frozenset({"case_archived", "hearing_postponed", "trial_suspended"})
 
 
 def _get(form: Mapping[str, str], name: str) -> str:
@@ -189,16 +196,40 @@ def court_update_body(
                 required=kind == "stage_changed",
             )
         elif name == "complexity":
-            value = choice(form, "complexity", complexities, errors, required=False)
+            value = choice(form, "complexity", complexities, errors, required=kind == "complexity_declared")
         elif name == "outcome":
             value = choice(form, "outcome", verdicts, errors)
+        elif name == "elevation_outcome":
+            value = choice(form, "elevation_outcome", ELEVATION_OUTCOMES, errors)
+            if value is not None:
+                body["outcome"] = value
+            continue
+        elif name == "against":
+            value = choice(form, "against", ("sentence", "order"), errors, required=False)
+        elif name == "legal_basis":
+            raw = " ".join(_get(form, "legal_basis").split())
+            value = raw or None
+            if raw and not LEGAL_BASIS.match(raw):
+                errors["legal_basis"] = "Cite the article, e.g. CPP art. 342.1"
+            elif not raw and kind == "deadline_extended":
+                errors["legal_basis"] = REQUIRED
+        elif name in ("granted_by", "order"):
+            value = code(form, name, errors)
+        elif name == "extra_days":
+            raw = _get(form, "extra_days")
+            value = None
+            if raw:
+                if raw.isdigit() and 1 <= int(raw) <= 3650:
+                    value = int(raw)
+                else:
+                    errors["extra_days"] = "Enter a whole number of days between 1 and 3650."
         elif name in ("hearing_id", "representative_ref"):
             value = ident(form, name, errors, required=name == "hearing_id")
         elif name in ("reason", "measure", "about"):
             value = code(
-                form, name, errors, required=(name == "measure" or (name == "reason" and kind != "case_reopened"))
+                form, name, errors, required=name == "measure" or (name == "reason" and kind in REASON_REQUIRED)
             )
-        elif name in ("scheduled_for", "new_date"):
+        elif name in ("scheduled_for", "new_date", "new_deadline"):
             at = local_datetime(form, name, tz, errors, required=name == "scheduled_for")
             value = at.isoformat() if at else None
         elif name == "amount":
@@ -221,6 +252,8 @@ def court_update_body(
             value = _get(form, name) or None
         if value is not None:
             body[name] = value
+    if kind == "deadline_extended" and ("new_deadline" in body) == ("extra_days" in body) and not errors:
+        errors["extra_days"] = "Give either the new deadline or the extra days, not both."
     return body, errors
 
 

@@ -117,6 +117,17 @@ COURT_KINDS = {
     "appeal_filed": N_("Appeal filed"),
     "case_archived": N_("Case archived"),
     "case_reopened": N_("Case reopened"),
+    "deadline_extended": N_("Deadline extended"),
+    "complexity_declared": N_("Complexity declared"),
+    "provisional_reserve": N_("Provisional reserve (offender unidentified)"),
+    "principio_de_oportunidad": N_("Principle of opportunity applied"),
+    "elevation_requested": N_("Elevation of the archive requested"),
+    "elevation_decided": N_("Elevation decided by the superior prosecutor"),
+    "accusation_filed": N_("Accusation filed"),
+    "dismissal_requested": N_("Dismissal (sobreseimiento) requested"),
+    "trial_suspended": N_("Trial suspended"),
+    "trial_resumed": N_("Trial resumed"),
+    "order_issued": N_("Judicial order issued"),
 }
 # The kind-specific fields of each court update (README "The court update format").
 COURT_FIELDS: dict[str, tuple[str, ...]] = {
@@ -132,9 +143,26 @@ COURT_FIELDS: dict[str, tuple[str, ...]] = {
     "verdict_issued": ("outcome",),
     "reparation_ordered": ("amount", "currency"),
     "reparation_paid": ("amount", "currency"),
-    "appeal_filed": (),
+    "appeal_filed": ("against",),
     "case_archived": ("reason",),
     "case_reopened": ("reason", "stage"),
+    "deadline_extended": ("granted_by", "legal_basis", "new_deadline", "extra_days"),
+    "complexity_declared": ("complexity", "legal_basis"),
+    "provisional_reserve": ("reason",),
+    "principio_de_oportunidad": ("legal_basis",),
+    "elevation_requested": (),
+    "elevation_decided": ("elevation_outcome",),
+    "accusation_filed": (),
+    "dismissal_requested": (),
+    "trial_suspended": ("reason",),
+    "trial_resumed": (),
+    "order_issued": ("order",),
+}
+APPEAL_AGAINST = {"sentence": N_("A sentence"), "order": N_("An order (auto)")}
+ELEVATION_OUTCOMES = {
+    "archive_upheld": N_("Archive upheld"),
+    "formalise": N_("Formalise the investigation"),
+    "continue_investigation": N_("Continue the investigation"),
 }
 FOLLOWUP_KINDS = {
     "reintegration": N_("Reintegration follow-up"),
@@ -186,6 +214,9 @@ DOCUMENT_TYPES = {
 }
 # Messages the APIs answer with, so the form shows them in the user's language.
 API_MESSAGES = (
+    N_("Cite the article, e.g. CPP art. 342.1"),
+    N_("Enter a whole number of days between 1 and 3650."),
+    N_("Give either the new deadline or the extra days, not both."),
     N_("Document added."),
     N_("Choose a file."),
     N_("The case registry refused the document."),

@@ -187,3 +187,47 @@ def test_court_update_form_builds_the_integrators_body() -> None:
 def test_seed_refuses_outside_dev() -> None:
     with pytest.raises(SystemExit, match="refused"):
         seed(ConsoleSettings(env="prod", jwt_secret="x" * 40, console_totp_key="a" * 43 + "="), "org-dev")
+
+
+def test_the_prosecution_model_paths_have_their_fields() -> None:
+    now = datetime(2026, 3, 1, 10, 0, tzinfo=LIMA)
+    args = (LIMA, labels.COURT_KINDS, labels.COURT_FIELDS, labels.STAGES, labels.COMPLEXITIES, labels.VERDICTS)
+    base = {"occurred_at_date": "2026-02-27", "occurred_at_time": "10:00", "update_id": "con-1"}
+    body, errors = forms.court_update_body(
+        {
+            **base,
+            "kind": "deadline_extended",
+            "granted_by": "judge",
+            "legal_basis": "CPP art. 342.1",
+            "extra_days": "60",
+        },
+        "cs_1",
+        "",
+        *args,
+        now=now,
+    )
+    assert errors == {}
+    assert body["granted_by"] == "judge" and body["legal_basis"] == "CPP art. 342.1" and body["extra_days"] == 60
+    _, errors = forms.court_update_body(
+        {**base, "kind": "deadline_extended", "granted_by": "judge", "legal_basis": "because"},
+        "cs_1",
+        "",
+        *args,
+        now=now,
+    )
+    assert errors["legal_basis"] == "Cite the article, e.g. CPP art. 342.1"
+    _, errors = forms.court_update_body(
+        {**base, "kind": "deadline_extended", "granted_by": "judge", "legal_basis": "art. 342.1"},
+        "cs_1",
+        "",
+        *args,
+        now=now,
+    )
+    assert errors == {"extra_days": "Give either the new deadline or the extra days, not both."}
+    body, errors = forms.court_update_body(
+        {**base, "kind": "elevation_decided", "elevation_outcome": "formalise"}, "cs_1", "", *args, now=now
+    )
+    assert errors == {} and body["outcome"] == "formalise" and "elevation_outcome" not in body
+    body, errors = forms.court_update_body({**base, "kind": "complexity_declared"}, "cs_1", "", *args, now=now)
+    assert errors == {"complexity": "This field is required."}
+    assert set(labels.COURT_FIELDS) == set(labels.COURT_KINDS)
