@@ -2,11 +2,18 @@
 
 Delivery is at-least-once: offsets are committed only after the handler returned, so a crash
 replays the last records and consumers stay idempotent by event id.
+
+Broker authentication and encryption come from the common settings (``CENTINELA_KAFKA_SECURITY_PROTOCOL``,
+``CENTINELA_KAFKA_SASL_*``, ``CENTINELA_KAFKA_SSL_*``) through one builder per client library, so every
+client of every process connects the same way: :func:`kafka_python_security` (KafkaProducer,
+KafkaConsumer, KafkaAdminClient), :func:`aiokafka_security` (AIOKafkaProducer / AIOKafkaConsumer) and
+:func:`faust_credentials` (``faust.App(broker_credentials=...)``).
 """
 
 from __future__ import annotations
 
 import logging
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -74,12 +81,94 @@ def dlq_record_headers(
     ]
 
 
+# -- broker security: one translation of the settings per client library --------------------------------
+
+
+def _uses_ssl(settings: CommonSettings) -> bool:
+    return settings.kafka_security_protocol in ("SSL", "SASL_SSL")
+
+
+def _uses_sasl(settings: CommonSettings) -> bool:
+    return settings.kafka_security_protocol.startswith("SASL_")
+
+
+def kafka_python_security(settings: CommonSettings) -> dict[str, Any]:
+    """Keyword arguments for kafka-python's KafkaProducer, KafkaConsumer and KafkaAdminClient."""
+    config: dict[str, Any] = {"security_protocol": settings.kafka_security_protocol}
+    if _uses_ssl(settings):
+        config.update(
+            ssl_check_hostname=settings.kafka_ssl_check_hostname,
+            ssl_cafile=settings.kafka_ssl_cafile or None,
+            ssl_certfile=settings.kafka_ssl_certfile or None,
+            ssl_keyfile=settings.kafka_ssl_keyfile or None,
+            ssl_password=settings.kafka_ssl_key_password.get_secret_value() or None,
+        )
+    if _uses_sasl(settings):
+        config.update(
+            sasl_mechanism=settings.kafka_sasl_mechanism,
+            sasl_plain_username=settings.kafka_sasl_username,
+            sasl_plain_password=settings.kafka_sasl_password.get_secret_value(),
+        )
+    return config
+
+
+def kafka_ssl_context(settings: CommonSettings) -> ssl.SSLContext | None:
+    """The TLS context of the asyncio clients (aiokafka, faust); ``None`` without TLS."""
+    if not _uses_ssl(settings):
+        return None
+    from aiokafka.helpers import create_ssl_context
+
+    context = create_ssl_context(
+        cafile=settings.kafka_ssl_cafile or None,
+        certfile=settings.kafka_ssl_certfile or None,
+        keyfile=settings.kafka_ssl_keyfile or None,
+        password=settings.kafka_ssl_key_password.get_secret_value() or None,
+    )
+    context.check_hostname = settings.kafka_ssl_check_hostname
+    return context
+
+
+def aiokafka_security(settings: CommonSettings) -> dict[str, Any]:
+    """Keyword arguments for aiokafka's AIOKafkaProducer and AIOKafkaConsumer."""
+    config: dict[str, Any] = {"security_protocol": settings.kafka_security_protocol}
+    context = kafka_ssl_context(settings)
+    if context is not None:
+        config["ssl_context"] = context
+    if _uses_sasl(settings):
+        config.update(
+            sasl_mechanism=settings.kafka_sasl_mechanism,
+            sasl_plain_username=settings.kafka_sasl_username,
+            sasl_plain_password=settings.kafka_sasl_password.get_secret_value(),
+        )
+    return config
+
+
+def faust_credentials(settings: CommonSettings) -> Any:
+    """``broker_credentials`` for ``faust.App`` (None for PLAINTEXT); faust hands them to aiokafka."""
+    protocol = settings.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return None
+    import faust
+
+    context = kafka_ssl_context(settings)
+    if protocol == "SSL":
+        return faust.SSLCredentials(context)
+    credentials = faust.SASLCredentials(
+        username=settings.kafka_sasl_username,
+        password=settings.kafka_sasl_password.get_secret_value(),
+        ssl_context=context,
+        mechanism=settings.kafka_sasl_mechanism,
+    )
+    return credentials
+
+
 class Producer:
     """acks=all, idempotent, bounded retries; ``close`` flushes whatever is buffered."""
 
     def __init__(self, settings: CommonSettings, client_id: str) -> None:
         self.settings = settings
         self._producer = KafkaProducer(
+            **kafka_python_security(settings),
             bootstrap_servers=settings.kafka_bootstrap.split(","),
             client_id=client_id,
             acks="all",
@@ -203,6 +292,7 @@ class ConsumerLoop(Generic[T]):
     def _consume(self) -> None:
         self.consumer = KafkaConsumer(
             *[self.settings.topic(t) for t in self.topics],
+            **kafka_python_security(self.settings),
             bootstrap_servers=self.settings.kafka_bootstrap.split(","),
             group_id=self.settings.topic(self.group_id),
             enable_auto_commit=False,

@@ -129,10 +129,34 @@ class CommonSettings(BaseSettings):
     )
     log_level: str = "INFO"
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="comma-separated host:port list")
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT",
+        description="how every Kafka client talks to the brokers; production: SASL_SSL (SCRAM over TLS) or SSL "
+        "(mutual TLS); PLAINTEXT only on a private dev network",
+    )
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = Field(
+        "SCRAM-SHA-512", description="SASL mechanism when the protocol is SASL_*; PLAIN only over SASL_SSL"
+    )
+    kafka_sasl_username: str = Field("", description="SASL user of this service (one per service, for broker ACLs)")
+    kafka_sasl_password: SecretStr = Field(SecretStr(""), description="SASL password of that user")
+    kafka_ssl_cafile: str = Field("", description="PEM file of the CA that signed the brokers' certificates")
+    kafka_ssl_certfile: str = Field("", description="PEM client certificate (mutual TLS); empty: none")
+    kafka_ssl_keyfile: str = Field("", description="PEM private key of the client certificate")
+    kafka_ssl_key_password: SecretStr = Field(SecretStr(""), description="password of that key, if encrypted")
+    kafka_ssl_check_hostname: bool = Field(
+        True, description="verify that the broker's certificate names the host connected to (keep on)"
+    )
     topic_prefix: str = Field("", description="prepended to every topic name (isolates test runs, tenants)")
     partitions: int = Field(6, ge=1, le=1000, description="partition count shared by every case topic")
     replication_factor: int = Field(1, ge=1, le=7)
-    mongo_uri: str = "mongodb://127.0.0.1:27017/"
+    # repr=False: the URI carries the database password in production (mongodb://user:pass@.../?tls=true)
+    mongo_uri: str = Field(
+        "mongodb://127.0.0.1:27017/",
+        repr=False,
+        description="MongoDB connection string; production: a replica set with credentials and TLS, e.g. "
+        "mongodb://centinela-intake:<password>@db1,db2,db3/?replicaSet=rs0&tls=true&tlsCAFile=/etc/centinela/ca.pem"
+        "&authSource=admin",
+    )
     mongo_db: str = Field("", description="database name; empty means centinela_<service>")
     mongo_timeout_ms: int = Field(
         2000,
@@ -207,6 +231,31 @@ class CommonSettings(BaseSettings):
         if lifetime.total_seconds() < 1:
             raise ValueError("CENTINELA_JWT_MAX_LIFETIME must be at least 1s")
         return value
+
+    @model_validator(mode="after")
+    def _kafka_auth_is_complete(self) -> CommonSettings:
+        if self.kafka_security_protocol.startswith("SASL_"):
+            missing = [
+                name
+                for name, value in (
+                    ("CENTINELA_KAFKA_SASL_USERNAME", self.kafka_sasl_username),
+                    ("CENTINELA_KAFKA_SASL_PASSWORD", self.kafka_sasl_password.get_secret_value()),
+                )
+                if not value
+            ]
+            if missing:
+                raise ValueError(
+                    f"CENTINELA_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs {' and '.join(missing)}"
+                )
+            if self.kafka_security_protocol == "SASL_PLAINTEXT" and self.kafka_sasl_mechanism == "PLAIN":
+                if self.env == "prod":
+                    raise ValueError(
+                        "CENTINELA_KAFKA_SASL_MECHANISM=PLAIN over SASL_PLAINTEXT sends the password in clear; "
+                        "use SASL_SSL or a SCRAM mechanism"
+                    )
+        if bool(self.kafka_ssl_certfile) != bool(self.kafka_ssl_keyfile):
+            raise ValueError("CENTINELA_KAFKA_SSL_CERTFILE and CENTINELA_KAFKA_SSL_KEYFILE go together")
+        return self
 
     @property
     def jwt_max_lifetime_seconds(self) -> float:

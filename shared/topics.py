@@ -55,11 +55,16 @@ def ensure_topics(settings: CommonSettings, timeout: float = 60.0) -> list[str]:
     from kafka.admin import KafkaAdminClient, NewTopic
     from kafka.errors import KafkaError, TopicAlreadyExistsError
 
+    from shared.kafka import kafka_python_security
+
     deadline = time.monotonic() + timeout
     while True:
         try:
             admin = KafkaAdminClient(
-                bootstrap_servers=settings.kafka_bootstrap, client_id="centinela-topics", request_timeout_ms=10000
+                bootstrap_servers=settings.kafka_bootstrap,
+                client_id="centinela-topics",
+                request_timeout_ms=10000,
+                **kafka_python_security(settings),
             )
             break
         except KafkaError as exc:  # broker still starting
