@@ -19,11 +19,13 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.routing import Route
 
+from services.alerts.adapters import webhooks
 from services.alerts.adapters.consumer import alerts_consumer
 from services.alerts.adapters.live_stream import Broadcaster
 from services.alerts.adapters.policy_file import EscalationPolicy
 from services.alerts.api import admin_routes, inbox_routes
 from services.alerts.domain.page_cursor import CursorCodec, derive_key
+from services.alerts.domain.webhook_targets import AllowList
 from services.alerts.service import AlertsService
 from services.alerts.service.configuration import Configuration
 from services.alerts.service.delivery import DeliveryWorker
@@ -65,7 +67,14 @@ def build_app(settings: AlertsSettings | None = None) -> FastAPI:
         runtime.app.state.alerts = AlertsService(
             settings=settings,
             inbox=Inbox(alerts, notifier, cursors, on_change=live.publish, on_outbox=publisher.notify),
-            configuration=Configuration(subscriptions, directory, deliveries, cursors),
+            configuration=Configuration(
+                subscriptions,
+                directory,
+                deliveries,
+                cursors,
+                allow=AllowList.parse(settings.webhook_allow_hosts),
+                resolve=webhooks.resolve,
+            ),
             live=live,
         )
         ingestor = AlertIngestor(

@@ -44,6 +44,12 @@ class AlertsSettings(CommonSettings):
     notify_backoff_max_seconds: float = Field(600.0, gt=0)
     notify_poll_seconds: float = Field(1.0, gt=0, description="how often the delivery worker looks for due jobs")
     webhook_timeout_seconds: float = Field(5.0, gt=0)
+    webhook_allow_hosts: str = Field(
+        "",
+        description="comma-separated host names, IP addresses or CIDR networks webhooks may reach although "
+        "they are loopback, link-local, private or metadata addresses (refused otherwise, at subscription "
+        "and before each delivery); e.g. hooks.internal,10.20.0.0/16",
+    )
     escalation_tick_seconds: float = Field(5.0, gt=0, description="wall-clock period of the escalation loop")
     escalation_max_level: int = Field(3, ge=1, le=10, description="level n is reached after n x the severity time")
     sse_heartbeat_seconds: float = Field(15.0, gt=0, description="comment line sent on idle live streams")

@@ -143,6 +143,8 @@ def stack(
             "CENTINELA_ESCALATION_TICK_SECONDS": "0.5",
             "CENTINELA_NOTIFY_POLL_SECONDS": "0.2",
             "CENTINELA_NOTIFY_BACKOFF_BASE_SECONDS": "0.2",
+            # the webhook receiver listens on loopback, which webhooks may not reach unless allowed
+            "CENTINELA_WEBHOOK_ALLOW_HOSTS": "127.0.0.1",
         },
         ports[2],
     )

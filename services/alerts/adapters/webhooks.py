@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 import time
 from dataclasses import dataclass
 
 import httpx
 
 from services.alerts.adapters.webhook_signing import sign
+from services.alerts.domain.webhook_targets import IPAddress
+
+
+def resolve(host: str, port: int) -> list[IPAddress]:
+    """Every address ``host`` resolves to (what the HTTP client may connect to)."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
 
 
 @dataclass

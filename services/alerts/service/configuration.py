@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.alerts.domain.page_cursor import CursorCodec, CursorError, Position, query_digest
+from services.alerts.domain.webhook_targets import AllowList, Resolver, target_problem
 from services.alerts.service.errors import InvalidField, NotFound
 from services.alerts.store.contacts import DeliveryRepository, DirectoryRepository, SubscriptionRepository
 from shared.auth import Principal
@@ -20,8 +21,13 @@ class Configuration:
         deliveries: DeliveryRepository,
         cursors: CursorCodec,
         *,
+        allow: AllowList | None = None,
+        resolve: Resolver | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        #: webhook targets: internal addresses refused unless allowed (names resolved with ``resolve``)
+        self.allow = allow or AllowList()
+        self.resolve = resolve
         self.subscriptions = subscriptions
         self.directory = directory
         self.deliveries = deliveries
@@ -30,6 +36,9 @@ class Configuration:
 
     # -- webhook subscriptions
     def create_subscription(self, principal: Principal, fields: dict[str, Any]) -> dict[str, Any]:
+        problem = target_problem(fields["url"], self.allow, self.resolve)
+        if problem is not None:
+            raise InvalidField("body.url", problem)
         return self.subscriptions.create({**fields, "created_at": self.clock(), "created_by": principal.sub})
 
     def list_subscriptions(self) -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ import httpx
 
 from services.alerts import metrics as m
 from services.alerts.adapters import smtp, webhooks
+from services.alerts.domain.webhook_targets import AllowList, Resolver, target_problem
 from services.alerts.settings import AlertsSettings
 from services.alerts.store.contacts import DeliveryRepository, JobRepository, SubscriptionRepository
 from shared.background import BackgroundLoop
@@ -39,9 +40,12 @@ class DeliveryWorker(BackgroundLoop):
         subscriptions: SubscriptionRepository,
         deliveries: DeliveryRepository,
         *,
+        resolve: Resolver = webhooks.resolve,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         super().__init__()
+        self.allow = AllowList.parse(settings.webhook_allow_hosts)
+        self.resolve = resolve
         self.settings = settings
         self.jobs = jobs
         self.subscriptions = subscriptions
@@ -79,7 +83,10 @@ class DeliveryWorker(BackgroundLoop):
             outcome, error = "error", type(exc).__name__
         now = self.clock()
         attempt = job["attempts"]
-        if outcome in ("sent", "disabled", "cancelled"):
+        if outcome == "blocked":  # trying again would knock at the same door
+            recorded = self.jobs.finish(job["_id"], attempt, "failed", now, error)
+            m.notifications.labels(channel, "blocked").inc()
+        elif outcome in ("sent", "disabled", "cancelled"):
             recorded = self.jobs.finish(job["_id"], attempt, "done" if outcome == "sent" else outcome, now)
             m.notifications.labels(channel, outcome).inc()
         elif attempt >= self.settings.notify_max_attempts:
@@ -108,6 +115,22 @@ class DeliveryWorker(BackgroundLoop):
         sub = self.subscriptions.get(p["subscription_id"])
         if sub is None:  # deleted since: nobody to deliver to
             return "cancelled", None
+        # again now, after resolving the name: it may point inside since the subscription was made
+        if target_problem(sub["url"], self.allow, self.resolve) is not None:
+            self.deliveries.record(
+                subscription_id=sub["_id"],
+                job_id=job["_id"],
+                event_id=p["event_id"],
+                event_type=p["event_type"],
+                alert_id=p["alert_id"],
+                attempt=job["attempts"],
+                at=self.clock(),
+                outcome="blocked",
+                status_code=None,
+                error="address not allowed",
+                duration_ms=0.0,
+            )
+            return "blocked", "address not allowed"
         result = webhooks.post(
             self._http, sub["url"], sub["secret"], p["body"].encode(), p["event_id"], p["event_type"]
         )

@@ -109,7 +109,7 @@ class DeliveryDoc(Document):
     alert_id = StringField()
     attempt = IntField()
     at = DateTimeField()
-    outcome = StringField()  # delivered | failed
+    outcome = StringField()  # delivered | failed | blocked (address not allowed at delivery time)
     status_code = IntField()
     error = StringField()
     duration_ms = FloatField()

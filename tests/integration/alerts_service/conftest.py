@@ -159,6 +159,8 @@ def alerts_service(
         "CENTINELA_NOTIFY_POLL_SECONDS": "0.2",
         "CENTINELA_NOTIFY_MAX_ATTEMPTS": "4",
         "CENTINELA_WEBHOOK_TIMEOUT_SECONDS": "3",
+        # the test receivers listen on loopback, which webhooks may not reach unless allowed
+        "CENTINELA_WEBHOOK_ALLOW_HOSTS": "127.0.0.1",
         "CENTINELA_SSE_HEARTBEAT_SECONDS": "0.5",
     }
     proc = Proc("alerts-service", uvicorn_args("services.alerts.main:app", port), env, log_dir, port=port)

@@ -356,6 +356,21 @@ def test_webhook_signed_and_retried(alerts_service: AlertsService, receiver: Rec
         assert denied.status_code == 403
     bad = s.post("/v1/subscriptions", admin, {"url": "ftp://example.test/x", "secret": secret})
     assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "body.url"
+    # nothing inside: loopback beyond the allow-list, link-local metadata, private ranges, credentials
+    for inside in (
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.7/hook",
+        "http://192.168.1.1:8080/",
+        "http://[::1]:9000/",
+        "http://127.0.0.2/",
+        "http://localhost:9000/",
+        "http://metadata.google.internal/computeMetadata/v1/",
+        "https://admin:hunter2@hooks.example.test/x",
+    ):
+        refused = s.post("/v1/subscriptions", admin, {"url": inside, "secret": secret})
+        assert refused.status_code == 422, (inside, refused.text)
+        assert refused.json()["detail"][0]["field"] == "body.url"
+        assert "hunter2" not in refused.text
     created = s.post("/v1/subscriptions", admin, {"url": receiver.url, "secret": secret, "filter": {"org_id": org}})
     assert created.status_code == 201, created.text
     sub = created.json()
