@@ -9,10 +9,18 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
-from services.intake.domain import places, prosecution
+from services.intake.domain import htcds, places, prosecution
 from services.intake.domain.model import (
     REINTEGRATION_STATUSES,
     CaseStatus,
@@ -80,12 +88,19 @@ Region = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[\w]
 Place = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 PlaceCode = Annotated[str, StringConstraints(max_length=16), AfterValidator(places.normalise_place_code)]
 ExploitationList = Annotated[list[ExploitationType], Field(max_length=11), AfterValidator(_unique)]
-ControlList = Annotated[list[MethodOfControl], Field(max_length=14), AfterValidator(_unique)]
+# HTCDS 2.0 values; the earlier words are accepted and translated first (domain.htcds)
+ControlList = Annotated[
+    list[MethodOfControl],
+    BeforeValidator(htcds.methods_of_control),
+    Field(max_length=len(htcds.METHODS_OF_CONTROL)),
+    AfterValidator(_unique),
+]
+Trafficking = Annotated[TraffickingStatus, BeforeValidator(htcds.trafficking_status)]
 
 
 class CaseCreate(Strict):
     identity: Identity | None = None
-    trafficking_status: TraffickingStatus | None = None
+    trafficking_status: Trafficking | None = None
     exploitation_types: ExploitationList = Field(default_factory=list)
     methods_of_control: ControlList = Field(default_factory=list)
     region: Region | None = None
@@ -107,7 +122,7 @@ class CaseCreate(Strict):
 class CasePatch(Strict):
     status: CaseStatus | None = None
     advocate_id: Ident | None = None
-    trafficking_status: TraffickingStatus | None = None
+    trafficking_status: Trafficking | None = None
     exploitation_types: ExploitationList | None = None
     methods_of_control: ControlList | None = None
     region: Region | None = None

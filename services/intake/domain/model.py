@@ -11,8 +11,9 @@ import secrets
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from services.intake.domain import htcds
 from shared import vocab
 from shared.events.case import (
     AdvocateAssigned,
@@ -37,7 +38,8 @@ from shared.events.envelope import EventPayload
 # The lists other services share come from shared.vocab, so intake, events and rules cannot drift.
 CaseStatus = vocab.CaseStatus
 CLOSED_STATUSES = vocab.CLOSED_STATUSES
-TraffickingStatus = vocab.TraffickingStatus
+# HTCDS 2.0 values; the earlier words are still accepted (domain.htcds has the mapping)
+TraffickingStatus = htcds.TraffickingStatus
 ExploitationType = Literal[
     "ForcedLabour",
     "SexualExploitation",
@@ -51,22 +53,7 @@ ExploitationType = Literal[
     "OrganRemoval",
     "Other",
 ]
-MethodOfControl = Literal[
-    "PhysicalAbuse",
-    "SexualAbuse",
-    "PsychologicalAbuse",
-    "Threats",
-    "ThreatsToFamily",
-    "DebtBondage",
-    "FalsePromises",
-    "WithheldDocuments",
-    "WithheldEarnings",
-    "RestrictedMovement",
-    "Isolation",
-    "SubstanceDependence",
-    "ExcessiveWorkingHours",
-    "Other",
-]
+MethodOfControl = htcds.MethodOfControl
 SplType = Literal[
     "Education",
     "Financial",
@@ -287,6 +274,10 @@ class Case(_Model):
     referrals: list[Referral] = Field(default_factory=list)
     prosecutor_refs: ProsecutorRefs | None = None
     reintegration: list[ReintegrationOutcome] = Field(default_factory=list)
+
+    # Cases stored with the earlier words read as HTCDS values (written back at their next change).
+    _status = field_validator("trafficking_status", mode="before")(htcds.trafficking_status)
+    _control = field_validator("methods_of_control", mode="before")(htcds.methods_of_control)
 
     @property
     def closed(self) -> bool:
