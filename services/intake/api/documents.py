@@ -52,6 +52,8 @@ def out(item: documents.Shown) -> s.DocumentOut:
     response_model=s.DocumentOut,
     summary="add a document (multipart: file, category, title); encrypted at rest",
     responses={
+        403: {"description": "a service provider adding a legal document"},
+        404: {"description": "no such case, or not yours"},
         413: {"description": "larger than CENTINELA_DOCUMENTS_MAX_BYTES"},
         415: {"description": "not one of the allowed types (by its first bytes)"},
     },
@@ -81,7 +83,12 @@ def add_document(
     return out(added)
 
 
-@router.get("/cases/{case_id}/documents", response_model=list[s.DocumentOut], summary="list documents (audited)")
+@router.get(
+    "/cases/{case_id}/documents",
+    response_model=list[s.DocumentOut],
+    summary="list documents (audited)",
+    responses={404: {"description": "no such case, or not yours"}},
+)
 def list_documents(case_id: CaseId, ix: Ix, caller: DocumentReadCaller) -> list[s.DocumentOut]:
     return [out(item) for item in documents.list_documents(ix, caller, case_id)]
 
@@ -90,7 +97,10 @@ def list_documents(case_id: CaseId, ix: Ix, caller: DocumentReadCaller) -> list[
     "/cases/{case_id}/documents/{doc_id}",
     response_class=Response,
     summary="a document's content (audited)",
-    responses={200: {"content": {t: {} for t in d.MEDIA_TYPES.values()}, "description": "the content"}},
+    responses={
+        200: {"content": {t: {} for t in d.MEDIA_TYPES.values()}, "description": "the content"},
+        404: {"description": "no such case or document, or not yours"},
+    },
 )
 def read_document(case_id: CaseId, doc_id: DocId, ix: Ix, caller: DocumentReadCaller) -> Response:
     found = documents.read(ix, caller, case_id, doc_id)

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import re
 
-UBIGEO_RE = re.compile(r"^(\d{2})(\d{2})?$")
-ISO_3166_RE = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
+UBIGEO_RE = re.compile(r"^(\d{2})(\d{2})?$", re.ASCII)
+ISO_3166_RE = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$", re.ASCII)
 PERU_DEPARTMENTS = range(1, 26)
 EXAMPLE = "17 (Madre de Dios), 1701 (Tambopata) or BO-L"
 

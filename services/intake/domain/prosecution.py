@@ -18,9 +18,10 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-CARPETA_RE = re.compile(r"^\d{4,12}-(\d{4})-\d{1,7}(-\d{1,3})?$")
-OFFICE_RE = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,39}$")
-EXPEDIENTE_RE = re.compile(r"^\d{5}-(\d{4})-\d{1,4}-\d{4}-[A-Z]{2}-[A-Z]{2}-\d{2}$")
+# re.ASCII: ``\d`` is 0-9 only (other scripts' digits are not file numbers)
+CARPETA_RE = re.compile(r"^\d{4,12}-(\d{4})-\d{1,7}(-\d{1,3})?$", re.ASCII)
+OFFICE_RE = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,39}$", re.ASCII)
+EXPEDIENTE_RE = re.compile(r"^\d{5}-(\d{4})-\d{1,4}-\d{4}-[A-Z]{2}-[A-Z]{2}-\d{2}$", re.ASCII)
 FIRST_YEAR = 1990  # no carpeta under any code of criminal procedure in use is older
 
 CARPETA_EXAMPLE = "3306014501-2023-245-0"

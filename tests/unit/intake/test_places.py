@@ -21,7 +21,7 @@ def test_codes(raw: str, code: str) -> None:
     assert places.normalise_place_code(raw) == code
 
 
-@pytest.mark.parametrize("raw", ["00", "26", "99", "1700", "170101", "Lima", "B-1", ""])
+@pytest.mark.parametrize("raw", ["00", "26", "99", "1700", "170101", "Lima", "B-1", "", "١٧"])
 def test_bad_codes(raw: str) -> None:
     with pytest.raises(ValueError) as exc:
         places.normalise_place_code(raw)

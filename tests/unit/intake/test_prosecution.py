@@ -119,3 +119,10 @@ def test_who_may_resolve() -> None:
     assert not access.can_resolve_ref(p("court_integrator", org=None), c, None)
     assert not access.can_resolve_ref(p("admin", org=None), c, None)
     assert not access.can_resolve_ref(p("service_provider"), c, None)
+
+
+def test_only_ascii_digits_are_file_numbers() -> None:
+    with pytest.raises(ValueError):
+        prosecution.normalise_carpeta("٣٣٠٦٠١٤٥٠١-2023-245-0")
+    with pytest.raises(ValueError):
+        prosecution.normalise_expediente("٠٠١٢٣-2023-0-1801-JR-PE-01")
