@@ -29,7 +29,11 @@ def build_app(settings: ReportsSettings | None = None, *, consume: bool = True) 
         facts = FactsRepository(db)
         runtime.app.state.reports = Reports(CellRepository(db), facts, AuditLog(db), settings.reports_min_cell)
         materialiser = Materialiser(
-            db, settings.reports_materialise_seconds, settings.reports_materialise_batch, settings.reports_lease_seconds
+            db,
+            settings.reports_materialise_seconds,
+            settings.reports_materialise_batch,
+            settings.reports_lease_seconds,
+            k=settings.reports_min_cell,
         )
         runtime.app.state.materialiser = materialiser
         runtime.start(materialiser)

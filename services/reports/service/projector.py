@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import socket
+import time
 from typing import Any
 
 from pymongo.database import Database
 
-from services.reports.domain.figures import DIMENSIONS, merge
+from services.reports.domain.figures import DIMENSIONS, OUTCOMES, STAGES, figures, merge
 from services.reports.store.readmodel import CellRepository, FactsRepository, Lease, VersionConflict
 from shared.background import BackgroundLoop
 from shared.events import Event
@@ -20,6 +22,71 @@ log = logging.getLogger(__name__)
 EVENTS = counter("centinela_reports_events_total", "events folded into the read model", ("outcome",))
 DIRTY = gauge("centinela_reports_dirty_cases", "cases changed and not yet folded into the cells")
 CELLS_WRITTEN = counter("centinela_reports_cells_written_total", "aggregate cells recomputed")
+# The overall figures (every organisation, region and period) for the Justice access dashboard.
+# Labels are the figure's own dimensions only (stage, outcome, quantile, milestone), never an
+# organisation or a region: a small one could be picked out from a time series. A suppressed
+# figure is NaN.
+FIG_CASES = gauge("centinela_reports_cases", "cases in the read model", multiprocess_mode="max")
+FIG_STAGE_DAYS = gauge(
+    "centinela_reports_stage_duration_days",
+    "time in a prosecution stage (completed stays)",
+    ("stage", "quantile"),
+    multiprocess_mode="max",
+)
+FIG_OUTCOME = gauge(
+    "centinela_reports_prosecution_outcome_ratio",
+    "share of prosecuted cases by outcome",
+    ("outcome",),
+    multiprocess_mode="max",
+)
+FIG_PSY_DAYS = gauge(
+    "centinela_reports_rescue_to_psychosocial_days",
+    "rescue to first psychosocial session",
+    ("quantile",),
+    multiprocess_mode="max",
+)
+FIG_COVERAGE = gauge(
+    "centinela_reports_service_coverage_ratio", "sessions attended / sessions planned", multiprocess_mode="max"
+)
+FIG_FOLLOWUPS = gauge(
+    "centinela_reports_followups_done_ratio",
+    "post-closure follow-ups done / planned",
+    ("milestone",),
+    multiprocess_mode="max",
+)
+FIG_ALERTS = gauge("centinela_reports_alerts_per_case", "alerts raised per case", multiprocess_mode="max")
+FIG_ACK_HOURS = gauge(
+    "centinela_reports_ack_duration_hours",
+    "time from an alert to its acknowledgement",
+    ("quantile",),
+    multiprocess_mode="max",
+)
+
+
+def _num(value: object) -> float:
+    return float(value) if isinstance(value, (int, float)) else math.nan
+
+
+def publish_figures(fig: dict[str, Any]) -> None:
+    """Set the overall-figure gauges from :func:`figures` output (None -> NaN)."""
+    FIG_CASES.set(_num(fig.get("cases")))
+    prosecution = fig.get("prosecution") or {}
+    for stage in STAGES:
+        stats = (prosecution.get("stage_days") or {}).get(stage) or {}
+        for q in ("median", "p90"):
+            FIG_STAGE_DAYS.labels(stage, q).set(_num(stats.get(q)))
+    for outcome in OUTCOMES:
+        FIG_OUTCOME.labels(outcome).set(_num((prosecution.get(outcome) or {}).get("share")))
+    psy = fig.get("rescue_to_psychosocial_days") or {}
+    for q in ("median", "p90"):
+        FIG_PSY_DAYS.labels(q).set(_num(psy.get(q)))
+    FIG_COVERAGE.set(_num((fig.get("service_coverage") or {}).get("coverage")))
+    for milestone, values in (fig.get("followups") or {}).items():
+        FIG_FOLLOWUPS.labels(milestone).set(_num((values or {}).get("share_done")))
+    alerts = fig.get("alerts") or {}
+    FIG_ALERTS.set(_num(alerts.get("per_case")))
+    for q in ("median", "p90"):
+        FIG_ACK_HOURS.labels(q).set(_num((alerts.get("hours_to_acknowledge") or {}).get(q)))
 
 
 class Projector:
@@ -58,8 +125,13 @@ class Materialiser(BackgroundLoop):
 
     thread_name = "reports-materialiser"
 
-    def __init__(self, db: Database[Any], period: float, batch: int, lease_seconds: float) -> None:
+    def __init__(
+        self, db: Database[Any], period: float, batch: int, lease_seconds: float, k: int = 5, gauges_every: float = 30.0
+    ) -> None:
         super().__init__()
+        self.k = k
+        self.gauges_every = gauges_every
+        self._gauges_at = 0.0
         self.facts = FactsRepository(db)
         self.cells = CellRepository(db)
         self.lease = Lease(db, "materialiser", f"{socket.gethostname()}:{os.getpid()}:{id(self)}", lease_seconds)
@@ -71,6 +143,8 @@ class Materialiser(BackgroundLoop):
             if not self.lease.acquire():
                 return self.period
             folded = self.run_once()
+            if folded or time.monotonic() - self._gauges_at >= self.gauges_every:
+                self.refresh_gauges()
         except Exception as exc:  # database down: try again next period
             log.warning("materialiser pass failed", extra={"exc": type(exc).__name__})
             return self.period
@@ -104,6 +178,14 @@ class Materialiser(BackgroundLoop):
             ]
         )
         CELLS_WRITTEN.inc(len(cids))
+
+    def refresh_gauges(self) -> None:
+        """Overall figures for /metrics: a merge of every cell (bounded by the cell count, not the cases)."""
+        total: dict[str, Any] = {}
+        for cell in self.cells.find(None, None, None):
+            merge(total, cell.get("data") or {})
+        publish_figures(figures(total, self.k))
+        self._gauges_at = time.monotonic()
 
     def rebuild_all(self, chunk: int = 1000) -> int:
         """Recompute every cell from every case's stored contribution (after a restore, a bulk load

@@ -73,6 +73,14 @@ def test_events_become_figures_and_a_replay_changes_nothing(
     assert fig["service_coverage"]["coverage"] == 0.25
     assert fig["alerts"]["per_case"] == 1.0 and fig["alerts"]["hours_to_acknowledge"]["median"] == 2.0
 
+    # the overall figures reach /metrics for the Justice access dashboard (no organisation label)
+    def exported() -> str | None:
+        text = httpx.get(f"{reports_proc.url}/metrics").text
+        return text if "centinela_reports_cases " in text and "centinela_reports_cases 0.0" not in text else None
+
+    metrics_text = wait_for(exported, timeout=60, what="figure gauges")
+    assert "org-it" not in metrics_text
+
     # the supervisor of another organisation sees none of it; the CSV agrees with the JSON
     other = httpx.get(
         f"{reports_proc.url}/v1/reports/justice-access", headers=_token(reports_env, "supervisor", "org-x")

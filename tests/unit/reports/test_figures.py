@@ -150,3 +150,20 @@ def test_cell_id_and_csv_columns_are_stable() -> None:
     facts = folded(ev(registered(CASE, exploitation_types=["ForcedLabour", "SexualExploitation"])))
     assert cell_id(cell_key(facts)) == "org-1|PE-LIM|ForcedLabour+SexualExploitation|2025-03"
     assert list(flatten(figures({}, 1))) == list(flatten(figures(_cell(30), 5)))
+
+
+def test_overall_figures_are_exported_as_gauges_and_suppressed_ones_are_nan() -> None:
+    import math
+
+    from prometheus_client import REGISTRY
+
+    from services.reports.service.projector import publish_figures
+
+    cell = _cell(20, outcome_convicted=2, sessions_planned=40, sessions_attended=30, with_services=20)
+    publish_figures(figures(cell, k=5))
+    value = REGISTRY.get_sample_value
+    assert value("centinela_reports_cases") == 20
+    assert value("centinela_reports_prosecution_outcome_ratio", {"outcome": "archived"}) == 0.5
+    assert math.isnan(value("centinela_reports_prosecution_outcome_ratio", {"outcome": "convicted"}) or 0.0)
+    assert value("centinela_reports_stage_duration_days", {"stage": "trial", "quantile": "median"}) == 9.0
+    assert value("centinela_reports_service_coverage_ratio") == 0.75
