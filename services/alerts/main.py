@@ -29,11 +29,11 @@ from services.alerts.domain.webhook_targets import AllowList
 from services.alerts.service import AlertsService
 from services.alerts.service.configuration import Configuration
 from services.alerts.service.delivery import DeliveryWorker
-from services.alerts.service.errors import InvalidField, ServiceError
 from services.alerts.service.escalation import Escalator
 from services.alerts.service.inbox import Inbox
 from services.alerts.service.ingest import AlertIngestor
 from services.alerts.service.notifications import Notifier
+from services.alerts.service.refusals import InvalidField, ServiceError
 from services.alerts.settings import AlertsSettings
 from services.alerts.store.alert_repository import AlertRepository
 from services.alerts.store.contacts import (
@@ -118,9 +118,9 @@ def build_app(settings: AlertsSettings | None = None) -> FastAPI:
     @app.exception_handler(ServiceError)
     async def on_refused(request: Request, exc: ServiceError) -> JSONResponse:
         if isinstance(exc, InvalidField):
-            detail = [{"field": exc.field, "type": "value_error", "msg": exc.reason}]
-            return JSONResponse({"detail": detail}, status_code=exc.status)
-        return JSONResponse({"detail": exc.reason}, status_code=exc.status)
+            detail = [{"field": exc.field, "type": "value_error", "msg": exc.message}]
+            return JSONResponse({"detail": detail}, status_code=exc.status_code)
+        return JSONResponse({"detail": exc.message}, status_code=exc.status_code)
 
     app.include_router(inbox_routes.router)
     app.include_router(admin_routes.router)

@@ -1,4 +1,4 @@
-"""Alerts settings (``CENTINELA_*`` variables)."""
+"""Settings of the alerts HTTP service (``CENTINELA_*`` variables); the processor has its own."""
 
 from __future__ import annotations
 
@@ -53,18 +53,3 @@ class AlertsSettings(CommonSettings):
     escalation_tick_seconds: float = Field(5.0, gt=0, description="wall-clock period of the escalation loop")
     escalation_max_level: int = Field(3, ge=1, le=10, description="level n is reached after n x the severity time")
     sse_heartbeat_seconds: float = Field(15.0, gt=0, description="comment line sent on idle live streams")
-
-    # --- alerts stream processor (faust) ---
-    processor_tick_seconds: float = Field(
-        1.0, gt=0, le=3600, description="wall-clock period of the stall detector (deadline heap check)"
-    )
-    processor_datadir: str = Field(
-        ".run/processor-data", description="faust data directory (memory store: tables recover from the changelog)"
-    )
-    processor_web_host: str = Field("127.0.0.1", description="bind address of the processor's web server")
-    processor_session_timeout_seconds: float = Field(
-        30.0, gt=1, description="broker session timeout: how soon a dead worker's partitions move to the others"
-    )
-    processor_max_ticks: int = Field(
-        5000, ge=1, description="most due deadlines turned into re-evaluations per tick (the rest wait one tick)"
-    )

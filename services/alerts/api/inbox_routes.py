@@ -21,7 +21,7 @@ from services.alerts.adapters.live_stream import OVERFLOW
 from services.alerts.api.deps import InboxDep, LiveDep, Reader, SettingsDep
 from services.alerts.api.schemas import AlertDetail, AlertOut, AlertPage, CommentIn, Severity, SnoozeIn, Status
 from services.alerts.domain.visibility import visible
-from services.alerts.service.errors import InvalidField
+from services.alerts.service.refusals import InvalidField
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
 

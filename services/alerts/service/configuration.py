@@ -8,7 +8,7 @@ from typing import Any
 
 from services.alerts.domain.page_cursor import CursorCodec, CursorError, Position, query_digest
 from services.alerts.domain.webhook_targets import AllowList, Resolver, target_problem
-from services.alerts.service.errors import InvalidField, NotFound
+from services.alerts.service.refusals import InvalidField, NotFound
 from services.alerts.store.contacts import DeliveryRepository, DirectoryRepository, SubscriptionRepository
 from shared.auth import Principal
 
