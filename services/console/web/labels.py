@@ -88,7 +88,12 @@ EXPLOITATION_TYPES = {
     "ForcedCriminality": N_("Forced criminality"),
     "Other": N_("Other"),
 }
-TRAFFICKING_STATUSES = {"Presumed": N_("Presumed"), "Identified": N_("Identified"), "Confirmed": N_("Confirmed")}
+# HTCDS 2.0 values (intake still accepts the older Presumed / Identified / Confirmed)
+TRAFFICKING_STATUSES = {
+    "PossibleVictimOfTrafficking": N_("Possible victim of trafficking"),
+    "ActualVictimOfTrafficking": N_("Victim of trafficking"),
+    "NotAVictimOfTrafficking": N_("Not a victim of trafficking"),
+}
 STAGES = {
     "complaint_filed": N_("Complaint filed"),
     "preliminary_investigation": N_("Preliminary investigation"),
