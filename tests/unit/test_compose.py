@@ -88,10 +88,10 @@ def settings_fields(module_name: str) -> set[str]:
 
 def test_compose_has_the_whole_system() -> None:
     assert INFRA <= set(SERVICES)
-    assert {"intake", "legal", "alerts", "processor", "console", "topics", "prometheus"} <= set(SERVICES)
+    assert {"intake", "legal", "alerts", "reports", "processor", "console", "topics", "prometheus"} <= set(SERVICES)
     assert SERVICES["kafka"]["image"].startswith("apache/kafka:")
     assert SERVICES["mongo"]["image"].startswith("mongo:7")
-    assert set(OURS) >= {"intake", "legal", "alerts", "processor", "console", "topics"}
+    assert set(OURS) >= {"intake", "legal", "alerts", "reports", "processor", "console", "topics"}
     builds = {(svc["build"]["context"], svc["build"]["dockerfile"]) for svc in OURS.values()}
     assert builds == {(".", "deploy/Dockerfile")}, "one image of ours for every process"
     assert (ROOT / "deploy" / "Dockerfile").is_file()
@@ -224,3 +224,33 @@ def test_volumes_declared() -> None:
         for v in svc.get("volumes", []):
             if str(v).startswith("./"):
                 assert (ROOT / str(v).split(":")[0]).exists(), f"bind mount {v} points to nothing"
+
+
+def test_dockerfile_exposes_every_port_compose_listens_on() -> None:
+    text = (ROOT / "deploy" / "Dockerfile").read_text()
+    exposed = {int(p) for line in re.findall(r"^EXPOSE (.+)$", text, re.M) for p in line.split()}
+    listened = {listen_port(command(svc)) for svc in LONG_RUNNING.values()}
+    assert listened <= exposed, f"EXPOSE lacks {sorted(listened - exposed)}"
+
+
+def test_console_calls_every_api_by_its_compose_name_and_port() -> None:
+    env = environment(SERVICES["console"])
+    from services.console.settings import ConsoleSettings
+
+    api_fields = [f for f in ConsoleSettings.model_fields if f.startswith("console_") and f.endswith("_url")]
+    for field in api_fields:
+        api = field.removeprefix("console_").removesuffix("_url")
+        if api == "public":
+            continue
+        key = f"{ENV_PREFIX}{field.upper()}"
+        assert api in LONG_RUNNING, f"the console reads {key} but compose runs no {api} service"
+        port = listen_port(command(LONG_RUNNING[api]))
+        assert env.get(key) == f"http://{api}:{port}", f"console: {key} must be http://{api}:{port}"
+        assert SERVICES["console"]["depends_on"].get(api, {}).get("condition") == "service_healthy", (
+            f"the console must wait for {api}"
+        )
+
+
+def test_prometheus_starts_after_every_service_it_scrapes() -> None:
+    deps = set(SERVICES["prometheus"].get("depends_on") or {})
+    assert set(LONG_RUNNING) <= deps, f"prometheus does not wait for {sorted(set(LONG_RUNNING) - deps)}"
