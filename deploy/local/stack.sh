@@ -10,7 +10,7 @@
 #
 #   stack.sh install          provision Kafka and the database server into the cache (idempotent)
 #   stack.sh infra-up         start Kafka and the database server, wait until they answer
-#   stack.sh services-up      start intake, legal, alerts, processor and the console (CENTINELA_CONSOLE=0: without)
+#   stack.sh services-up      start intake, legal, alerts, reports, processor and the console (CENTINELA_CONSOLE=0: without)
 #   stack.sh up               all of the above, wait until every process answers /readyz 200, print
 #                             what runs where and how long start-up took (CENTINELA_MONITORING=1: Prometheus too)
 #   stack.sh restart NAME     stop NAME by its PID and start it again with the same environment
@@ -45,6 +45,7 @@ FERRETDB_DEBUG_PORT="${CENTINELA_FERRETDB_DEBUG_PORT:-8088}"
 INTAKE_PORT="${CENTINELA_INTAKE_PORT:-8001}"
 LEGAL_PORT="${CENTINELA_LEGAL_PORT:-8002}"
 ALERTS_PORT="${CENTINELA_ALERTS_PORT:-8003}"
+REPORTS_PORT="${CENTINELA_REPORTS_PORT:-8005}"
 PROCESSOR_PORT="${CENTINELA_PROCESSOR_PORT:-6066}"
 CONSOLE_PORT="${CENTINELA_CONSOLE_PORT:-8004}"
 PROMETHEUS_PORT="${CENTINELA_PROMETHEUS_PORT:-9090}"
@@ -72,7 +73,7 @@ need() {
       command -v java >/dev/null || die "java 17+ not found (install a JDK 17 or newer)"
       local v
       v=$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1)
-      [ -n "$v" ] && [ "$v" -ge 17 ] || die "java 17+ not found (found version '${v:-unknown}')" ;;
+      if [ -z "$v" ] || [ "$v" -lt 17 ]; then die "java 17+ not found (found version '${v:-unknown}')"; fi ;;
     mvn) command -v mvn >/dev/null || die "maven (mvn) not found: it fetches the Kafka jars" ;;
     go) command -v go >/dev/null || die "go not found: it builds FerretDB" ;;
     python) [ -x "$PY" ] || die "python venv not found at $PY (run 'make venv')" ;;
@@ -290,6 +291,7 @@ console_env() {
   export CENTINELA_CONSOLE_INTAKE_URL="${CENTINELA_CONSOLE_INTAKE_URL:-http://127.0.0.1:$INTAKE_PORT}"
   export CENTINELA_CONSOLE_LEGAL_URL="${CENTINELA_CONSOLE_LEGAL_URL:-http://127.0.0.1:$LEGAL_PORT}"
   export CENTINELA_CONSOLE_ALERTS_URL="${CENTINELA_CONSOLE_ALERTS_URL:-http://127.0.0.1:$ALERTS_PORT}"
+  export CENTINELA_CONSOLE_REPORTS_URL="${CENTINELA_CONSOLE_REPORTS_URL:-http://127.0.0.1:$REPORTS_PORT}"
   export CENTINELA_CONSOLE_PUBLIC_URL="${CENTINELA_CONSOLE_PUBLIC_URL:-http://127.0.0.1:$CONSOLE_PORT}"
 }
 
@@ -307,7 +309,7 @@ seed_console() {
 
 # the centinela processes in start order (the console last: it calls the others' APIs)
 services() {
-  echo intake legal alerts processor
+  echo intake legal alerts reports processor
   if console_present; then echo console; fi
 }
 
@@ -316,6 +318,7 @@ service_port() {
     intake) echo "$INTAKE_PORT" ;;
     legal) echo "$LEGAL_PORT" ;;
     alerts) echo "$ALERTS_PORT" ;;
+    reports) echo "$REPORTS_PORT" ;;
     processor) echo "$PROCESSOR_PORT" ;;
     console) echo "$CONSOLE_PORT" ;;
     prometheus) echo "$PROMETHEUS_PORT" ;;
@@ -331,7 +334,7 @@ start_service() {
   need python; service_env
   cd "$ROOT"
   case "$name" in
-    intake|legal|alerts)
+    intake|legal|alerts|reports)
       start_proc "$name" "$port" "$PY" -m uvicorn "services.$name.main:app" \
         --host 127.0.0.1 --port "$port" --no-access-log ;;
     processor)
@@ -405,11 +408,12 @@ summary() {
   echo "centinela is up: every process answered /readyz 200; start-up took ${took}s"
   if running console; then
     echo "  console           http://127.0.0.1:$CONSOLE_PORT/   (open this in a browser)"
-    if [ -n "$SEED_OUTPUT" ]; then echo "$SEED_OUTPUT" | sed 's/^/                    /'; fi
+    if [ -n "$SEED_OUTPUT" ]; then printf '                    %s\n' "${SEED_OUTPUT//$'\n'/$'\n'                    }"; fi
   fi
   echo "  intake API        http://127.0.0.1:$INTAKE_PORT   (docs: /docs, metrics: /metrics)"
   echo "  legal API         http://127.0.0.1:$LEGAL_PORT   (docs: /docs, metrics: /metrics)"
   echo "  alerts API        http://127.0.0.1:$ALERTS_PORT   (docs: /docs, metrics: /metrics)"
+  echo "  reports API       http://127.0.0.1:$REPORTS_PORT   (docs: /docs, metrics: /metrics)"
   echo "  alerts processor  http://127.0.0.1:$PROCESSOR_PORT/metrics   (ready: /readyz)"
   echo "  Kafka             $kafka"
   echo "  MongoDB wire      $mongo"
@@ -457,12 +461,12 @@ logs() {
 
 down() {
   local name
-  for name in prometheus console processor alerts legal intake mongo kafka; do stop_proc "$name"; done
+  for name in prometheus console processor reports alerts legal intake mongo kafka; do stop_proc "$name"; done
 }
 
 status() {
   local name
-  for name in kafka mongo intake legal alerts processor console prometheus; do
+  for name in kafka mongo intake legal alerts reports processor console prometheus; do
     if [ "$name" = kafka ] && [ -n "$EXTERNAL_KAFKA" ]; then
       echo "kafka: external ($EXTERNAL_KAFKA)"
     elif [ "$name" = mongo ] && [ -n "$EXTERNAL_MONGO" ]; then
@@ -488,7 +492,7 @@ case "${1:-}" in
   stop-kafka) stop_proc kafka ;;
   stop-mongo) stop_proc mongo ;;
   services-up) services_up ;;
-  services-down) for n in prometheus console processor alerts legal intake; do stop_proc "$n"; done ;;
+  services-down) for n in prometheus console processor reports alerts legal intake; do stop_proc "$n"; done ;;
   monitoring-up) monitoring_up ;;
   monitoring-down) stop_proc prometheus ;;
   up) up ;;

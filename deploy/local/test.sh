@@ -12,6 +12,7 @@ cd "$ROOT" || exit 1
 STACK="bash deploy/local/stack.sh"
 started=()
 
+# shellcheck disable=SC2317  # invoked by the EXIT trap
 cleanup() {
   for name in "${started[@]}"; do $STACK "stop-$name" || true; done
 }

@@ -25,13 +25,14 @@ from tests.support import ROOT, base_env, free_port, new_prefix, wait_for
 pytestmark = pytest.mark.integration
 
 STACK = ROOT / "deploy" / "local" / "stack.sh"
-SERVICES = ["intake", "legal", "alerts", "processor"] + (
+SERVICES = ["intake", "legal", "alerts", "reports", "processor"] + (
     ["console"] if (ROOT / "services" / "console" / "main.py").is_file() else []
 )
 PORT_VARS = {
     "intake": "CENTINELA_INTAKE_PORT",
     "legal": "CENTINELA_LEGAL_PORT",
     "alerts": "CENTINELA_ALERTS_PORT",
+    "reports": "CENTINELA_REPORTS_PORT",
     "processor": "CENTINELA_PROCESSOR_PORT",
     "console": "CENTINELA_CONSOLE_PORT",
 }
@@ -122,10 +123,22 @@ def test_up_waits_for_every_readyz_and_restart_replaces_one_process(stack: tuple
     urls = re.findall(r"http://127\.0\.0\.1:(\d+)", summary)
     first_service = "console" if "console" in SERVICES else "intake"
     assert urls[0] == env[PORT_VARS[first_service]], f"{first_service} must be listed first:\n{summary}"
+    assert f"reports API       http://127.0.0.1:{env['CENTINELA_REPORTS_PORT']}" in summary, summary
 
     before = pids(run_dir)
     assert set(SERVICES) <= set(before), before
     assert "kafka" not in before, "an external broker is not started by the stack"
+    if "console" in before:
+        # the console calls this stack's reports API, not the default port
+        console_env = dict(
+            item.split("=", 1)
+            for item in Path(f"/proc/{before['console']}/environ").read_text().split("\0")
+            if "=" in item
+        )
+        reports_url = f"http://127.0.0.1:{env['CENTINELA_REPORTS_PORT']}"
+        assert console_env.get("CENTINELA_CONSOLE_REPORTS_URL") == reports_url, console_env.get(
+            "CENTINELA_CONSOLE_REPORTS_URL"
+        )
 
     if MONITORING:
         prom = f"http://127.0.0.1:{env['CENTINELA_PROMETHEUS_PORT']}"
