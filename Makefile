@@ -9,8 +9,10 @@ PYTEST := $(PY) -m pytest -q -p no:cacheprovider
 MONITORING ?=
 monitoring_flag = $(if $(filter 1 yes true on,$(MONITORING)),1,0)
 
+K8S_VALIDATE := deploy/k8s/validate.py
+
 .PHONY: help venv up down restart status logs monitoring test test-unit test-integration test-e2e lint bench \
-	clean topics token
+	clean topics token docs k8s-tools
 
 help: ## list the commands
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -24,14 +26,14 @@ $(VENV)/.installed: pyproject.toml
 	@PYTHONWARNINGS=ignore $(PY) -m pip install --quiet -e '.[dev]'
 	@touch $@
 
-up: venv ## start Kafka, SecantusDB (MongoDB wire), intake, legal, alerts, processor, console (once built); wait for every /readyz
+up: venv ## start Kafka, SecantusDB (MongoDB wire), intake, legal, alerts, reports, processor, console (once built); wait for every /readyz
 	@CENTINELA_MONITORING=$(monitoring_flag) bash $(STACK) up
 
 down: ## stop everything `make up` started, by PID
 	@bash $(STACK) down
 
 restart: ## stop and start one process by PID, same environment: make restart SERVICE=legal
-	@test -n "$(SERVICE)" || { echo "usage: make restart SERVICE=intake|legal|alerts|processor|console|prometheus" >&2; exit 2; }
+	@test -n "$(SERVICE)" || { echo "usage: make restart SERVICE=intake|legal|alerts|reports|processor|console|prometheus" >&2; exit 2; }
 	@bash $(STACK) restart $(SERVICE)
 
 status: ## which processes of the stack run, with their PIDs
@@ -55,14 +57,26 @@ test-integration: venv ## integration tests: one real adapter each (starts Kafka
 test-e2e: venv ## end-to-end tests: the whole flow through the APIs of services they start (Kafka, database started if missing)
 	@bash deploy/local/test.sh tests/e2e
 
-lint: venv ## ruff, ruff format, mypy, and the pre-commit hooks when .pre-commit-config.yaml exists
+lint: venv ## ruff, ruff format, mypy, the Kubernetes manifests (kubeconform), and the pre-commit hooks when configured
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
 	@$(VENV)/bin/mypy
+	@$(MAKE) --no-print-directory k8s-tools
+	@$(PY) $(K8S_VALIDATE) check
 	@if [ -f .pre-commit-config.yaml ]; then \
 		test -x $(VENV)/bin/pre-commit || { echo "lint: pre-commit is not in $(VENV) (it belongs in the dev extras)" >&2; exit 1; }; \
 		$(VENV)/bin/pre-commit run --all-files --show-diff-on-failure; \
 	else echo "lint: no .pre-commit-config.yaml, pre-commit hooks skipped"; fi
+
+# Idempotent: once kubeconform and the schemas are in the cache (~/.cache/centinela) nothing is fetched.
+k8s-tools: venv ## fetch kubeconform and the Kubernetes schemas into the cache, once (make lint's manifest check needs them)
+	@$(PY) $(K8S_VALIDATE) prepare || { \
+		echo "k8s-tools: could not fetch kubeconform or the Kubernetes schemas into $${CENTINELA_CACHE:-$${XDG_CACHE_HOME:-$$HOME/.cache}/centinela}" >&2; \
+		echo "k8s-tools: the first run needs go, pip and a reachable package registry; run 'make k8s-tools' again once they are" >&2; \
+		exit 1; }
+
+docs: venv ## regenerate the generated parts of docs/ (settings tables)
+	@$(PY) tools/settings_docs.py
 
 bench: venv ## throughput and latency benchmarks (starts the infra it needs)
 	@bash deploy/local/test.sh --bench
