@@ -19,9 +19,10 @@ from services.processor.domain.engine import step
 from services.processor.retry import process
 from services.processor.tables import case_state, heap, load
 from services.processor.topics import alerts_topic, dlq_topic, logical, source_topic
-from shared.events import CloudEvent, DecodeError, decode, encode
+from shared.events import CloudEvent, DecodeError, Event, decode, encode
 from shared.events.alerts import AlertRaised, AlertResolved
 from shared.kafka import dlq_record_headers
+from shared.topics import ALERTS
 
 log = logging.getLogger("centinela.processor")
 
@@ -70,6 +71,20 @@ async def handle(event: EventT) -> None:
             return
         with m.rule_evaluation.time():
             result = step(state, None, now(), watcher.policy, partition=msg.partition)
+    elif logical(msg.topic) == ALERTS:
+        resolution = _manual_resolution(event.value)
+        if resolution is None:
+            return  # the processor's own facts, escalations, acknowledgements: nothing to fold
+        case_id = resolution.case_id
+        state = load(case_id)
+        if state is None:
+            return
+        with m.rule_evaluation.time():
+            result = step(state, resolution, now(), watcher.policy, partition=msg.partition)
+        if not result.applied:
+            m.events_duplicate.labels(ALERTS).inc()
+            return
+        m.manual_resolutions.labels(resolution.payload.rule).inc()  # type: ignore[attr-defined]
     else:
         if not isinstance(event.value, bytes | bytearray) or not event.value:
             await dead_letter(event, "empty record")
@@ -92,6 +107,19 @@ async def handle(event: EventT) -> None:
         case_state[case_id] = result.state.to_json()
     heap.schedule(case_id, result.next_due, msg.partition)
     m.heap_size.set(len(heap))
+
+
+def _manual_resolution(value: object) -> Event | None:
+    """A ``centinela.alert.resolved`` a person made (``auto: false``), else None. Undecodable records
+    on `alerts` are the alerts service's to dead-letter, not ours."""
+    if not isinstance(value, bytes | bytearray) or b'"centinela.alert.resolved"' not in value:
+        return None  # cheap filter: most records on `alerts` are not resolutions
+    try:
+        decoded = decode(bytes(value))
+    except DecodeError:
+        return None
+    payload = decoded.payload
+    return decoded if isinstance(payload, AlertResolved) and not payload.auto else None
 
 
 @app.agent(source_topic)

@@ -66,3 +66,8 @@ consumer_stuck = metrics.gauge(
     "1 while the agent cannot progress (a record failing on broker trouble, or input waiting and nothing "
     "processed, for CENTINELA_PROCESSOR_STUCK_AFTER_SECONDS); /readyz then answers 503 with the reason",
 )
+manual_resolutions = metrics.counter(
+    "centinela_alerts_manual_resolutions_total",
+    "alerts a person resolved by hand that the processor applied (a new episode waits for the quiet period)",
+    ("rule",),
+)

@@ -9,15 +9,21 @@ re-evaluates the case when the tick arrives. It also applies a changed policy fi
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, cast
+
+from faust.types import TP
 
 from services.processor import metrics as m
 from services.processor.app import app, now, progress, settings, watcher
 from services.processor.domain.policy import PolicyError
 from services.processor.tables import heap, rebuild_heap
-from services.processor.topics import logical, source_topic, ticks_topic
+from services.processor.topics import logical, source_topic, ticks_topic, ticks_topic_name
 
 log = logging.getLogger("centinela.processor")
 
@@ -66,6 +72,21 @@ def measure_lag() -> None:
     progress.observe_lag(total)
 
 
+def tick_queued(partition: int, offset: int) -> bool:
+    """Is the tick at ``offset`` still ahead of the agent (not handed to it yet)? Then it is late, not lost."""
+    holes = getattr(app.consumer, "holes", None)
+    expected = holes.expected(TP(ticks_topic_name, partition)) if holes is not None else None
+    return expected is not None and expected <= offset
+
+
+def _remember_offset(case_id: str, due_at: datetime) -> Callable[[asyncio.Future[Any]], None]:
+    def done(fut: asyncio.Future[Any]) -> None:
+        if not fut.cancelled() and fut.exception() is None:
+            heap.sent(case_id, due_at, fut.result().offset)
+
+    return done
+
+
 @app.task
 async def log_policy_in_force() -> None:
     """Once the worker's logging is set up: what the rules will do here (defaults plus the file's overrides)."""
@@ -80,17 +101,18 @@ async def detect_stalls() -> None:
     except PolicyError:  # defensive: check() already swallows validation errors
         log.exception("policy check failed")
     retried = heap.retried
-    due = heap.pop_due(now(), limit=settings.processor_max_ticks)
+    due = heap.pop_due(now(), limit=settings.processor_max_ticks, queued=tick_queued)
     if heap.retried > retried:
         m.ticks_retried.inc(heap.retried - retried)
         log.warning("%d deadline ticks not answered in time; sent again", heap.retried - retried)
     for case_id, due_at, partition in due:
         try:
-            await ticks_topic.send(
+            fut = await ticks_topic.send(
                 key=case_id.encode("utf-8"),
                 value=json.dumps({"due_at": due_at.isoformat()}).encode(),
                 partition=partition,
             )
+            cast(asyncio.Future[Any], fut).add_done_callback(_remember_offset(case_id, due_at))
             m.ticks_sent.inc()
         except Exception:
             heap.schedule(case_id, due_at, partition)  # try again next tick

@@ -21,17 +21,26 @@ RAW: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "key_serializer":
 case_topic_name = settings.topic(CASE_EVENTS)
 legal_topic_name = settings.topic(LEGAL_EVENTS)
 ticks_topic_name = settings.topic(TICKS)
+alerts_topic_name = settings.topic(ALERTS)
 
 case_events_topic = app.topic(case_topic_name, **RAW)
 legal_events_topic = app.topic(legal_topic_name, **RAW)
 # internal=True: faust declares (creates if missing) the ticks topic, with the case topics' partition
 # count; the catalogue topics already exist (shared.topics) and are left untouched.
 ticks_topic = app.topic(ticks_topic_name, partitions=settings.partitions, internal=True, **RAW)
-# One agent reads all three so that every write to a case's state is serialised.
+# One agent reads them all so that every write to a case's state is serialised. From `alerts` it
+# only takes the resolutions a person made in the alerts service (its own facts come back too and
+# are skipped): the processor must know an episode was closed by hand.
 source_topic = app.topic(
-    case_topic_name, legal_topic_name, ticks_topic_name, partitions=settings.partitions, internal=True, **RAW
+    case_topic_name,
+    legal_topic_name,
+    ticks_topic_name,
+    alerts_topic_name,
+    partitions=settings.partitions,
+    internal=True,
+    **RAW,
 )
-alerts_topic = app.topic(settings.topic(ALERTS), **RAW)
+alerts_topic = app.topic(alerts_topic_name, **RAW)
 
 
 def logical(topic: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from services.processor.domain.episodes import reconcile
+from services.processor.domain.episodes import quiet_wakeup, reconcile
 from services.processor.domain.policy import Policy
 from services.processor.domain.rules import evaluate, next_check
 from services.processor.domain.state import CaseState, fold
@@ -44,13 +44,18 @@ def step(
             state = CaseState(case_id=case_id, partition=partition)
         new = state
     results = evaluate(new, now, policy)
-    new, emissions = reconcile(new, results, now)
-    return Step(new, emissions, next_check(results))
+    new, emissions = reconcile(new, results, now, policy.quiet_after_manual_resolve())
+    return Step(new, emissions, _earliest(next_check(results), quiet_wakeup(new, now)))
 
 
 def due_for(state: CaseState, now: datetime, policy: Policy) -> datetime | None:
     """When this case must next be looked at: ``now`` if its alerts disagree with the rules already
     (a deadline passed while no worker owned it, or the policy changed), else its next deadline."""
     results = evaluate(state, now, policy)
-    _, emissions = reconcile(state, results, now)
-    return now if emissions else next_check(results)
+    new, emissions = reconcile(state, results, now, policy.quiet_after_manual_resolve())
+    return now if emissions else _earliest(next_check(results), quiet_wakeup(new, now))
+
+
+def _earliest(*times: datetime | None) -> datetime | None:
+    present = [t for t in times if t is not None]
+    return min(present) if present else None

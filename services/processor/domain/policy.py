@@ -95,6 +95,10 @@ class Policy:
         """How long an unacknowledged alert of ``severity`` waits before escalating (None: never)."""
         return self.escalation.get(severity)
 
+    def quiet_after_manual_resolve(self) -> dict[str, timedelta]:
+        """Per rule: how long a condition a person resolved by hand stays quiet while it goes on."""
+        return {rule_id: cfg.quiet_after_manual_resolve for rule_id, cfg in self.rules.items()}
+
     def describe(self) -> dict[str, Any]:
         """The effective policy (defaults plus overrides) as plain data: for the start-up log and admins.
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from shared.events import Event
 from shared.events import case as ce
 from shared.events import legal as le
+from shared.events.alerts import AlertResolved
 
 MAX_SEEN_EVENT_IDS = 512
 MAX_DONE_IDS = 64
@@ -87,6 +88,11 @@ class AlertTrack(BaseModel):
     alert_id: str | None = None
     raised_at: datetime | None = None
     severity: str | None = None
+    # a person resolved the open episode by hand (alerts service): while the same condition goes on,
+    # no new episode before quiet_until (the rule's quiet_after_manual_resolve)
+    resolved_by: str | None = None
+    resolved_at: datetime | None = None
+    quiet_until: datetime | None = None
 
 
 class CaseState(BaseModel):
@@ -232,6 +238,13 @@ def _apply(st: CaseState, event: Event) -> None:  # noqa: C901 - one branch per 
     # -- legal facts
     elif isinstance(p, le.LegalFact):
         _legal(st, p, eid)
+    # -- a person resolved an alert by hand (the alerts service); quiet_until is set by the episode logic
+    elif isinstance(p, AlertResolved) and not p.auto:
+        alert = st.alerts.get(p.rule)
+        if alert is not None and alert.episode == p.episode and alert.open:
+            alert.open = False
+            alert.resolved_by = p.by
+            alert.resolved_at = utc(p.resolved_at)
 
 
 def _max(a: datetime | None, b: datetime) -> datetime:

@@ -66,6 +66,9 @@ class RuleConfig(BaseModel):
     after: timedelta | None = None
     count: int | None = Field(default=None, ge=1)
     grace: timedelta = timedelta(0)
+    # after a person resolves this rule's alert by hand while its condition goes on, wait this long
+    # before opening a new episode (the person said "handled"; the system says so again if it is not)
+    quiet_after_manual_resolve: timedelta = timedelta(days=7)
     # rule-specific lists (which service kinds count as psychosocial, the post-closure schedule...)
     service_kinds: tuple[str, ...] = ()
     spl_types: tuple[str, ...] = ()
@@ -73,7 +76,7 @@ class RuleConfig(BaseModel):
     min_flag_severity: Severity = "low"
     description: str = ""
 
-    @field_validator("after", "grace", mode="before")
+    @field_validator("after", "grace", "quiet_after_manual_resolve", mode="before")
     @classmethod
     def _duration(cls, v: Any) -> Any:
         return None if v is None else to_duration(v)
@@ -96,6 +99,8 @@ class RuleConfig(BaseModel):
             out["count"] = self.count
         if self.grace:
             out["grace"] = format_duration(self.grace)
+        if self.quiet_after_manual_resolve != timedelta(days=7):
+            out["quiet_after_manual_resolve"] = format_duration(self.quiet_after_manual_resolve)
         if self.service_kinds:
             out["service_kinds"] = list(self.service_kinds)
         if self.spl_types:

@@ -241,7 +241,7 @@ def test_poison_event_goes_to_dlq_after_a_few_attempts_and_the_rest_flows(
         pub.publish("case-events", new_event(flag))
     pub.flush(timeout=15)
     with consumer(stack_env, "case-events.dlq") as c:
-        dead = drain(c, lambda rs: any(r.key == poison_case.encode() for r in rs), timeout=30)
+        dead = drain(c, lambda rs: any(r.key == poison_case.encode() for r in rs), timeout=60)
     headers = dlq_headers(next(r for r in dead if r.key == poison_case.encode()).headers)
     assert headers["dlq.reason"]  # the decoder or the processor says why
     assert "9999" not in headers["dlq.reason"]  # a reason, never the value

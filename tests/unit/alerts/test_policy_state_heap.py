@@ -212,3 +212,18 @@ def test_heap_in_flight_deadlines_leave_with_their_partition() -> None:
     assert h.pop_due(T0 + timedelta(minutes=1)) == [("a", T0, 0)]
     h.rebuild([])
     assert h.in_flight == 0
+
+
+def test_heap_does_not_resend_a_tick_still_waiting_in_line() -> None:
+    h = DeadlineHeap(retry_after=timedelta(seconds=10))
+    h.schedule("a", T0, 2)
+    h.pop_due(T0)
+    h.sent("a", T0, offset=40)
+    waiting = {2: 35}  # the agent has been handed offsets up to 34 on ticks partition 2
+
+    def queued(partition: int, offset: int) -> bool:
+        return waiting[partition] <= offset
+
+    assert h.pop_due(T0 + timedelta(seconds=10), queued=queued) == []  # late, not lost
+    waiting[2] = 41  # the agent went past it without answering: lost
+    assert h.pop_due(T0 + timedelta(seconds=20), queued=queued) == [("a", T0, 2)]
