@@ -2,6 +2,7 @@
 
     python -m services.legal.cli updates.csv --url http://127.0.0.1:8002 --token "$TOKEN"
     python -m services.legal.cli export.ndjson --batch-size 200      # token from CENTINELA_LEGAL_TOKEN
+    python -m services.legal.cli import cases.csv                     # the existing caseload (services.legal.importer)
 
 Formats (by extension, or ``--format``): ``.csv`` (a header row of field names; empty cells are
 omitted), ``.json`` (an array of updates, or ``{"updates": [...]}``), ``.ndjson``/``.jsonl`` (one
@@ -183,6 +184,15 @@ def replay(
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["import"]:
+        from services.legal import importer
+
+        return importer.main(
+            argv[1:],
+            url=os.environ.get("CENTINELA_LEGAL_URL", DEFAULT_URL),
+            token=os.environ.get("CENTINELA_LEGAL_TOKEN"),
+        )
     parser = argparse.ArgumentParser(prog="python -m services.legal.cli", description=__doc__.split("\n\n")[0])
     parser.add_argument("file", type=Path, help="CSV, JSON or NDJSON export of court updates")
     parser.add_argument("--url", default=os.environ.get("CENTINELA_LEGAL_URL", DEFAULT_URL), help="legal service URL")
