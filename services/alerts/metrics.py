@@ -9,7 +9,7 @@ from shared import metrics
 
 open_alerts = metrics.gauge(
     "centinela_alerts_open_alerts",
-    "alerts not yet resolved (open, acknowledged or snoozed), refreshed every escalation tick",
+    "alerts not yet resolved (open, acknowledged or snoozed), recounted every 10 escalation ticks",
     ("severity",),
     multiprocess_mode="max",
 )

@@ -28,6 +28,8 @@ _NO_OUTBOX = {"outbox": 0}
 #: the inbox's first time window, widened by the density it finds; alerts are never before 1900
 _FIRST_WINDOW = timedelta(minutes=10)
 _OLDEST = datetime(1900, 1, 1, tzinfo=UTC)
+UNRESOLVED = ("open", "acknowledged", "snoozed")
+SEVERITY_ORDER = ("critical", "high", "medium", "low")
 _NEWEST_FIRST = [("raised_at", DESCENDING), ("_id", DESCENDING)]
 #: extra rows per read, for the ones the page's other filters (status, rule...) leave out
 _SLACK = 10
@@ -145,13 +147,13 @@ class AlertRepository:
         self._window_hints[key] = max(window, _FIRST_WINDOW / 10)
 
     def open_counts(self) -> dict[str, int]:
-        counts = {s: 0 for s in ("critical", "high", "medium", "low")}
-        pipeline: list[dict[str, Any]] = [
-            {"$match": {"status": {"$ne": "resolved"}}},
-            {"$group": {"_id": "$severity", "n": {"$sum": 1}}},
-        ]
-        for row in self.coll.aggregate(pipeline):
-            counts[str(row["_id"])] = int(row["n"])
+        """Unresolved alerts per severity: one indexed count per (status, severity), never a scan of
+        the resolved history (the escalation tick calls this)."""
+        counts = {}
+        for severity in SEVERITY_ORDER:
+            counts[severity] = sum(
+                self.coll.count_documents({"status": status, "severity": severity}) for status in UNRESOLVED
+            )
         return counts
 
     # -- the one way to change an alert

@@ -10,6 +10,7 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from services.alerts.domain.alert_status import aware
 from services.alerts.domain.page_cursor import Position
 from services.alerts.store.documents import (
     DeliveryDoc,
@@ -120,17 +121,19 @@ class JobRepository:
         One conditional update moves it to ``sending``: two workers never take the same attempt,
         and a job whose lease ran out is taken over by the next worker that looks.
         """
-        return self.coll.find_one_and_update(
-            {
-                "$or": [
-                    {"status": "pending", "next_attempt_at": {"$lte": now}},
-                    {"status": "sending", "lease_until": {"$lte": now}},
-                ]
-            },
-            {"$set": {"status": "sending", "lease_until": now + lease}, "$inc": {"attempts": 1}},
-            sort=[("next_attempt_at", ASCENDING)],
-            return_document=ReturnDocument.AFTER,
-        )
+        # two shapes, each served by its own index, instead of one $or no index serves on every server;
+        # an abandoned attempt first (rare, and older than anything pending), so a busy queue never starves it
+        update = {"$set": {"status": "sending", "lease_until": now + lease}, "$inc": {"attempts": 1}}
+        for query, order in (
+            ({"status": "sending", "lease_until": {"$lte": now}}, "lease_until"),
+            ({"status": "pending", "next_attempt_at": {"$lte": now}}, "next_attempt_at"),
+        ):
+            job = self.coll.find_one_and_update(
+                query, update, sort=[(order, ASCENDING)], return_document=ReturnDocument.AFTER
+            )
+            if job is not None:
+                return job
+        return None
 
     def finish(self, job_id: str, attempt: int, status: str, now: datetime, error: str | None = None) -> bool:
         """Record the outcome of ``attempt``; False when its lease ran out and another worker took the job."""
@@ -165,10 +168,12 @@ class DeliveryRepository:
         """Up to ``limit`` attempts newest first (at, then id), after ``after``; and whether more follow."""
         query: dict[str, Any] = {"subscription_id": subscription_id}
         if after is not None:
-            query = {
-                "subscription_id": subscription_id,
-                "at": {"$lte": after.at},
-                "$or": [{"at": {"$lt": after.at}}, {"at": after.at, "_id": {"$lt": after.id}}],
-            }
-        docs = list(self.coll.find(query).sort([("at", DESCENDING), ("_id", DESCENDING)]).limit(limit + 1))
+            query["at"] = {"$lte": after.at}  # ties on ``at`` are told apart by the id, below
+        chunk = limit + 1
+        while True:
+            rows = list(self.coll.find(query).sort([("at", DESCENDING), ("_id", DESCENDING)]).limit(chunk))
+            docs = [d for d in rows if after is None or (aware(d["at"]), d["_id"]) < (aware(after.at), after.id)]
+            if len(docs) > limit or len(rows) < chunk:
+                break
+            chunk *= 4  # many attempts at the very same instant as the cursor: read past them
         return docs[:limit], len(docs) > limit

@@ -118,7 +118,11 @@ class DeliveryDoc(Document):
 class NotifyJobDoc(Document):
     """A pending e-mail or webhook delivery: durable, retried with backoff by the delivery worker."""
 
-    meta = {"collection": "notify_jobs", "indexes": [{"fields": ["status", "next_attempt_at"]}]}
+    meta = {
+        "collection": "notify_jobs",
+        # due jobs, and jobs whose sender died mid-attempt (two claim shapes, one index each)
+        "indexes": [{"fields": ["status", "next_attempt_at"]}, {"fields": ["status", "lease_until"]}],
+    }
     id = StringField(primary_key=True)  # deterministic: a replayed event never enqueues twice
     channel = StringField(required=True)  # email | webhook
     status = StringField(required=True)  # pending | sending | done | failed | cancelled
