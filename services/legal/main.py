@@ -17,11 +17,13 @@ from starlette.routing import Route
 
 from services.legal.adapters.consumers import case_access_consumer, court_updates_consumer
 from services.legal.adapters.partitioned_consumer import PartitionedConsumer
-from services.legal.api import court_updates, timelines
+from services.legal.api import audit, calendar, court_updates, timelines
 from services.legal.domain.deadlines import load_policy
 from services.legal.metrics import StageGauges
 from services.legal.service import LegalService
 from services.legal.settings import LegalSettings
+from services.legal.store.audit import AuditLog
+from services.legal.store.feeds import FeedRepository
 from services.legal.store.timelines import TimelineRepository
 from shared.app import ServiceRuntime, create_app, service_lifespan
 from shared.logging import setup_logging
@@ -42,7 +44,12 @@ def build_app(settings: LegalSettings | None = None) -> FastAPI:
         repo = TimelineRepository()
         repo.ensure_indexes()
         publisher = OutboxPublisher(settings, [repo.updates], runtime.db["outbox_leases"])
-        service = LegalService(settings, repo, policy, notify=publisher.notify)
+        audit_db = runtime.mongo[settings.legal_audit_db] if settings.legal_audit_db else runtime.db
+        audit_log = AuditLog(audit_db["audit"])
+        audit_log.ensure_indexes()
+        feeds = FeedRepository()
+        feeds.ensure_indexes()
+        service = LegalService(settings, repo, policy, notify=publisher.notify, audit=audit_log, feeds=feeds)
         runtime.app.state.service = service
         runtime.start(publisher)
         consumers: list[PartitionedConsumer[Any]] = []
@@ -61,6 +68,8 @@ def build_app(settings: LegalSettings | None = None) -> FastAPI:
     _readiness_with_reasons(app)
     app.include_router(court_updates.router)
     app.include_router(timelines.router)
+    app.include_router(calendar.router)
+    app.include_router(audit.router)
     return app
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -27,7 +28,9 @@ from services.legal.domain.reconcile import find_match
 from services.legal.domain.timeline import Recorded, TimelineState, integrate, replay
 from services.legal.domain.updates import CourtUpdate, InvalidUpdate, parse_update
 from services.legal.settings import LegalSettings
-from services.legal.store.timelines import Loaded, TimelineRepository
+from services.legal.store.audit import AuditLog, AuditQuery
+from services.legal.store.feeds import FeedRepository
+from services.legal.store.timelines import Loaded, TimelineRepository, agenda
 from shared.auth import Principal
 from shared.topics import LEGAL_EVENTS
 
@@ -70,6 +73,76 @@ class CaseNotFound(LookupError):
         self.field = field
 
 
+@dataclass(frozen=True)
+class Actor:
+    """Who is asking, as the audit trail keeps it (intake's shape)."""
+
+    sub: str
+    role: str
+    roles: tuple[str, ...]
+    org: str | None
+    request_id: str | None = None
+
+    @classmethod
+    def of(cls, principal: Principal, request_id: str | None = None) -> Actor:
+        return cls(principal.sub, principal.role, tuple(sorted(principal.roles)), principal.org, request_id)
+
+    @classmethod
+    def system(cls, source_system: str) -> Actor:
+        """An integrator writing straight to Kafka: its source system is who."""
+        return cls(f"system:{source_system}", "court_integrator", ("court_integrator",), None)
+
+    def record(
+        self, action: str, case_id: str | None, outcome: str, details: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        return {
+            "actor": self.sub,
+            "role": self.role,
+            "roles": list(self.roles),
+            "org": self.org,
+            "action": action,
+            "case_id": case_id,
+            "outcome": outcome,
+            "request_id": self.request_id,
+            "details": details or {},
+        }
+
+
+@dataclass(frozen=True)
+class AgendaItem:
+    case_id: str
+    kind: str  # hearing, stage_deadline, or a deadline kind (appeal_sentence, archive_elevation...)
+    at: datetime
+    ref: str | None = None
+    article: str | None = None
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """Several updates in one call: which is the last valid one of each case (it carries batch_last)."""
+
+    batch_id: str
+    items: list[Any]  # parsed where valid (so each is parsed once), raw otherwise
+    last: frozenset[int]
+
+    @classmethod
+    def of(cls, raws: list[Any]) -> _Batch:
+        items: list[Any] = []
+        last_of: dict[str, int] = {}
+        for index, raw in enumerate(raws):
+            try:
+                update: Any = raw if isinstance(raw, BaseModel) else parse_update(raw)
+            except InvalidUpdate:
+                items.append(raw)
+                continue
+            items.append(update)
+            last_of[str(update.case_id)] = index
+        return cls(uuid.uuid4().hex, items, frozenset(last_of.values()))
+
+    def marks(self, index: int) -> dict[str, Any]:
+        return {"batch_id": self.batch_id, "batch_last": index in self.last}
+
+
 def person(principal: Principal) -> dict[str, str]:
     """Provenance of an update recorded by a person (pseudonymous subject id and the role used)."""
     role = "legal_advocate" if principal.has("legal_advocate") else "supervisor"
@@ -85,9 +158,13 @@ class LegalService:
         notify: Callable[[], None] = lambda: None,
         *,
         max_attempts: int = 20,
+        audit: AuditLog | None = None,
+        feeds: FeedRepository | None = None,
     ) -> None:
         self.settings = settings
         self.repo = repo
+        self.audit = audit
+        self.feeds = feeds
         self.policy = policy
         self.notify = notify
         self.max_attempts = max_attempts
@@ -103,7 +180,14 @@ class LegalService:
     def submit(self, update: CourtUpdate, path: Path) -> Outcome:
         return self.submit_many([update], path)[0]
 
-    def submit_many(self, items: list[Any], path: Path, *, recorded_by: dict[str, str] | None = None) -> list[Outcome]:
+    def submit_many(
+        self,
+        items: list[Any],
+        path: Path,
+        *,
+        recorded_by: dict[str, str] | None = None,
+        actor: Actor | None = None,
+    ) -> list[Outcome]:
         """Place each item in order; one outcome per item.
 
         A case's history is loaded (and replayed) once per call and its cache document written
@@ -112,11 +196,13 @@ class LegalService:
         """
         histories: dict[str, Loaded] = {}
         outcomes: list[Outcome] = []
+        batch = _Batch.of(items) if len(items) > 1 else None
         try:
-            for raw in items:
+            for index, raw in enumerate(items):
                 start = time.perf_counter()
                 try:
-                    outcome = self._one(raw, path, histories, recorded_by)
+                    marks = batch.marks(index) if batch is not None else None
+                    outcome = self._one(batch.items[index] if batch else raw, path, histories, recorded_by, marks)
                 except WriteContention:
                     if path == "kafka":
                         raise  # transient: the consumer retries the record without committing it
@@ -132,12 +218,45 @@ class LegalService:
                     with self._lock(loaded.case_id):
                         state = loaded.state if loaded.state is not None else replay(loaded.records, self.policy)
                         self.repo.write_timeline(loaded, state)
+        self._audit_updates(items, outcomes, path, actor)
         return outcomes
+
+    def _audit_updates(self, items: list[Any], outcomes: list[Outcome], path: Path, actor: Actor | None) -> None:
+        """One audit record per update (who, role, case, outcome, request id), in one insert."""
+        if self.audit is None:
+            return
+        records = []
+        for raw, outcome in zip(items, outcomes, strict=False):
+            data: dict[str, Any] = (
+                raw.model_dump() if isinstance(raw, BaseModel) else raw if isinstance(raw, dict) else {}
+            )
+            raw_case, raw_source = data.get("case_id"), data.get("source_system")
+            case_id = raw_case if isinstance(raw_case, str) else None
+            source = raw_source if isinstance(raw_source, str) else "unknown"
+            who = actor or Actor.system(source[:64])
+            details: dict[str, Any] = {"status": outcome.status, "path": path}
+            if isinstance(data.get("kind"), str) and len(data["kind"]) <= 64:
+                details["kind"] = data["kind"]
+            if outcome.code:
+                details["code"] = outcome.code
+            records.append(who.record("legal.court_update.record", case_id[:64] if case_id else None, "ok", details))
+        self.audit.record_many(records)
+
+    def audit_refusal(self, actor: Actor, action: str, case_id: str | None, outcome: str, why: str) -> None:
+        if self.audit is not None:
+            self.audit.record_many([actor.record(action, case_id, outcome, {"why": why})])
 
     def _lock(self, case_id: str) -> threading.Lock:
         return self._locks[zlib.crc32(case_id.encode()) % len(self._locks)]
 
-    def _one(self, raw: Any, path: Path, histories: dict[str, Loaded], recorded_by: dict[str, str] | None) -> Outcome:
+    def _one(
+        self,
+        raw: Any,
+        path: Path,
+        histories: dict[str, Loaded],
+        recorded_by: dict[str, str] | None,
+        marks: dict[str, Any] | None = None,
+    ) -> Outcome:
         if isinstance(raw, BaseModel):
             update: CourtUpdate = raw  # type: ignore[assignment]
         else:
@@ -157,10 +276,12 @@ class LegalService:
         with self._lock(case_id):
             loaded = histories.get(case_id)
             loaded = self.repo.load(case_id) if loaded is None else self.repo.catch_up(loaded)
-            outcome, histories[case_id] = self._place(new, path, loaded)
+            outcome, histories[case_id] = self._place(new, path, loaded, marks)
         return outcome
 
-    def _place(self, new: Recorded, path: Path, loaded: Loaded) -> tuple[Outcome, Loaded]:
+    def _place(
+        self, new: Recorded, path: Path, loaded: Loaded, marks: dict[str, Any] | None = None
+    ) -> tuple[Outcome, Loaded]:
         update = new.update
         for _ in range(self.max_attempts):
             if new.key in loaded.keys:
@@ -181,7 +302,10 @@ class LegalService:
                 except IllegalUpdate as exc:
                     return Outcome.rejected(exc), loaded
                 result_state = result.after
-                events = envelopes(facts_for(update, result))
+                facts = facts_for(update, result)
+                if marks:
+                    facts = [f.model_copy(update=marks) for f in facts]
+                events = envelopes(facts)
             saved = self.repo.save(loaded, new, events, LEGAL_EVENTS)
             if saved == "saved":
                 if events:
@@ -220,16 +344,60 @@ class LegalService:
         self.repo.set_access(case_id, org_id, advocate_id, at)
 
     # -- reading
-    def timeline(self, principal: Principal, case_id: str) -> TimelineState:
-        """The case's timeline for its advocate or its org's supervisors.
+    def timeline(self, principal: Principal, case_id: str, request_id: str | None = None) -> TimelineState:
+        """The case's timeline for its advocate or its org's supervisors; every read is audited.
 
         Outside the caller's scope the case looks exactly like an unknown one (:class:`CaseNotFound`),
-        so the answer never confirms that a case exists.
+        so the answer never confirms that a case exists (the audit trail tells the two apart).
         """
-        if not self._in_scope(principal, self.repo.access_of(case_id) or {}):
+        actor = Actor.of(principal, request_id)
+        access = self.repo.access_of(case_id)
+        if not self._in_scope(principal, access or {}):
+            outcome, why = ("denied", "out_of_scope") if access else ("not_found", "case_not_found")
+            self.audit_refusal(actor, "legal.timeline.read", case_id, outcome, why)
             raise CaseNotFound(case_id)
         loaded = self.repo.load(case_id)  # the per-case cache; a write after a crash heals any lag
+        if self.audit is not None:
+            self.audit.record_many([actor.record("legal.timeline.read", case_id, "ok")])
         return replay(loaded.records, self.policy)
+
+    # -- calendar
+    def calendar(
+        self, *, advocate_id: str | None = None, org_id: str | None = None, start: datetime, end: datetime
+    ) -> list[AgendaItem]:
+        """Hearings and deadlines between ``start`` and ``end`` of an advocate's cases, or an org's."""
+        case_ids = self.repo.cases_of(advocate_id=advocate_id, org_id=org_id)
+        items: list[AgendaItem] = []
+        for doc in self.repo.agendas(case_ids):
+            entries = doc.get("agenda")
+            if entries is None and doc.get("updates"):
+                # a cache written before agendas existed: rebuilt from its copy of the log
+                from services.legal.store.timelines import record_from_entry
+
+                entries = agenda(replay([record_from_entry(e) for e in doc["updates"]], self.policy))
+            for entry in entries or []:
+                at = entry["at"] if entry["at"].tzinfo else entry["at"].replace(tzinfo=UTC)
+                if start <= at < end:
+                    items.append(AgendaItem(doc["_id"], entry["kind"], at, entry.get("ref"), entry.get("article")))
+        return sorted(items, key=lambda i: (i.at, i.case_id, i.kind))
+
+    def calendar_for(
+        self, sub: str, org: str | None, roles: list[str] | tuple[str, ...], now: datetime
+    ) -> list[AgendaItem]:
+        """The calendar a user sees: their own cases (advocates), their organisation's (supervisors)."""
+        end = now + timedelta(days=self.settings.legal_calendar_horizon_days)
+        start = now - timedelta(days=1)  # a hearing earlier today still shows
+        if "supervisor" in roles and org:
+            return self.calendar(org_id=org, start=start, end=end)
+        if "legal_advocate" in roles:
+            return self.calendar(advocate_id=sub, start=start, end=end)
+        return []
+
+    # -- audit (admins)
+    def audit_search(self, query: AuditQuery, page: int, page_size: int) -> tuple[list[dict[str, Any]], int]:
+        if self.audit is None:
+            return [], 0
+        return self.audit.search(query, page, page_size)
 
     def list_cases(
         self,

@@ -34,6 +34,12 @@ class LegalFact(EventPayload):
     update_id: str
     occurred_at: datetime
     stage: Stage | None = None
+    # Set when the fact comes from a batch of updates (a REST request with several, an import):
+    # every fact of the batch carries its id, and the facts of the last accepted update of each case
+    # in the batch carry batch_last: true, so consumers may evaluate the case once, at its end
+    # (issue 18 item 1). Absent: evaluate at once, as always.
+    batch_id: str | None = None
+    batch_last: bool | None = None
 
 
 @event_type("centinela.legal.stage_changed", 1, SOURCE)

@@ -19,10 +19,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, HTTPException, status
 from pymongo.errors import PyMongoError
 
-from services.legal.api.deps import Recorder, Service
+from services.legal.api.deps import Recorder, RequestId, Service
 from services.legal.api.schemas import CourtUpdatesResult, ItemResult
 from services.legal.domain.updates import InvalidUpdate, parse_update, schema_examples
-from services.legal.service import CaseNotFound, LegalService, Outcome, person
+from services.legal.service import Actor, CaseNotFound, LegalService, Outcome, person
 from shared.auth import Principal
 
 router = APIRouter(tags=["court updates"])
@@ -52,6 +52,7 @@ def post_court_updates(
     body: Annotated[Any, Body(openapi_examples=_EXAMPLES)],
     principal: Recorder,
     service: Service,
+    rid: RequestId,
 ) -> CourtUpdatesResult:
     """Each item gets its own result; one bad item never sinks the others.
 
@@ -72,12 +73,12 @@ def post_court_updates(
         source = service.settings.legal_person_source_system
         items = [{"source_system": source, **i} if isinstance(i, dict) else i for i in items]
         _same_source(items, source, f"updates recorded by people carry source_system {source!r}")
-        _in_scope(service, principal, items)
+        _in_scope(service, principal, items, rid)
         recorded_by = person(principal)
     if single:
         _validate_single(items[0])
     try:
-        outcomes = service.submit_many(items, "rest", recorded_by=recorded_by)
+        outcomes = service.submit_many(items, "rest", recorded_by=recorded_by, actor=Actor.of(principal, rid))
     except PyMongoError:
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
@@ -98,7 +99,7 @@ def _same_source(items: list[Any], source: str, why: str) -> None:
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"updates.{index}.source_system: {why}")
 
 
-def _in_scope(service: LegalService, principal: Principal, items: list[Any]) -> None:
+def _in_scope(service: LegalService, principal: Principal, items: list[Any], rid: str | None) -> None:
     """Every item's case must be the caller's (404 otherwise, naming the item, never the case)."""
     wanted = [
         (f"updates.{i}.case_id", item["case_id"])
@@ -108,6 +109,9 @@ def _in_scope(service: LegalService, principal: Principal, items: list[Any]) -> 
     try:
         service.check_scope(principal, wanted)
     except CaseNotFound as exc:
+        outcome = "denied" if service.repo.access_of(exc.case_id) else "not_found"
+        why = "out_of_scope" if outcome == "denied" else "case_not_found"
+        service.audit_refusal(Actor.of(principal, rid), "legal.court_update.record", exc.case_id, outcome, why)
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"{exc.field}: no legal timeline for this case") from None
 
 

@@ -7,11 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from services.legal.api.deps import CaseId, Reader, Service, Supervisor
+from services.legal.api.deps import CaseId, Reader, RequestId, Service, Supervisor
 from services.legal.api.schemas import CasePage, CaseSummary, Timeline
 from services.legal.domain.bounds import RANGE_TEXT, QueryInstant
 from services.legal.domain.stages import Stage
-from services.legal.service import CaseNotFound
+from services.legal.service import Actor, CaseNotFound
 
 router = APIRouter(tags=["timelines"])
 
@@ -30,9 +30,10 @@ NOT_FOUND = "no legal timeline for this case"
         },
     },
 )
-def get_timeline(case_id: CaseId, principal: Reader, service: Service) -> Timeline:
+def get_timeline(case_id: CaseId, principal: Reader, service: Service, rid: RequestId) -> Timeline:
+    """Every read is audited: allowed (ok), outside the caller's scope (denied) or unknown (not_found)."""
     try:
-        state = service.timeline(principal, case_id)
+        state = service.timeline(principal, case_id, rid)
     except CaseNotFound:
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND) from None
     return Timeline.build(case_id, state)
@@ -46,6 +47,7 @@ def get_timeline(case_id: CaseId, principal: Reader, service: Service) -> Timeli
 def list_cases(
     principal: Supervisor,
     service: Service,
+    rid: RequestId,
     stage: Annotated[Stage | None, Query(description="only cases currently in this stage")] = None,
     stalled_since: Annotated[
         QueryInstant | None,
@@ -84,6 +86,9 @@ def list_cases(
         )
         for d in docs
     ]
+    if service.audit is not None:  # a read of case data: audited like a timeline read
+        record = Actor.of(principal, rid).record("legal.case.list", None, "ok", {"items": len(items)})
+        service.audit.record_many([record])
     return CasePage(items=items, page=page, page_size=page_size, total=total)
 
 

@@ -73,6 +73,7 @@ class CaseTimeline(Document):
     last_activity_at = DateTimeField()
     open = BooleanField()
     updated_at = DateTimeField()
+    agenda = ListField(DictField())  # hearings and deadlines ahead (GET /v1/calendar, the iCalendar feed)
 
 
 class CaseAccess(Document):
@@ -82,7 +83,7 @@ class CaseAccess(Document):
         "collection": "legal_case_access",
         "strict": False,
         "auto_create_index": False,
-        "indexes": [{"fields": ["org_id"]}],
+        "indexes": [{"fields": ["org_id"]}, {"fields": ["advocate_id"]}],
     }
 
     case_id = StringField(primary_key=True, max_length=64)
@@ -213,6 +214,20 @@ class TimelineRepository:
         )
         return [{**d, "advocate_id": advocates.get(d["_id"])} for d in cursor], total
 
+    # -- calendar
+    def cases_of(self, *, advocate_id: str | None = None, org_id: str | None = None) -> list[str]:
+        """Case ids assigned to an advocate, or of an organisation (indexed reads of the access projection)."""
+        query = {"advocate_id": advocate_id} if advocate_id is not None else {"org_id": org_id}
+        return [d["_id"] for d in self.access.find(query, {"_id": 1})]
+
+    def agendas(self, case_ids: list[str]) -> list[dict[str, Any]]:
+        """Each case's agenda (and, for caches written before agendas existed, its updates to rebuild it)."""
+        out: list[dict[str, Any]] = []
+        for start in range(0, len(case_ids), 500):
+            chunk = case_ids[start : start + 500]
+            out.extend(self.timelines.find({"_id": {"$in": chunk}}, {"agenda": 1, "updates": 1, "stage": 1}))
+        return out
+
     # -- gauges
     def stage_stats(self) -> list[dict[str, Any]]:
         """Cases and the oldest stage start per stage (one indexed read per stage for the oldest)."""
@@ -243,7 +258,30 @@ def summary(state: TimelineState) -> dict[str, Any]:
         "last_activity_at": state.last_activity_at,
         "open": state.is_open,
         "updated_at": datetime.now(UTC),
+        "agenda": agenda(state),
     }
+
+
+def agenda(state: TimelineState) -> list[dict[str, Any]]:
+    """What a calendar shows of a case: pending hearings, the stage deadline, open deadlines (no child data)."""
+    items: list[dict[str, Any]] = []
+    if state.is_open:
+        for hearing in state.hearings.values():
+            if hearing.status != "held" and hearing.scheduled_for is not None:
+                items.append({"kind": "hearing", "at": hearing.scheduled_for, "ref": hearing.hearing_id})
+        if state.deadline is not None:
+            items.append(
+                {
+                    "kind": "stage_deadline",
+                    "at": state.deadline.deadline_at,
+                    "ref": str(state.stage),
+                    "article": state.deadline.basis,
+                }
+            )
+    for d in state.deadlines.values():
+        if d.status == "open":
+            items.append({"kind": d.kind, "at": d.due_at, "ref": d.deadline_id, "article": d.article})
+    return items
 
 
 def _entry(rec: Recorded) -> dict[str, Any]:

@@ -280,7 +280,7 @@ def test_principio_de_oportunidad_abstains_before_and_dismisses_until_the_accusa
     assert result.after.stage == "archived" and result.after.archives[-1]["disposition"] == "principio_de_oportunidad"
     facts = facts_for(abstention.update, result)
     assert [type(f) for f in facts] == [ev.StageChanged, ev.OpportunityApplied, ev.CaseArchived]
-    assert facts[1].outcome == "abstention"  # type: ignore[union-attr]
+    assert isinstance(facts[1], ev.OpportunityApplied) and facts[1].outcome == "abstention"
     assert not result.after.deadlines  # no elevation window for an abstention agreed with the victim
     dismissal = integrate(intermediate(), rec("principio_de_oportunidad", lima("2025-05-05")), POLICY).after
     assert dismissal.stage == "final" and "CPP art. 2.7" in dismissal.stage_history[-1]["basis"]

@@ -81,7 +81,7 @@ def test_archive_emits_stage_change_then_fact_and_reopen_likewise():
     facts = facts_for(archive.update, integrate([stage], archive, POLICY))
     # and the victim's window to ask for elevation opens (art. 334.5, issue 12 item 3)
     assert [type(f) for f in facts] == [ev.StageChanged, ev.CaseArchived, ev.DeadlineSet]
-    assert facts[0].stage == "archived" and facts[0].deadline_at is None
+    assert isinstance(facts[0], ev.StageChanged) and facts[0].stage == "archived" and facts[0].deadline_at is None
     assert isinstance(facts[1], ev.CaseArchived) and facts[1].reason == "insufficient_evidence"
     reopen = recorded(3, "case_reopened", 2, reason="new_evidence")
     facts = facts_for(reopen.update, integrate([stage, archive], reopen, POLICY))

@@ -130,9 +130,10 @@ def test_the_extension_publishes_the_moved_deadline():
     facts = facts_for(new.update, integrate(history, new, POLICY))
     assert [type(f) for f in facts] == [ev.StageChanged, ev.DeadlineExtended]
     moved, granted = facts
-    assert moved.stage == moved.previous_stage == "preparatory_investigation"  # type: ignore[union-attr]
-    assert moved.deadline_at == eod(START + timedelta(days=150)) and moved.deadline_basis == "CPP art. 342.1"  # type: ignore[union-attr]
-    assert granted.deadline_at == eod(START + timedelta(days=150)) and granted.extra_days == 30  # type: ignore[union-attr]
+    assert isinstance(moved, ev.StageChanged) and isinstance(granted, ev.DeadlineExtended)
+    assert moved.stage == moved.previous_stage == "preparatory_investigation"
+    assert moved.deadline_at == eod(START + timedelta(days=150)) and moved.deadline_basis == "CPP art. 342.1"
+    assert granted.deadline_at == eod(START + timedelta(days=150)) and granted.extra_days == 30
 
 
 def test_a_new_stage_starts_without_the_old_extension():
