@@ -35,7 +35,7 @@ from services.legal.adapters.partitioned_consumer import PartitionedConsumer
 from shared.bounds import check_datetime
 from shared.events import DecodeError, Event, decode
 from shared.events.alerts import AlertAcknowledged, AlertEscalated, AlertRaised, AlertResolved
-from shared.kafka import InvalidMessage
+from shared.kafka import InvalidMessage, kafka_python_security
 from shared.topics import ALERTS
 
 #: the instant each fact carries; a processor clock this far ahead of ours is refused as broken
@@ -110,6 +110,8 @@ class BatchingConsumer(PartitionedConsumer[Event]):
             max_poll_records=500,
             session_timeout_ms=10000,
             heartbeat_interval_ms=3000,
+            # TLS / SASL as configured (CENTINELA_KAFKA_SECURITY_PROTOCOL ...): a secured broker refuses plaintext
+            **kafka_python_security(self.settings),
         )
         try:
             while not self._stop.is_set():
