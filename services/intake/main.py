@@ -17,16 +17,17 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.intake.adapters.outbox import case_events_relay
 from services.intake.api import router
-from services.intake.domain.identity import CASE_FIELD, IdentityCipher, Keyring
+from services.intake.domain.identity import CASE_FIELD, IdentityCipher
 from services.intake.service.core import Intake, IntakeError
 from services.intake.settings import IntakeSettings
 from services.intake.store import case_files
 from services.intake.store.documents import CaseDocument
 from services.intake.store.repository import AuditLog, CaseRepository, ensure_indexes
 from shared.app import BodyLimitMiddleware, ServiceRuntime, create_app, service_lifespan
-from shared.logging import setup_logging
+from shared.logging import allow_log_keys, setup_logging
 
 log = logging.getLogger(__name__)
+allow_log_keys("active_kid", "decrypt_only")
 UPLOAD_PATH = re.compile(r"^/v1/cases/[^/]+/documents$")
 MULTIPART_OVERHEAD = 64 * 1024  # boundaries, part headers, category and title around the file
 
@@ -67,7 +68,9 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
     settings = settings or IntakeSettings()
     setup_logging(settings.log_level)
     # Fail at start-up, not at the first registration, when the keys are unusable.
-    keyring = Keyring.parse(settings.identity_keys.get_secret_value())
+    keyring = settings.keyring()
+    # key ids only (never key material): which key new data goes under, and how many still only decrypt
+    log.info("identity keys loaded", extra={"active_kid": keyring.current, "decrypt_only": len(keyring.kids) - 1})
 
     def setup(runtime: ServiceRuntime) -> None:
         ensure_indexes()

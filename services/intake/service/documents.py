@@ -122,7 +122,7 @@ def read(ix: Intake, caller: Caller, case_id: str, doc_id: str) -> Content:
         audit(ix, caller, action, case_id, outcome="denied", details={"why": "out_of_scope", "doc_id": doc_id})
         raise NotFound("document not found")
     try:
-        data = ix.cipher.decrypt_chunks(case_id, doc_id, doc.kid, ix.files.content(doc))
+        data = ix.cipher.decrypt_keyed_chunks(case_id, doc_id, ix.files.keyed_content(doc))
     except (IdentityKeyError, LookupError) as exc:
         log.error("document not readable", extra={"case_id": case_id, "exc": type(exc).__name__})
         raise Unavailable("the document cannot be read with the configured keys") from exc

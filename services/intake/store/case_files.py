@@ -9,6 +9,7 @@ lists or reads.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import mongoengine as me
@@ -36,6 +37,9 @@ class CaseFileDocument(me.Document):
 class CaseFileChunk(me.Document):
     meta = {"collection": "case_document_chunks", "strict": False, "auto_create_index": False, "indexes": []}
     chunk_id = me.StringField(primary_key=True)  # "<doc_id>:<n>"
+
+
+KEYS_PROJECTION: dict[str, Any] = {"_id": 1, "case_id": 1, "kid": 1, "chunks": 1, "title": 1, "filename": 1}
 
 
 def chunk_id(doc_id: str, n: int) -> str:
@@ -78,11 +82,44 @@ class CaseFiles:
         return _doc(found) if found and found.get("case_id") == case_id else None
 
     def content(self, doc: Document) -> list[bytes]:
+        """The chunks' ciphertext only; prefer ``keyed_content`` (a chunk may be under another key)."""
+        return [data for _, data in self.keyed_content(doc)]
+
+    def keyed_content(self, doc: Document) -> list[tuple[str, bytes]]:
+        """Each chunk with its key id: its own once re-encrypted (``rekey``), else the document's."""
         ids = [chunk_id(doc.doc_id, n) for n in range(doc.chunks)]
-        by_id = {c["_id"]: bytes(c["data"]) for c in self.chunks.find({"_id": {"$in": ids}})}
+        by_id = {
+            c["_id"]: (str(c.get("kid") or doc.kid), bytes(c["data"])) for c in self.chunks.find({"_id": {"$in": ids}})
+        }
         if len(by_id) != len(ids):
             raise LookupError(f"document {doc.doc_id} is missing chunks")
         return [by_id[i] for i in ids]
+
+    # Key rotation (``service.rekey``). A document's ``kid`` moves to the active key only after every one of
+    # its chunks has (each chunk write carries its own ``kid``), so a document whose ``kid`` is the active
+    # key has nothing left under an older one, and an interrupted run still reads and resumes.
+
+    def keys_all(self, batch: int) -> Iterator[dict[str, Any]]:
+        """Every document's ids, key ids and encrypted title and file name, in one pass (one collection scan
+        per run: see ``CaseRepository.encrypted_all``)."""
+        return iter(self.meta.find({}, KEYS_PROJECTION, batch_size=batch))
+
+    def keys_one(self, doc_id: str) -> dict[str, Any] | None:
+        return self.meta.find_one({"_id": doc_id}, KEYS_PROJECTION)
+
+    def chunk_records(self, doc_id: str, total: int) -> list[dict[str, Any]]:
+        ids = [chunk_id(doc_id, n) for n in range(total)]
+        found = {c["_id"]: c for c in self.chunks.find({"_id": {"$in": ids}})}
+        return [found[i] for i in ids if i in found]
+
+    def replace_chunk(self, doc_id: str, n: int, kid: str, data: bytes) -> None:
+        self.chunks.update_one({"_id": chunk_id(doc_id, n)}, {"$set": {"kid": kid, "data": Binary(data)}})
+
+    def replace_keys(self, doc_id: str, changes: dict[str, Any]) -> bool:
+        """Set ``changes`` (``kid``, ``title``, ``filename``). Only the rotation writes a document after its
+        upload, and two runs write equally valid values, so no compare-and-set (a filter on ``_id`` alone is
+        the only one SecantusDB serves from the ``_id`` index)."""
+        return self.meta.update_one({"_id": doc_id}, {"$set": changes}).matched_count == 1
 
 
 def _doc(record: dict[str, Any]) -> Document:

@@ -31,6 +31,9 @@ class CaseDocument(me.Document):
             {"fields": ["prosecutor_ref_key"], "unique": True, "sparse": True},
             # cases written before place_of_exploitation was encrypted (migrated at start-up)
             {"fields": ["place_of_exploitation"], "sparse": True},
+            # every compare-and-set on version (a change, a key rotation): SecantusDB serves a filter on _id
+            # plus another field from no index but a compound one (it scanned the collection per write)
+            {"fields": ["case_id", "version"]},
         ],
     }
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -100,6 +100,9 @@ MAX_LINKED = 100
 # its sparse index; ``$exists`` needs one on SecantusDB).
 LEGACY_PLACE = "place_of_exploitation"
 LEGACY_PLACE_FILTER: dict[str, Any] = {LEGACY_PLACE: {"$exists": True}}
+
+
+ENCRYPTED_PROJECTION: dict[str, Any] = {"_id": 1, "version": 1, "identity": 1, "protected": 1}
 
 
 def person_query(person_ref: str) -> dict[str, Any]:
@@ -227,6 +230,22 @@ class CaseRepository:
                 self.coll.update_one({"_id": doc["_id"], LEGACY_PLACE: value}, update)
             if len(docs) < batch:
                 return migrated
+
+    def encrypted_all(self, batch: int) -> Iterator[dict[str, Any]]:
+        """Every case's id, version and ciphertext, in one pass (key rotation). One collection scan per run,
+        on purpose: SecantusDB serves no ``_id`` range from an index, so paging by ``_id > last`` would scan
+        once per page; the caller only reads here and writes after the pass, by ``_id``."""
+        return iter(self.coll.find({}, ENCRYPTED_PROJECTION, batch_size=batch))
+
+    def encrypted_one(self, case_id: str) -> dict[str, Any] | None:
+        return self.coll.find_one({"_id": case_id}, ENCRYPTED_PROJECTION)
+
+    def replace_ciphertext(self, case_id: str, version: int, blobs: dict[str, dict[str, str]]) -> bool:
+        """Set re-encrypted values (``"identity.<name>"`` / ``"protected.<name>"`` paths) if the case is still
+        at ``version``; the version moves so a concurrent read-modify-write (which would write back the old
+        ciphertext) retries instead. False on a lost race."""
+        result = self.coll.update_one({"_id": case_id, "version": version}, {"$set": blobs, "$inc": {"version": 1}})
+        return result.matched_count == 1
 
     def search(self, scope: ListScope, filters: CaseFilter, page: int, page_size: int) -> tuple[list[Case], int]:
         """A page of the cases in ``scope`` matching ``filters``, newest first (never identity)."""

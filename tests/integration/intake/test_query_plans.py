@@ -16,7 +16,7 @@ from pymongo import MongoClient
 from services.intake.domain.access import ListScope
 from services.intake.store import repository as r
 from services.intake.store.documents import CaseDocument
-from shared.explain import assert_indexed, explain_aggregate, explain_filter
+from shared.explain import assert_indexed, explain_aggregate, explain_filter, explain_find_and_modify
 
 pytestmark = pytest.mark.integration
 N = 400
@@ -111,3 +111,13 @@ def test_document_queries_use_an_index(stack_env: dict[str, str], db_name: Calla
         meta.drop()
     finally:
         client.close()
+
+
+def test_compare_and_set_writes_use_an_index(cases: Any) -> None:
+    """A case change and a key rotation write with ``{_id, version}``: SecantusDB served that shape from no
+    index (a collection scan per PATCH) until the compound index. ``rekey`` reads each collection in one pass
+    (one scan per run: SecantusDB serves no ``_id`` range from an index) and writes by ``_id``."""
+    update = {"$set": {"identity.given_names": {}}, "$inc": {"version": 1}}
+    plan = assert_indexed(explain_find_and_modify(cases, {"_id": "cs_1", "version": 3}, update), "case CAS write")
+    assert plan.docs_examined is None or plan.docs_examined <= 1
+    assert_indexed(explain_filter(cases, {"_id": "cs_1"}), "rotation re-read by id")
