@@ -76,6 +76,7 @@ def build_app(settings: AlertsSettings | None = None) -> FastAPI:
                 resolve=webhooks.resolve,
             ),
             live=live,
+            policy=policy,
         )
         ingestor = AlertIngestor(
             settings,
@@ -104,6 +105,9 @@ def build_app(settings: AlertsSettings | None = None) -> FastAPI:
         except PolicyError as exc:
             log.error("alerts service refuses to start: policy file (CENTINELA_POLICY_FILE) unusable: %s", exc)
             raise
+        # the effective policy (shipped defaults + the operator's overrides, marked *): rule ids and
+        # thresholds only, no case data
+        log.info("alert policy in force: %s", policy.current().summary())
         async with service_lifespan(settings, lambda runtime: setup(runtime, policy))(app):
             yield
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from services.processor.domain.policy import Policy, PolicyWatcher
 
@@ -64,11 +65,16 @@ class EscalationPolicy:
 
     def _check(self) -> None:
         if self.watcher.check():
-            log.warning("alert policy reloaded from %s", self.watcher.path)
+            log.warning("alert policy reloaded from %s: %s", self.watcher.path, self.watcher.policy.summary())
         elif self.watcher.failures != self._failures_seen:  # one warning per refused change, not per check
             self._failures_seen = self.watcher.failures
             # the message names the file and field only, never a value: the policy file holds no case data
             log.warning("alert policy change refused, previous policy stays in force: %s", self.watcher.last_error)
+
+    def describe(self) -> dict[str, Any]:
+        """The effective policy in force (defaults plus the file's overrides, each rule naming the keys the
+        file set), for admins: rule ids, severities and thresholds, no case data."""
+        return self.current().describe()
 
     def after(self, severity: str) -> timedelta | None:
         """How long an unacknowledged alert of ``severity`` waits per level (None: it never escalates)."""

@@ -6,12 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
-from services.alerts.api.deps import Admin, ConfigurationDep
+from services.alerts.api.deps import Admin, ConfigurationDep, PolicyDep
 from services.alerts.api.schemas import (
     DeliveryOut,
     DeliveryPage,
     DirectoryIn,
     DirectoryOut,
+    PolicyOut,
     SubscriptionIn,
     SubscriptionOut,
 )
@@ -86,3 +87,13 @@ def get_directory(user_id: UserId, principal: Admin, config: ConfigurationDep) -
 def delete_directory(user_id: UserId, principal: Admin, config: ConfigurationDep) -> Response:
     config.delete_directory(user_id)
     return Response(status_code=204)
+
+
+@router.get(
+    "/v1/admin/policy",
+    response_model=PolicyOut,
+    summary="the effective alert policy: shipped defaults plus the operator's overrides (marked)",
+)
+def get_policy(principal: Admin, policy: PolicyDep) -> PolicyOut:
+    # the policy holds rule ids and thresholds only, no case data: nothing here to audit as a data read
+    return PolicyOut.model_validate(policy.describe())

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from services.alerts.adapters.live_stream import Broadcaster
+from services.alerts.adapters.policy_file import EscalationPolicy
 from services.alerts.domain.visibility import READER_ROLES
 from services.alerts.service import AlertsService
 from services.alerts.service.configuration import Configuration
@@ -31,6 +32,13 @@ def _live(request: Request) -> Broadcaster:
     return _service(request).live
 
 
+def _policy(request: Request) -> EscalationPolicy:
+    policy = _service(request).policy
+    if policy is None:
+        raise RuntimeError("the alerts service was built without its policy")
+    return policy
+
+
 def _settings(request: Request) -> AlertsSettings:
     return _service(request).settings
 
@@ -40,4 +48,5 @@ Admin = Annotated[Principal, Depends(require("admin"))]
 InboxDep = Annotated[Inbox, Depends(_inbox)]
 ConfigurationDep = Annotated[Configuration, Depends(_configuration)]
 LiveDep = Annotated[Broadcaster, Depends(_live)]
+PolicyDep = Annotated[EscalationPolicy, Depends(_policy)]
 SettingsDep = Annotated[AlertsSettings, Depends(_settings)]

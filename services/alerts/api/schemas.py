@@ -154,3 +154,19 @@ class DirectoryOut(BaseModel):
     org_id: str
     role: str
     updated_at: datetime | None = None
+
+
+class PolicyOut(BaseModel):
+    """The effective alert policy: the shipped defaults with the operator's file applied over them.
+
+    Each rule lists under ``overridden`` the keys the operator's file set (empty: all defaults);
+    ``escalation_overridden`` names the severities whose escalation time the file set.
+    """
+
+    model_config = ConfigDict(extra="allow")  # keys the processor's policy adds later pass through
+
+    source: str = Field(description="the policy file in force")
+    version: int
+    escalation: dict[str, str] = Field(description="severity -> time an unacknowledged alert waits per level")
+    escalation_overridden: list[str] = Field(default_factory=list)
+    rules: dict[str, dict[str, Any]] = Field(description="rule id -> its settings and `overridden` keys")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.alerts.adapters.live_stream import Broadcaster
+from services.alerts.adapters.policy_file import EscalationPolicy
 from services.alerts.service.configuration import Configuration
 from services.alerts.service.inbox import Inbox
 from services.alerts.settings import AlertsSettings
@@ -18,3 +19,5 @@ class AlertsService:
     inbox: Inbox
     configuration: Configuration
     live: Broadcaster
+    #: the policy file in force (reloaded while running); None only in tests that build the service by hand
+    policy: EscalationPolicy | None = None

@@ -118,3 +118,53 @@ def test_running_service_reloads_the_policy_and_keeps_it_on_a_broken_edit(
         assert s.get("/readyz", {}).status_code == 200
     finally:
         producer.close()
+
+
+def test_admins_see_the_effective_policy_and_start_up_logs_it(
+    stack_env: dict[str, str],
+    db_name: Callable[[str], str],
+    log_dir: Path,
+    procs: list[Proc],
+    tmp_path: Path,
+) -> None:
+    """A file naming two rules (and one severity's escalation) starts the service; every other rule
+    keeps its default; admins read the result, marked, and the start-up log carries it (issue 18 item 3)."""
+    import httpx
+
+    from shared.auth import mint
+
+    path = tmp_path / "policy.yaml"
+    path.write_text(
+        "rules:\n  service.overdue: {after: 3d}\n  legal.no_activity: {severity: high}\nescalation: {critical: 30min}\n"
+    )
+    env = {
+        **stack_env,
+        "CENTINELA_MONGO_DB": db_name("alerts_policy"),
+        "CENTINELA_POLICY_FILE": str(path),
+        "CENTINELA_ALERTS_CONSUMER_GROUP": f"alerts-policy-{uuid.uuid4().hex[:8]}",
+    }
+    proc = start("alerts-policy-describe", env, log_dir, procs)
+    proc.wait_ready("/healthz")
+    settings = AlertsSettings()
+
+    def headers(role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {mint(settings, sub=f'{role}-1', roles=[role], org='org-1')}"}
+
+    got = httpx.get(proc.url + "/v1/admin/policy", headers=headers("admin"), timeout=10)
+    assert got.status_code == 200, got.text
+    body = got.json()
+    assert body["source"] == str(path)
+    assert body["rules"]["service.overdue"]["overridden"] == ["after"]
+    assert body["rules"]["legal.no_activity"]["overridden"] == ["severity"]
+    assert body["rules"]["legal.no_activity"]["severity"] == "high"
+    untouched = [r for r in body["rules"] if r not in ("service.overdue", "legal.no_activity")]
+    assert untouched and all(body["rules"][r]["overridden"] == [] for r in untouched)
+    assert body["escalation"]["critical"] == "30min" and body["escalation_overridden"] == ["critical"]
+    assert "high" not in body["escalation"]  # an escalation section is taken as written: high never escalates
+
+    for role in ("legal_advocate", "supervisor", "ops_viewer"):
+        assert httpx.get(proc.url + "/v1/admin/policy", headers=headers(role), timeout=10).status_code == 403
+    assert httpx.get(proc.url + "/v1/admin/policy", timeout=10).status_code == 401
+
+    log = proc.log_text()
+    assert "alert policy in force" in log and "critical=30min*" in log and "severity=high*" in log
