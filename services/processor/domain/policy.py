@@ -27,13 +27,15 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from services.processor.domain.rules import PER_SIGNAL_RULES, REQUIRED_THRESHOLDS, RULE_IDS
-from services.processor.domain.thresholds import SEVERITIES, Duration, RuleConfig, format_duration, parse_duration
-from shared.events.alerts import Severity
+from services.processor.domain.thresholds import Duration, RuleConfig
+from shared.durations import format_duration, parse_duration
+from shared.vocab import SEVERITIES, Severity
 
 __all__ = [
     "DEFAULT_POLICY_FILE",
@@ -58,11 +60,33 @@ class PolicyError(ValueError):
     """The policy file is unusable; the message names the file and key, never case data."""
 
 
+class _Organisation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # date-only deadlines end at midnight in this zone (issue 13 item 11)
+    time_zone: str = "America/Lima"
+
+    @field_validator("time_zone")
+    @classmethod
+    def _timezone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("unknown time zone; write an IANA name such as 'America/Lima'") from None
+        return v
+
+
 class _PolicyFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     version: int = 1
     escalation: dict[Severity, Duration] = Field(default_factory=dict)
+    organisation: _Organisation = Field(default_factory=_Organisation)
+    # publish centinela.alert.updated (evidence recomputed, advocate changed); on once the alerts
+    # service consumes it
+    publish_alert_updates: bool = False
+    # a legal fact of a batch whose end has not arrived: evaluate the case at the latest this long after
+    batch_grace: Duration = timedelta(minutes=5)
     rules: dict[str, RuleConfig]
 
     @field_validator("escalation", mode="before")
@@ -83,6 +107,9 @@ class Policy:
     source: str = ""
     # what the operator's file changed: rule id -> the keys it set ("escalation" -> severities)
     overrides: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    timezone: str = "America/Lima"
+    publish_alert_updates: bool = False
+    batch_grace: timedelta = timedelta(minutes=5)
 
     def rule(self, rule_id: str) -> RuleConfig:
         return self.rules[rule_id]
@@ -113,6 +140,9 @@ class Policy:
                 for rule_id, cfg in self.rules.items()
             },
             "escalation_overridden": list(self.overrides.get("escalation", ())),
+            "timezone": self.timezone,
+            "publish_alert_updates": self.publish_alert_updates,
+            "batch_grace": format_duration(self.batch_grace),
         }
 
     def summary(self) -> str:
@@ -163,12 +193,21 @@ def _validate(doc: dict[str, Any], source: str, overrides: dict[str, tuple[str, 
             if getattr(parsed.rules[rule_id], attr) is None:
                 raise PolicyError(f"{source}: rules.{rule_id}.{attr}: required")
     escalation: dict[str, timedelta] = {k: v for k, v in parsed.escalation.items()}  # noqa: C416 (key type widens)
+    rules = {
+        r: parsed.rules[r]
+        if parsed.rules[r].timezone
+        else parsed.rules[r].model_copy(update={"timezone": parsed.organisation.time_zone})
+        for r in RULE_IDS
+    }
     return Policy(
-        rules={r: parsed.rules[r] for r in RULE_IDS},
+        rules=rules,
         escalation=escalation,
         version=parsed.version,
         source=source,
         overrides=overrides,
+        timezone=parsed.organisation.time_zone,
+        publish_alert_updates=parsed.publish_alert_updates,
+        batch_grace=parsed.batch_grace,
     )
 
 
@@ -205,7 +244,9 @@ def _merge(base: dict[str, Any], doc: dict[str, Any], source: str) -> tuple[dict
     overrides: dict[str, tuple[str, ...]] = {}
     for key, value in doc.items():
         if key not in ("rules", "escalation"):
-            merged[key] = value  # version, or an unknown top-level key the validation names
+            merged[key] = value  # version, timezone..., or an unknown top-level key the validation names
+            if key in ("organisation", "publish_alert_updates", "batch_grace"):
+                overrides[key] = (key,)
     rules = doc.get("rules")
     if "rules" in doc and rules is not None:
         if not isinstance(rules, dict):

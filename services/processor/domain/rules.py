@@ -4,6 +4,10 @@ A rule fires when ``now >= due`` (at the threshold exactly, it fires). Every res
 when its answer could next change by the passage of time alone (``next_check``): that is what
 the processor's deadline heap schedules, so a tick costs in proportion to the deadlines due.
 Summaries and evidence name the rule, what is overdue and the event ids — never identity.
+
+A rule registered ``per_subject`` answers one finding per *thing* that is late (a service, a
+hearing, a follow-up, a deadline), keyed by a stable subject id in ``RuleResult.findings``: each
+subject is its own alert with its own episodes and its own resolution (issue 13 item 7).
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from services.processor.domain.state import CaseState, day_end
-from services.processor.domain.thresholds import SEVERITIES, RuleConfig, format_duration
+from services.processor.domain.thresholds import RuleConfig, format_duration
+from shared.vocab import SEVERITIES
 
 if TYPE_CHECKING:  # the policy loader imports this registry to learn the rule ids
     from services.processor.domain.policy import Policy
@@ -38,6 +43,10 @@ class RuleResult:
     clear_reason: str = "condition cleared"
     # per-signal rules (risk.revictimisation): how many distinct signals exist; each is an episode
     signals: int = 0
+    # per-signal rules: the ids of the signals at or above the floor, oldest first, with their findings
+    signal_findings: dict[str, Finding] = field(default_factory=dict)
+    # per-subject rules: one finding per late thing (subject id -> finding); absent subjects are clear
+    findings: dict[str, Finding] | None = None
 
 
 Rule = Callable[[CaseState, datetime, RuleConfig], RuleResult]
@@ -47,9 +56,12 @@ Rule = Callable[[CaseState, datetime, RuleConfig], RuleResult]
 RULES: dict[str, Rule] = {}
 _REQUIRES: dict[str, tuple[str, ...]] = {}
 _PER_SIGNAL: set[str] = set()
+_PER_SUBJECT: set[str] = set()
 
 
-def rule(rule_id: str, *, requires: tuple[str, ...] = (), per_signal: bool = False) -> Callable[[Rule], Rule]:
+def rule(
+    rule_id: str, *, requires: tuple[str, ...] = (), per_signal: bool = False, per_subject: bool = False
+) -> Callable[[Rule], Rule]:
     """Register a rule. ``requires``: the thresholds (``after``, ``count``) it cannot do without — a
     policy that leaves one unset is refused rather than silently inert. ``per_signal``: one episode
     per distinct signal, never auto-resolved (see episodes.reconcile)."""
@@ -62,6 +74,8 @@ def rule(rule_id: str, *, requires: tuple[str, ...] = (), per_signal: bool = Fal
             _REQUIRES[rule_id] = requires
         if per_signal:
             _PER_SIGNAL.add(rule_id)
+        if per_subject:
+            _PER_SUBJECT.add(rule_id)
         return fn
 
     return register
@@ -132,9 +146,16 @@ def stage_overdue(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResult:
 @rule("legal.no_activity", requires=("after",))
 def no_activity(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResult:
     rid = "legal.no_activity"
-    if not st.prosecution_open or st.last_legal_at is None:
-        return RuleResult(rid, clear_reason="prosecution ended")
-    due = st.last_legal_at + _after(cfg)
+    if st.legal_seen:
+        if not st.prosecution_open or st.last_legal_at is None:
+            return RuleResult(rid, clear_reason="prosecution ended")
+        ref, ref_event, since = st.last_legal_at, st.last_legal_event_id, "last court or prosecutor update"
+    else:
+        # no court update ever arrived: the stall counts from the registration (issue 13 item 12)
+        if not st.case_open or st.registered_at is None:
+            return RuleResult(rid, clear_reason="case closed")
+        ref, ref_event, since = st.registered_at, st.registered_event_id, "registration, no court update ever"
+    due = ref + _after(cfg)
     if now < due:
         return RuleResult(rid, next_check=due, clear_reason="court update arrived")
     return RuleResult(
@@ -143,13 +164,14 @@ def no_activity(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResult:
             rid,
             cfg.severity,
             f"no court or prosecutor update for {format_duration(_after(cfg))} "
-            f"(last {iso(st.last_legal_at)}) while the prosecution is open",
+            f"(since {since}, {iso(ref)}) while the prosecution is open",
             {
                 "stage": st.stage,
                 "last_legal_event_at": iso(st.last_legal_at),
+                "counted_from": "last_legal_event" if st.legal_seen else "registration",
                 "threshold": format_duration(_after(cfg)),
                 "deadline_at": iso(due),
-                "event_ids": [st.last_legal_event_id] if st.last_legal_event_id else [],
+                "event_ids": [ref_event] if ref_event else [],
             },
         ),
     )
@@ -177,35 +199,34 @@ def hearing_postponed_repeatedly(st: CaseState, now: datetime, cfg: RuleConfig) 
     )
 
 
-@rule("legal.hearing_outcome_missing", requires=("after",))
+@rule("legal.hearing_outcome_missing", requires=("after",), per_subject=True)
 def hearing_outcome_missing(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResult:
     rid = "legal.hearing_outcome_missing"
     after = _after(cfg)
-    overdue = []
+    findings: dict[str, Finding] = {}
     upcoming: list[datetime] = []
-    for hearing_id, h in sorted(st.hearings.items()):
-        due = h.scheduled_for + after
-        if now >= due:
-            overdue.append((hearing_id, h))
-        else:
-            upcoming.append(due)
-    nxt = _future(now, *upcoming)
-    if not overdue:
-        return RuleResult(rid, next_check=nxt, clear_reason="hearing outcome reported")
-    return RuleResult(
-        rid,
-        Finding(
-            rid,
-            cfg.severity,
-            f"{len(overdue)} hearing(s) held more than {format_duration(after)} ago with no outcome reported",
-            {
-                "hearings": [{"hearing_id": hid, "scheduled_for": iso(h.scheduled_for)} for hid, h in overdue],
-                "threshold": format_duration(after),
-                "event_ids": [h.event_id for _, h in overdue],
-            },
-        ),
-        next_check=nxt,
-    )
+    if st.prosecution_open or not st.legal_seen:
+        for hearing_id, h in sorted(st.hearings.items()):
+            due = h.scheduled_for + after
+            if now < due:
+                upcoming.append(due)
+                continue
+            findings[f"hearing:{hearing_id}"] = Finding(
+                rid,
+                cfg.severity,
+                f"hearing of {iso(h.scheduled_for)} held more than {format_duration(after)} ago "
+                "with no outcome reported",
+                {
+                    "subject": f"hearing:{hearing_id}",
+                    "hearing_id": hearing_id,
+                    "scheduled_for": iso(h.scheduled_for),
+                    "threshold": format_duration(after),
+                    "deadline_at": iso(due),
+                    "event_ids": [h.event_id],
+                },
+            )
+    reason = "hearing outcome reported" if st.prosecution_open else "prosecution ended: no outcome can be reported"
+    return RuleResult(rid, next_check=_future(now, *upcoming), clear_reason=reason, findings=findings)
 
 
 @rule("legal.no_representation", requires=("after",))
@@ -213,6 +234,9 @@ def no_representation(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResu
     rid = "legal.no_representation"
     if st.represented:
         return RuleResult(rid, clear_reason="legal representation assigned")
+    if cfg.own_advocate_counts and st.advocate_id:
+        # the organisation's own advocate represents the child too (issue 13 item 10)
+        return RuleResult(rid, clear_reason="the organisation's advocate was assigned")
     if not st.case_open or st.registered_at is None:
         return RuleResult(rid, clear_reason="case closed")
     due = st.registered_at + _after(cfg)
@@ -233,34 +257,46 @@ def no_representation(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResu
     )
 
 
-@rule("legal.victim_not_notified", requires=("after",))
+@rule("legal.victim_not_notified", requires=("after",), per_subject=True)
 def victim_not_notified(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResult:
     rid = "legal.victim_not_notified"
-    if st.notification_due_since is None:
-        return RuleResult(rid, clear_reason="victim notified")
-    due = st.notification_due_since + _after(cfg)
-    if now < due:
-        return RuleResult(rid, next_check=due, clear_reason="victim notified")
-    return RuleResult(
-        rid,
-        Finding(
+    after = _after(cfg)
+    about = set(cfg.notification_about)
+    findings: dict[str, Finding] = {}
+    upcoming: list[datetime] = []
+    for d in st.decisions:
+        # only a notification about the decision (or a general one) at or after it answers it: a hearing
+        # summons sent after a verdict does not tell the child of the verdict (issue 13 item 5)
+        if any(n.at >= d.at and (not about or n.about in about) for n in st.notices):
+            continue
+        due = d.at + after
+        if now < due:
+            upcoming.append(due)
+            continue
+        subject = f"decision:{d.trigger}:{d.event_id}"
+        findings[subject] = Finding(
             rid,
             cfg.severity,
-            f"child not notified within {format_duration(_after(cfg))} of the {st.notification_trigger}",
+            f"child not notified within {format_duration(after)} of the {_DECISION_WORDS.get(d.trigger, d.trigger)}",
             {
-                "trigger": st.notification_trigger,
-                "since": iso(st.notification_due_since),
+                "subject": subject,
+                "trigger": d.trigger,
+                "since": iso(d.at),
                 "deadline_at": iso(due),
-                "event_ids": [st.notification_event_id] if st.notification_event_id else [],
+                "event_ids": [d.event_id],
             },
-        ),
-    )
+        )
+    return RuleResult(rid, next_check=_future(now, *upcoming), clear_reason="victim notified", findings=findings)
+
+
+_DECISION_WORDS = {"archived": "archive", "verdict": "verdict", "dismissal": "dismissal (sobreseimiento)"}
 
 
 @rule("legal.victim_absent", requires=("count",))
 def victim_absent(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResult:
     rid = "legal.victim_absent"
     limit = _count(cfg, 2)
+    # counted by when the hearings happened (state.recount), not by when the reports arrived
     if st.consecutive_absences < limit:
         return RuleResult(rid, clear_reason="child attended a hearing")
     return RuleResult(
@@ -281,77 +317,68 @@ def victim_absent(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResult:
 # -- services
 
 
-@rule("service.overdue", requires=("after",))
+@rule("service.overdue", requires=("after",), per_subject=True)
 def service_overdue(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResult:
     rid = "service.overdue"
     if not st.case_open:
-        return RuleResult(rid, clear_reason="case closed")
+        return RuleResult(rid, clear_reason="case closed", findings={})
     after = _after(cfg)
-    overdue = []
+    findings: dict[str, Finding] = {}
     upcoming: list[datetime] = []
     for service_id, svc in sorted(st.services.items()):
         nd = svc.next_due_at()
         if nd is None:
             continue
-        if now >= nd + after:
-            overdue.append((service_id, svc, nd))
-        else:
+        if now < nd + after:
             upcoming.append(nd + after)
-    nxt = _future(now, *upcoming)
-    if not overdue:
-        return RuleResult(rid, next_check=nxt, clear_reason="session recorded")
-    kinds = sorted({svc.service_kind for _, svc, _ in overdue})
-    return RuleResult(
-        rid,
-        Finding(
+            continue
+        subject = f"service:{service_id}"
+        findings[subject] = Finding(
             rid,
             cfg.severity,
-            f"{', '.join(kinds)} session not recorded {format_duration(after)} after its due date "
-            f"{iso(min(nd for _, _, nd in overdue))}",
+            f"{svc.service_kind} session not recorded {format_duration(after)} after its due date {iso(nd)}",
             {
+                "subject": subject,
                 "services": [
                     {
-                        "service_id": sid,
+                        "service_id": service_id,
                         "service_kind": svc.service_kind,
                         "due_at": iso(nd),
                         "session": svc.sessions_recorded + 1,
                     }
-                    for sid, svc, nd in overdue
                 ],
                 "threshold": format_duration(after),
-                "event_ids": [svc.planned_event_id for _, svc, _ in overdue if svc.planned_event_id],
+                "event_ids": [svc.planned_event_id] if svc.planned_event_id else [],
             },
-        ),
-        next_check=nxt,
-    )
+        )
+    return RuleResult(rid, next_check=_future(now, *upcoming), clear_reason="session recorded", findings=findings)
 
 
-@rule("service.missed_consecutive", requires=("count",))
+@rule("service.missed_consecutive", requires=("count",), per_subject=True)
 def service_missed_consecutive(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResult:
     rid = "service.missed_consecutive"
     if not st.case_open:
-        return RuleResult(rid, clear_reason="case closed")
+        return RuleResult(rid, clear_reason="case closed", findings={})
     limit = _count(cfg, 2)
-    missed = [(sid, svc) for sid, svc in sorted(st.services.items()) if svc.consecutive_missed >= limit]
-    if not missed:
-        return RuleResult(rid, clear_reason="session attended")
-    return RuleResult(
-        rid,
-        Finding(
+    findings: dict[str, Finding] = {}
+    for sid, svc in sorted(st.services.items()):
+        if svc.consecutive_missed < limit:
+            continue
+        subject = f"service:{sid}"
+        findings[subject] = Finding(
             rid,
             cfg.severity,
-            f"{', '.join(sorted({s.service_kind for _, s in missed}))} sessions missed "
-            f"{max(s.consecutive_missed for _, s in missed)} times in a row (threshold {limit})",
+            f"{svc.service_kind} sessions missed {svc.consecutive_missed} times in a row (threshold {limit})",
             {
+                "subject": subject,
                 "services": [
-                    {"service_id": sid, "service_kind": s.service_kind, "consecutive_missed": s.consecutive_missed}
-                    for sid, s in missed
+                    {"service_id": sid, "service_kind": svc.service_kind, "consecutive_missed": svc.consecutive_missed}
                 ],
                 "threshold": limit,
-                "event_ids": [e for _, s in missed for e in s.missed_event_ids[-limit:]],
+                "event_ids": svc.missed_event_ids[-limit:],
             },
-        ),
-    )
+        )
+    return RuleResult(rid, clear_reason="session attended", findings=findings)
 
 
 @rule("service.no_psychosocial", requires=("after",))
@@ -391,24 +418,28 @@ def risk_revictimisation(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleR
     signals = [s for s in st.risk_signals if SEVERITIES.index(s.severity) >= floor]
     if not signals:
         return RuleResult(rid, clear_reason="no risk signal")
-    latest = signals[-1]
-    what = "same child registered in a new case" if latest.kind == "reregistered" else f"risk flag '{latest.kind}'"
-    return RuleResult(
-        rid,
-        Finding(
+    per_signal: dict[str, Finding] = {}
+    for sig in signals:
+        if sig.kind == "reregistered":
+            what = "same child registered in a new case"
+        elif sig.kind == "registered_again":
+            what = "the child of this case was registered again in a later case"
+        else:
+            what = f"risk flag '{sig.kind}'"
+        per_signal[sig.signal_id] = Finding(
             rid,
             cfg.severity,
-            f"revictimisation risk: {what} ({latest.severity})",
+            f"revictimisation risk: {what} ({sig.severity})",
             {
-                "signal": latest.kind,
-                "signal_severity": latest.severity,
-                "signal_at": iso(latest.at),
-                "signal_id": latest.signal_id,
-                "event_ids": [latest.event_id],
+                "signal": sig.kind,
+                "signal_severity": sig.severity,
+                "signal_at": iso(sig.at),
+                "signal_id": sig.signal_id,
+                "event_ids": [sig.event_id],
             },
-        ),
-        signals=len(signals),
-    )
+        )
+    latest = per_signal[signals[-1].signal_id]
+    return RuleResult(rid, latest, signals=len(signals), signal_findings=per_signal)
 
 
 # -- follow-up
@@ -439,42 +470,213 @@ def followup_contact_lost(st: CaseState, now: datetime, cfg: RuleConfig) -> Rule
     )
 
 
-@rule("followup.overdue")
+@rule("followup.overdue", per_subject=True)
 def followup_overdue(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResult:
     rid = "followup.overdue"
-    overdue: list[dict[str, Any]] = []
+    findings: dict[str, Finding] = {}
     upcoming: list[datetime] = []
-    event_ids: list[str] = []
     for fid, f in sorted(st.followups.items()):
         if f.done:
             continue
-        due = day_end(f.planned_date) + cfg.grace
-        if now >= due:
-            overdue.append({"followup_id": fid, "planned_date": f.planned_date.isoformat()})
-            event_ids.append(f.event_id)
-        else:
+        # the planned day ends at midnight in the organisation's time zone (issue 13 item 11)
+        due = day_end(f.planned_date, cfg.timezone) + cfg.grace
+        if now < due:
             upcoming.append(due)
+            continue
+        subject = f"followup:{fid}"
+        findings[subject] = Finding(
+            rid,
+            cfg.severity,
+            f"follow-up planned for {f.planned_date.isoformat()} not done by its date",
+            {
+                "subject": subject,
+                "followups": [{"followup_id": fid, "planned_date": f.planned_date.isoformat()}],
+                "deadline_at": iso(due),
+                "event_ids": [f.event_id] if f.event_id else [],
+            },
+        )
     if st.closed_at is not None and not st.case_open:
         for k, offset in enumerate(cfg.schedule_after_closure, start=1):
             if st.followups_done_after_closure >= k:
                 continue
             due = st.closed_at + offset + cfg.grace
-            if now >= due:
-                overdue.append({"followup": f"post-closure #{k} ({format_duration(offset)})", "due_at": iso(due)})
-            else:
+            if now < due:
                 upcoming.append(due)
-    nxt = _future(now, *upcoming)
-    if not overdue:
-        return RuleResult(rid, next_check=nxt, clear_reason="follow-up recorded")
+                continue
+            subject = f"post-closure:{k}"
+            findings[subject] = Finding(
+                rid,
+                cfg.severity,
+                f"post-closure follow-up #{k} ({format_duration(offset)} after closure) not done by {iso(due)}",
+                {
+                    "subject": subject,
+                    "followups": [{"followup": f"post-closure #{k} ({format_duration(offset)})", "due_at": iso(due)}],
+                    "closed_at": iso(st.closed_at),
+                    "event_ids": [],
+                },
+            )
+    return RuleResult(rid, next_check=_future(now, *upcoming), clear_reason="follow-up recorded", findings=findings)
+
+
+# -- reminders before a date (issue 12 item 5)
+
+
+def _active_lead(due: datetime, now: datetime, leads: tuple[timedelta, ...]) -> timedelta | None:
+    """The tightest lead time already reached before ``due`` (None: too early, or the date passed)."""
+    if now >= due:
+        return None
+    reached = [lead for lead in leads if now >= due - lead]
+    return min(reached) if reached else None
+
+
+def _lead_checks(due: datetime, leads: tuple[timedelta, ...]) -> list[datetime]:
+    return [due - lead for lead in leads] + [due]
+
+
+@rule("legal.deadline_approaching", per_subject=True)
+def deadline_approaching(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResult:
+    rid = "legal.deadline_approaching"
+    leads = cfg.lead_times
+    dates: list[tuple[str, str, datetime, str | None, str]] = []
+    if st.prosecution_open and st.deadline_at is not None and st.stage:
+        dates.append((f"stage:{st.stage}", f"stage '{st.stage}'", st.deadline_at, None, st.stage_event_id or ""))
+    if st.prosecution_open or not st.legal_seen or st.stage == "archived":
+        # an archive's elevation window (art. 334.5) runs while the case is archived
+        for did, d in sorted(st.deadlines.items()):
+            dates.append((f"deadline:{did}", d.kind, d.due_at, d.article, d.event_id))
+    findings: dict[str, Finding] = {}
+    checks: list[datetime] = []
+    for key, what, due, article, eid in dates:
+        checks += _lead_checks(due, leads)
+        lead = _active_lead(due, now, leads)
+        if lead is None:
+            continue
+        # one alert per deadline and lead time: the 3-day reminder is news even after the 10-day one
+        subject = f"{key}@{format_duration(lead)}"
+        findings[subject] = Finding(
+            rid,
+            cfg.severity,
+            f"deadline of {what} in less than {format_duration(lead)} ({iso(due)})",
+            {
+                "subject": subject,
+                "deadline": key,
+                "deadline_at": iso(due),
+                "lead_time": format_duration(lead),
+                "article": article,
+                "event_ids": [eid] if eid else [],
+            },
+        )
+    return RuleResult(
+        rid,
+        next_check=_future(now, *checks),
+        clear_reason="deadline met, moved or reached",
+        findings=findings,
+    )
+
+
+@rule("legal.hearing_upcoming", per_subject=True)
+def hearing_upcoming(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResult:
+    rid = "legal.hearing_upcoming"
+    findings: dict[str, Finding] = {}
+    checks: list[datetime] = []
+    if st.prosecution_open:
+        for hearing_id, h in sorted(st.hearings.items()):
+            checks += _lead_checks(h.scheduled_for, cfg.lead_times)
+            lead = _active_lead(h.scheduled_for, now, cfg.lead_times)
+            if lead is None:
+                continue
+            subject = f"hearing:{hearing_id}@{format_duration(lead)}"
+            findings[subject] = Finding(
+                rid,
+                cfg.severity,
+                f"hearing on {iso(h.scheduled_for)}, in less than {format_duration(lead)}: arrange the child's "
+                "attendance and psychosocial accompaniment",
+                {
+                    "subject": subject,
+                    "hearing_id": hearing_id,
+                    "scheduled_for": iso(h.scheduled_for),
+                    "lead_time": format_duration(lead),
+                    "event_ids": [h.event_id],
+                },
+            )
+    return RuleResult(
+        rid,
+        next_check=_future(now, *checks),
+        clear_reason="hearing held, moved or reached",
+        findings=findings,
+    )
+
+
+# -- reintegration (IOM indicators) and harm from the justice process (issue 13 items 13-14)
+
+
+@rule("reintegration.school_dropout")
+def school_dropout(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResult:
+    rid = "reintegration.school_dropout"
+    edu = st.reintegration.get("education")
+    statuses = set(cfg.statuses or ("dropped_out",))
+    if not st.case_open or edu is None or edu.status not in statuses:
+        return RuleResult(rid, clear_reason="child back in education" if st.case_open else "case closed")
+    # from the start of the effective day in the organisation's time zone
+    due = day_end(edu.effective_date - timedelta(days=1), cfg.timezone) + cfg.grace
+    if now < due:
+        return RuleResult(rid, next_check=due, clear_reason="child back in education")
     return RuleResult(
         rid,
         Finding(
             rid,
             cfg.severity,
-            f"{len(overdue)} follow-up(s) not done by their date",
-            {"followups": overdue, "closed_at": iso(st.closed_at), "event_ids": event_ids},
+            f"school dropout recorded (effective {edu.effective_date.isoformat()})",
+            {"status": edu.status, "effective_date": edu.effective_date.isoformat(), "event_ids": [edu.event_id]},
         ),
-        next_check=nxt,
+    )
+
+
+@rule("reintegration.placement_review_overdue", requires=("after",))
+def placement_review_overdue(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResult:
+    rid = "reintegration.placement_review_overdue"
+    placement = st.reintegration.get("placement")
+    if not st.case_open or placement is None:
+        return RuleResult(rid, clear_reason="case closed" if placement is not None else "no placement recorded")
+    due = day_end(placement.effective_date, cfg.timezone) + _after(cfg)
+    if now < due:
+        return RuleResult(rid, next_check=due, clear_reason="placement reviewed")
+    return RuleResult(
+        rid,
+        Finding(
+            rid,
+            cfg.severity,
+            f"placement ({placement.status}) not reviewed for {format_duration(_after(cfg))} "
+            f"(last record effective {placement.effective_date.isoformat()})",
+            {
+                "placement": placement.status,
+                "effective_date": placement.effective_date.isoformat(),
+                "deadline_at": iso(due),
+                "event_ids": [placement.event_id],
+            },
+        ),
+    )
+
+
+@rule("harm.reparation_unpaid", requires=("after",))
+def reparation_unpaid(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResult:
+    rid = "harm.reparation_unpaid"
+    paid = st.last_reparation_paid_at
+    unpaid = [m for m in st.reparation_orders if paid is None or paid < m.at]
+    if not unpaid:
+        return RuleResult(rid, clear_reason="reparation paid")
+    first = unpaid[0]
+    due = first.at + _after(cfg)
+    if now < due:
+        return RuleResult(rid, next_check=due, clear_reason="reparation paid")
+    return RuleResult(
+        rid,
+        Finding(
+            rid,
+            cfg.severity,
+            f"reparation ordered on {iso(first.at)} still unpaid after {format_duration(_after(cfg))}",
+            {"ordered_at": iso(first.at), "deadline_at": iso(due), "event_ids": [m.event_id for m in unpaid]},
+        ),
     )
 
 
@@ -482,3 +684,4 @@ def followup_overdue(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResul
 RULE_IDS: tuple[str, ...] = tuple(RULES)
 REQUIRED_THRESHOLDS: dict[str, tuple[str, ...]] = dict(_REQUIRES)
 PER_SIGNAL_RULES: frozenset[str] = frozenset(_PER_SIGNAL)
+PER_SUBJECT_RULES: frozenset[str] = frozenset(_PER_SUBJECT)

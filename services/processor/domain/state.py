@@ -7,7 +7,8 @@ pseudonymous ids and times — never identity.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
 
@@ -15,10 +16,21 @@ from shared.events import Event
 from shared.events import case as ce
 from shared.events import legal as le
 from shared.events.alerts import AlertResolved
+from shared.vocab import CLOSED_STATUSES
+
+__all__ = [
+    "CLOSED_STATUSES",
+    "ENDED_STAGES",
+    "MAX_DONE_IDS",
+    "MAX_SEEN_EVENT_IDS",
+    "CaseState",
+    "day_end",
+    "fold",
+    "utc",
+]
 
 MAX_SEEN_EVENT_IDS = 512
 MAX_DONE_IDS = 64
-CLOSED_STATUSES = frozenset({"Closed", "ClosedReferred"})
 # stages where the prosecution is over: no stall can happen any more
 ENDED_STAGES = frozenset({"final", "archived"})
 
@@ -27,9 +39,11 @@ def utc(dt: datetime) -> datetime:
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
-def day_end(d: date) -> datetime:
-    """A date-only deadline is met until the end of that day (UTC)."""
-    return datetime.combine(d, time.min, tzinfo=UTC) + timedelta(days=1)
+def day_end(d: date, tz: str | tzinfo | None = None) -> datetime:
+    """A date-only deadline is met until the end of that day in the organisation's time zone
+    (``tz``: an IANA name such as ``America/Lima``; None keeps UTC), returned in UTC."""
+    zone: tzinfo = UTC if tz is None else (ZoneInfo(tz) if isinstance(tz, str) else tz)
+    return datetime.combine(d + timedelta(days=1), time.min, tzinfo=zone).astimezone(UTC)
 
 
 def _bounded_append(items: list[str], value: str, limit: int) -> None:
@@ -80,10 +94,55 @@ class RiskSignal(BaseModel):
     event_id: str
 
 
+class Mark(BaseModel):
+    """One dated legal fact kept for counting by when it happened, not by when it arrived."""
+
+    at: datetime
+    event_id: str
+    kind: str = ""
+
+
+class Decision(BaseModel):
+    """An archive, a verdict or a dismissal (sobreseimiento): the child must be told of it."""
+
+    trigger: str
+    at: datetime
+    event_id: str
+
+
+class Notice(BaseModel):
+    at: datetime
+    about: str
+
+
+class OpenDeadline(BaseModel):
+    """A non-stage deadline from ``centinela.legal.deadline_set`` while it is open."""
+
+    kind: str
+    due_at: datetime
+    nature: str = "duty"
+    article: str | None = None
+    event_id: str = ""
+
+
+class Outcome(BaseModel):
+    """The latest reintegration status of one domain (by effective date)."""
+
+    status: str
+    effective_date: date
+    event_id: str
+
+
 class AlertTrack(BaseModel):
-    """The processor's view of one (case, rule) alert: which episode, open or not."""
+    """The processor's view of one (case, rule[, subject]) alert: which episode, open or not."""
 
     episode: int = 0
+    # per-signal rules: the signal ids already raised (each opens one episode, whatever the floor was)
+    raised_signals: list[str] = Field(default_factory=list)
+    # a digest of the summary and evidence last published, and the advocate it was published for:
+    # when either changes while the alert is open, an update is published
+    digest: str | None = None
+    advocate_id: str | None = None
     open: bool = False
     alert_id: str | None = None
     raised_at: datetime | None = None
@@ -134,6 +193,22 @@ class CaseState(BaseModel):
     last_notified_at: datetime | None = None
     consecutive_absences: int = 0
     absence_event_ids: list[str] = Field(default_factory=list)
+    # attendance marks (kind "present" / "absent") by occurred_at: absences in a row are counted after
+    # the latest attendance by when it happened, so a late report cannot clear later absences
+    attendance: list[Mark] = Field(default_factory=list)
+    # stage history (kind = stage) by start: a late postponement is counted in the stage it happened in
+    stage_history: list[Mark] = Field(default_factory=list)
+    postponements: list[Mark] = Field(default_factory=list)
+    decisions: list[Decision] = Field(default_factory=list)
+    notices: list[Notice] = Field(default_factory=list)
+    deadlines: dict[str, OpenDeadline] = Field(default_factory=dict)
+    # reintegration outcomes, by domain (education, employment, placement, documentation)
+    reintegration: dict[str, Outcome] = Field(default_factory=dict)
+    reparation_orders: list[Mark] = Field(default_factory=list)
+    last_reparation_paid_at: datetime | None = None
+    # the legal fact being folded belongs to a batch whose end has not arrived yet (issue 18 item 1)
+    batch_pending: bool = False
+    batch_pending_until: datetime | None = None
     # what the last applied event was, so an auto-resolution can say what cleared it
     last_event_type: str | None = None
     # lifecycle
@@ -168,7 +243,10 @@ def fold(state: CaseState | None, event: Event, *, partition: int | None = None)
         st.partition = partition
     _bounded_append(st.seen_event_ids, event.id, MAX_SEEN_EVENT_IDS)
     st.last_event_type = event.type
+    st.batch_pending = False
     _apply(st, event)
+    if not st.batch_pending:
+        st.batch_pending_until = None
     return st, True
 
 
@@ -220,6 +298,22 @@ def _apply(st: CaseState, event: Event) -> None:  # noqa: C901 - one branch per 
                 signal_id=f"rereg:{eid}", kind="reregistered", severity="high", at=utc(p.detected_at), event_id=eid
             ),
         )
+    elif isinstance(p, ce.CasePersonReregistered):
+        # on the EARLIER case: the same child was registered again (a new case, maybe elsewhere)
+        _signal(
+            st,
+            RiskSignal(
+                signal_id=f"rereg-later:{eid}",
+                kind="registered_again",
+                severity="high",
+                at=utc(p.detected_at),
+                event_id=eid,
+            ),
+        )
+    elif isinstance(p, ce.ReintegrationRecorded):
+        known = st.reintegration.get(p.domain)
+        if known is None or p.effective_date >= known.effective_date:
+            st.reintegration[p.domain] = Outcome(status=p.status, effective_date=p.effective_date, event_id=eid)
     elif isinstance(p, ce.FollowUpPlanned):
         if p.followup_id not in st.followups:
             st.followups[p.followup_id] = FollowUpTrack(planned_date=p.planned_date, event_id=eid)
@@ -240,7 +334,8 @@ def _apply(st: CaseState, event: Event) -> None:  # noqa: C901 - one branch per 
         _legal(st, p, eid)
     # -- a person resolved an alert by hand (the alerts service); quiet_until is set by the episode logic
     elif isinstance(p, AlertResolved) and not p.auto:
-        alert = st.alerts.get(p.rule)
+        # per-subject alerts are keyed rule#subject: find the track by the alert id first
+        alert = next((a for a in st.alerts.values() if a.alert_id == p.alert_id), None) or st.alerts.get(p.rule)
         if alert is not None and alert.episode == p.episode and alert.open:
             alert.open = False
             alert.resolved_by = p.by
@@ -277,80 +372,152 @@ def _signal(st: CaseState, signal: RiskSignal) -> None:
     st.risk_signals.append(signal)
 
 
-def _legal(st: CaseState, p: le.LegalFact, eid: str) -> None:
+def _insert(items: list[Mark], mark: Mark, limit: int = MAX_DONE_IDS) -> None:
+    """Keep ``items`` ordered by ``at`` (then arrival) and bounded, dropping the oldest."""
+    if any(m.event_id == mark.event_id for m in items):
+        return
+    items.append(mark)
+    items.sort(key=lambda m: m.at)
+    if len(items) > limit:
+        del items[: len(items) - limit]
+
+
+def stage_at(st: CaseState, at: datetime) -> str | None:
+    """The stage the prosecution was in at ``at`` (from the stage history), None if unknown."""
+    current = None
+    for m in st.stage_history:
+        if m.at <= at:
+            current = m.kind
+    return current
+
+
+def _enter_stage(st: CaseState, stage: str | None, started: datetime, eid: str) -> None:
+    if stage is None:
+        return
+    if st.stage_history and st.stage_history[-1].kind == stage and st.stage_history[-1].at <= started:
+        return  # the same stage again (a deadline moved): it did not start anew
+    _insert(st.stage_history, Mark(at=started, event_id=eid, kind=stage))
+
+
+def recount(st: CaseState) -> None:
+    """Derive the counters the rules read from the dated marks (arrival order never matters)."""
+    absences: list[Mark] = []
+    for m in st.attendance:
+        absences = [] if m.kind == "present" else [*absences, m]
+    st.consecutive_absences = len(absences)
+    st.absence_event_ids = [m.event_id for m in absences][-MAX_DONE_IDS:]
+    start = st.stage_started_at
+    in_stage = [m for m in st.postponements if start is None or m.at >= start]
+    counted = max((int(m.kind or 0) for m in in_stage), default=0)
+    st.postponements_in_stage = max(len(in_stage), counted)
+    st.postponement_event_ids = [m.event_id for m in in_stage]
+
+
+def _legal(st: CaseState, p: le.LegalFact, eid: str) -> None:  # noqa: C901 - one branch per fact
     st.legal_seen = True
     occurred = utc(p.occurred_at)
+    st.batch_pending = bool(p.batch_id) and not p.batch_last
     if st.last_legal_at is None or occurred >= st.last_legal_at:
         st.last_legal_at = occurred
         st.last_legal_event_id = eid
     if isinstance(p, le.StageChanged):
-        if p.stage != st.stage:
-            # postponements count per stage; absences in a row do not (only attendance breaks them)
-            st.postponements_in_stage = 0
-            st.postponement_event_ids = []
-        st.stage = p.stage
-        st.stage_started_at = utc(p.stage_started_at)
+        started = utc(p.stage_started_at)
+        _enter_stage(st, p.stage, started, eid)
+        if p.stage != st.stage or st.stage_started_at is None or started > st.stage_started_at:
+            st.stage = p.stage
+            st.stage_started_at = started
         st.deadline_at = utc(p.deadline_at) if p.deadline_at else None
         st.stage_event_id = eid
+        if p.stage in ("archived", "final"):
+            _drop_pending_hearings(st)
         if p.stage in ("archived", "verdict"):
-            _await_notification(st, p.stage, occurred, eid)
+            _decision(st, p.stage, occurred, eid)
+        elif p.stage == "final" and p.previous_stage == "intermediate_stage":
+            _decision(st, "dismissal", occurred, eid)  # sobreseimiento, CPP art. 344-347
     elif isinstance(p, le.HearingScheduled):
-        if p.hearing_id not in st.done_hearing_ids:
+        if p.hearing_id not in st.done_hearing_ids and st.prosecution_open:
             st.hearings[p.hearing_id] = HearingTrack(scheduled_for=utc(p.scheduled_for), event_id=eid)
     elif isinstance(p, le.HearingPostponed):
-        if p.stage is None or p.stage == st.stage or st.stage is None:
-            st.postponements_in_stage = max(st.postponements_in_stage, p.postponements_in_stage)
-            _bounded_append(st.postponement_event_ids, eid, MAX_DONE_IDS)
-        if p.new_date is not None:
+        # counted in the stage the postponement happened in (by occurred_at), whatever arrives later
+        when_stage = stage_at(st, occurred) or st.stage
+        named_ok = p.stage is None or st.stage is None or p.stage == st.stage
+        if named_ok and (when_stage == st.stage or st.stage is None):
+            _insert(st.postponements, Mark(at=occurred, event_id=eid, kind=str(p.postponements_in_stage)))
+        if p.new_date is not None and st.prosecution_open:
             st.hearings[p.hearing_id] = HearingTrack(scheduled_for=utc(p.new_date), event_id=eid)
         else:
             _hearing_done(st, p.hearing_id)
     elif isinstance(p, le.HearingHeld):
         _hearing_done(st, p.hearing_id)
     elif isinstance(p, le.VictimAttended):
-        st.consecutive_absences = 0
-        st.absence_event_ids = []
+        _insert(st.attendance, Mark(at=occurred, event_id=eid, kind="present"))
         st.last_contact_at = _max(st.last_contact_at, occurred)
         if p.hearing_id:
             _hearing_done(st, p.hearing_id)
     elif isinstance(p, le.VictimAbsent):
-        st.consecutive_absences += 1
-        _bounded_append(st.absence_event_ids, eid, MAX_DONE_IDS)
+        _insert(st.attendance, Mark(at=occurred, event_id=eid, kind="absent"))
         if p.hearing_id:
             _hearing_done(st, p.hearing_id)
     elif isinstance(p, le.RepresentationAssigned):
         st.represented = True
     elif isinstance(p, le.VictimNotified):
         st.last_notified_at = _max(st.last_notified_at, occurred)
-        if st.notification_due_since is not None and occurred >= st.notification_due_since:
-            st.notification_due_since = None
-            st.notification_trigger = None
-            st.notification_event_id = None
+        st.notices.append(Notice(at=occurred, about=p.about))
+        del st.notices[:-MAX_DONE_IDS]
     elif isinstance(p, le.VerdictIssued):
-        _await_notification(st, "verdict", occurred, eid)
+        _decision(st, "verdict", occurred, eid)
     elif isinstance(p, le.CaseArchived):
+        _enter_stage(st, "archived", occurred, eid)
         st.stage = "archived"
+        st.stage_started_at = occurred
         st.deadline_at = None
         st.stage_event_id = eid
-        _await_notification(st, "archived", occurred, eid)
+        _drop_pending_hearings(st)
+        _decision(st, "archived", occurred, eid)
+    elif isinstance(p, le.OpportunityApplied) and p.outcome == "dismissal":
+        _decision(st, "dismissal", occurred, eid)
     elif isinstance(p, le.CaseReopened):
-        st.stage = p.stage if p.stage and p.stage != "archived" else None
+        stage = p.stage if p.stage and p.stage != "archived" else None
+        if stage is not None and stage == st.stage and st.stage_started_at is not None:
+            return  # the stage change into this stage (with its deadline) came first: keep its deadline
+        _enter_stage(st, stage, occurred, eid)
+        st.stage = stage
+        st.stage_started_at = occurred if stage else st.stage_started_at
         st.deadline_at = None
         st.stage_event_id = eid
-        st.postponements_in_stage = 0
-        st.postponement_event_ids = []
+    elif isinstance(p, le.DeadlineSet):
+        if p.status == "open":
+            st.deadlines[p.deadline_id] = OpenDeadline(
+                kind=p.deadline_kind, due_at=utc(p.due_at), nature=p.nature, article=p.article, event_id=eid
+            )
+        else:
+            st.deadlines.pop(p.deadline_id, None)
+    elif isinstance(p, le.ReparationOrdered):
+        _insert(st.reparation_orders, Mark(at=occurred, event_id=eid))
+    elif isinstance(p, le.ReparationPaid):
+        st.last_reparation_paid_at = _max(st.last_reparation_paid_at, occurred)
+    recount(st)
+
+
+def _drop_pending_hearings(st: CaseState) -> None:
+    """An archived or final case has no hearing left to report on (the legal service refuses outcomes)."""
+    for hearing_id in list(st.hearings):
+        _hearing_done(st, hearing_id)
+
+
+def _decision(st: CaseState, trigger: str, at: datetime, eid: str) -> None:
+    if any(d.event_id == eid or (d.trigger == trigger and d.at == at) for d in st.decisions):
+        return
+    st.decisions.append(Decision(trigger=trigger, at=at, event_id=eid))
+    del st.decisions[:-MAX_DONE_IDS]
+    # kept for readers of the earlier fields: the earliest decision not yet followed by a notification
+    if st.notification_due_since is None and (st.last_notified_at is None or st.last_notified_at < at):
+        st.notification_due_since = at
+        st.notification_trigger = trigger
+        st.notification_event_id = eid
 
 
 def _hearing_done(st: CaseState, hearing_id: str) -> None:
     st.hearings.pop(hearing_id, None)
     if hearing_id not in st.done_hearing_ids:
         _bounded_append(st.done_hearing_ids, hearing_id, MAX_DONE_IDS)
-
-
-def _await_notification(st: CaseState, trigger: str, at: datetime, eid: str) -> None:
-    if st.last_notified_at is not None and st.last_notified_at >= at:
-        return  # the notification (delivered earlier, out of order) already answers this decision
-    if st.notification_due_since is None:
-        st.notification_due_since = at
-        st.notification_trigger = trigger
-        st.notification_event_id = eid

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
@@ -74,14 +75,47 @@ class RuleConfig(BaseModel):
     spl_types: tuple[str, ...] = ()
     schedule_after_closure: tuple[Duration, ...] = ()
     min_flag_severity: Severity = "low"
-    description: str = ""
+    # reminders (legal.deadline_approaching, legal.hearing_upcoming): how long before the date
+    lead_times: tuple[Duration, ...] = ()
+    # legal.no_representation: the organisation's own advocate assigned to the case represents the child
+    own_advocate_counts: bool = True
+    # legal.victim_not_notified: which notifications (their ``about`` code) tell the child of a decision
+    notification_about: tuple[str, ...] = ()
+    # reintegration rules: the statuses that raise it (education: dropped_out)
+    statuses: tuple[str, ...] = ()
+    # the organisation's time zone (IANA name): date-only deadlines end at midnight there. Set from the
+    # policy's top-level ``timezone`` unless the rule names its own.
+    timezone: str | None = None
+    # the article or standard the rule rests on, and what it means for an advocate (es first, en second)
+    basis: str = ""
+    description: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("description", mode="before")
+    @classmethod
+    def _description(cls, v: Any) -> Any:
+        if v is None:
+            return {}
+        if isinstance(v, str):
+            return {"en": v}
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("unknown time zone; write an IANA name such as 'America/Lima'") from None
+        return v
 
     @field_validator("after", "grace", "quiet_after_manual_resolve", mode="before")
     @classmethod
     def _duration(cls, v: Any) -> Any:
         return None if v is None else to_duration(v)
 
-    @field_validator("schedule_after_closure", mode="before")
+    @field_validator("schedule_after_closure", "lead_times", mode="before")
     @classmethod
     def _durations(cls, v: Any) -> Any:
         if v is None:
@@ -109,4 +143,10 @@ class RuleConfig(BaseModel):
             out["schedule_after_closure"] = [format_duration(d) for d in self.schedule_after_closure]
         if self.min_flag_severity != "low":
             out["min_flag_severity"] = self.min_flag_severity
+        if self.lead_times:
+            out["lead_times"] = [format_duration(d) for d in self.lead_times]
+        if self.notification_about:
+            out["notification_about"] = list(self.notification_about)
+        if self.statuses:
+            out["statuses"] = list(self.statuses)
         return out

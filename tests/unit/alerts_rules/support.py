@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from services.processor.domain.engine import Step, step
+from services.processor.domain.episodes import alert_id
 from services.processor.domain.policy import DEFAULT_POLICY_FILE, RULE_IDS, Policy, load_policy, parse_policy
 from services.processor.domain.state import CaseState
 from shared.events import Event, EventPayload, decode, encode, new_event
@@ -113,7 +114,8 @@ class Case:
         p = raised[0]
         assert p.case_id == self.case_id
         assert p.episode == episode
-        assert p.alert_id == alert_id_for(self.case_id, rule, episode)
+        # (case, rule, subject, episode): a per-subject rule names its subject in the evidence
+        assert p.alert_id == alert_id(self.case_id, rule, p.evidence.get("subject"), episode)
         assert p.severity == self.policy.rule(rule).severity
         assert p.raised_at == now
         assert p.summary
@@ -132,7 +134,7 @@ class Case:
         if reason is not None:
             assert p.reason == reason
         assert p.episode == episode
-        assert p.alert_id == alert_id_for(self.case_id, rule, episode)
+        assert p.alert_id in {alert_id_for(self.case_id, rule, episode)} | self.subject_ids(rule, episode)
         assert p.severity == self.policy.rule(rule).severity
         assert p.resolved_at == now
         return p.reason
@@ -141,10 +143,22 @@ class Case:
     def assert_quiet(out: Out, rule: str) -> None:
         assert out.of(rule) == [], f"{rule} should have emitted nothing, got {out.of(rule)}"
 
-    def is_open(self, rule: str) -> bool:
+    def subject_ids(self, rule: str, episode: int) -> set[str]:
         assert self.state is not None
-        track = self.state.alerts.get(rule)
-        return bool(track and track.open)
+        return {
+            alert_id(self.case_id, rule, key.split("#", 1)[1], episode)
+            for key in self.state.alerts
+            if key.startswith(rule + "#")
+        }
+
+    def is_open(self, rule: str, subject: str | None = None) -> bool:
+        """Whether an alert of ``rule`` is open (for ``subject``, or any subject of a per-subject rule)."""
+        assert self.state is not None
+        if subject is not None:
+            track = self.state.alerts.get(f"{rule}#{subject}")
+            return bool(track and track.open)
+        tracks = [t for k, t in self.state.alerts.items() if k == rule or k.startswith(rule + "#")]
+        return any(t.open for t in tracks)
 
     # -- payloads (pseudonymous ids only, like the real producers)
 
@@ -152,9 +166,12 @@ class Case:
         self._n += 1
         return f"{prefix}-{self._n}"
 
-    def registered(self, at: datetime = T0, status: str = "Active") -> ce.CaseRegistered:
+    def registered(
+        self, at: datetime = T0, status: str = "Active", advocate_id: str | None = None
+    ) -> ce.CaseRegistered:
+        # no advocate by default: the organisation's own advocate counts as representation (issue 13 item 10)
         return ce.CaseRegistered(
-            case_id=self.case_id, org_id="org-1", advocate_id="adv-7", status=status, registered_at=at
+            case_id=self.case_id, org_id="org-1", advocate_id=advocate_id, status=status, registered_at=at
         )  # type: ignore[arg-type]
 
     def status_changed(self, previous: str, status: str, at: datetime) -> ce.CaseStatusChanged:
@@ -292,7 +309,8 @@ def assert_boundary(setup: Any, rule: str) -> None:
     for later in (due2 + 2 * US, due2 + DAY, due2 + 200 * DAY):
         c2.assert_quiet(c2.tick(later), rule)
     assert c2.is_open(rule)
-    assert c2.state is not None and c2.state.alerts[rule].episode == 1
+    assert c2.state is not None
+    assert [t.episode for k, t in c2.state.alerts.items() if k == rule or k.startswith(rule + "#")] == [1]
 
 
 def assert_duplicate_ignored(c: Case, event: Event, now: datetime) -> None:

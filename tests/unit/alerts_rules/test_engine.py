@@ -22,7 +22,10 @@ def test_next_due_is_the_earliest_deadline_of_all_rules():
     t = T0 + DAY
     assert c.feed(c.representation_assigned(t), t).next_due == T0 + 30 * DAY
     c.feed(c.hearing_scheduled("h-1", T0 + 10 * DAY, t), t)
-    assert c.tick(t).next_due == T0 + 12 * DAY
+    # legal.hearing_upcoming reminds 3 days before the hearing; outcome_missing 2 days after it
+    assert c.tick(t).next_due == T0 + 7 * DAY
+    assert c.tick(T0 + 7 * DAY).next_due == T0 + 10 * DAY
+    assert c.tick(T0 + 10 * DAY).next_due == T0 + 12 * DAY
 
 
 def test_next_due_moves_past_a_deadline_once_it_fired():

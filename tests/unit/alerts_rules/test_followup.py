@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from services.processor.domain.policy import parse_policy
 from shared.events.alerts import alert_id_for
 from tests.unit.alerts_rules.support import (
     DAY,
@@ -16,6 +17,7 @@ from tests.unit.alerts_rules.support import (
     assert_duplicate_ignored,
     edited,
     only,
+    policy_doc,
     wrap,
 )
 
@@ -92,12 +94,37 @@ def test_contact_lost_duplicate_events_change_nothing():
 
 OVERDUE = "followup.overdue"
 PLANNED = date(2025, 4, 1)
-# a date-only follow-up is on time until the end of that day (UTC): the threshold is the next midnight
+# a date-only follow-up is on time until the end of that day in the organisation's time zone; these
+# tests run with UTC as that zone (the Lima default is tested in test_issue13.py): the next midnight
 PLANNED_DUE = datetime(2025, 4, 2, tzinfo=UTC)
 
 
+def in_utc(policy=None):
+    doc = policy_doc() if policy is None else None
+    if doc is None:
+        return policy
+    doc["organisation"] = {"time_zone": "UTC"}
+    return parse_policy(doc, source="<utc>")
+
+
+def utc_edited(rule_id, **changes):
+    doc = policy_doc()
+    doc["organisation"] = {"time_zone": "UTC"}
+    doc["rules"][rule_id].update(changes)
+    return parse_policy(doc, source="<utc-edited>")
+
+
+def utc_only(rule_id):
+    doc = policy_doc()
+    doc["organisation"] = {"time_zone": "UTC"}
+    for rid in doc["rules"]:
+        if rid != rule_id:
+            doc["rules"][rid]["enabled"] = False
+    return parse_policy(doc, source="<utc-only>")
+
+
 def _planned(policy=None):
-    c = Case(policy) if policy else Case()
+    c = Case(policy or in_utc())
     c.feed(c.registered(T0), T0)
     c.feed(c.followup_planned("fu-1", PLANNED), T0)
     return c, PLANNED_DUE
@@ -108,7 +135,7 @@ def test_followup_overdue_boundary():
 
 
 def test_followup_overdue_grace_from_the_policy():
-    policy = edited(OVERDUE, grace="2d")
+    policy = utc_edited(OVERDUE, grace="2d")
 
     def setup():
         c, due = _planned(policy)
@@ -118,7 +145,7 @@ def test_followup_overdue_grace_from_the_policy():
 
 
 def test_followup_overdue_next_due_is_the_end_of_the_planned_day():
-    c = Case(only(OVERDUE))
+    c = Case(utc_only(OVERDUE))
     c.feed(c.registered(T0), T0)
     assert c.feed(c.followup_planned("fu-1", PLANNED), T0).next_due == PLANNED_DUE
     t = datetime(2025, 4, 1, 15, tzinfo=UTC)
@@ -134,12 +161,14 @@ def test_followup_overdue_clears_when_recorded_and_recurs_for_the_next_one():
     c.feed(c.followup_planned("fu-2", date(2025, 7, 1), t), t)
     due2 = datetime(2025, 7, 2, tzinfo=UTC)
     c.assert_quiet(c.tick(due2 - US), OVERDUE)
-    p2 = c.assert_raised(c.tick(due2), OVERDUE, 2, due2)
+    # the next follow-up is its own alert (issue 13 item 7): episode 1 of its own subject
+    p2 = c.assert_raised(c.tick(due2), OVERDUE, 1, due2)
     assert p2.alert_id != alert_id_for(c.case_id, OVERDUE, 1)
+    assert p2.evidence["subject"] == "followup:fu-2"
 
 
 def test_followup_overdue_duplicate_events_change_nothing():
-    c = Case()
+    c = Case(in_utc())
     planned = wrap(c.followup_planned("fu-1", PLANNED), at=T0)
     c.feed(planned, T0)
     assert_duplicate_ignored(c, planned, T0 + DAY)
@@ -165,7 +194,8 @@ def _closed(policy=None):
 
 
 def test_post_closure_followup_boundary():
-    assert_boundary(_closed, OVERDUE)
+    # one slot only: with per-slot alerts the 6-month slot would be its own (new) alert 200 days on
+    assert_boundary(lambda: _closed(edited(OVERDUE, schedule_after_closure=["90d"])), OVERDUE)
 
 
 def test_post_closure_next_due_walks_the_schedule():
@@ -184,12 +214,13 @@ def test_post_closure_followup_clears_when_done_and_the_next_slot_opens_episode_
     c.assert_resolved(out, OVERDUE, 1, t, reason="follow-up recorded")
     due2 = CLOSED_AT + 180 * DAY
     c.assert_quiet(c.tick(due2 - US), OVERDUE)
-    c.assert_raised(c.tick(due2), OVERDUE, 2, due2)
+    # each slot is its own alert (issue 13 item 7)
+    assert c.assert_raised(c.tick(due2), OVERDUE, 1, due2).evidence["subject"] == "post-closure:2"
     t2 = due2 + DAY
-    c.assert_resolved(c.feed(c.followup_recorded("fu-6m", t2.date(), t2), t2), OVERDUE, 2, t2)
+    c.assert_resolved(c.feed(c.followup_recorded("fu-6m", t2.date(), t2), t2), OVERDUE, 1, t2)
     due3 = CLOSED_AT + 365 * DAY
     c.assert_quiet(c.tick(due3 - US), OVERDUE)
-    c.assert_raised(c.tick(due3), OVERDUE, 3, due3)
+    assert c.assert_raised(c.tick(due3), OVERDUE, 1, due3).evidence["subject"] == "post-closure:3"
 
 
 def test_post_closure_followup_clears_when_the_case_reopens():

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from services.processor.domain.episodes import alert_id
 from shared.events.alerts import alert_id_for
 from tests.unit.alerts_rules.support import (
     DAY,
@@ -119,7 +120,8 @@ def test_no_activity_boundary():
 
 def test_no_activity_next_due_is_90_days_after_the_last_legal_event():
     c = Case(only(NO_ACT))
-    assert c.feed(c.registered(T0), T0).next_due is None  # no prosecution yet: nothing to stall
+    # no court update yet: counted from the registration (issue 13 item 12)
+    assert c.feed(c.registered(T0), T0).next_due == T0 + 90 * DAY
     assert c.feed(c.stage_changed("trial", T0), T0).next_due == T0 + 90 * DAY
     t = T0 + 10 * DAY
     assert c.feed(c.hearing_held("h-1", t), t).next_due == t + 90 * DAY
@@ -152,10 +154,17 @@ def test_no_activity_clears_when_the_prosecution_ends():
     c.assert_quiet(c.tick(t + 365 * DAY), NO_ACT)
 
 
-def test_no_activity_never_fires_without_any_legal_event():
+def test_no_activity_fires_from_registration_when_no_court_update_ever_arrived():
+    # issue 13 item 12: it never fired for a case that never received a court update
     c = Case()
     c.feed(c.registered(T0), T0)
-    c.assert_quiet(c.tick(T0 + 1000 * DAY), NO_ACT)
+    c.assert_quiet(c.tick(T0 + 90 * DAY - US), NO_ACT)
+    p = c.assert_raised(c.tick(T0 + 90 * DAY), NO_ACT, 1, T0 + 90 * DAY)
+    assert p.evidence["counted_from"] == "registration"
+    t = T0 + 100 * DAY
+    c.assert_resolved(c.feed(c.stage_changed("complaint_filed", t), t), NO_ACT, 1, t, reason="court update arrived")
+    c.assert_quiet(c.tick(t + 90 * DAY - US), NO_ACT)
+    c.assert_raised(c.tick(t + 90 * DAY), NO_ACT, 2, t + 90 * DAY)
 
 
 def test_no_activity_duplicate_events_change_nothing():
@@ -315,15 +324,24 @@ def test_hearing_outcome_missing_recurs_for_the_next_hearing():
     second = t + 30 * DAY
     c.feed(c.hearing_scheduled("h-2", second, t), t)
     c.assert_quiet(c.tick(second + 2 * DAY - US), OUTCOME)
-    c.assert_raised(c.tick(second + 2 * DAY), OUTCOME, 2, second + 2 * DAY)
+    # the next hearing is its own alert (issue 13 item 7)
+    p = c.assert_raised(c.tick(second + 2 * DAY), OUTCOME, 1, second + 2 * DAY)
+    assert p.evidence["subject"] == "hearing:h-2"
 
 
-def test_hearing_outcome_missing_stays_open_while_another_hearing_lacks_its_outcome():
+def test_hearing_outcome_missing_one_alert_per_hearing_each_with_its_own_resolution():
+    # issue 13 item 7: reporting one hearing's outcome resolves that hearing's alert only
     c, due = _hearing()
     c.feed(c.hearing_scheduled("h-2", HEARING_AT, T0 + DAY), T0 + DAY)
-    c.assert_raised(c.tick(due), OUTCOME, 1, due)
-    c.assert_quiet(c.feed(c.hearing_held("h-1", HEARING_AT), due + DAY), OUTCOME)
-    c.assert_resolved(c.feed(c.hearing_held("h-2", HEARING_AT), due + 2 * DAY), OUTCOME, 1, due + 2 * DAY)
+    out = c.tick(due)
+    assert sorted(p.evidence["subject"] for p in out.raised(OUTCOME)) == ["hearing:h-1", "hearing:h-2"]
+    out = c.feed(c.hearing_held("h-1", HEARING_AT), due + DAY)
+    c.assert_resolved(out, OUTCOME, 1, due + DAY)
+    assert out.resolved(OUTCOME)[0].alert_id == alert_id(c.case_id, OUTCOME, "hearing:h-1", 1)
+    assert c.is_open(OUTCOME, "hearing:h-2") and not c.is_open(OUTCOME, "hearing:h-1")
+    out = c.feed(c.hearing_held("h-2", HEARING_AT), due + 2 * DAY)
+    c.assert_resolved(out, OUTCOME, 1, due + 2 * DAY)
+    assert out.resolved(OUTCOME)[0].alert_id == alert_id(c.case_id, OUTCOME, "hearing:h-2", 1)
 
 
 def test_hearing_outcome_missing_duplicate_events_change_nothing():
@@ -462,8 +480,10 @@ def test_victim_not_notified_recurs_on_the_next_archive():
     again = t + 200 * DAY
     c.assert_quiet(c.feed(c.archived(again), again), NOTIFY)
     c.assert_quiet(c.tick(again + 5 * DAY - US), NOTIFY)
-    p2 = c.assert_raised(c.tick(again + 5 * DAY), NOTIFY, 2, again + 5 * DAY)
+    # one alert per decision (issue 13 item 7): the second archive is episode 1 of its own subject
+    p2 = c.assert_raised(c.tick(again + 5 * DAY), NOTIFY, 1, again + 5 * DAY)
     assert p2.alert_id != alert_id_for(c.case_id, NOTIFY, 1)
+    assert p2.evidence["trigger"] == "archived"
 
 
 def test_victim_not_notified_in_time_never_fires():

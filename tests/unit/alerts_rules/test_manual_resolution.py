@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from shared.events.alerts import AlertResolved, alert_id_for
+from services.processor.domain.episodes import alert_id
+from shared.events.alerts import AlertResolved
 from tests.unit.alerts_rules.support import DAY, T0, US, Case, only
 
 OVERDUE = "service.overdue"
@@ -25,7 +26,7 @@ def overdue_case(**changes: object) -> Case:
 def resolved_by_hand(c: Case, episode: int, at: datetime, by: str = "adv-7") -> AlertResolved:
     return AlertResolved(
         case_id=c.case_id,
-        alert_id=alert_id_for(c.case_id, OVERDUE, episode),
+        alert_id=alert_id(c.case_id, OVERDUE, "service:svc-1", episode),  # one alert per service
         rule=OVERDUE,
         episode=episode,
         auto=False,
@@ -76,7 +77,8 @@ def test_resolution_of_another_episode_or_a_replay_changes_nothing() -> None:
     state = c.state
     c.feed(fact, at + DAY)  # same payload, new event id: the episode is already closed
     assert c.state is not None and state is not None
-    assert c.state.alerts[OVERDUE] == state.alerts[OVERDUE]
+    key = f"{OVERDUE}#service:svc-1"
+    assert c.state.alerts[key] == state.alerts[key]
 
 
 def test_automatic_resolutions_on_the_topic_are_not_manual() -> None:
