@@ -227,3 +227,43 @@ def test_heap_does_not_resend_a_tick_still_waiting_in_line() -> None:
     assert h.pop_due(T0 + timedelta(seconds=10), queued=queued) == []  # late, not lost
     waiting[2] = 41  # the agent went past it without answering: lost
     assert h.pop_due(T0 + timedelta(seconds=20), queued=queued) == [("a", T0, 2)]
+
+
+def test_every_shipped_rule_has_a_spanish_and_english_description_and_a_basis() -> None:
+    policy = load_policy(None)
+    for rule_id, cfg in policy.rules.items():
+        assert cfg.description.get("es") and cfg.description.get("en"), rule_id
+        assert cfg.basis, rule_id
+
+
+def test_time_zone_is_the_organisations_and_bad_zones_are_refused(tmp_path: Path) -> None:
+    assert load_policy(None).timezone == "America/Lima"
+    assert load_policy(None).rule("followup.overdue").timezone == "America/Lima"
+    good = tmp_path / "tz.yaml"
+    good.write_text("organisation: {time_zone: Europe/Madrid}\nrules: {}\n", encoding="utf-8")
+    policy = load_policy(good)
+    assert policy.timezone == "Europe/Madrid" and policy.rule("followup.overdue").timezone == "Europe/Madrid"
+    assert policy.describe()["timezone"] == "Europe/Madrid"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("organisation: {time_zone: Lima/Nowhere}\nrules: {}\n", encoding="utf-8")
+    with pytest.raises(PolicyError, match="organisation.time_zone"):
+        load_policy(bad)
+    bad.write_text("rules:\n  legal.hearing_upcoming: {lead_times: [3]}\n", encoding="utf-8")
+    with pytest.raises(PolicyError, match="lead_times"):
+        load_policy(bad)
+
+
+def test_policy_reexports_the_shared_duration_and_severity_helpers() -> None:
+    from services.processor.domain import policy as pol
+    from shared import durations, vocab
+
+    assert pol.parse_duration is durations.parse_duration
+    assert pol.format_duration is durations.format_duration
+    assert pol.SEVERITIES is vocab.SEVERITIES
+
+
+def test_state_closed_statuses_come_from_the_vocabulary() -> None:
+    from services.processor.domain import state
+    from shared import vocab
+
+    assert state.CLOSED_STATUSES is vocab.CLOSED_STATUSES
