@@ -68,6 +68,11 @@ def reconcile(
         if result.rule in PER_SIGNAL_RULES:
             _signals(st, result, now, out, publish_updates)
         elif result.findings is not None:
+            legacy = st.alerts.get(result.rule)
+            if legacy is not None and legacy.open:
+                # an alert of this rule raised per case before the rule went per subject: close it, the
+                # per-subject alerts below take over (said in the reason, so the advocate knows why)
+                out.append(_resolve(st, result, None, legacy, now, reason=SUPERSEDED))
             prefix = track_key(result.rule, "x")[:-1]
             subjects = set(result.findings) | {k[len(prefix) :] for k in st.alerts if k.startswith(prefix)}
             for subject in sorted(subjects):
@@ -199,7 +204,12 @@ def _update(
     return new_event(payload, event_id=lifecycle_event_id(aid, f"updated/{digest}/{st.advocate_id}"), time=now)
 
 
-def _resolve(st: CaseState, result: RuleResult, subject: str | None, track: AlertTrack, now: datetime) -> CloudEvent:
+SUPERSEDED = "replaced by one alert per late item (service, hearing, follow-up, decision, deadline)"
+
+
+def _resolve(
+    st: CaseState, result: RuleResult, subject: str | None, track: AlertTrack, now: datetime, reason: str = ""
+) -> CloudEvent:
     aid = track.alert_id or alert_id(st.case_id, result.rule, subject, track.episode)
     track.open = False
     payload = AlertResolved(
@@ -208,7 +218,7 @@ def _resolve(st: CaseState, result: RuleResult, subject: str | None, track: Aler
         rule=result.rule,
         episode=track.episode,
         auto=True,
-        reason=result.clear_reason,
+        reason=reason or result.clear_reason,
         resolved_at=now,
         severity=track.severity,  # type: ignore[arg-type]
     )

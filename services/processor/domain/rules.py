@@ -607,6 +607,39 @@ def hearing_upcoming(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResul
     )
 
 
+@rule("legal.deadline_missed", per_subject=True)
+def deadline_missed(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResult:
+    """A duty deadline from ``deadline_set`` (someone must act by it) passed while still open; a window
+    (a right that lapses) only has reminders."""
+    rid = "legal.deadline_missed"
+    findings: dict[str, Finding] = {}
+    upcoming: list[datetime] = []
+    for did, d in sorted(st.deadlines.items()):
+        if d.nature != "duty":
+            continue
+        due = d.due_at + cfg.grace
+        if now < due:
+            upcoming.append(due)
+            continue
+        subject = f"deadline:{did}"
+        findings[subject] = Finding(
+            rid,
+            cfg.severity,
+            f"deadline '{d.kind}' passed on {iso(d.due_at)} with nothing reported"
+            + (f" ({d.article})" if d.article else ""),
+            {
+                "subject": subject,
+                "deadline_kind": d.kind,
+                "deadline_at": iso(d.due_at),
+                "article": d.article,
+                "event_ids": [d.event_id] if d.event_id else [],
+            },
+        )
+    return RuleResult(
+        rid, next_check=_future(now, *upcoming), clear_reason="deadline met or cancelled", findings=findings
+    )
+
+
 # -- reintegration (IOM indicators) and harm from the justice process (issue 13 items 13-14)
 
 

@@ -337,3 +337,20 @@ def test_no_activity_after_registration_resolves_when_the_case_closes() -> None:
     c.assert_raised(c.tick(T0 + 91 * DAY), NO_ACT, 1, T0 + 91 * DAY)
     t = T0 + 92 * DAY
     c.assert_resolved(c.feed(c.closed(t), t), NO_ACT, 1, t, reason="case closed")
+
+
+def test_an_alert_raised_per_case_before_the_upgrade_is_closed_and_replaced_per_service() -> None:
+    from services.processor.domain.episodes import SUPERSEDED
+    from services.processor.domain.state import AlertTrack
+    from shared.events.alerts import alert_id_for
+
+    c = Case(only(SVC))
+    c.feed(c.registered(T0), T0)
+    c.feed(c.service_planned("svc-1", T0 + DAY), T0)
+    assert c.state is not None
+    old_id = alert_id_for(c.case_id, SVC, 1)
+    c.state.alerts[SVC] = AlertTrack(episode=1, open=True, alert_id=old_id, raised_at=T0 + 3 * DAY, severity="medium")
+    out = c.tick(T0 + 4 * DAY)
+    assert [(p.alert_id, p.reason) for p in out.resolved(SVC)] == [(old_id, SUPERSEDED)]
+    assert [p.evidence["subject"] for p in out.raised(SVC)] == ["service:svc-1"]
+    assert c.tick(T0 + 5 * DAY).events == []

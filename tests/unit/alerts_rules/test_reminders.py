@@ -123,3 +123,42 @@ def test_hearing_upcoming_after_threshold_and_new_episode_when_rescheduled() -> 
     c.assert_quiet(c.tick(new_date - 3 * DAY - US), UPCOMING)
     c.assert_raised(c.tick(new_date - 3 * DAY), UPCOMING, 2, new_date - 3 * DAY)
     c.assert_resolved(c.tick(new_date), UPCOMING, 2, new_date)  # the date is reached
+
+
+MISSED = "legal.deadline_missed"
+
+
+def _duty(c: Case, at: datetime, status: str, due: datetime) -> le.DeadlineSet:
+    return le.DeadlineSet(
+        **c._legal(at),  # type: ignore[arg-type]
+        deadline_id="accusation_decision:s1",
+        deadline_kind="accusation_decision",
+        status=status,  # type: ignore[arg-type]
+        due_at=due,
+        opened_at=at,
+        article="CPP art. 344.1",
+        nature="duty",
+    )
+
+
+def test_duty_deadline_missed_boundary_met_and_new_episode() -> None:
+    c = Case(only(MISSED))
+    c.feed(c.registered(T0), T0)
+    c.feed(c.stage_changed("intermediate_stage", T0), T0)
+    due = T0 + 15 * DAY
+    c.feed(_duty(c, T0, "open", due), T0)
+    c.assert_quiet(c.tick(due - US), MISSED)
+    p = c.assert_raised(c.tick(due), MISSED, 1, due)
+    assert "CPP art. 344.1" in p.summary
+    c.assert_quiet(c.tick(due + DAY), MISSED)
+    t = due + 2 * DAY
+    c.assert_resolved(c.feed(_duty(c, t, "met", due), t), MISSED, 1, t, reason="deadline met or cancelled")
+    c.feed(_duty(c, t, "open", t + 5 * DAY), t)  # opened again (e.g. the case came back)
+    c.assert_raised(c.tick(t + 6 * DAY), MISSED, 2, t + 6 * DAY)
+
+
+def test_a_window_has_no_missed_alert() -> None:
+    c = Case(only(MISSED))
+    c.feed(c.registered(T0), T0)
+    c.feed(_window(c, T0, "open", T0 + 5 * DAY), T0)
+    c.assert_quiet(c.tick(T0 + 50 * DAY), MISSED)
