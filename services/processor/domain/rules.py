@@ -713,6 +713,46 @@ def reparation_unpaid(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResu
     )
 
 
+@rule("harm.hearing_without_accompaniment", requires=("after",), per_subject=True)
+def hearing_without_accompaniment(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResult:
+    """The child attended a hearing and no psychosocial session (the policy's service kinds) is recorded
+    within ``after`` of it, before or after: raised once ``after`` has passed (a late report clears it)."""
+    rid = "harm.hearing_without_accompaniment"
+    window = _after(cfg)
+    kinds = set(cfg.service_kinds)
+    findings: dict[str, Finding] = {}
+    upcoming: list[datetime] = []
+    for mark in st.attendance:
+        if mark.kind != "present":
+            continue
+        if any(s.kind in kinds and abs(s.at - mark.at) <= window for s in st.attended_sessions):
+            continue
+        due = mark.at + window
+        if now < due:
+            upcoming.append(due)
+            continue
+        subject = f"hearing:{mark.ref or mark.event_id}"
+        findings[subject] = Finding(
+            rid,
+            cfg.severity,
+            f"the child attended a hearing on {iso(mark.at)} with no psychosocial accompaniment recorded "
+            f"within {format_duration(window)}",
+            {
+                "subject": subject,
+                "hearing_id": mark.ref or None,
+                "attended_at": iso(mark.at),
+                "window": format_duration(window),
+                "event_ids": [mark.event_id],
+            },
+        )
+    return RuleResult(
+        rid,
+        next_check=_future(now, *upcoming),
+        clear_reason="psychosocial accompaniment recorded",
+        findings=findings,
+    )
+
+
 # Derived from the registry above (the policy loader and the episode logic read these).
 RULE_IDS: tuple[str, ...] = tuple(RULES)
 REQUIRED_THRESHOLDS: dict[str, tuple[str, ...]] = dict(_REQUIRES)

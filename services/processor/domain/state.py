@@ -100,6 +100,7 @@ class Mark(BaseModel):
     at: datetime
     event_id: str
     kind: str = ""
+    ref: str = ""  # what it is about (a hearing id)
 
 
 class Decision(BaseModel):
@@ -204,6 +205,9 @@ class CaseState(BaseModel):
     deadlines: dict[str, OpenDeadline] = Field(default_factory=dict)
     # reintegration outcomes, by domain (education, employment, placement, documentation)
     reintegration: dict[str, Outcome] = Field(default_factory=dict)
+    # attended support sessions (kind = service kind) by when they happened: the policy decides which are
+    # psychosocial accompaniment of a hearing
+    attended_sessions: list[Mark] = Field(default_factory=list)
     reparation_orders: list[Mark] = Field(default_factory=list)
     last_reparation_paid_at: datetime | None = None
     # the legal fact being folded belongs to a batch whose end has not arrived yet (issue 18 item 1)
@@ -354,6 +358,7 @@ def _session(st: CaseState, p: ce.SessionRecorded, eid: str) -> None:
         keys = [f"kind:{p.service_kind}"] + ([f"spl:{track.spl_type}"] if track is not None else [])
         for key in keys:
             st.last_attended[key] = _max(st.last_attended.get(key), occurred)
+        _insert(st.attended_sessions, Mark(at=occurred, event_id=eid, kind=p.service_kind))
     if track is None or p.session_id in track.session_ids:
         return  # a session of an unknown service, or the same session corrected: the plan does not advance
     _bounded_append(track.session_ids, p.session_id, MAX_DONE_IDS)
@@ -450,7 +455,7 @@ def _legal(st: CaseState, p: le.LegalFact, eid: str) -> None:  # noqa: C901 - on
     elif isinstance(p, le.HearingHeld):
         _hearing_done(st, p.hearing_id)
     elif isinstance(p, le.VictimAttended):
-        _insert(st.attendance, Mark(at=occurred, event_id=eid, kind="present"))
+        _insert(st.attendance, Mark(at=occurred, event_id=eid, kind="present", ref=p.hearing_id or ""))
         st.last_contact_at = _max(st.last_contact_at, occurred)
         if p.hearing_id:
             _hearing_done(st, p.hearing_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from shared.events import case as ce
 from shared.events import legal as le
@@ -99,3 +99,41 @@ def test_a_payment_before_the_order_does_not_pay_it() -> None:
     c.feed(_reparation(c, "paid", T0 + DAY), T0 + DAY)
     c.feed(_reparation(c, "ordered", T0 + 2 * DAY), T0 + 2 * DAY)
     c.assert_raised(c.tick(T0 + 92 * DAY), REPARATION, 1, T0 + 92 * DAY)
+
+
+ALONE = "harm.hearing_without_accompaniment"
+
+
+def _attended(at: datetime) -> Case:
+    c = Case(only(ALONE))
+    c.feed(c.registered(T0), T0)
+    c.feed(c.service_planned("psy-1", T0 + DAY, kind="psychosocial_care", spl_type="SocialCare"), T0)
+    c.feed(c.victim_attended(at, "h-1"), at)
+    return c
+
+
+def test_hearing_without_accompaniment_boundary_and_late_report_clears() -> None:
+    h = T0 + 20 * DAY
+    c = _attended(h)
+    c.assert_quiet(c.tick(h + DAY - US), ALONE)
+    p = c.assert_raised(c.tick(h + DAY), ALONE, 1, h + DAY)
+    assert p.evidence["hearing_id"] == "h-1"
+    c.assert_quiet(c.tick(h + 3 * DAY), ALONE)
+    # the session on the hearing's day is reported late: the accompaniment was there
+    t = h + 4 * DAY
+    out = c.feed(c.session("psy-1", "attended", h - timedelta(hours=2), kind="psychosocial_care"), t)
+    c.assert_resolved(out, ALONE, 1, t, reason="psychosocial accompaniment recorded")
+
+
+def test_accompanied_hearing_raises_nothing_and_the_next_lone_one_does() -> None:
+    h = T0 + 20 * DAY
+    c = _attended(h)
+    c.feed(c.session("psy-1", "attended", h, kind="psychosocial_care"), h)
+    c.assert_quiet(c.tick(h + 30 * DAY), ALONE)
+    h2 = h + 40 * DAY
+    c.feed(c.victim_attended(h2, "h-2"), h2)
+    c.assert_raised(c.tick(h2 + 2 * DAY), ALONE, 1, h2 + 2 * DAY)
+    # a session of another kind is not accompaniment
+    c2 = _attended(h)
+    c2.feed(c2.session("hl-1", "attended", h), h)
+    c2.assert_raised(c2.tick(h + DAY + US), ALONE, 1, h + DAY + US)
