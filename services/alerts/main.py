@@ -19,6 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.routing import Route
 
+from services.alerts import i18n
 from services.alerts.adapters import webhooks
 from services.alerts.adapters.consumer import alerts_consumer
 from services.alerts.adapters.live_stream import Broadcaster
@@ -104,6 +105,11 @@ def build_app(settings: AlertsSettings | None = None) -> FastAPI:
             policy = EscalationPolicy(settings.policy_file)
         except PolicyError as exc:
             log.error("alerts service refuses to start: policy file (CENTINELA_POLICY_FILE) unusable: %s", exc)
+            raise
+        try:  # the e-mail catalogues (es, en) compiled now: a broken .po stops start-up, not the first e-mail
+            i18n.load_catalogues()
+        except i18n.CatalogueError as exc:
+            log.error("alerts service refuses to start: %s", exc)
             raise
         # the effective policy (shipped defaults + the operator's overrides, marked *): rule ids and
         # thresholds only, no case data

@@ -18,7 +18,17 @@ class AlertsSettings(CommonSettings):
         description="alert policy YAML shared with the processor (rules + escalation times); the service "
         "validates the whole file, refuses to start when it is missing or invalid, and uses its `escalation` section",
     )
-    public_base_url: str = Field("http://127.0.0.1:8003", description="base of the links put in notifications")
+    public_base_url: str = Field(
+        "http://127.0.0.1:8003",
+        description="base of the links put in notifications: the console's public address (e-mails link to "
+        "`{base}/v1/alerts/{id}`, the console's page of the alert)",
+    )
+    alerts_default_language: Literal["es", "en"] = Field(
+        "es", description="language of alert e-mails to a directory contact without a `language` of their own"
+    )
+    alerts_email_time_zone: str = Field(
+        "America/Lima", description="time zone of the times written in alert e-mails (dd/mm/aaaa hh:mm)"
+    )
     alerts_consumer_group: str = Field("alerts-service", description="consumer group of the service on `alerts`")
     alerts_consumer_max_attempts: int = Field(
         3, ge=1, le=20, description="an unexpected error on one record this many times sends it to alerts.dlq"

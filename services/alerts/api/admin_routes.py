@@ -69,9 +69,14 @@ def list_deliveries(
 
 @router.put("/v1/directory/{user_id}", response_model=DirectoryOut, summary="set a staff member's e-mail and org")
 def put_directory(user_id: UserId, body: DirectoryIn, principal: Admin, config: ConfigurationDep) -> DirectoryOut:
-    doc = config.put_directory(principal, user_id, body.email, body.org_id, body.role)
+    doc = config.put_directory(principal, user_id, body.email, body.org_id, body.role, language=body.language)
     return DirectoryOut(
-        user_id=user_id, email=doc["email"], org_id=doc["org_id"], role=doc["role"], updated_at=doc["updated_at"]
+        user_id=user_id,
+        email=doc["email"],
+        org_id=doc["org_id"],
+        role=doc["role"],
+        language=doc.get("language"),
+        updated_at=doc["updated_at"],
     )
 
 
@@ -79,7 +84,12 @@ def put_directory(user_id: UserId, body: DirectoryIn, principal: Admin, config: 
 def get_directory(user_id: UserId, principal: Admin, config: ConfigurationDep) -> DirectoryOut:
     doc = config.directory_entry(user_id)
     return DirectoryOut(
-        user_id=doc["_id"], email=doc["email"], org_id=doc["org_id"], role=doc["role"], updated_at=doc.get("updated_at")
+        user_id=doc["_id"],
+        email=doc["email"],
+        org_id=doc["org_id"],
+        role=doc["role"],
+        language=doc.get("language"),
+        updated_at=doc.get("updated_at"),
     )
 
 

@@ -146,6 +146,9 @@ class DirectoryIn(BaseModel):
     email: str = Field(max_length=254, pattern=r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
     org_id: str = Field(min_length=1, max_length=64)
     role: Literal["legal_advocate", "supervisor"]
+    language: Literal["es", "en"] | None = Field(
+        None, description="language of this person's alert e-mails; absent: CENTINELA_ALERTS_DEFAULT_LANGUAGE"
+    )
 
 
 class DirectoryOut(BaseModel):
@@ -153,6 +156,7 @@ class DirectoryOut(BaseModel):
     email: str
     org_id: str
     role: str
+    language: str | None = None
     updated_at: datetime | None = None
 
 

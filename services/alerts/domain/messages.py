@@ -1,74 +1,152 @@
 """What alert e-mails say, and which webhook subscriptions an alert goes to — pure, no I/O.
 
-Messages carry ids, the rule, what is overdue and a link: no personal data of the child, and
-the evidence stays behind the authenticated API.
+Messages carry the rule in plain words, the severity, the case code and a link to the alert's page
+in the console, in the recipient's language (Spanish by default, English): no personal data of the
+child, and the evidence and summary stay behind sign-in.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from services.alerts.domain.rule_texts import RULE_TEXTS, SEVERITY_TEXTS
+from services.alerts.i18n import pick, translations
 
 if TYPE_CHECKING:
     from services.alerts.settings import AlertsSettings
 
 
 def alert_link(settings: AlertsSettings, alert_id: str) -> str:
+    """The console's page of the alert (``CENTINELA_PUBLIC_BASE_URL`` is the console's address)."""
     return f"{settings.public_base_url.rstrip('/')}/v1/alerts/{alert_id}"
 
 
-def _human(delta: timedelta) -> str:
-    seconds = int(delta.total_seconds())
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size and seconds % size == 0:
-            n = seconds // size
-            return f"{n} {unit}{'s' if n != 1 else ''}"
-    return f"{seconds} seconds"
+class _Texts:
+    """The e-mail texts of one language: gettext of that catalogue, and the shared formatting."""
+
+    def __init__(self, settings: AlertsSettings, language: str | None) -> None:
+        self.language = pick(language, settings.alerts_default_language)
+        t = translations(self.language)
+        self._ = t.gettext
+        self.n_ = t.ngettext
+        self.tz = ZoneInfo(settings.alerts_email_time_zone)
+
+    def rule(self, rule_id: str) -> str:
+        text = RULE_TEXTS.get(rule_id)
+        return self._(text) if text else rule_id
+
+    def severity(self, severity: str) -> str:
+        text = SEVERITY_TEXTS.get(severity)
+        return self._(text) if text else severity
+
+    def when(self, value: Any) -> str:
+        """Peruvian order (dd/mm/aaaa, 24 h) in the organisation's time zone."""
+        if isinstance(value, str):
+            try:
+                value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                return value
+        if not isinstance(value, datetime):
+            return str(value)
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        local = value.astimezone(self.tz)
+        return f"{local.strftime('%d/%m/%Y %H:%M')} ({self.tz.key})"
+
+    def duration(self, delta: timedelta) -> str:
+        seconds = int(delta.total_seconds())
+        n_ = self.n_
+        if seconds >= 86400 and seconds % 86400 == 0:
+            return n_("%(n)d day", "%(n)d days", seconds // 86400) % {"n": seconds // 86400}
+        if seconds >= 3600 and seconds % 3600 == 0:
+            return n_("%(n)d hour", "%(n)d hours", seconds // 3600) % {"n": seconds // 3600}
+        if seconds >= 60 and seconds % 60 == 0:
+            return n_("%(n)d minute", "%(n)d minutes", seconds // 60) % {"n": seconds // 60}
+        return n_("%(n)d second", "%(n)d seconds", seconds) % {"n": seconds}
+
+    def footer(self, settings: AlertsSettings, alert: dict[str, Any]) -> str:
+        _ = self._
+        return (
+            _("Open the alert in the console (sign-in required): {link}").format(
+                link=alert_link(settings, alert["_id"])
+            )
+            + "\n\n"
+            + _("This message never carries personal data of the child.")
+            + "\n"
+        )
 
 
-def _iso(value: Any) -> str:
-    return value.isoformat() if hasattr(value, "isoformat") else str(value)
-
-
-def raised_message(settings: AlertsSettings, alert: dict[str, Any]) -> dict[str, str]:
-    """Only ids, the rule, what is overdue and a link: the evidence stays behind the authenticated API."""
-    subject = f"[centinela] {alert['severity']} alert {alert['rule']} on case {alert['case_id']}"
+def raised_message(settings: AlertsSettings, alert: dict[str, Any], language: str | None = None) -> dict[str, str]:
+    """The rule in plain words, severity, case code and the console link, in the recipient's language
+    (``language``; the setting's default when None or unknown). No evidence, summary or personal data:
+    those stay behind sign-in."""
+    t = _Texts(settings, language)
+    _ = t._
+    case, rule, severity = alert["case_id"], t.rule(alert["rule"]), t.severity(alert["severity"])
+    subject = _("[centinela] {severity} alert: {rule} (case {case})").format(severity=severity, rule=rule, case=case)
     body = (
-        "A centinela alert on one of your cases needs your attention.\n\n"
-        f"Case: {alert['case_id']}\n"
-        f"Rule: {alert['rule']}\n"
-        f"Severity: {alert['severity']}\n"
-        f"What is overdue: {alert.get('summary') or alert['rule']}\n"
-        f"Raised at: {_iso(alert['raised_at'])}\n\n"
-        f"Open the alert (sign-in required): {alert_link(settings, alert['_id'])}\n\n"
-        "This message never carries personal data of the child.\n"
+        _("A centinela alert on one of your cases needs your attention.")
+        + "\n\n"
+        + _("What happened: {rule}").format(rule=rule)
+        + "\n"
+        + _("Case: {case}").format(case=case)
+        + "\n"
+        + _("Severity: {severity}").format(severity=severity)
+        + "\n"
+        + _("Rule: {rule_id}").format(rule_id=alert["rule"])
+        + "\n"
+        + _("Raised at: {when}").format(when=t.when(alert["raised_at"]))
+        + "\n\n"
+        + t.footer(settings, alert)
     )
-    return {"subject": subject, "body": body}
+    return {"subject": subject, "body": body, "language": t.language}
 
 
 def escalated_message(
-    settings: AlertsSettings, alert: dict[str, Any], level: int, after: timedelta | None
+    settings: AlertsSettings,
+    alert: dict[str, Any],
+    level: int,
+    after: timedelta | None,
+    language: str | None = None,
 ) -> dict[str, str]:
     """``after`` is the severity's escalation time in force; None when the policy no longer has one
     (changed since the escalation), and then the text does not claim a waiting time."""
-    waited = f"within {_human(after * level)}" if after is not None else f"and reached escalation level {level}"
-    subject = (
-        f"[centinela] escalation level {level}: {alert['severity']} alert {alert['rule']} "
-        f"on case {alert['case_id']} not acknowledged"
+    t = _Texts(settings, language)
+    _ = t._
+    case, rule, severity = alert["case_id"], t.rule(alert["rule"]), t.severity(alert["severity"])
+    if after is not None:
+        waited = _("An alert of your organisation has not been acknowledged within {waited}.").format(
+            waited=t.duration(after * level)
+        )
+    else:
+        waited = _(
+            "An alert of your organisation has not been acknowledged and reached escalation level {level}."
+        ).format(level=level)
+    subject = _("[centinela] escalation level {level}: {severity} alert not acknowledged: {rule} (case {case})").format(
+        level=level, severity=severity, rule=rule, case=case
     )
     body = (
-        f"An alert of your organisation has not been acknowledged {waited}.\n\n"
-        f"Case: {alert['case_id']}\n"
-        f"Rule: {alert['rule']}\n"
-        f"Severity: {alert['severity']}\n"
-        f"Escalation level: {level}\n"
-        f"Assigned advocate: {alert.get('advocate_id') or '(none)'}\n"
-        f"What is overdue: {alert.get('summary') or alert['rule']}\n"
-        f"Raised at: {_iso(alert['raised_at'])}\n\n"
-        f"Open the alert (sign-in required): {alert_link(settings, alert['_id'])}\n\n"
-        "This message never carries personal data of the child.\n"
+        waited
+        + "\n\n"
+        + _("What happened: {rule}").format(rule=rule)
+        + "\n"
+        + _("Case: {case}").format(case=case)
+        + "\n"
+        + _("Severity: {severity}").format(severity=severity)
+        + "\n"
+        + _("Escalation level: {level}").format(level=level)
+        + "\n"
+        + _("Assigned advocate: {advocate}").format(advocate=alert.get("advocate_id") or _("(none)"))
+        + "\n"
+        + _("Rule: {rule_id}").format(rule_id=alert["rule"])
+        + "\n"
+        + _("Raised at: {when}").format(when=t.when(alert["raised_at"]))
+        + "\n\n"
+        + t.footer(settings, alert)
     )
-    return {"subject": subject, "body": body}
+    return {"subject": subject, "body": body, "language": t.language}
 
 
 def matches(sub: dict[str, Any], alert: dict[str, Any]) -> bool:

@@ -69,8 +69,10 @@ class Configuration:
         return docs, next_cursor
 
     # -- staff directory
-    def put_directory(self, principal: Principal, user_id: str, email: str, org_id: str, role: str) -> dict[str, Any]:
-        return self.directory.put(user_id, email, org_id, role, principal.sub, self.clock())
+    def put_directory(
+        self, principal: Principal, user_id: str, email: str, org_id: str, role: str, *, language: str | None = None
+    ) -> dict[str, Any]:
+        return self.directory.put(user_id, email, org_id, role, principal.sub, self.clock(), language=language)
 
     def directory_entry(self, user_id: str) -> dict[str, Any]:
         doc = self.directory.get(user_id)

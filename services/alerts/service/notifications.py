@@ -72,7 +72,7 @@ class Notifier:
             if entry is None:
                 m.notifications.labels("email", "no_recipient").inc()
             else:
-                msg = raised_message(self.settings, alert)
+                msg = raised_message(self.settings, alert, entry.get("language"))
                 jobs.append((f"email:{alert['_id']}:raised:{entry['_id']}", "email", {"to": entry["email"], **msg}))
             jobs += self._webhook_jobs(event, alert, "raised", subscriptions)
         queued = self.jobs.enqueue_many(jobs, now)
@@ -104,7 +104,7 @@ class Notifier:
             if entry is None:
                 m.notifications.labels("email", "no_recipient").inc()
                 return False
-            msg = raised_message(self.settings, alert)
+            msg = raised_message(self.settings, alert, entry.get("language"))
             queued = self.jobs.enqueue(
                 f"email:{alert['_id']}:{kind}:{entry['_id']}", "email", {"to": entry["email"], **msg}, now
             )
@@ -113,8 +113,8 @@ class Notifier:
             if not supervisors:
                 m.notifications.labels("email", "no_recipient").inc()
             after = self.policy.after(alert["severity"])
-            msg = escalated_message(self.settings, alert, p.level, after)
-            for entry in supervisors:
+            for entry in supervisors:  # each supervisor in their own language
+                msg = escalated_message(self.settings, alert, p.level, after, entry.get("language"))
                 queued |= self.jobs.enqueue(
                     f"email:{alert['_id']}:{kind}:{entry['_id']}", "email", {"to": entry["email"], **msg}, now
                 )

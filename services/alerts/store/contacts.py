@@ -28,8 +28,26 @@ class DirectoryRepository:
     def __init__(self, collection: Collection | None = None) -> None:  # type: ignore[type-arg]
         self.coll = collection if collection is not None else _coll(DirectoryEntryDoc)
 
-    def put(self, user_id: str, email: str, org_id: str, role: str, by: str, now: datetime) -> dict[str, Any]:
-        fields = {"email": email, "org_id": org_id, "role": role, "updated_at": now, "updated_by": by}
+    def put(
+        self,
+        user_id: str,
+        email: str,
+        org_id: str,
+        role: str,
+        by: str,
+        now: datetime,
+        *,
+        language: str | None = None,
+    ) -> dict[str, Any]:
+        # language None: the service's default language applies when the e-mail is written
+        fields = {
+            "email": email,
+            "org_id": org_id,
+            "role": role,
+            "language": language,
+            "updated_at": now,
+            "updated_by": by,
+        }
         self.coll.update_one({"_id": user_id}, {"$set": fields}, upsert=True)
         return {"_id": user_id, **fields}
 

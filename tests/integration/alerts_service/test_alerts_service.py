@@ -312,6 +312,13 @@ def test_auto_resolve_from_the_processor(alerts_service: AlertsService) -> None:
     assert s.post(f"/v1/alerts/{alert.alert_id}/ack", mine).status_code == 409
 
 
+def subject(msg: Any) -> str:
+    """The Subject as the reader sees it (non-ASCII headers travel RFC 2047-encoded)."""
+    from email.header import decode_header, make_header
+
+    return str(make_header(decode_header(msg["Subject"])))
+
+
 def test_email_to_the_advocate_without_personal_data(alerts_service: AlertsService) -> None:
     s = alerts_service
     adv, org = uid("adv"), uid("org")
@@ -323,13 +330,59 @@ def test_email_to_the_advocate_without_personal_data(alerts_service: AlertsServi
     msg = msgs[0]
     assert msg["To"] == address
     assert msg["From"] == "centinela@alerts.test"
-    assert alert.case_id in msg["Subject"] and alert.rule in msg["Subject"]
+    # Spanish (the default language): the rule in plain words, the case code; the rule id in the body
+    assert alert.case_id in subject(msg) and "Una sesión de un servicio de apoyo está vencida" in subject(msg)
     body = msg.get_payload(decode=True).decode()  # type: ignore[union-attr]
     assert alert.case_id in body and alert.rule in body
     assert f"https://centinela.test/v1/alerts/{alert.alert_id}" in body
     for part in SENTINEL.split():
         assert part not in body and part not in msg["Subject"]
     wait_for(lambda: s.metric("centinela_alerts_notifications_total", {"channel": "email", "outcome": "sent"}) >= 1)
+
+
+def test_emails_in_the_recipients_language_link_to_the_console(alerts_service: AlertsService) -> None:
+    """Through the real SMTP receiver: Spanish by default, English for a contact who chose it (issue 14 item 4)."""
+    s = alerts_service
+    org = uid("org")
+    es_adv, en_adv = uid("adv"), uid("adv")
+    es_addr, en_addr = f"{es_adv}@defensoria.test", f"{en_adv}@defensoria.test"
+    s.directory(es_adv, es_addr, org, "legal_advocate")  # no language: the default (es)
+    put = s.put(
+        f"/v1/directory/{en_adv}",
+        s.token("admin"),
+        {"email": en_addr, "org_id": org, "role": "legal_advocate", "language": "en"},
+    )
+    assert put.status_code == 200 and put.json()["language"] == "en"
+    bad = s.put(
+        f"/v1/directory/{en_adv}",
+        s.token("admin"),
+        {"email": en_addr, "org_id": org, "role": "legal_advocate", "language": "fr"},
+    )
+    assert bad.status_code == 422 and "language" in bad.text
+
+    es_alert = s.raise_alert(advocate=es_adv, org=org, rule="legal.no_activity", severity="critical",
+                             evidence={"probe": SENTINEL})  # fmt: skip
+    en_alert = s.raise_alert(advocate=en_adv, org=org, rule="legal.no_activity", severity="critical")
+    es_msg = wait_for(lambda: s.mailbox.to(es_addr), timeout=30, what="Spanish e-mail")[0]
+    en_msg = wait_for(lambda: s.mailbox.to(en_addr), timeout=30, what="English e-mail")[0]
+
+    assert subject(es_msg) == (
+        f"[centinela] Alerta crítica: El proceso penal lleva demasiado tiempo sin actividad (caso {es_alert.case_id})"
+    )
+    es_body = es_msg.get_payload(decode=True).decode()  # type: ignore[union-attr]
+    assert (
+        f"Abra la alerta en la consola (requiere iniciar sesión): https://centinela.test/v1/alerts/{es_alert.alert_id}"
+        in es_body
+    )
+    assert "Gravedad: crítica" in es_body
+    for part in SENTINEL.split():
+        assert part not in es_body and part not in subject(es_msg)
+    en_body = en_msg.get_payload(decode=True).decode()  # type: ignore[union-attr]
+    assert subject(en_msg).startswith("[centinela] critical alert: The prosecution has had no activity")
+    assert (
+        f"Open the alert in the console (sign-in required): https://centinela.test/v1/alerts/{en_alert.alert_id}"
+        in en_body
+    )
 
 
 def test_directory_is_admin_only_and_validated(alerts_service: AlertsService) -> None:
@@ -342,7 +395,7 @@ def test_directory_is_admin_only_and_validated(alerts_service: AlertsService) ->
     assert "not-an-address" not in bad.text
     assert s.put(f"/v1/directory/{user}", s.token("admin"), body).status_code == 200
     got = s.get(f"/v1/directory/{user}", s.token("admin")).json()
-    assert got == {**body, "user_id": user, "updated_at": got["updated_at"]}
+    assert got == {**body, "user_id": user, "language": None, "updated_at": got["updated_at"]}
 
 
 def test_webhook_signed_and_retried(alerts_service: AlertsService, receiver: Receiver) -> None:
@@ -435,7 +488,7 @@ def test_escalation_once_per_level_with_supervisor_email(alerts_service: AlertsS
         raised_at = datetime.fromisoformat(detail["raised_at"])
         assert datetime.fromisoformat(detail["escalated_at"]) - raised_at >= timedelta(seconds=s.escalation_seconds)
         msgs = wait_for(lambda: s.mailbox.to(sup_address), timeout=30, what="supervisor e-mail")
-        assert unacked.case_id in msgs[0]["Subject"] and "escalation level 1" in msgs[0]["Subject"]
+        assert unacked.case_id in subject(msgs[0]) and "Escalamiento nivel 1" in subject(msgs[0])
 
         # let several more escalation ticks pass, then count: one level-1 escalation, one e-mail
         wait_for(

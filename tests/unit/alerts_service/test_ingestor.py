@@ -80,13 +80,13 @@ def test_escalation_mails_each_supervisor_once_per_level(world: dict[str, Any]) 
         feed(ing, AlertEscalated(case_id=p.case_id, alert_id=p.alert_id, rule=p.rule, episode=1, level=level,
                                  escalated_at=datetime.now(UTC)))  # fmt: skip
     to = sorted(
-        (j["payload"]["to"], "level 2" in j["payload"]["subject"]) for j in db["jobs"].find({"channel": "email"})
+        (j["payload"]["to"], "nivel 2" in j["payload"]["subject"]) for j in db["jobs"].find({"channel": "email"})
     )
     assert to == [("adv1@x.test", False), ("sup1@x.test", False), ("sup1@x.test", True), ("sup2@x.test", False),
                   ("sup2@x.test", True)]  # fmt: skip
     # the text states the time in force (high: 30min): level 2 = twice that
-    level2 = next(j for j in db["jobs"].find({"channel": "email"}) if "level 2" in j["payload"]["subject"])
-    assert "within 1 hour." in level2["payload"]["body"]
+    level2 = next(j for j in db["jobs"].find({"channel": "email"}) if "nivel 2" in j["payload"]["subject"])
+    assert "atendida en 1 hora." in level2["payload"]["body"]  # Spanish, the default language
     assert db["alerts"].find_one()["escalation_level"] == 2
 
 

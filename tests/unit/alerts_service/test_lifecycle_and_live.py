@@ -47,11 +47,11 @@ def test_visible_matches_scope() -> None:
 
 def test_emails_carry_ids_and_link_but_no_evidence() -> None:
     s = AlertsSettings(public_base_url="https://c.test/")
-    msg = raised_message(s, ALERT)
-    assert "case-9" in msg["subject"] and "service.overdue" in msg["subject"]
+    msg = raised_message(s, ALERT, "en")
+    assert "case-9" in msg["subject"] and "A support service session is overdue" in msg["subject"]
     assert "https://c.test/v1/alerts/al_1" in msg["body"]
     assert "Rosa" not in msg["body"] and "Quispe" not in msg["subject"]
-    esc = escalated_message(s, ALERT, 2, timedelta(hours=1))
+    esc = escalated_message(s, ALERT, 2, timedelta(hours=1), "en")
     assert "level 2" in esc["subject"] and "2 hours" in esc["body"] and "Rosa" not in esc["body"]
 
 

@@ -178,11 +178,11 @@ def test_escalation_email_without_a_time_in_force() -> None:
         "summary": "session overdue",
         "raised_at": datetime(2025, 1, 1, tzinfo=UTC),
     }
-    msg = escalated_message(AlertsSettings(), alert, 2, None)
+    msg = escalated_message(AlertsSettings(), alert, 2, None, "en")
     assert "level 2" in msg["subject"]
     assert "not been acknowledged and reached escalation level 2." in msg["body"]
     assert "within" not in msg["body"]
-    timed = escalated_message(AlertsSettings(), alert, 2, timedelta(minutes=30))
+    timed = escalated_message(AlertsSettings(), alert, 2, timedelta(minutes=30), "en")
     assert "within 1 hour" in timed["body"]
 
 
