@@ -120,18 +120,24 @@ def _signals(st: CaseState, result: RuleResult, now: datetime, out: list[CloudEv
     if track.episode and not track.raised_signals:
         # state from before raised_signals was kept: the first `episode` signals had their alerts
         track.raised_signals = [s.signal_id for s in st.risk_signals[: track.episode]]
+    if track.open and not track.open_episodes:
+        track.open_episodes = [track.episode]
     for signal_id, finding in result.signal_findings.items():
         if signal_id in track.raised_signals:
             continue
         track.episode += 1
         track.raised_signals.append(signal_id)
+        track.open_episodes.append(track.episode)
         out.append(_raise(st, result.rule, None, finding, track, now))
-    if track.open and track.advocate_id != st.advocate_id and result.finding is not None and track.raised_signals:
-        latest = result.signal_findings.get(track.raised_signals[-1])
-        if latest is not None:
-            update = _update(st, result.rule, None, latest, track, now)
-            if update is not None and publish_updates:
-                out.append(update)
+    if track.open_episodes and st.advocate_id is not None and track.advocate_id != st.advocate_id:
+        # every signal alert still open follows the case to its new advocate
+        previous, track.advocate_id = track.advocate_id, st.advocate_id
+        for episode in track.open_episodes:
+            signal = track.raised_signals[episode - 1] if episode <= len(track.raised_signals) else None
+            finding = result.signal_findings.get(signal or "") or result.finding
+            if finding is not None and publish_updates:
+                aid = alert_id(st.case_id, result.rule, None, episode)
+                out.append(_updated(st, result.rule, aid, episode, finding, previous, ["advocate"], now))
     if track.episode:
         st.alerts[result.rule] = track
 
@@ -186,22 +192,36 @@ def _update(
     previous = track.advocate_id
     track.digest, track.advocate_id = digest, st.advocate_id
     aid = track.alert_id or alert_id(st.case_id, rule, subject, track.episode)
+    return _updated(st, rule, aid, track.episode, finding, previous if "advocate" in changed else None, changed, now)
+
+
+def _updated(
+    st: CaseState,
+    rule: str,
+    aid: str,
+    episode: int,
+    finding: Finding,
+    previous: str | None,
+    changed: list[str],
+    now: datetime,
+) -> CloudEvent:
     payload = AlertUpdated(
         case_id=st.case_id,
         alert_id=aid,
         rule=rule,
-        episode=track.episode,
+        episode=episode,
         severity=finding.severity,
         org_id=st.org_id,
         advocate_id=st.advocate_id,
-        previous_advocate_id=previous if "advocate" in changed else None,
+        previous_advocate_id=previous,
         summary=finding.summary,
         evidence=finding.evidence,
         changed=changed,
         updated_at=now,
     )
     # one id per (alert, content, advocate): a replay publishes the same fact, a later change a new one
-    return new_event(payload, event_id=lifecycle_event_id(aid, f"updated/{digest}/{st.advocate_id}"), time=now)
+    tag = f"updated/{_digest(finding)}/{st.advocate_id}"
+    return new_event(payload, event_id=lifecycle_event_id(aid, tag), time=now)
 
 
 SUPERSEDED = "replaced by one alert per late item (service, hearing, follow-up, decision, deadline)"

@@ -140,6 +140,8 @@ class AlertTrack(BaseModel):
     episode: int = 0
     # per-signal rules: the signal ids already raised (each opens one episode, whatever the floor was)
     raised_signals: list[str] = Field(default_factory=list)
+    # per-signal rules: the episodes nobody resolved yet (each signal's alert stays open until a person decides)
+    open_episodes: list[int] = Field(default_factory=list)
     # a digest of the summary and evidence last published, and the advocate it was published for:
     # when either changes while the alert is open, an update is published
     digest: str | None = None
@@ -340,6 +342,8 @@ def _apply(st: CaseState, event: Event) -> None:  # noqa: C901 - one branch per 
     elif isinstance(p, AlertResolved) and not p.auto:
         # per-subject alerts are keyed rule#subject: find the track by the alert id first
         alert = next((a for a in st.alerts.values() if a.alert_id == p.alert_id), None) or st.alerts.get(p.rule)
+        if alert is not None and p.episode in alert.open_episodes:
+            alert.open_episodes.remove(p.episode)
         if alert is not None and alert.episode == p.episode and alert.open:
             alert.open = False
             alert.resolved_by = p.by

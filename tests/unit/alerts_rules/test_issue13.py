@@ -354,3 +354,33 @@ def test_an_alert_raised_per_case_before_the_upgrade_is_closed_and_replaced_per_
     assert [(p.alert_id, p.reason) for p in out.resolved(SVC)] == [(old_id, SUPERSEDED)]
     assert [p.evidence["subject"] for p in out.raised(SVC)] == ["service:svc-1"]
     assert c.tick(T0 + 5 * DAY).events == []
+
+
+def test_reassignment_moves_every_open_risk_alert_but_not_one_a_person_resolved() -> None:
+    from services.processor.domain.policy import parse_policy
+    from shared.events.alerts import AlertResolved
+
+    doc = policy_doc()
+    doc["publish_alert_updates"] = True
+    c = Case(parse_policy(doc))
+    c.feed(c.registered(T0, advocate_id="adv-1"), T0)
+    first = c.assert_raised(c.feed(c.risk_flag(T0 + DAY), T0 + DAY), RISK, 1, T0 + DAY)
+    second = c.assert_raised(c.feed(c.risk_flag(T0 + 2 * DAY), T0 + 2 * DAY), RISK, 2, T0 + 2 * DAY)
+    third = c.assert_raised(c.feed(c.risk_flag(T0 + 3 * DAY), T0 + 3 * DAY), RISK, 3, T0 + 3 * DAY)
+    by_hand = AlertResolved(
+        case_id=c.case_id,
+        alert_id=second.alert_id,
+        rule=RISK,
+        episode=2,
+        auto=False,
+        reason="handled",
+        by="adv-1",
+        resolved_at=T0 + 4 * DAY,
+    )
+    c.assert_quiet(c.feed(by_hand, T0 + 4 * DAY), RISK)
+    t = T0 + 5 * DAY
+    out = c.feed(ce.AdvocateAssigned(case_id=c.case_id, advocate_id="adv-2", org_id="org-1", assigned_at=t), t)
+    updated: list[Any] = [e.payload for e in out.events if e.type == "centinela.alert.updated"]
+    assert sorted(u.alert_id for u in updated) == sorted([first.alert_id, third.alert_id])
+    assert all(u.advocate_id == "adv-2" and u.previous_advocate_id == "adv-1" for u in updated)
+    assert c.tick(t + DAY).events == []
