@@ -134,10 +134,10 @@ def _signals(st: CaseState, result: RuleResult, now: datetime, out: list[CloudEv
         previous, track.advocate_id = track.advocate_id, st.advocate_id
         for episode in track.open_episodes:
             signal = track.raised_signals[episode - 1] if episode <= len(track.raised_signals) else None
-            finding = result.signal_findings.get(signal or "") or result.finding
-            if finding is not None and publish_updates:
+            current = result.signal_findings.get(signal or "") or result.finding
+            if current is not None and publish_updates:
                 aid = alert_id(st.case_id, result.rule, None, episode)
-                out.append(_updated(st, result.rule, aid, episode, finding, previous, ["advocate"], now))
+                out.append(_updated(st, result.rule, aid, episode, current, previous, ["advocate"], now))
     if track.episode:
         st.alerts[result.rule] = track
 

@@ -104,7 +104,9 @@ def evaluate(state: CaseState, now: datetime, policy: Policy) -> list[RuleResult
     for rule_id, fn in RULES.items():
         cfg = policy.rules.get(rule_id)
         if cfg is None or not cfg.enabled:
-            results.append(RuleResult(rule_id, clear_reason="rule disabled in the alert policy"))
+            # a per-subject rule answers "no subject is late", so each of its open alerts resolves
+            findings: dict[str, Finding] | None = {} if rule_id in _PER_SUBJECT else None
+            results.append(RuleResult(rule_id, clear_reason="rule disabled in the alert policy", findings=findings))
             continue
         results.append(fn(state, now, cfg))
     return results

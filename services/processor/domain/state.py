@@ -473,6 +473,8 @@ def _legal(st: CaseState, p: le.LegalFact, eid: str) -> None:  # noqa: C901 - on
         st.last_notified_at = _max(st.last_notified_at, occurred)
         st.notices.append(Notice(at=occurred, about=p.about))
         del st.notices[:-MAX_DONE_IDS]
+        if st.notification_due_since is not None and occurred >= st.notification_due_since:
+            st.notification_due_since = st.notification_trigger = st.notification_event_id = None
     elif isinstance(p, le.VerdictIssued):
         _decision(st, "verdict", occurred, eid)
     elif isinstance(p, le.CaseArchived):

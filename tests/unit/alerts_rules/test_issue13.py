@@ -384,3 +384,14 @@ def test_reassignment_moves_every_open_risk_alert_but_not_one_a_person_resolved(
     assert sorted(u.alert_id for u in updated) == sorted([first.alert_id, third.alert_id])
     assert all(u.advocate_id == "adv-2" and u.previous_advocate_id == "adv-1" for u in updated)
     assert c.tick(t + DAY).events == []
+
+
+def test_disabling_a_per_subject_rule_resolves_each_of_its_alerts() -> None:
+    c = Case(only(SVC))
+    c.feed(c.registered(T0), T0)
+    c.feed(c.service_planned("a-1", T0 + DAY), T0)
+    c.feed(c.service_planned("b-1", T0 + DAY), T0)
+    assert len(c.tick(T0 + 3 * DAY).raised(SVC)) == 2
+    c.policy = only(SVC, enabled=False)
+    out = c.tick(T0 + 4 * DAY)
+    assert sorted(p.reason for p in out.resolved(SVC)) == ["rule disabled in the alert policy"] * 2
