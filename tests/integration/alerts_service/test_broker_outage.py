@@ -3,6 +3,12 @@
 The "broker" the service is given is a loopback port with nothing behind it; the outage ends when
 a TCP forwarder to the real broker starts listening there (the broker advertises its own address,
 so after bootstrapping the clients talk to it directly).
+
+The test runs on topics of its own (``isolated_env``): on the session's shared ``alerts`` topic a
+new consumer group starting from the earliest offset had to ingest every alert the other tests of
+the directory had published before reaching this test's record, and the test's own reader had to
+read them all too; under a loaded machine that outgrew the deadlines (the two failures seen). Every
+wait polls the real condition (readiness, the published fact, the stored alert) with a deadline.
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ from __future__ import annotations
 import socket
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,19 +33,31 @@ from shared.events.alerts import AlertRaised
 from shared.kafka import Producer
 from shared.topics import ALERTS
 from tests.integration.alerts_service.test_alerts_service import facts_for
-from tests.support import Proc, alert_raised, consumer, drain, free_port, uvicorn_args, wait_for
+from tests.support import Proc, alert_raised, consumer, drain, free_port, isolated_env, uvicorn_args, wait_for
 
 pytestmark = pytest.mark.integration
 
 
 class Forwarder:
-    """Accepts on ``port`` and pipes each connection to ``target`` until stopped."""
+    """Holds a loopback port from the start (bound, not listening: connections are refused, as with a
+    broker down) and, once ``open``, pipes each connection to ``target`` until stopped.
 
-    def __init__(self, port: int, target: str) -> None:
+    Holding the port the whole time matters: a port only picked free and left unbound can be taken
+    meanwhile by another process, or as the local end of one of the service's own reconnect attempts
+    (a TCP self-connect that looks like a reachable broker) — both seen only on a loaded machine.
+    """
+
+    def __init__(self, target: str) -> None:
         host, _, tport = target.split(",")[0].rpartition(":")
         self.target = (host or "127.0.0.1", int(tport))
-        self.server = socket.create_server(("127.0.0.1", port))
+        self.server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.server.bind(("127.0.0.1", 0))
+        self.port: int = self.server.getsockname()[1]
         self.conns: list[socket.socket] = []
+
+    def open(self) -> None:
+        """The outage ends."""
+        self.server.listen()
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -77,13 +95,23 @@ def raised(advocate: str, org: str) -> AlertRaised:
     return alert_raised(advocate=advocate, org=org)
 
 
+@pytest.fixture
+def gate(stack_env: dict[str, str]) -> Iterator[Forwarder]:
+    forwarder = Forwarder(stack_env["CENTINELA_KAFKA_BOOTSTRAP"])
+    try:
+        yield forwarder
+    finally:
+        forwarder.stop()
+
+
 def test_service_starts_and_acknowledges_while_kafka_is_down(
-    stack_env: dict[str, str], db_name: Callable[[str], str], log_dir: Path, procs: list[Proc]
+    stack_env: dict[str, str], db_name: Callable[[str], str], log_dir: Path, procs: list[Proc], gate: Forwarder
 ) -> None:
-    kafka_port, port = free_port(), free_port()
+    kafka_port, port = gate.port, free_port()
     db = db_name("alerts_outage")
+    own = isolated_env(stack_env)  # topics of this test only (created on the real broker)
     env = {
-        **stack_env,
+        **own,
         "CENTINELA_KAFKA_BOOTSTRAP": f"127.0.0.1:{kafka_port}",
         "CENTINELA_MONGO_DB": db,
         # its own group: it must not take partitions from the module's main alerts service
@@ -92,8 +120,9 @@ def test_service_starts_and_acknowledges_while_kafka_is_down(
     }
     proc = Proc("alerts-outage", uvicorn_args("services.alerts.main:app", port), env, log_dir, port=port)
     procs.append(proc)
-    # start-up does not wait for the broker (building a producer alone blocks 30 s)
-    proc.wait_ready("/healthz", timeout=15)
+    # start-up does not wait for the broker (building a producer alone blocks 30 s); the bound is for the
+    # interpreter's imports on a loaded machine, well under the 30 s a wait for the broker would add
+    proc.wait_ready("/healthz", timeout=25)
     ready = httpx.get(proc.url + "/readyz", timeout=5)
     assert ready.status_code == 503
     assert ready.json()["checks"] == {"kafka": "unreachable", "mongodb": "ok", "consumer:alerts": "ok"}
@@ -113,18 +142,19 @@ def test_service_starts_and_acknowledges_while_kafka_is_down(
     finally:
         client.close()
 
-    forwarder = Forwarder(kafka_port, stack_env["CENTINELA_KAFKA_BOOTSTRAP"])
+    gate.open()
     try:
         # the consumer reconnects with a backoff of up to 30 s, and is "stuck" once the outage passed 30 s
-        wait_for(lambda: httpx.get(proc.url + "/readyz", timeout=5).status_code == 200, timeout=90, what="ready")
+        # deadlines are upper bounds on a loaded machine, not waits: each poll returns as soon as it holds
+        wait_for(lambda: httpx.get(proc.url + "/readyz", timeout=5).status_code == 200, timeout=120, what="ready")
         # the relay connected and published the acknowledgement written during the outage
-        with consumer(stack_env, ALERTS) as c:
-            records = drain(c, lambda rs: bool(facts_for(rs, down.alert_id, "acknowledged")), timeout=60)
+        with consumer(own, ALERTS) as c:
+            records = drain(c, lambda rs: bool(facts_for(rs, down.alert_id, "acknowledged")), timeout=120)
         assert facts_for(records, down.alert_id, "acknowledged")[0].payload.by == adv
         # and the consumer, started late, stores new alerts
         later = raised(adv, org)
         real = AlertsSettings(
-            kafka_bootstrap=stack_env["CENTINELA_KAFKA_BOOTSTRAP"], topic_prefix=stack_env["CENTINELA_TOPIC_PREFIX"]
+            kafka_bootstrap=own["CENTINELA_KAFKA_BOOTSTRAP"], topic_prefix=own["CENTINELA_TOPIC_PREFIX"]
         )
         producer = Producer(real, client_id="alerts-outage-test")
         try:
@@ -136,7 +166,6 @@ def test_service_starts_and_acknowledges_while_kafka_is_down(
             r = httpx.get(f"{proc.url}/v1/alerts/{later.alert_id}", headers=token, timeout=5)
             return r.status_code == 200
 
-        wait_for(stored_later, timeout=60, what="alert consumed after the outage")
+        wait_for(stored_later, timeout=120, what="alert consumed after the outage")
     finally:
         proc.stop()
-        forwarder.stop()
