@@ -19,6 +19,7 @@ RULE_TEXTS: dict[str, str] = {
     "legal.victim_not_notified": N_("The victim has not been notified of a decision"),
     "legal.victim_absent": N_("The victim has missed hearings"),
     "legal.deadline_approaching": N_("A legal deadline is approaching"),
+    "legal.deadline_missed": N_("A deadline of the prosecutor or court has passed with nothing reported"),
     "legal.hearing_upcoming": N_("A hearing is coming up"),
     "service.overdue": N_("A support service session is overdue"),
     "service.missed_consecutive": N_("Several support service sessions were missed in a row"),
@@ -29,6 +30,7 @@ RULE_TEXTS: dict[str, str] = {
     "reintegration.school_dropout": N_("The child dropped out of school"),
     "reintegration.placement_review_overdue": N_("The placement review is overdue"),
     "harm.reparation_unpaid": N_("Ordered reparations have not been paid"),
+    "harm.hearing_without_accompaniment": N_("The child attended a hearing without psychosocial accompaniment"),
 }
 
 SEVERITY_TEXTS: dict[str, str] = {
