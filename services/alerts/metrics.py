@@ -42,3 +42,8 @@ dead_lettered = metrics.counter(
     "records of the alerts topic sent to alerts.dlq, by reason code (invalid, unexpected)",
     ("code",),
 )
+reassigned = metrics.counter(
+    "centinela_alerts_service_alerts_reassigned_total",
+    "unresolved alerts handed to the case's new advocate (centinela.alert.updated naming another advocate)",
+    ("rule",),
+)

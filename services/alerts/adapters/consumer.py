@@ -32,6 +32,9 @@ from services.alerts.settings import AlertsSettings
 # TODO(shared): the partition-aware consumer belongs in shared.kafka (one for every service);
 # until it moves there it lives with its first user, the legal service.
 from services.legal.adapters.partitioned_consumer import PartitionedConsumer
+
+# ``centinela.alert.updated``: defined by the processor until it moves to shared.events.alerts
+from services.processor.domain.updates import AlertUpdated
 from shared.bounds import check_datetime
 from shared.events import DecodeError, Event, decode
 from shared.events.alerts import AlertAcknowledged, AlertEscalated, AlertRaised, AlertResolved
@@ -44,6 +47,7 @@ _TIME_FIELD = {
     AlertResolved: "resolved_at",
     AlertAcknowledged: "acknowledged_at",
     AlertEscalated: "escalated_at",
+    AlertUpdated: "updated_at",
 }
 _AHEAD = timedelta(days=1)
 

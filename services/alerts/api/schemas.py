@@ -51,6 +51,11 @@ class HistoryEntry(BaseModel):
     level: int | None = None
     auto: bool | None = None
     until: datetime | None = None
+    #: ``reassigned``: the case's advocate before and after (the alert follows the current one)
+    previous_advocate_id: str | None = None
+    advocate_id: str | None = None
+    #: ``updated`` / ``reassigned``: what the processor said changed (evidence, advocate)
+    changed: list[str] | None = None
 
 
 class AlertDetail(AlertOut):

@@ -26,6 +26,7 @@ from services.alerts.service.notifications import Notifier, fact_kind
 from services.alerts.settings import AlertsSettings
 from services.alerts.store.alert_repository import AlertRepository
 from services.alerts.store.contacts import DirectoryRepository, JobRepository, SubscriptionRepository
+from services.processor.domain.updates import AlertUpdated
 from shared.events import Event
 from shared.events.alerts import AlertAcknowledged, AlertEscalated, AlertRaised, AlertResolved
 from shared.kafka import InvalidMessage
@@ -115,6 +116,21 @@ class AlertIngestor:
             changed = self.alerts.apply_escalated(p, now)
             if changed is not None:
                 self.on_change("escalated", changed)
+        elif isinstance(p, AlertUpdated):
+            # the case changed advocate, or the evidence changed: the same alert, now current
+            outcome = self.alerts.apply_updated(p, now)
+            if outcome is None:
+                return  # resolved, unknown, or not newer than what is stored: nothing to say
+            changed, previous = outcome
+            if previous is None:
+                self.on_change("updated", changed)
+                return
+            m.reassigned.labels(changed["rule"]).inc()
+            # to those who may see it now (the new advocate, the supervisors); the previous advocate's
+            # stream gets nothing about an alert that is no longer theirs (their next page omits it)
+            self.on_change("reassigned", changed)
+            self.notifier.queue(event, changed, f"reassigned-{changed.get('advocate_id')}")
+            return
         else:
             raise InvalidMessage(f"unexpected event type {event.type} on alerts")
         alert = self.alerts.get(p.alert_id)

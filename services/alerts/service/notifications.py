@@ -19,6 +19,7 @@ from services.alerts.domain.messages import escalated_message, matches, raised_m
 from services.alerts.settings import AlertsSettings
 from services.alerts.store.alert_repository import AlertRepository
 from services.alerts.store.contacts import DirectoryRepository, JobRepository, SubscriptionRepository
+from services.processor.domain.updates import AlertUpdated
 from shared.events import CloudEvent, Event, decode, encode
 from shared.events.alerts import AlertEscalated, AlertRaised
 
@@ -99,7 +100,8 @@ class Notifier:
         p = event.payload
         now = self.clock()
         queued = False
-        if isinstance(p, AlertRaised):
+        # raised, or handed to a new advocate: the alert's advocate is told, in their language
+        if isinstance(p, AlertRaised) or (isinstance(p, AlertUpdated) and kind.startswith("reassigned")):
             entry = self.directory.get(alert["advocate_id"]) if alert.get("advocate_id") else None
             if entry is None:
                 m.notifications.labels("email", "no_recipient").inc()

@@ -247,6 +247,50 @@ class AlertRepository:
             {"history": {"at": now, "action": "escalated", "level": p.level}},
         )
 
+    def apply_updated(self, p: Any, now: datetime) -> tuple[dict[str, Any], str | None] | None:
+        """An unresolved alert's current summary, evidence, severity and advocate (``centinela.alert.updated``).
+
+        The alert keeps its id; an advocate change is kept in the history (from, to) and the alert
+        follows the case's current advocate, so the inbox scope moves with it. Applied only when newer
+        than the last update applied (``updated_at``): a replayed or late older fact matches nothing.
+        Returns the alert after the change and the advocate it had before, or None when nothing changed.
+        """
+        before = self.coll.find_one(
+            {"_id": p.alert_id, "status": {"$ne": "resolved"}}, {"advocate_id": 1, "last_update_at": 1}
+        )
+        if before is None:
+            return None
+        last = before.get("last_update_at")
+        if last is not None and aware(last) >= aware(p.updated_at):
+            return None
+        previous = before.get("advocate_id")
+        set_fields: dict[str, Any] = {
+            "summary": p.summary,
+            "evidence": p.evidence,
+            "severity": p.severity,
+            "last_update_at": p.updated_at,
+            "updated_at": now,
+        }
+        history: dict[str, Any] = {"at": now, "action": "updated", "changed": list(p.changed)}
+        if p.advocate_id is not None and p.advocate_id != previous:
+            set_fields["advocate_id"] = p.advocate_id
+            if p.org_id is not None:
+                set_fields["org_id"] = p.org_id
+            history = {
+                **history,
+                "action": "reassigned",
+                "previous_advocate_id": previous,
+                "advocate_id": p.advocate_id,
+            }
+        # conditional on what was read, so a resolution in between is never reopened or moved; two updates
+        # of one alert never race (its case's facts share a partition, read by one consumer at a time)
+        cond: dict[str, Any] = {"status": {"$ne": "resolved"}, "advocate_id": previous}
+        cond["last_update_at"] = last if last is not None else {"$exists": False}
+        changed = self._transition(p.alert_id, cond, set_fields, {"history": history})
+        if changed is None:
+            return None
+        return changed, previous if changed.get("advocate_id") != previous else None
+
     # -- user actions
     def transition(
         self,

@@ -576,3 +576,45 @@ def test_service_metrics_exposed(alerts_service: AlertsService) -> None:
     assert (
         s.metric("centinela_alerts_service_alerts_ingested_total", {"rule": "service.overdue", "severity": "low"}) >= 1
     )
+
+
+def test_an_open_alert_follows_the_cases_new_advocate(alerts_service: AlertsService) -> None:
+    """``centinela.alert.updated`` naming a new advocate (case reassigned): the same alert moves to
+    them, the previous advocate loses it, its history keeps the move, and the new one is e-mailed."""
+    from services.processor.domain.updates import AlertUpdated
+
+    s = alerts_service
+    org, old, new = uid("org"), uid("adv"), uid("adv")
+    new_address = f"{new}@defensoria.test"
+    s.directory(new, new_address, org, "legal_advocate")
+    alert = s.raise_alert(advocate=old, org=org)
+    old_token, new_token = s.token("legal_advocate", old, org), s.token("legal_advocate", new, org)
+    s.wait_alert(alert.alert_id, old_token)
+    assert s.get(f"/v1/alerts/{alert.alert_id}", new_token).status_code == 404
+
+    s.publish(
+        AlertUpdated(
+            case_id=alert.case_id,
+            alert_id=alert.alert_id,
+            rule=alert.rule,
+            episode=1,
+            severity=alert.severity,
+            org_id=org,
+            advocate_id=new,
+            previous_advocate_id=old,
+            summary=alert.summary,
+            evidence=alert.evidence,
+            changed=["advocate"],
+            updated_at=datetime.now(UTC),
+        )
+    )
+    moved = s.wait_alert(alert.alert_id, new_token, until=lambda a: a["advocate_id"] == new)
+    assert moved["id"] == alert.alert_id and moved["status"] == "open"
+    moves = [h for h in moved["history"] if h["action"] == "reassigned"]
+    assert [(h["previous_advocate_id"], h["advocate_id"]) for h in moves] == [(old, new)]
+    assert s.get(f"/v1/alerts/{alert.alert_id}", old_token).status_code == 404
+    inbox = s.get("/v1/alerts", old_token).json()
+    assert alert.alert_id not in [a["id"] for a in inbox["items"]]
+    assert alert.alert_id in [a["id"] for a in s.get("/v1/alerts", new_token).json()["items"]]
+    mail = wait_for(lambda: s.mailbox.to(new_address), timeout=30, what="e-mail to the new advocate")
+    assert alert.case_id in subject(mail[0])
