@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
+from services.intake.api import responses as r
 from services.intake.api import schemas as s
 from services.intake.api import views
 from services.intake.api.deps import CaseId, CreateCaller, IfMatch, Ix, ListCaller, ManageCaller, ReadCaller, etag
@@ -53,7 +54,16 @@ def list_cases(
     return s.CasePage(items=items, page=page, page_size=page_size, total=listed.total)
 
 
-@router.get("/cases/{case_id}", response_model=s.CaseOut, summary="read a case (audited)")
+@router.get(
+    "/cases/{case_id}",
+    response_model=s.CaseOut,
+    summary="read a case (audited)",
+    responses=r.merged(
+        r.BREAK_GLASS,
+        {403: r.refusal("the role may not read this case, or may not see identity (include_identity)")},
+        {422: {"description": "a bad case id, or X-Access-Reason shorter than 10 or longer than 500 characters"}},
+    ),
+)
 def get_case(
     case_id: CaseId,
     response: Response,
@@ -66,7 +76,21 @@ def get_case(
     return views.case_out(caller.principal, read)
 
 
-@router.patch("/cases/{case_id}", response_model=s.CaseOut, summary="change status / advocate / fields")
+@router.patch(
+    "/cases/{case_id}",
+    response_model=s.CaseOut,
+    summary="change status / advocate / fields (If-Match required)",
+    responses=r.merged(
+        r.conflict(),
+        r.PRECONDITION_REQUIRED,
+        {
+            422: {
+                "description": "a field is invalid (advocate_id cannot be removed: name another), or the body's "
+                "expected_version differs from If-Match, or If-Match is not an ETag"
+            }
+        },
+    ),
+)
 def patch_case(
     case_id: CaseId, body: s.CasePatch, response: Response, ix: Ix, caller: ManageCaller, version: IfMatch
 ) -> s.CaseOut:

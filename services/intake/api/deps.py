@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Path, Request, status
+from fastapi import Depends, Header, HTTPException, Path, Request, status
 
 from services.intake.domain import access, model
 from services.intake.service.core import CASE_ID_RE, Caller, Intake, Invalid, audit
@@ -59,14 +59,22 @@ def route_action(request: Request) -> str:
     return ACTIONS.get((request.method, path), f"{request.method} /v1{path}")
 
 
+ACCESS_REASON = (
+    "why you access (kept in the audit record); required, 10 to 500 characters, for an admin's break-glass read"
+)
+
+
 def guard(*roles: str) -> Callable[..., Caller]:
     """The caller must hold one of ``roles``; a refusal is 403 and an audit record (who, role, what)."""
 
-    def dependency(request: Request, ix: Ix, principal: Annotated[Principal, Depends(current_principal)]) -> Caller:
+    def dependency(
+        request: Request,
+        ix: Ix,
+        principal: Annotated[Principal, Depends(current_principal)],
+        access_reason: Annotated[str | None, Header(alias="X-Access-Reason", description=ACCESS_REASON)] = None,
+    ) -> Caller:
         caller = Caller(
-            principal=principal,
-            request_id=getattr(request.state, "request_id", None),
-            access_reason=request.headers.get("x-access-reason"),
+            principal=principal, request_id=getattr(request.state, "request_id", None), access_reason=access_reason
         )
         if not principal.has(*roles):
             raw = request.path_params.get("case_id")
@@ -103,9 +111,17 @@ DocumentAddCaller = Annotated[Caller, Depends(guard(*access.ADD_DOCUMENT))]
 DocumentReadCaller = Annotated[Caller, Depends(guard(*access.READ_DOCUMENTS))]
 
 
-def if_match(request: Request) -> int | None:
-    """The version named by ``If-Match`` (``"3"`` or ``W/"3"``); None when absent or ``*``."""
-    raw = request.headers.get("if-match")
+def if_match(
+    raw: Annotated[
+        str | None,
+        Header(
+            alias="If-Match",
+            description='the ETag of the version you read, e.g. "3" (required to change a case, optional elsewhere)',
+        ),
+    ] = None,
+) -> int | None:
+    """The version named by ``If-Match`` (``"3"`` or ``W/"3"``); None when absent or ``*``. Declared as
+    a header so the OpenAPI document shows it."""
     if raw is None or raw.strip() == "*":
         return None
     value = raw.strip().removeprefix("W/").strip('"')

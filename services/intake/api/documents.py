@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Path, Response, UploadFile
 
+from services.intake.api import responses as r
 from services.intake.api import schemas as s
 from services.intake.api.deps import CaseId, DocumentAddCaller, DocumentReadCaller, Ix
 from services.intake.domain import documents as d
@@ -51,12 +52,16 @@ def out(item: documents.Shown) -> s.DocumentOut:
     status_code=201,
     response_model=s.DocumentOut,
     summary="add a document (multipart: file, category, title); encrypted at rest",
-    responses={
-        403: {"description": "a service provider adding a legal document"},
-        404: {"description": "no such case, or not yours"},
-        413: {"description": "larger than CENTINELA_DOCUMENTS_MAX_BYTES"},
-        415: {"description": "not one of the allowed types (by its first bytes)"},
-    },
+    responses=r.merged(
+        r.BREAK_GLASS,
+        {
+            403: r.refusal("a service provider adding a legal document"),
+            404: r.refusal("no such case, or not yours"),
+            409: r.refusal("the case holds CENTINELA_MAX_DOCUMENTS_PER_CASE documents already"),
+            413: r.refusal("larger than CENTINELA_DOCUMENTS_MAX_BYTES (names body.file)"),
+            415: r.refusal("not one of the allowed types, by its first bytes (names body.file)"),
+        },
+    ),
 )
 def add_document(
     case_id: CaseId,
@@ -87,7 +92,7 @@ def add_document(
     "/cases/{case_id}/documents",
     response_model=list[s.DocumentOut],
     summary="list documents (audited)",
-    responses={404: {"description": "no such case, or not yours"}},
+    responses=r.merged(r.BREAK_GLASS, {404: r.refusal("no such case, or not yours")}),
 )
 def list_documents(case_id: CaseId, ix: Ix, caller: DocumentReadCaller) -> list[s.DocumentOut]:
     return [out(item) for item in documents.list_documents(ix, caller, case_id)]
@@ -99,7 +104,8 @@ def list_documents(case_id: CaseId, ix: Ix, caller: DocumentReadCaller) -> list[
     summary="a document's content (audited)",
     responses={
         200: {"content": {t: {} for t in d.MEDIA_TYPES.values()}, "description": "the content"},
-        404: {"description": "no such case or document, or not yours"},
+        404: r.refusal("no such case or document, or not yours"),
+        **r.BREAK_GLASS,
     },
 )
 def read_document(case_id: CaseId, doc_id: DocId, ix: Ix, caller: DocumentReadCaller) -> Response:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
+from services.intake.api import responses as r
 from services.intake.api import schemas as s
 from services.intake.api import views
 from services.intake.api.deps import CaseId, IfMatch, ItemId, Ix, ManageCaller, etag
@@ -12,7 +13,16 @@ from services.intake.service import items
 router = APIRouter(tags=["follow-ups"])
 
 
-@router.post("/cases/{case_id}/follow-ups", status_code=201, response_model=s.FollowUpOut, summary="plan")
+@router.post(
+    "/cases/{case_id}/follow-ups",
+    status_code=201,
+    response_model=s.FollowUpOut,
+    summary="plan (optionally already done: done_date and outcome together)",
+    responses=r.merged(
+        r.conflict("the case holds the most follow-ups allowed"),
+        {422: {"description": "a field is invalid: done_date without outcome (or outcome without done_date)"}},
+    ),
+)
 def plan_followup(
     case_id: CaseId, body: s.FollowUpCreate, response: Response, ix: Ix, caller: ManageCaller, version: IfMatch
 ) -> s.FollowUpOut:
@@ -30,7 +40,15 @@ def plan_followup(
     return views.followup_out(done.result)
 
 
-@router.patch("/cases/{case_id}/follow-ups/{followup_id}", response_model=s.FollowUpOut, summary="record")
+@router.patch(
+    "/cases/{case_id}/follow-ups/{followup_id}",
+    response_model=s.FollowUpOut,
+    summary="record",
+    responses=r.merged(
+        r.conflict("this follow-up is already recorded"),
+        {404: r.refusal("no such case or follow-up, or not yours")},
+    ),
+)
 def record_followup(
     case_id: CaseId,
     followup_id: ItemId,

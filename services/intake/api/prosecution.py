@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
+from services.intake.api import responses as r
 from services.intake.api import schemas as s
 from services.intake.api.deps import CaseId, IfMatch, Ix, RefsCaller, ResolveCaller, etag
 from services.intake.service import refs
@@ -17,10 +18,10 @@ router = APIRouter(tags=["prosecution"])
     "/cases/{case_id}/prosecutor-refs",
     response_model=s.ProsecutorRefsOut,
     summary="set the carpeta fiscal, prosecutor office and court file of a case",
-    responses={
-        404: {"description": "no such case, or not yours"},
-        409: {"description": "this carpeta fiscal already belongs to another case of the office, or a stale If-Match"},
-    },
+    responses=r.merged(
+        {404: r.refusal("no such case, or not yours")},
+        r.conflict("this carpeta fiscal already belongs to another case of the office (names body.carpeta_fiscal)"),
+    ),
 )
 def set_prosecutor_refs(
     case_id: CaseId, body: s.ProsecutorRefsIn, response: Response, ix: Ix, caller: RefsCaller, version: IfMatch
@@ -43,7 +44,7 @@ def set_prosecutor_refs(
     "/case-refs",
     response_model=s.CaseRef,
     summary="centinela's case id for a carpeta fiscal (audited; 404 when unknown or not shared with you)",
-    responses={404: {"description": "no case known for this carpeta and office, or not shared with the caller"}},
+    responses={404: r.refusal("no case known for this carpeta and office, or not shared with the caller")},
 )
 def resolve_case_ref(
     ix: Ix,

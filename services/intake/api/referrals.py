@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
+from services.intake.api import responses as r
 from services.intake.api import schemas as s
 from services.intake.api import views
 from services.intake.api.deps import CaseId, IfMatch, ItemId, Ix, ReferralCaller, etag
@@ -12,7 +13,21 @@ from services.intake.service import items
 router = APIRouter(tags=["referrals"])
 
 
-@router.post("/cases/{case_id}/referrals", status_code=201, response_model=s.ReferralOut, summary="refer")
+@router.post(
+    "/cases/{case_id}/referrals",
+    status_code=201,
+    response_model=s.ReferralOut,
+    summary="refer",
+    responses=r.merged(
+        r.conflict(
+            "consent_for_services is not given (a supervisor may override with consent_override_reason)",
+            "to_org_id is the case's own organisation",
+            "the case is closed",
+            "the case holds the most referrals allowed",
+        ),
+        {403: r.refusal("consent_override_reason from someone who is not a supervisor")},
+    ),
+)
 def create_referral(
     case_id: CaseId, body: s.ReferralCreate, response: Response, ix: Ix, caller: ReferralCaller, version: IfMatch
 ) -> s.ReferralOut:
@@ -33,6 +48,13 @@ def create_referral(
     "/cases/{case_id}/referrals/{referral_id}",
     response_model=s.ReferralOut,
     summary="move a referral: receiving org accepts / rejects / done; referring org revokes",
+    responses=r.merged(
+        r.conflict(
+            "the referral's status does not allow this move",
+            "only the receiving organisation may accept, reject or finish; only the referring one may revoke",
+        ),
+        {404: r.refusal("no such case or referral, or neither organisation of the referral is yours")},
+    ),
 )
 def change_referral(
     case_id: CaseId,

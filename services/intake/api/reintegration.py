@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
+from services.intake.api import responses as r
 from services.intake.api import schemas as s
 from services.intake.api import views
 from services.intake.api.deps import CaseId, FlagsReadCaller, IfMatch, Ix, ManageCaller, etag
@@ -14,7 +15,11 @@ router = APIRouter(tags=["reintegration"])
 
 
 @router.post(
-    "/cases/{case_id}/reintegration", status_code=201, response_model=s.ReintegrationOut, summary="record an outcome"
+    "/cases/{case_id}/reintegration",
+    status_code=201,
+    response_model=s.ReintegrationOut,
+    summary="record an outcome",
+    responses=r.conflict("the case holds the most reintegration outcomes allowed"),
 )
 def record_reintegration(
     case_id: CaseId, body: s.ReintegrationCreate, response: Response, ix: Ix, caller: ManageCaller, version: IfMatch
@@ -32,6 +37,11 @@ def record_reintegration(
     return views.reintegration_out(done.result)
 
 
-@router.get("/cases/{case_id}/reintegration", response_model=s.ReintegrationList, summary="outcomes (audited)")
+@router.get(
+    "/cases/{case_id}/reintegration",
+    response_model=s.ReintegrationList,
+    summary="outcomes (audited)",
+    responses=r.merged(r.BREAK_GLASS, {403: r.refusal("the role may not read reintegration outcomes")}),
+)
 def list_reintegration(case_id: CaseId, ix: Ix, caller: FlagsReadCaller) -> s.ReintegrationList:
     return views.reintegration_list(items.list_reintegration(ix, caller, case_id))

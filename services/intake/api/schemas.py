@@ -245,6 +245,19 @@ class Out(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+class FieldError(Out):
+    field: str = Field(description="where: body.spl_Type, query.page_size, header.If-Match ...")
+    type: str
+    msg: str
+
+
+class Refusal(Out):
+    """What intake answers when it refuses: a sentence, or the fields at fault in the shape of a 422;
+    never a submitted value (it may be personal data)."""
+
+    detail: str | list[FieldError]
+
+
 class ServiceOut(Out):
     service_id: str
     spl_Type: str  # noqa: N815

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
+from services.intake.api import responses as r
 from services.intake.api import schemas as s
 from services.intake.api import views
 from services.intake.api.deps import (
@@ -21,7 +22,21 @@ from services.intake.service import items
 router = APIRouter(tags=["services"])
 
 
-@router.post("/cases/{case_id}/services", status_code=201, response_model=s.ServiceOut, summary="plan a service")
+@router.post(
+    "/cases/{case_id}/services",
+    status_code=201,
+    response_model=s.ServiceOut,
+    summary="plan a service",
+    responses=r.merged(
+        r.conflict("the case is closed", "the case holds the most services allowed"),
+        {
+            422: {
+                "description": "a field is invalid: spl_Type that does not fit service_kind, interval_days "
+                "missing for more than one session, not exactly one of first_due_at and service_response_timeframe"
+            }
+        },
+    ),
+)
 def plan_service(
     case_id: CaseId, body: s.ServiceCreate, response: Response, ix: Ix, caller: ManageCaller, version: IfMatch
 ) -> s.ServiceOut:
@@ -42,7 +57,7 @@ def plan_service(
     return views.service_out(done.result)
 
 
-@router.get("/cases/{case_id}/services", response_model=list[s.ServiceOut])
+@router.get("/cases/{case_id}/services", response_model=list[s.ServiceOut], responses=r.BREAK_GLASS)
 def list_services(case_id: CaseId, ix: Ix, caller: ServicesReadCaller) -> list[s.ServiceOut]:
     return [views.service_out(sv) for sv in items.list_services(ix, caller, case_id)]
 
@@ -52,6 +67,12 @@ def list_services(case_id: CaseId, ix: Ix, caller: ServicesReadCaller) -> list[s
     status_code=201,
     response_model=s.SessionOut,
     summary="record a session: attended / missed / cancelled",
+    responses=r.merged(
+        r.conflict("occurred_at is before the case's rescue_date", "the case holds the most sessions allowed"),
+        {403: r.refusal("the service is not assigned to the caller's organisation")},
+        {404: r.refusal("no such case or service, or not yours")},
+        {422: {"description": "a field is invalid (missed_reason with an attended session)"}},
+    ),
 )
 def record_session(
     case_id: CaseId,
@@ -76,6 +97,8 @@ def record_session(
     return views.session_out(done.result)
 
 
-@router.get("/cases/{case_id}/services/{service_id}/sessions", response_model=list[s.SessionOut])
+@router.get(
+    "/cases/{case_id}/services/{service_id}/sessions", response_model=list[s.SessionOut], responses=r.BREAK_GLASS
+)
 def list_sessions(case_id: CaseId, service_id: ItemId, ix: Ix, caller: ServicesReadCaller) -> list[s.SessionOut]:
     return [views.session_out(x) for x in items.list_sessions(ix, caller, case_id, service_id)]

@@ -139,6 +139,19 @@ class NotFound(DomainError):
     status = 404
 
 
+class InvalidInput(RuleViolation):
+    """The request contradicts itself, whatever the case holds: 422 naming the field (a subclass of
+    RuleViolation so callers that catch every refusal still do). Checked before the case's own state,
+    so the same bad input gets the same answer on any case."""
+
+    status = 422
+
+    def __init__(self, field: str, message: str, type_: str = "value_error") -> None:
+        super().__init__(message)
+        self.field = field
+        self.type = type_
+
+
 def new_id(prefix: str, nbytes: int = 16) -> str:
     """Opaque, non-guessable ids (128 random bits for cases)."""
     return f"{prefix}_{secrets.token_urlsafe(nbytes)}"
@@ -406,7 +419,7 @@ def update_case(case: Case, changes: dict[str, Any], now: datetime) -> Change:
         update["protected"] = protected
     if "advocate_id" in changes and changes["advocate_id"] != case.advocate_id:
         if changes["advocate_id"] is None:
-            raise RuleViolation("advocate_id cannot be removed; reassign it to another advocate instead")
+            raise InvalidInput("advocate_id", "advocate_id cannot be removed; reassign it to another advocate instead")
         update["advocate_id"] = changes["advocate_id"]
         events.append(
             AdvocateAssigned(
@@ -450,12 +463,12 @@ def first_due(
     first_due_at: datetime | None, timeframe: str | None, planned_at: datetime
 ) -> tuple[datetime, str | None]:
     if first_due_at is not None and timeframe is not None:
-        raise RuleViolation("give either first_due_at or service_response_timeframe, not both")
+        raise InvalidInput("first_due_at", "give either first_due_at or service_response_timeframe, not both")
     if first_due_at is not None:
         return first_due_at.astimezone(UTC), None
     if timeframe is not None:
         return planned_at + TIMEFRAMES[timeframe], timeframe
-    raise RuleViolation("first_due_at or service_response_timeframe is required")
+    raise InvalidInput("first_due_at", "first_due_at or service_response_timeframe is required", "missing")
 
 
 def plan_service(
@@ -472,17 +485,21 @@ def plan_service(
     now: datetime,
     max_services: int,
 ) -> tuple[Case, Service, list[EventPayload]]:
+    allowed = KIND_TO_SPL[service_kind]
+    spl = spl_type or allowed[0]
+    if spl not in allowed:
+        raise InvalidInput(
+            "spl_Type", f"spl_Type {spl} does not fit service_kind {service_kind}; use one of {list(allowed)}"
+        )
+    if sessions_planned is not None and sessions_planned > 1 and interval_days is None:
+        raise InvalidInput(
+            "interval_days", "interval_days is required when more than one session is planned", "missing"
+        )
+    due, tf = first_due(first_due_at, timeframe, now)
     if case.closed:
         raise RuleViolation(f"the case is {case.status}; reopen it before planning services")
     if len(case.services) >= max_services:
         raise LimitExceeded(f"a case holds at most {max_services} services")
-    allowed = KIND_TO_SPL[service_kind]
-    spl = spl_type or allowed[0]
-    if spl not in allowed:
-        raise RuleViolation(f"spl_Type {spl} does not fit service_kind {service_kind}; use one of {list(allowed)}")
-    if sessions_planned is not None and sessions_planned > 1 and interval_days is None:
-        raise RuleViolation("interval_days is required when more than one session is planned")
-    due, tf = first_due(first_due_at, timeframe, now)
     service = Service(
         service_id=new_id("sv", 12),
         spl_type=spl,
@@ -523,10 +540,10 @@ def record_session(
     max_sessions: int,
 ) -> tuple[Case, Session, list[EventPayload]]:
     service = case.service(service_id)
+    if missed_reason is not None and outcome == "attended":
+        raise InvalidInput("missed_reason", "missed_reason only applies to missed or cancelled sessions")
     if len(case.sessions) >= max_sessions:
         raise LimitExceeded(f"a case holds at most {max_sessions} sessions")
-    if missed_reason is not None and outcome == "attended":
-        raise RuleViolation("missed_reason only applies to missed or cancelled sessions")
     occurred = occurred_at.astimezone(UTC)
     if case.rescue_date and occurred.date() < case.rescue_date:
         raise RuleViolation("occurred_at is before the case's rescue_date")
@@ -597,10 +614,11 @@ def plan_followup(
     now: datetime,
     max_items: int,
 ) -> tuple[Case, FollowUp, list[EventPayload]]:
+    if (done_date is None) != (outcome is None):
+        missing = "outcome" if outcome is None else "done_date"
+        raise InvalidInput(missing, "done_date and outcome go together", "missing")
     if len(case.followups) >= max_items:
         raise LimitExceeded(f"a case holds at most {max_items} follow-ups")
-    if (done_date is None) != (outcome is None):
-        raise RuleViolation("done_date and outcome go together")
     followup = FollowUp(
         followup_id=new_id("fu", 12),
         kind=kind,
@@ -771,7 +789,7 @@ def record_reintegration(
 ) -> tuple[Case, ReintegrationOutcome, list[EventPayload]]:
     allowed = REINTEGRATION_STATUSES.get(domain)
     if allowed is None or status not in allowed:
-        raise RuleViolation(f"status for {domain} must be one of {list(allowed or ())}")
+        raise InvalidInput("status", f"status for {domain} must be one of {list(allowed or ())}", "status_for_domain")
     if len(case.reintegration) >= max_items:
         raise LimitExceeded(f"a case holds at most {max_items} reintegration outcomes")
     previous = case.reintegration_status().get(domain)

@@ -112,8 +112,13 @@ class Unavailable(IntakeError):
 
 
 def refused(exc: model.DomainError) -> IntakeError:
-    """The domain's refusal as the caller sees it (its message never carries personal data)."""
-    return NotFound(exc.message) if isinstance(exc, model.NotFound) else Conflict(exc.message)
+    """The domain's refusal as the caller sees it (its message never carries personal data): a bad
+    request body is 422 naming the field, a clash with what the case holds is 409."""
+    if isinstance(exc, model.NotFound):
+        return NotFound(exc.message)
+    if isinstance(exc, model.InvalidInput):
+        return Invalid(f"body.{exc.field}", exc.type, exc.message)
+    return Conflict(exc.message)
 
 
 # --- audit ------------------------------------------------------------------------------------------

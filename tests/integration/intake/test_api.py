@@ -279,7 +279,7 @@ def test_bad_input_is_4xx_naming_the_field(as_role: AsRole, intake: Proc) -> Non
     r = officer.post(
         f"/v1/cases/{case_id}/services", json={**svc, "spl_Type": "Legal", "first_due_at": "2030-01-01T00:00:00Z"}
     )
-    assert r.status_code in (409, 422)
+    assert r.status_code == 422  # out of range, or spl_Type that does not fit: both are the body's fault
     r = officer.post(f"/v1/cases/{case_id}/services", json={**svc, "first_due_at": "2026-01-01T00:00:00"})
     assert r.status_code == 422  # naive datetimes are ambiguous
     r = officer.post(f"/v1/cases/{case_id}/services", json={**svc, "service_response_timeframe": "1_day"})
@@ -315,6 +315,56 @@ def test_bad_input_is_4xx_naming_the_field(as_role: AsRole, intake: Proc) -> Non
     r = as_role("intake_officer", org=None).post("/v1/cases", json={})
     assert r.status_code == 403
     assert officer.post("/v1/cases", json={"org_id": OTHER_ORG}).status_code == 403
+
+
+def test_a_body_that_contradicts_itself_is_422_naming_the_field_a_clash_with_the_case_409(as_role: AsRole) -> None:
+    """Issue 11 item 8: 422 for what the body says wrong whatever the case holds; 409 for what the case
+    holds (consent not given, already recorded, closed); the document declares both."""
+    officer = as_role("intake_officer")
+    case_id = register(officer)
+    svc = {"service_kind": "health", "provider_org_id": PROVIDER_ORG, "service_response_timeframe": "1_day"}
+
+    def field(r: httpx.Response) -> str:
+        assert r.status_code == 422, r.text
+        (error,) = r.json()["detail"]
+        assert error["msg"] and error["type"]
+        return str(error["field"])
+
+    r = officer.post(f"/v1/cases/{case_id}/services", json={**svc, "spl_Type": "Legal"})
+    assert field(r) == "body.spl_Type" and "does not fit service_kind" in r.json()["detail"][0]["msg"]
+    r = officer.post(f"/v1/cases/{case_id}/services", json={**svc, "sessions_planned": 3})
+    assert field(r) == "body.interval_days"
+    r = officer.post(
+        f"/v1/cases/{case_id}/follow-ups", json={"followup_needed_by_date": "2030-06-01", "done_date": "2024-05-01"}
+    )
+    assert field(r) == "body.outcome" and r.json()["detail"][0]["msg"] == "done_date and outcome go together"
+    r = officer.post(
+        f"/v1/cases/{case_id}/follow-ups", json={"followup_needed_by_date": "2030-06-01", "outcome": "declined"}
+    )
+    assert field(r) == "body.done_date"
+    sid = officer.post(f"/v1/cases/{case_id}/services", json=svc).json()["service_id"]
+    r = officer.post(
+        f"/v1/cases/{case_id}/services/{sid}/sessions",
+        json={"outcome": "attended", "occurred_at": "2024-05-01T10:00:00Z", "missed_reason": "transport"},
+    )
+    assert field(r) == "body.missed_reason"
+    etag = officer.get(f"/v1/cases/{case_id}").headers["etag"]
+    r = officer.patch(f"/v1/cases/{case_id}", json={"advocate_id": None}, headers={"If-Match": etag})
+    assert field(r) == "body.advocate_id"
+    assert officer.get(f"/v1/cases/{case_id}").json()["advocate_id"] == ADVOCATE  # nothing changed
+
+    fid = officer.post(f"/v1/cases/{case_id}/follow-ups", json={"followup_needed_by_date": "2030-06-01"}).json()[
+        "followup_id"
+    ]
+    done = {"done_date": "2024-05-30", "outcome": "contacted_stable"}
+    assert officer.patch(f"/v1/cases/{case_id}/follow-ups/{fid}", json=done).status_code == 200
+    again = officer.patch(f"/v1/cases/{case_id}/follow-ups/{fid}", json=done)
+    assert again.status_code == 409 and again.json()["detail"] == "this follow-up is already recorded"
+
+    document = officer.get("/openapi.json").json()["paths"]
+    assert {"409", "422"} <= set(document["/v1/cases/{case_id}/services"]["post"]["responses"])
+    assert {"409", "422"} <= set(document["/v1/cases/{case_id}/follow-ups"]["post"]["responses"])
+    assert {"409", "422", "428"} <= set(document["/v1/cases/{case_id}"]["patch"]["responses"])
 
 
 def test_stats_and_metrics(as_role: AsRole, intake: Proc) -> None:

@@ -64,6 +64,43 @@ def test_service_rules() -> None:
         plan(c)
 
 
+def test_a_body_that_contradicts_itself_names_the_field_before_the_case_is_consulted() -> None:
+    """Issue 11 item 8: these are 422 naming the field (InvalidInput), not 409; checked before the
+    case's state, so a closed case with a bad body still gets the field named."""
+    closed = case(status="Closed")
+    for kw, field in (
+        ({"spl_type": "Legal"}, "spl_Type"),
+        ({"interval_days": None}, "interval_days"),
+        ({"first_due_at": NOW, "timeframe": "1_day"}, "first_due_at"),
+        ({"first_due_at": None, "timeframe": None}, "first_due_at"),
+    ):
+        with pytest.raises(model.InvalidInput) as info:
+            plan(closed, **kw)
+        assert info.value.field == field and info.value.status == 422
+    args: dict = dict(kind="reintegration", planned_date=date(2025, 6, 1), now=NOW, max_items=0)
+    with pytest.raises(model.InvalidInput) as info:
+        model.plan_followup(case(), done_date=date(2025, 1, 1), outcome=None, **args)
+    assert info.value.field == "outcome" and info.value.message == "done_date and outcome go together"
+    with pytest.raises(model.InvalidInput) as info:
+        model.plan_followup(case(), done_date=None, outcome="declined", **args)
+    assert info.value.field == "done_date"
+    with pytest.raises(model.InvalidInput) as info:
+        model.update_case(case(), {"advocate_id": None}, NOW)
+    assert info.value.field == "advocate_id"
+    c, service, _ = plan(case())
+    with pytest.raises(model.InvalidInput) as info:
+        model.record_session(
+            c, service.service_id, outcome="attended", occurred_at=NOW, missed_reason="transport",
+            actor="p", actor_org="prov", now=NOW, max_sessions=0,
+        )  # fmt: skip
+    assert info.value.field == "missed_reason"
+    # what the case holds stays a plain RuleViolation (409)
+    with pytest.raises(model.RuleViolation) as clash:
+        model.refer(case(consent_for_services=False), to_org_id="org-2", service_kind=None, consent_override=False,
+                    actor="u", now=NOW, max_items=5)  # fmt: skip
+    assert not isinstance(clash.value, model.InvalidInput)
+
+
 def test_session_carries_service_kind_and_checks_dates() -> None:
     c, service, _ = plan(case())
     c2, session, (ev,) = model.record_session(
