@@ -122,6 +122,11 @@ class Policy:
         """How long an unacknowledged alert of ``severity`` waits before escalating (None: never)."""
         return self.escalation.get(severity)
 
+    def escalates(self, rule_id: str) -> bool:
+        """Whether an unacknowledged alert of ``rule_id`` escalates at all (reminders do not)."""
+        cfg = self.rules.get(rule_id)
+        return cfg is None or cfg.escalate
+
     def quiet_after_manual_resolve(self) -> dict[str, timedelta]:
         """Per rule: how long a condition a person resolved by hand stays quiet while it goes on."""
         return {rule_id: cfg.quiet_after_manual_resolve for rule_id, cfg in self.rules.items()}

@@ -75,6 +75,8 @@ class RuleConfig(BaseModel):
     spl_types: tuple[str, ...] = ()
     schedule_after_closure: tuple[Duration, ...] = ()
     min_flag_severity: Severity = "low"
+    # false: an unacknowledged alert of this rule is never escalated (a reminder is not an emergency)
+    escalate: bool = True
     # reminders (legal.deadline_approaching, legal.hearing_upcoming): how long before the date
     lead_times: tuple[Duration, ...] = ()
     # legal.no_representation: the organisation's own advocate assigned to the case represents the child
@@ -143,6 +145,8 @@ class RuleConfig(BaseModel):
             out["schedule_after_closure"] = [format_duration(d) for d in self.schedule_after_closure]
         if self.min_flag_severity != "low":
             out["min_flag_severity"] = self.min_flag_severity
+        if not self.escalate:
+            out["escalate"] = False
         if self.lead_times:
             out["lead_times"] = [format_duration(d) for d in self.lead_times]
         if self.notification_about:

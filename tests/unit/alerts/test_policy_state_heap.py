@@ -267,3 +267,11 @@ def test_state_closed_statuses_come_from_the_vocabulary() -> None:
     from shared import vocab
 
     assert state.CLOSED_STATUSES is vocab.CLOSED_STATUSES
+
+
+def test_reminders_do_not_escalate_and_other_rules_do() -> None:
+    policy = load_policy(None)
+    assert not policy.escalates("legal.deadline_approaching")
+    assert not policy.escalates("legal.hearing_upcoming")
+    assert policy.escalates("legal.stage_overdue")
+    assert policy.describe()["rules"]["legal.hearing_upcoming"]["escalate"] is False
