@@ -19,6 +19,7 @@ from services.processor.domain.engine import step
 from services.processor.retry import process
 from services.processor.tables import case_state, heap, load
 from services.processor.topics import alerts_topic, dlq_topic, logical, source_topic
+from services.processor.transport import mark_processed
 from shared.events import CloudEvent, DecodeError, Event, decode, encode
 from shared.events.alerts import AlertRaised, AlertResolved
 from shared.kafka import dlq_record_headers
@@ -134,6 +135,9 @@ async def evaluate(stream: Any) -> None:
             progress,
             max_attempts=settings.processor_max_attempts,
         )
+        # only now may faust ack (and later commit) this offset: a record it skips around a
+        # rebalance is never marked, so it is read again (services/processor/transport.py, point 3)
+        mark_processed(app.consumer, event.message)
         m.events_processed.labels(topic).inc()
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import faust
 from faust.types import TransportT
@@ -36,6 +37,8 @@ from services.processor.settings import ProcessorSettings
 from services.processor.transport import Transport
 from shared.config import PROJECT_ROOT, resolve_config_file
 from shared.errors import ConfigError
+from shared.kafka import faust_credentials
+from shared.logging import json_logging_config
 
 log = logging.getLogger("centinela.processor")
 
@@ -72,22 +75,43 @@ class ProcessorApp(faust.App):
         return web
 
 
-app = ProcessorApp(
-    settings.topic("centinela-alerts-processor"),
-    broker=_broker(settings.kafka_bootstrap),
-    store="memory://",
-    datadir=str(_datadir()),
-    topic_partitions=settings.partitions,
-    topic_replication_factor=settings.replication_factor,
-    topic_allow_declare=True,
-    web_host=settings.processor_web_host,
-    web_bind=settings.processor_web_host,
-    producer_acks=-1,
-    consumer_auto_offset_reset="earliest",
-    broker_session_timeout=settings.processor_session_timeout_seconds,
-    # standbys of a memory store buy little: recovery re-reads the changelog anyway
-    table_standby_replicas=0,
-)
+def worker_logging_config() -> dict[str, Any]:
+    """JSON lines on stderr, like the APIs (shared.logging: allow-listed extras, exception types only).
+
+    ``merge``: mode's worker folds this into its own set-up instead of replacing it, so the root
+    level stays the worker's ``-l/--loglevel`` (faust's default WARN) as before; only the handler,
+    and so the format, changes.
+    """
+    config = json_logging_config()
+    config["root"].pop("level", None)
+    config["merge"] = True
+    return config
+
+
+def make_app(settings: ProcessorSettings) -> ProcessorApp:
+    """The faust app for ``settings``: broker security (CENTINELA_KAFKA_SECURITY_PROTOCOL, _SASL_*,
+    _SSL_*) reaches faust's consumer, producer and admin client through ``broker_credentials``."""
+    return ProcessorApp(
+        settings.topic("centinela-alerts-processor"),
+        broker=_broker(settings.kafka_bootstrap),
+        broker_credentials=faust_credentials(settings),
+        logging_config=worker_logging_config(),
+        store="memory://",
+        datadir=str(_datadir()),
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        topic_allow_declare=True,
+        web_host=settings.processor_web_host,
+        web_bind=settings.processor_web_host,
+        producer_acks=-1,
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=settings.processor_session_timeout_seconds,
+        # standbys of a memory store buy little: recovery re-reads the changelog anyway
+        table_standby_replicas=0,
+    )
+
+
+app = make_app(settings)
 
 
 def _watch_policy() -> PolicyWatcher:

@@ -71,3 +71,9 @@ manual_resolutions = metrics.counter(
     "alerts a person resolved by hand that the processor applied (a new episode waits for the quiet period)",
     ("rule",),
 )
+input_unfinished = metrics.counter(
+    "centinela_alerts_input_unfinished_total",
+    "input records faust skipped around a rebalance (and would have counted as processed): not committed, "
+    "read again after the rebalance (services/processor/transport.py)",
+    ("topic",),
+)

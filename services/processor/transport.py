@@ -27,6 +27,34 @@ test (tests/integration/alerts_processor/test_kill_worker.py):
    If the broker really has nothing at the hole (retention deleted it), the second attempt accepts
    the jump and logs it.
 
+3. **Records faust skips are counted as processed.** While a rebalance runs, faust's stream takes
+   records out of the agent's buffer and *skips* them (flow stopped, or the record was fetched in
+   an earlier consumer generation: ``faust/streams.py``, "Skipping message ... generation_id") —
+   and then *acks* them ("we want to ack the filtered out message otherwise the lag would
+   increase"). An acked offset is committable: the periodic commit that runs while the new
+   assignment recovers its tables committed past them, and the seek that ends every rebalance
+   (``perform_seek``: to the committed offsets) then started *after* them. Reproduced with the
+   hole tracker above in place: 12 alerts of 6 cases lost on a moved partition (case-events
+   offsets 57-74: handed to the agent's buffer, skipped, acked, committed over, never read again).
+   So here an offset is acked only when the agent says it *finished* the record
+   (:func:`mark_processed`, called by the agent after its handler returned); a skipped record is
+   released (no longer awaited at shutdown) but not acked, and :meth:`RewindingConsumer._new_offset`
+   commits only the contiguous run of finished offsets that starts exactly at the committed offset
+   (faust's own check lets one unfinished record at the committed offset through).
+
+4. **A partition whose start is unknown is committed from whatever was finished first.** A
+   rebalance forgets the committed offsets of the partitions it revokes (with the eager protocol:
+   all of them, kept ones included) until the seek that ends it; a record the agent finished in
+   between was then the only acked offset, and faust's commit moved the partition there. Seen in
+   the kill test with points 1-3 fixed: 146 alerts of 73 cases lost, case-events offsets 300-518
+   of a moved partition committed up to the end yet never in the table (the only commit path left
+   that can pass unread records); a traced run then showed such a commit (committed 408, one record
+   finished during the rebalance, 417 committed). :func:`next_commit` commits nothing for a
+   partition until its start is known again.
+
+Since the commit never passes an unfinished record and every rebalance ends with a seek to the
+committed offsets, everything handed over but not finished is read again.
+
 Records read twice are harmless: the agent drops events it has already applied and alert ids are
 deterministic. Changelog partitions are left alone: table recovery positions them itself.
 """
@@ -35,12 +63,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, cast
 
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as driver
-from faust.types import TP
+from faust.types import TP, Message
+from faust.types.tuples import ack_lock
 from mode import Service
 
 log = logging.getLogger("centinela.processor")
@@ -105,14 +135,102 @@ class HoleTracker:
         self._rewound.pop(tp, None)
 
 
+def next_commit(
+    acked: list[int], start: int | None, gone: list[tuple[int, int]] | None = None
+) -> tuple[int | None, int]:
+    """The offset to commit for one partition, and how many leading entries of ``acked`` it used up.
+
+    ``acked``: the finished offsets, sorted, no duplicates. ``start``: the offset the partition is
+    known to continue from (the committed one, or where an uncommitted partition was rewound to).
+    ``gone``: ``[from, to)`` ranges the broker no longer has (retention), passed over like finished
+    records. Only the unbroken run from ``start`` counts: an unfinished record stops the commit
+    before it, so the seek that ends a rebalance reads it again. None: nothing new to commit.
+
+    An unknown ``start`` commits nothing (module doc, point 4): faust then trusts the first finished
+    offset, which during a rebalance can be a record far past unread ones.
+    """
+    if start is None:
+        return None, 0
+    pos, i, n = start, 0, len(acked)
+    while True:
+        while i < n and acked[i] < pos:
+            i += 1  # at or below what is already committed: stale
+        if i < n and acked[i] == pos:
+            pos += 1
+            i += 1
+            continue
+        end = next((b for a, b in gone or () if a <= pos < b), None)
+        if end is None:
+            break
+        pos = end
+    return (pos if pos > start else None), i
+
+
 class RewindingConsumer(driver.Consumer):
     _holes: HoleTracker | None = None
+    _finished_set: weakref.WeakSet[Message] | None = None
+    _base: dict[TP, int] | None = None
+    _gone: dict[TP, list[tuple[int, int]]] | None = None
 
     @property
     def holes(self) -> HoleTracker:
         if self._holes is None:
             self._holes = HoleTracker()
         return self._holes
+
+    @property
+    def finished_messages(self) -> weakref.WeakSet[Message]:
+        if self._finished_set is None:
+            self._finished_set = weakref.WeakSet()
+        return self._finished_set
+
+    @property
+    def bases(self) -> dict[TP, int]:
+        """Uncommitted stream partitions: the offset they were rewound to (where a commit must start)."""
+        if self._base is None:
+            self._base = {}
+        return self._base
+
+    @property
+    def gone(self) -> dict[TP, list[tuple[int, int]]]:
+        if self._gone is None:
+            self._gone = {}
+        return self._gone
+
+    def finished(self, message: Message) -> None:
+        """The agent is done with ``message``: its offset may be acked (and so committed)."""
+        self.finished_messages.add(message)
+
+    def ack(self, message: Message) -> bool:
+        # faust acks records its stream skipped around a rebalance as if they were processed (module
+        # doc, point 3). Those are released, so that nothing waits for them, but not acked.
+        if not self._is_stream(message.tp) or message in self.finished_messages:
+            self.finished_messages.discard(message)
+            return bool(super().ack(message))
+        with ack_lock:
+            if message.acked:
+                return False
+            message.acked = True
+            self._unacked_messages.discard(message)
+        _on_unfinished(message.tp)
+        return False
+
+    def _new_offset(self, tp: TP) -> int | None:
+        acked = self._acked[tp]
+        if not acked:
+            return None
+        acked[:] = sorted(set(acked))
+        start = self._committed_offset[tp]
+        if start is None:
+            start = self.bases.get(tp)
+        gone = self.gone.get(tp)
+        offset, used = next_commit(acked, start, gone)
+        if used:
+            self._acked_index[tp].difference_update(acked[:used])
+            del acked[:used]
+        if gone and offset is not None:
+            self.gone[tp] = [(a, b) for a, b in gone if b > offset]
+        return offset
 
     def _is_stream(self, tp: TP) -> bool:
         return tp.topic not in set(self.app.tables.changelog_topics)
@@ -122,6 +240,7 @@ class RewindingConsumer(driver.Consumer):
         for tp, offset in committed.items():
             if self._is_stream(tp):
                 self.holes.position(tp, offset if offset else None)
+                self.bases.pop(tp, None)
         if self.app.conf.consumer_auto_offset_reset != "earliest":
             return committed
         rewind = uncommitted(committed, set(self.app.tables.changelog_topics))
@@ -135,6 +254,7 @@ class RewindingConsumer(driver.Consumer):
             else:
                 for tp, offset in positions.items():
                     self.holes.position(tp, offset)
+                    self.bases[tp] = offset
                 log.info("rewound %d partitions without a committed offset to their start", len(rewind))
         return committed
 
@@ -145,6 +265,9 @@ class RewindingConsumer(driver.Consumer):
 
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
         self.holes.forget(set(revoked))
+        for tp in revoked:
+            self.bases.pop(tp, None)
+            self.gone.pop(tp, None)
         await super().on_partitions_revoked(revoked)
 
     async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover - exercised by the kill test
@@ -179,9 +302,13 @@ class RewindingConsumer(driver.Consumer):
                     if stream:
                         if tp in rewound:
                             continue  # the rest of this batch for tp comes again after the seek
+                        expected_before = holes.expected(tp)
                         verdict = holes.check(tp, offset)
                         if verdict == HoleTracker.DROP:
                             continue
+                        if verdict == HoleTracker.DELIVER and expected_before is not None and offset > expected_before:
+                            # the broker has nothing there any more: commits may pass over the range
+                            self.gone.setdefault(tp, []).append((expected_before, offset))
                         if verdict == HoleTracker.REWIND:
                             expected = holes.expected(tp)
                             assert expected is not None
@@ -232,8 +359,24 @@ class RewindingConsumer(driver.Consumer):
 def _on_hole(tp: TP) -> None:
     from services.processor import metrics as m  # imported late: the transport's unit tests need no registry
 
-    name = next((n for n in ("case-events", "legal-events", "ticks") if tp.topic.endswith(n)), "other")
-    m.input_holes.labels(name).inc()
+    m.input_holes.labels(_topic_label(tp)).inc()
+
+
+def _on_unfinished(tp: TP) -> None:
+    from services.processor import metrics as m
+
+    m.input_unfinished.labels(_topic_label(tp)).inc()
+
+
+def _topic_label(tp: TP) -> str:
+    return next((n for n in ("case-events", "legal-events", "ticks", "alerts") if tp.topic.endswith(n)), "other")
+
+
+def mark_processed(consumer: Any, message: Message) -> None:
+    """Tell the consumer the agent finished ``message`` (any consumer: a test app may use another)."""
+    finished = getattr(consumer, "finished", None)
+    if finished is not None:
+        finished(message)
 
 
 class Transport(driver.Transport):

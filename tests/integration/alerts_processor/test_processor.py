@@ -179,8 +179,9 @@ def test_risk_flag_raises_at_once_and_replay_produces_no_second_alert(
         recs = drain(
             c,
             lambda rs: any(
-                e.payload.alert_id == second_id for e in find(rs, case_id, ".raised", "risk.revictimisation")
-            ),  # type: ignore[attr-defined]
+                e.payload.alert_id == second_id  # type: ignore[attr-defined]
+                for e in find(rs, case_id, ".raised", "risk.revictimisation")
+            ),
             timeout=30,
         )
     raised = find(recs, case_id, ".raised", "risk.revictimisation")

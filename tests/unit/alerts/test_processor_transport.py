@@ -132,3 +132,111 @@ def test_unknown_position_accepts_the_first_record_and_revoked_partitions_are_fo
     assert h.expected(TP_SRC) is None
     h.position(TP_SRC, None)
     assert h.check(TP_SRC, 7) == HoleTracker.DELIVER
+
+
+# -- only finished records are acked, and commits stop before an unfinished one (transport point 3)
+
+
+def acking_consumer(committed: int | None = None, base: int | None = None) -> Any:
+    from collections import defaultdict
+    from weakref import WeakSet
+
+    c: Any = object.__new__(RewindingConsumer)
+    c.app = SimpleNamespace(
+        conf=SimpleNamespace(consumer_auto_offset_reset="earliest"),
+        tables=SimpleNamespace(changelog_topics={CHANGELOG}),
+        topics=SimpleNamespace(acks_enabled_for=lambda topic: topic != CHANGELOG),
+    )
+    c._acked = defaultdict(list)
+    c._acked_index = defaultdict(set)
+    c._committed_offset = defaultdict(lambda: None)
+    c._unacked_messages = WeakSet()
+    c._n_acked = 0
+    c._committed_offset[TP_SRC] = committed
+    if base is not None:
+        c.bases[TP_SRC] = base
+    return c
+
+
+def message(offset: int, tp: TP = TP_SRC) -> Any:
+    from faust.types.tuples import ConsumerMessage
+
+    return ConsumerMessage(tp.topic, tp.partition, offset, 0.0, 0, None, b"k", b"v", None, tp=tp)
+
+
+def test_a_record_faust_skipped_is_released_but_not_acked() -> None:
+    c = acking_consumer(committed=10)
+    done, skipped = message(10), message(11)
+    c._unacked_messages.update({done, skipped})
+    c.finished(done)
+    assert done.ack(c) is True  # what the stream does after the agent's iteration
+    assert skipped.ack(c) is False  # what the stream does with a record it skipped in a rebalance
+    assert skipped.acked and skipped not in c._unacked_messages  # nobody waits for it at shutdown
+    assert c._acked[TP_SRC] == [10]
+
+
+def test_the_commit_stops_before_the_first_unfinished_record() -> None:
+    c = acking_consumer(committed=10)
+    for offset in (10, 11, 13, 14):  # 12 was skipped by faust
+        m = message(offset)
+        c.finished(m)
+        m.ack(c)
+    assert c._new_offset(TP_SRC) == 12  # the next read starts at 12
+    c._committed_offset[TP_SRC] = 12
+    assert c._new_offset(TP_SRC) is None  # 12 is still not done: nothing to commit
+    again = message(12)  # the re-read after the rebalance's seek
+    c.finished(again)
+    again.ack(c)
+    assert c._new_offset(TP_SRC) == 15
+
+
+def test_an_unfinished_record_at_the_committed_offset_blocks_the_commit() -> None:
+    # faust's own check (``min(acked) - committed > 1``) lets exactly this one through
+    c = acking_consumer(committed=20)
+    for offset in (21, 22):
+        m = message(offset)
+        c.finished(m)
+        m.ack(c)
+    assert c._new_offset(TP_SRC) is None
+
+
+def test_a_never_committed_partition_commits_from_where_it_was_rewound() -> None:
+    c = acking_consumer(committed=None, base=0)
+    for offset in (1, 2):
+        m = message(offset)
+        c.finished(m)
+        m.ack(c)
+    assert c._new_offset(TP_SRC) is None  # offset 0 is not done
+    c2 = acking_consumer(committed=None, base=1)
+    for offset in (1, 2):
+        m = message(offset)
+        c2.finished(m)
+        m.ack(c2)
+    assert c2._new_offset(TP_SRC) == 3
+
+
+def test_next_commit_passes_over_ranges_the_broker_no_longer_has() -> None:
+    from services.processor.transport import next_commit
+
+    assert next_commit([3, 4, 5, 7], 3) == (6, 3)
+    assert next_commit([4, 5], 3) == (None, 0)
+    assert next_commit([1, 2, 3, 4], 3) == (5, 4)  # 1 and 2 are stale: already committed
+    assert next_commit([5, 6], None) == (None, 0)  # where the partition starts is unknown: no commit
+    assert next_commit([7, 8], 3, gone=[(3, 7)]) == (9, 2)  # 3..6 deleted by retention
+
+
+def test_a_partition_whose_start_is_unknown_is_not_committed() -> None:
+    # a rebalance forgets the committed offset of revoked partitions; a record finished meanwhile
+    # must not become the new committed offset (faust's check would commit 417 here)
+    c = acking_consumer(committed=None)
+    m = message(416)
+    c.finished(m)
+    m.ack(c)
+    assert c._new_offset(TP_SRC) is None
+
+
+def test_changelog_records_are_acked_as_faust_does() -> None:
+    c = acking_consumer()
+    m = message(5, TP(CHANGELOG, 1))
+    m.ack(c)
+    assert m.acked and not c._acked  # faust does not ack changelogs (no acks enabled): unchanged
