@@ -17,12 +17,15 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from kafka import KafkaConsumer, TopicPartition
 from pymongo import MongoClient
 
 from services.alerts.settings import AlertsSettings
@@ -31,9 +34,9 @@ from shared.auth import mint
 from shared.events import new_event
 from shared.events.alerts import AlertRaised
 from shared.kafka import Producer
-from shared.topics import ALERTS
+from shared.topics import ALERTS, dlq
 from tests.integration.alerts_service.test_alerts_service import facts_for
-from tests.support import Proc, alert_raised, consumer, drain, free_port, isolated_env, uvicorn_args, wait_for
+from tests.support import Proc, alert_raised, drain, free_port, isolated_env, uvicorn_args, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -91,6 +94,40 @@ class Forwarder:
             c.close()
 
 
+def topic_ready(env: dict[str, str], topic: str, partitions: int) -> bool:
+    """Every partition of the freshly created ``topic`` has a leader in a fresh client's metadata.
+
+    A consumer group joined before the broker serves a new topic's metadata gets no partitions and
+    does not rebalance until its next metadata refresh (minutes): seen as "No partition metadata"
+    in the service's log and an empty read in this test, on a loaded machine.
+    """
+    c = KafkaConsumer(bootstrap_servers=env["CENTINELA_KAFKA_BOOTSTRAP"])
+    try:
+        c.topics()  # a metadata request now, not the cache
+        found = c.partitions_for_topic(topic)
+        cluster = c._client.cluster
+        return len(found) == partitions and all(
+            cluster.leader_for_partition(TopicPartition(topic, p)) not in (None, -1) for p in found
+        )
+    finally:
+        c.close()
+
+
+@contextmanager
+def reader(env: dict[str, str], topic: str) -> Iterator[KafkaConsumer]:
+    """Every partition of ``topic`` from its beginning, assigned by hand: no group to join, nothing to wait for."""
+    c = KafkaConsumer(bootstrap_servers=env["CENTINELA_KAFKA_BOOTSTRAP"], enable_auto_commit=False)
+    try:
+        name = env["CENTINELA_TOPIC_PREFIX"] + topic
+        parts = [TopicPartition(name, p) for p in sorted(c.partitions_for_topic(name))]
+        assert parts, f"no partitions for {name}"
+        c.assign(parts)
+        c.seek_to_beginning(*parts)
+        yield c
+    finally:
+        c.close()
+
+
 def raised(advocate: str, org: str) -> AlertRaised:
     return alert_raised(advocate=advocate, org=org)
 
@@ -110,6 +147,10 @@ def test_service_starts_and_acknowledges_while_kafka_is_down(
     kafka_port, port = gate.port, free_port()
     db = db_name("alerts_outage")
     own = isolated_env(stack_env)  # topics of this test only (created on the real broker)
+    partitions = int(own.get("CENTINELA_PARTITIONS", "3"))
+    for topic in (ALERTS, dlq(ALERTS)):
+        name = own["CENTINELA_TOPIC_PREFIX"] + topic
+        wait_for(partial(topic_ready, own, name, partitions), timeout=60, what=f"metadata of {name}")
     env = {
         **own,
         "CENTINELA_KAFKA_BOOTSTRAP": f"127.0.0.1:{kafka_port}",
@@ -148,7 +189,7 @@ def test_service_starts_and_acknowledges_while_kafka_is_down(
         # deadlines are upper bounds on a loaded machine, not waits: each poll returns as soon as it holds
         wait_for(lambda: httpx.get(proc.url + "/readyz", timeout=5).status_code == 200, timeout=120, what="ready")
         # the relay connected and published the acknowledgement written during the outage
-        with consumer(own, ALERTS) as c:
+        with reader(own, ALERTS) as c:
             records = drain(c, lambda rs: bool(facts_for(rs, down.alert_id, "acknowledged")), timeout=120)
         assert facts_for(records, down.alert_id, "acknowledged")[0].payload.by == adv
         # and the consumer, started late, stores new alerts
