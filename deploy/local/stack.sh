@@ -262,6 +262,8 @@ service_env() {
   export CENTINELA_ENV="${CENTINELA_ENV:-dev}"
   # faust's state belongs to the run directory, so a second stack (CENTINELA_RUN_DIR) has its own
   export CENTINELA_PROCESSOR_DATADIR="${CENTINELA_PROCESSOR_DATADIR:-$RUN/processor-data}"
+  # alert e-mails link to the alert's page in this stack's console
+  export CENTINELA_PUBLIC_BASE_URL="${CENTINELA_PUBLIC_BASE_URL:-http://127.0.0.1:$CONSOLE_PORT}"
 }
 
 ensure_topics() {

@@ -19,7 +19,7 @@ class AlertsSettings(CommonSettings):
         "validates the whole file, refuses to start when it is missing or invalid, and uses its `escalation` section",
     )
     public_base_url: str = Field(
-        "http://127.0.0.1:8003",
+        "http://127.0.0.1:8004",
         description="base of the links put in notifications: the console's public address (e-mails link to "
         "`{base}/v1/alerts/{id}`, the console's page of the alert)",
     )
