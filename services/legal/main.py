@@ -67,6 +67,7 @@ def build_app(settings: LegalSettings | None = None) -> FastAPI:
     )
     _readiness_with_reasons(app)
     app.include_router(court_updates.router)
+    court_updates.document_body(app, settings.legal_max_batch)
     app.include_router(timelines.router)
     app.include_router(calendar.router)
     app.include_router(audit.router)

@@ -13,7 +13,9 @@ import threading
 import time
 import uuid
 import zlib
-from collections.abc import Callable, Iterable
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -171,6 +173,11 @@ class LegalService:
         # One case at a time within this process (REST threads and the Kafka consumer): no wasted
         # retries and no stale stage projection. Other processes are fenced by the log's (case_id, seq).
         self._locks = [threading.Lock() for _ in range(64)]
+        # Caught-up histories of recently written cases (LRU, bounded by records held): a batch on a
+        # case this process wrote last needs no read of its cache and no replay. Checked before use.
+        self._memory: OrderedDict[str, Loaded] = OrderedDict()
+        self._memory_records = 0
+        self._memory_lock = threading.Lock()
 
     # -- recording court updates
     def submit_raw(self, raw: Any, path: Path) -> Outcome:
@@ -190,36 +197,202 @@ class LegalService:
     ) -> list[Outcome]:
         """Place each item in order; one outcome per item.
 
-        A case's history is loaded (and replayed) once per call and its cache document written
-        once at the end, so a batch of hundreds of one case's updates stays linear. Correctness
-        never rests on that in-memory history: every insert is fenced by the log's ``<case_id>#<seq>``.
+        A batch costs a fixed number of database round trips, whatever its size and the cases'
+        history: the cases' caches read in one query (or taken from this process's memory of them,
+        checked against the cache's ``seq`` and the log's next slot in two queries), every item
+        decided in memory, the accepted ones inserted into the log with their events in one ordered
+        bulk write, the caches appended to in one more and the audit trail in one insert. Correctness
+        never rests on memory: every insert is fenced by the log's ``<case_id>#<seq>``; when one is
+        refused (another writer took the slot, the key belongs to another case), that item and the
+        ones after it are settled one by one as before.
         """
-        histories: dict[str, Loaded] = {}
-        outcomes: list[Outcome] = []
+        start = time.perf_counter()
         batch = _Batch.of(items) if len(items) > 1 else None
-        try:
-            for index, raw in enumerate(items):
-                start = time.perf_counter()
-                try:
-                    marks = batch.marks(index) if batch is not None else None
-                    outcome = self._one(batch.items[index] if batch else raw, path, histories, recorded_by, marks)
-                except WriteContention:
-                    if path == "kafka":
-                        raise  # transient: the consumer retries the record without committing it
-                    outcome = Outcome(
-                        "rejected", "case_id: too many concurrent writes on this case; send it again", "contention"
-                    )
-                m.UPDATES.labels(path, outcome.status).inc()
-                m.LATENCY.labels(path).observe(time.perf_counter() - start)
-                outcomes.append(outcome)
-        finally:
-            for loaded in histories.values():
-                if loaded.stale_cache:
-                    with self._lock(loaded.case_id):
-                        state = loaded.state if loaded.state is not None else replay(loaded.records, self.policy)
-                        self.repo.write_timeline(loaded, state)
-        self._audit_updates(items, outcomes, path, actor)
-        return outcomes
+        work = batch.items if batch is not None else list(items)
+        outcomes: list[Outcome | None] = [None] * len(items)
+        ready: list[tuple[int, Recorded]] = []
+        for index, raw in enumerate(work):
+            checked = self._check(raw, path, recorded_by)
+            if isinstance(checked, Outcome):
+                outcomes[index] = checked
+            else:
+                ready.append((index, checked))
+        cases = sorted({rec.update.case_id for _, rec in ready})
+        with self._locked(cases):
+            histories = self._histories(cases)
+            try:
+                self._place_batch(ready, path, histories, outcomes, batch)
+            finally:
+                self._write_caches(histories)
+        done = [o if o is not None else Outcome("rejected", "case_id: not processed", "internal") for o in outcomes]
+        each = (time.perf_counter() - start) / max(1, len(items))
+        for outcome in done:
+            m.UPDATES.labels(path, outcome.status).inc()
+            m.LATENCY.labels(path).observe(each)
+        self._audit_updates(items, done, path, actor)
+        return done
+
+    def _check(self, raw: Any, path: Path, recorded_by: dict[str, str] | None) -> Recorded | Outcome:
+        """What an item can be told without the database: format, a future date, a source not allowed."""
+        if isinstance(raw, BaseModel):
+            update: CourtUpdate = raw  # type: ignore[assignment]
+        else:
+            try:
+                update = parse_update(raw)
+            except InvalidUpdate as exc:
+                return Outcome.rejected(exc)
+        now = datetime.now(UTC)
+        if update.occurred_at > now + timedelta(seconds=self.settings.legal_max_future_skew_seconds):
+            return Outcome("rejected", "occurred_at: in the future", "future")
+        if path == "kafka" and self.settings.legal_kafka_sources:
+            if update.source_system not in self.settings.legal_kafka_sources:
+                return Outcome("rejected", "source_system: not allowed to publish on court-updates", "source")
+        received_at = now.replace(microsecond=now.microsecond // 1000 * 1000)
+        return Recorded(update=update, received_at=received_at, path=path, recorded_by=recorded_by)
+
+    def _histories(self, cases: list[str]) -> dict[str, Loaded]:
+        """Each case's history, caught up with the log: from memory when its cache document has not moved."""
+        if not cases:
+            return {}
+        with self._memory_lock:
+            remembered = {c: self._memory[c] for c in cases if c in self._memory}
+        seqs = self.repo.cached_seqs(list(remembered)) if remembered else {}
+        # a cache document that moved (another process, a crash, an operator) is read again
+        fresh = [c for c in cases if c not in remembered or seqs.get(c, 0) != remembered[c].cached_seq]
+        histories = self.repo.load_many(fresh) if fresh else {}
+        kept = [loaded for c, loaded in remembered.items() if c not in histories]
+        histories.update(self.repo.catch_up_many(kept))
+        return histories
+
+    def _remember(self, loaded: Loaded) -> None:
+        """Keep a case's caught-up history (bounded by records held) so the next batch needs no replay."""
+        limit = self.settings.legal_history_memory_records
+        with self._memory_lock:
+            old = self._memory.pop(loaded.case_id, None)
+            self._memory_records -= len(old.records) if old is not None else 0
+            if limit <= 0 or len(loaded.records) > limit:
+                return
+            self._memory[loaded.case_id] = loaded
+            self._memory_records += len(loaded.records)
+            while self._memory_records > limit and self._memory:
+                _, evicted = self._memory.popitem(last=False)
+                self._memory_records -= len(evicted.records)
+
+    def _forget(self, case_id: str) -> None:
+        with self._memory_lock:
+            old = self._memory.pop(case_id, None)
+            self._memory_records -= len(old.records) if old is not None else 0
+
+    def _write_caches(self, histories: dict[str, Loaded]) -> None:
+        """Append what each case's cache lacks (one bulk write), and remember the histories that are current."""
+        stale = [loaded for loaded in histories.values() if loaded.stale_cache]
+        pairs = [
+            (loaded, loaded.state if loaded.state is not None else replay(loaded.records, self.policy))
+            for loaded in stale
+        ]
+        current = self.repo.write_timelines(pairs) if pairs else set()
+        for loaded, state in pairs:
+            if loaded.case_id in current:
+                seq = loaded.next_seq - 1
+                self._remember(replace(loaded, stale_cache=False, cached_seq=seq, state=state))
+            else:
+                self._forget(loaded.case_id)
+        for loaded in histories.values():
+            if not loaded.stale_cache and loaded.cached_seq >= 0:
+                self._remember(loaded)
+
+    def _place_batch(
+        self,
+        ready: list[tuple[int, Recorded]],
+        path: Path,
+        histories: dict[str, Loaded],
+        outcomes: list[Outcome | None],
+        batch: _Batch | None,
+    ) -> None:
+        """Decide every item in memory, insert the accepted ones in one ordered bulk write."""
+        planned: list[tuple[int, Recorded, Outcome, Loaded, dict[str, Any]]] = []  # index, item, outcome, after, doc
+        before_of: dict[str, Loaded] = {}
+        working = dict(histories)  # ``histories`` only ever holds what the log holds (the caches are written from it)
+        for index, new in ready:
+            case_id = new.update.case_id
+            loaded = working[case_id]
+            if loaded.state is None:  # a case not remembered: its history replayed once for the whole batch
+                loaded = working[case_id] = replace(loaded, state=replay(loaded.records, self.policy))
+            marks = batch.marks(index) if batch is not None else None
+            decision = self._decide(new, loaded, marks)
+            if isinstance(decision, Outcome):
+                outcomes[index] = decision
+                continue
+            outcome, after, events = decision
+            before_of.setdefault(case_id, loaded)
+            doc = self.repo.log_document(loaded, after.records[-1], events, LEGAL_EVENTS)
+            planned.append((index, new, outcome, after, doc))
+            working[case_id] = after
+        inserted = self.repo.insert_many([doc for *_, doc in planned])
+        if inserted:
+            self.notify()
+            log.info("court updates accepted", extra={"count": inserted, "cases": len(before_of), "topic": path})
+        for index, _new, outcome, _after, _doc in planned[:inserted]:
+            outcomes[index] = outcome
+        if inserted == len(planned):
+            histories.update(working)
+            return
+        # A refusal at ``inserted``: every case's history is its last insert that went in, and that item
+        # and every item after it are settled one by one (catch up, decide, insert).
+        first = planned[inserted][0]
+        for _index, _new, _outcome, after, _doc in planned[:inserted]:
+            histories[after.case_id] = after
+        for index, new in ready:
+            if index < first:
+                continue  # decided on histories whose inserts all went in
+            marks = batch.marks(index) if batch is not None else None
+            case_id = new.update.case_id
+            try:
+                loaded = self.repo.catch_up(histories[case_id])
+                outcomes[index], histories[case_id] = self._place(new, path, loaded, marks)
+            except WriteContention:
+                if path == "kafka":
+                    raise  # transient: the consumer retries the record without committing it
+                outcomes[index] = Outcome(
+                    "rejected", "case_id: too many concurrent writes on this case; send it again", "contention"
+                )
+
+    def _decide(
+        self, new: Recorded, loaded: Loaded, marks: dict[str, Any] | None
+    ) -> Outcome | tuple[Outcome, Loaded, list[Any]]:
+        """In memory: a final outcome, or (the outcome if stored, the history after it, its events)."""
+        if new.key in loaded.keys:
+            return Outcome("duplicate")
+        before = loaded.state if loaded.state is not None else replay(loaded.records, self.policy)
+        loaded = replace(loaded, state=before)
+        match = find_match(loaded.records, new, self.settings.legal_time_zone)
+        if match is not None and new.by_person:
+            # The integrator already reported this fact: nothing to store, nothing to publish.
+            return Outcome("duplicate", reconciled_with=match.update.update_id)
+        if match is not None:
+            new = replace(new, reconciles=match.key)
+            result_state: TimelineState = before
+            events: list[Any] = []
+        else:
+            try:
+                result = integrate(loaded.records, new, self.policy, before)
+            except IllegalUpdate as exc:
+                return Outcome.rejected(exc)
+            result_state = result.after
+            facts = facts_for(new.update, result)
+            if marks:
+                facts = [f.model_copy(update=marks) for f in facts]
+            events = envelopes(facts)
+        after = Loaded(
+            loaded.case_id,
+            [*loaded.records, new],
+            loaded.next_seq + 1,
+            stale_cache=True,
+            state=result_state,
+            cached_seq=loaded.cached_seq,
+        )
+        reconciled = match.update.update_id if match is not None else None
+        return Outcome("accepted", reconciled_with=reconciled), after, events
 
     def _audit_updates(self, items: list[Any], outcomes: list[Outcome], path: Path, actor: Actor | None) -> None:
         """One audit record per update (who, role, case, outcome, request id), in one insert."""
@@ -249,73 +422,30 @@ class LegalService:
     def _lock(self, case_id: str) -> threading.Lock:
         return self._locks[zlib.crc32(case_id.encode()) % len(self._locks)]
 
-    def _one(
-        self,
-        raw: Any,
-        path: Path,
-        histories: dict[str, Loaded],
-        recorded_by: dict[str, str] | None,
-        marks: dict[str, Any] | None = None,
-    ) -> Outcome:
-        if isinstance(raw, BaseModel):
-            update: CourtUpdate = raw  # type: ignore[assignment]
-        else:
-            try:
-                update = parse_update(raw)
-            except InvalidUpdate as exc:
-                return Outcome.rejected(exc)
-        now = datetime.now(UTC)
-        if update.occurred_at > now + timedelta(seconds=self.settings.legal_max_future_skew_seconds):
-            return Outcome("rejected", "occurred_at: in the future", "future")
-        if path == "kafka" and self.settings.legal_kafka_sources:
-            if update.source_system not in self.settings.legal_kafka_sources:
-                return Outcome("rejected", "source_system: not allowed to publish on court-updates", "source")
-        received_at = now.replace(microsecond=now.microsecond // 1000 * 1000)
-        new = Recorded(update=update, received_at=received_at, path=path, recorded_by=recorded_by)
-        case_id = update.case_id
-        with self._lock(case_id):
-            loaded = histories.get(case_id)
-            loaded = self.repo.load(case_id) if loaded is None else self.repo.catch_up(loaded)
-            outcome, histories[case_id] = self._place(new, path, loaded, marks)
-        return outcome
+    @contextmanager
+    def _locked(self, case_ids: Iterable[str]) -> Iterator[None]:
+        """The locks of all ``case_ids``, taken in one global order (no two batches can deadlock)."""
+        stripes = sorted({zlib.crc32(c.encode()) % len(self._locks) for c in case_ids})
+        with ExitStack() as stack:
+            for stripe in stripes:
+                stack.enter_context(self._locks[stripe])
+            yield
 
     def _place(
         self, new: Recorded, path: Path, loaded: Loaded, marks: dict[str, Any] | None = None
     ) -> tuple[Outcome, Loaded]:
-        update = new.update
+        """Decide and insert one item, catching up and deciding again while another writer takes its slot."""
         for _ in range(self.max_attempts):
-            if new.key in loaded.keys:
-                return Outcome("duplicate"), loaded
-            before = loaded.state if loaded.state is not None else replay(loaded.records, self.policy)
-            loaded = replace(loaded, state=before)
-            match = find_match(loaded.records, new, self.settings.legal_time_zone)
-            if match is not None and new.by_person:
-                # The integrator already reported this fact: nothing to store, nothing to publish.
-                return Outcome("duplicate", reconciled_with=match.update.update_id), loaded
-            if match is not None:
-                new = replace(new, reconciles=match.key)
-                result_state: TimelineState = before
-                events: list[Any] = []
-            else:
-                try:
-                    result = integrate(loaded.records, new, self.policy, before)
-                except IllegalUpdate as exc:
-                    return Outcome.rejected(exc), loaded
-                result_state = result.after
-                facts = facts_for(update, result)
-                if marks:
-                    facts = [f.model_copy(update=marks) for f in facts]
-                events = envelopes(facts)
-            saved = self.repo.save(loaded, new, events, LEGAL_EVENTS)
+            decision = self._decide(new, loaded, marks)
+            if isinstance(decision, Outcome):
+                return decision, loaded
+            outcome, after, events = decision
+            saved = self.repo.save(loaded, after.records[-1], events, LEGAL_EVENTS)
             if saved == "saved":
                 if events:
                     self.notify()
-                log.info("court update accepted", extra={"case_id": update.case_id, "topic": path})
-                after = Loaded(
-                    loaded.case_id, [*loaded.records, new], loaded.next_seq + 1, stale_cache=True, state=result_state
-                )
-                reconciled = match.update.update_id if match is not None else None
-                return Outcome("accepted", reconciled_with=reconciled), after
+                log.info("court update accepted", extra={"case_id": new.update.case_id, "topic": path})
+                return outcome, after
             if saved == "other_case":
                 reason = "update_id: already used by this source_system for another case"
                 return Outcome("rejected", reason, "key_taken"), loaded
@@ -325,11 +455,10 @@ class LegalService:
     # -- who may do what on a case
     def check_scope(self, principal: Principal, case_ids: Iterable[tuple[str, str]]) -> None:
         """Every ``(field, case_id)`` must be readable by ``principal``; else :class:`CaseNotFound` (404)."""
-        seen: dict[str, bool] = {}
-        for where, case_id in case_ids:
-            if case_id not in seen:
-                seen[case_id] = self._in_scope(principal, self.repo.access_of(case_id) or {})
-            if not seen[case_id]:
+        wanted = list(case_ids)
+        access = self.repo.access_of_many(sorted({case_id for _, case_id in wanted}))  # one query per 500 cases
+        for where, case_id in wanted:
+            if not self._in_scope(principal, access.get(case_id) or {}):
                 raise CaseNotFound(case_id, where)
 
     @staticmethod

@@ -31,6 +31,12 @@ class LegalSettings(CommonSettings):
         "database for one audit trail",
     )
     legal_max_batch: int = Field(500, ge=1, le=5000, description="most updates accepted in one POST")
+    legal_history_memory_records: int = Field(
+        50_000,
+        ge=0,
+        description="court updates of recently written cases each process keeps in memory so a batch needs no "
+        "re-read nor replay of their history (0: none; each is checked against the database before use)",
+    )
     legal_max_future_skew_seconds: int = Field(
         300, ge=0, description="an update whose occurred_at is further in the future than this is rejected"
     )

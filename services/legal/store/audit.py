@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING
 from pymongo.collection import Collection
+from pymongo.errors import BulkWriteError
 
 OUTCOMES = ("ok", "denied", "not_found")
 
@@ -54,7 +56,14 @@ class AuditLog:
     def record_many(self, records: list[dict[str, Any]]) -> None:
         if records:
             # exactly intake's fields (its documents are strict): the service shows in the action ("legal.")
-            self.coll.insert_many([{"at": datetime.now(UTC), "reason": None, **r} for r in records], ordered=False)
+            docs = [{"_id": ObjectId(), "at": datetime.now(UTC), "reason": None, **r} for r in records]
+            try:
+                self.coll.insert_many(docs, ordered=False)
+            except BulkWriteError as exc:
+                # ids are made here, so "duplicate key" on them means a retried insert whose first reply was
+                # lost had already stored them; anything else is a real failure
+                if any(e.get("code") != 11000 for e in exc.details.get("writeErrors") or []):
+                    raise
 
     def search(self, query: AuditQuery, page: int, page_size: int) -> tuple[list[dict[str, Any]], int]:
         filters = query.filters()
