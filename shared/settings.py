@@ -121,13 +121,13 @@ class CommonSettings(BaseSettings):
     # input's start and tail otherwise, e.g. the end of CENTINELA_JWT_SECRET).
     model_config = SettingsConfigDict(env_prefix="CENTINELA_", extra="ignore", env_file=None, hide_input_in_errors=True)
 
-    service_name: str = "centinela"
+    service_name: str = Field("centinela", description="names metrics (centinela_<service>_…) and the default database")
     env: Literal["dev", "test", "prod"] = Field(
         "dev",
         description="dev allows the built-in dev secrets; test refuses them; prod also refuses weak secrets "
         "(HMAC keys under 32 bytes, AES keys not 32 bytes or all zero, a public key with an HS* algorithm)",
     )
-    log_level: str = "INFO"
+    log_level: str = Field("INFO", description="JSON log level")
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="comma-separated host:port list")
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         "PLAINTEXT",
@@ -148,7 +148,9 @@ class CommonSettings(BaseSettings):
     )
     topic_prefix: str = Field("", description="prepended to every topic name (isolates test runs, tenants)")
     partitions: int = Field(6, ge=1, le=1000, description="partition count shared by every case topic")
-    replication_factor: int = Field(1, ge=1, le=7)
+    replication_factor: int = Field(
+        1, ge=1, le=7, description="replication factor of created topics (3 on a real cluster)"
+    )
     # repr=False: the URI carries the database password in production (mongodb://user:pass@.../?tls=true)
     mongo_uri: str = Field(
         "mongodb://127.0.0.1:27017/",
@@ -170,9 +172,11 @@ class CommonSettings(BaseSettings):
         DEV_JWT_SECRET, "HMAC key for HS256 bearer tokens (also keys the alerts' page cursors); prod: >= 32 bytes"
     )
     jwt_public_key: str = Field("", description="PEM public key; when set, tokens are verified with RS256/ES256")
-    jwt_algorithms: list[str] = Field(default_factory=lambda: ["HS256"])
-    jwt_issuer: str = "centinela"
-    jwt_audience: str = "centinela"
+    jwt_algorithms: list[str] = Field(
+        default_factory=lambda: ["HS256"], description="accepted token algorithms (JSON list)"
+    )
+    jwt_issuer: str = Field("centinela", description="required iss claim")
+    jwt_audience: str = Field("centinela", description="required aud claim")
     jwt_max_lifetime: str = Field(
         "12h",
         description="longest token life accepted (exp - iat), a duration such as 12h or 30min; a token minted "

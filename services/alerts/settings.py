@@ -43,17 +43,19 @@ class AlertsSettings(CommonSettings):
         2.0, gt=0, description="how often the per-partition lag gauge is refreshed"
     )
     smtp_host: str = Field("", description="SMTP server; empty disables e-mail (counted as outcome=disabled)")
-    smtp_port: int = Field(25, ge=1, le=65535)
+    smtp_port: int = Field(25, ge=1, le=65535, description="SMTP server port (25; 587 with starttls; 465 with ssl)")
     smtp_security: Literal["none", "starttls", "ssl"] = Field("none", description="none, starttls or ssl (SMTPS)")
     smtp_username: str = Field("", description="SMTP AUTH user; empty means no login")
     smtp_password: SecretStr = Field(SecretStr(""), description="SMTP AUTH password")
     smtp_from: str = Field("centinela-alerts@localhost", description="From: address of alert e-mails")
-    smtp_timeout_seconds: float = Field(10.0, gt=0)
+    smtp_timeout_seconds: float = Field(
+        10.0, gt=0, description="connect and per-command timeout of one SMTP delivery attempt"
+    )
     notify_max_attempts: int = Field(6, ge=1, le=50, description="delivery attempts per e-mail / webhook")
     notify_backoff_base_seconds: float = Field(2.0, gt=0, description="retry n waits base * 2**(n-1)")
-    notify_backoff_max_seconds: float = Field(600.0, gt=0)
+    notify_backoff_max_seconds: float = Field(600.0, gt=0, description="longest wait between two delivery attempts")
     notify_poll_seconds: float = Field(1.0, gt=0, description="how often the delivery worker looks for due jobs")
-    webhook_timeout_seconds: float = Field(5.0, gt=0)
+    webhook_timeout_seconds: float = Field(5.0, gt=0, description="timeout of one webhook POST (connect and read)")
     webhook_allow_hosts: str = Field(
         "",
         description="comma-separated host names, IP addresses or CIDR networks webhooks may reach although "

@@ -35,9 +35,11 @@ class IntakeSettings(CommonSettings):
         "until `python -m services.intake rekey` reports nothing left under it",
     )
     person_ref_key: SecretStr = dev_secret("dev-only-person-ref-hmac-key", "HMAC key for person_ref")
-    page_size_max: int = Field(200, ge=1, le=1000, description="largest page of GET /v1/cases and /v1/audit")
-    max_services_per_case: int = Field(100, ge=1, le=1000)
-    max_sessions_per_case: int = Field(3000, ge=1, le=20000)
+    page_size_max: int = Field(200, ge=1, le=1000, description="largest `limit` (page) of GET /v1/cases and /v1/audit")
+    max_services_per_case: int = Field(100, ge=1, le=1000, description="services a case may hold (409 above)")
+    max_sessions_per_case: int = Field(
+        3000, ge=1, le=20000, description="service sessions a case may hold, over all its services (409 above)"
+    )
     max_items_per_case: int = Field(500, ge=1, le=5000, description="bound for risk flags, follow-ups, referrals")
     documents_max_bytes: int = Field(
         10 * 1024 * 1024,
