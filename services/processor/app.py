@@ -30,11 +30,13 @@ from typing import Any
 import faust
 from faust.types import TransportT
 from faust.types.web import Web as WebT
+from mode.utils.objects import cached_property
+from mode.utils.queues import FlowControlEvent
 
 from services.processor.domain.policy import DEFAULT_POLICY_FILE, PolicyError, PolicyWatcher
 from services.processor.retry import Progress
 from services.processor.settings import ProcessorSettings
-from services.processor.transport import Transport
+from services.processor.transport import NotifyingFlowControl, Transport
 from shared.config import PROJECT_ROOT, resolve_config_file
 from shared.errors import ConfigError
 from shared.kafka import faust_credentials
@@ -63,6 +65,16 @@ def now() -> datetime:
 
 
 class ProcessorApp(faust.App):
+    @cached_property
+    def flow_control(self) -> FlowControlEvent:
+        # the consumer must hear of every emptied stream buffer (services.processor.transport, point 5)
+        return NotifyingFlowControl(on_clear=self._buffers_cleared, loop=self.loop)
+
+    def _buffers_cleared(self) -> None:
+        cleared = getattr(self.consumer, "buffers_cleared", None)
+        if cleared is not None:
+            cleared()
+
     def _new_transport(self) -> TransportT:
         # faust's aiokafka driver with the rewind fix of services.processor.transport
         return Transport(self.conf.broker_consumer, self)

@@ -77,3 +77,9 @@ input_unfinished = metrics.counter(
     "read again after the rebalance (services/processor/transport.py)",
     ("topic",),
 )
+input_reseeks = metrics.counter(
+    "centinela_alerts_input_reseeks_total",
+    "partitions sought back to the first unfinished record after faust emptied the stream buffers "
+    "(a rebalance); what follows is read again (services/processor/transport.py)",
+    ("topic",),
+)

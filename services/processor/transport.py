@@ -24,8 +24,8 @@ test (tests/integration/alerts_processor/test_kill_worker.py):
    it knows the next offset it must deliver per partition; a record after a hole is not delivered,
    the partition is sought back to the hole and the hole is read again. A record counts as
    delivered only when the agent's buffer took it (not when a rebalance interrupted the hand-over).
-   If the broker really has nothing at the hole (retention deleted it), the second attempt accepts
-   the jump and logs it.
+   If the broker really has nothing at the hole (its log start is past it: retention deleted it),
+   the second attempt accepts the jump and logs it; otherwise it seeks back again.
 
 3. **Records faust skips are counted as processed.** While a rebalance runs, faust's stream takes
    records out of the agent's buffer and *skips* them (flow stopped, or the record was fetched in
@@ -52,8 +52,20 @@ test (tests/integration/alerts_processor/test_kill_worker.py):
    finished during the rebalance, 417 committed). :func:`next_commit` commits nothing for a
    partition until its start is known again.
 
-Since the commit never passes an unfinished record and every rebalance ends with a seek to the
-committed offsets, everything handed over but not finished is read again.
+5. **Buffers cleared after the rebalance's seek.** faust clears every stream buffer when a
+   rebalance starts *and* when it ends (``FlowControlEvent.resume``), and the seek to the committed
+   offsets runs before that end. While that seek awaits the broker, the delivery loop keeps handing
+   over the rest of a batch fetched earlier (table recovery has resumed the flow): those records
+   were then cleared, the fetch position was already past them, and the tracker of point 2 took
+   the re-fetched copies for re-reads. Seen: case-events offsets 201-209 of a moved partition
+   never processed, the partition's commit stuck at 201 (point 3 held). Now every clear of the
+   buffers (:class:`NotifyingFlowControl`) makes the delivery loop stop handing over and seek each
+   stream partition back to the first record the agent has not finished
+   (:meth:`RewindingConsumer.resume_offset`) before it hands over anything else.
+
+Since the commit never passes an unfinished record, every rebalance ends with a seek to the
+committed offsets, and every cleared buffer is followed by a seek to the first unfinished record,
+everything handed over but not finished is read again.
 
 Records read twice are harmless: the agent drops events it has already applied and alert ids are
 deterministic. Changelog partitions are left alone: table recovery positions them itself.
@@ -64,7 +76,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, cast
 
 from faust.transport.consumer import CONSUMER_FETCHING
@@ -72,6 +84,7 @@ from faust.transport.drivers import aiokafka as driver
 from faust.types import TP, Message
 from faust.types.tuples import ack_lock
 from mode import Service
+from mode.utils.queues import FlowControlEvent
 
 log = logging.getLogger("centinela.processor")
 
@@ -166,8 +179,21 @@ def next_commit(
     return (pos if pos > start else None), i
 
 
+class NotifyingFlowControl(FlowControlEvent):
+    """faust's flow control of the stream buffers, telling ``on_clear`` each time the buffers are emptied."""
+
+    def __init__(self, on_clear: Callable[[], None], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._on_clear = on_clear
+
+    def clear(self) -> None:
+        super().clear()
+        self._on_clear()
+
+
 class RewindingConsumer(driver.Consumer):
     _holes: HoleTracker | None = None
+    _reseek: bool = False
     _finished_set: weakref.WeakSet[Message] | None = None
     _base: dict[TP, int] | None = None
     _gone: dict[TP, list[tuple[int, int]]] | None = None
@@ -196,6 +222,47 @@ class RewindingConsumer(driver.Consumer):
         if self._gone is None:
             self._gone = {}
         return self._gone
+
+    def buffers_cleared(self) -> None:
+        """faust emptied the stream buffers: records handed over may be gone (module doc, point 5)."""
+        self._reseek = True
+
+    def resume_offset(self, tp: TP) -> int | None:
+        """The first offset of ``tp`` the agent has not finished (None: not known yet)."""
+        start = self._committed_offset[tp]
+        if start is None:
+            start = self.bases.get(tp)
+        if start is None:
+            return None
+        offset, _ = next_commit(sorted(set(self._acked.get(tp, ()))), start, self.gone.get(tp))
+        return start if offset is None else offset
+
+    async def _seek_unfinished(self) -> None:
+        self._reseek = False
+        for tp in sorted(self.assignment(), key=str):
+            if not self._is_stream(tp):
+                continue
+            offset = self.resume_offset(tp)
+            if offset is None:
+                continue  # mid-rebalance: the seek that ends it positions the partition
+            expected = self.holes.expected(tp)
+            if expected is not None and expected <= offset:
+                continue  # nothing handed over past it
+            try:
+                await self.seek(tp, offset)
+            except Exception as exc:  # the assignment changed under us: the next rebalance seeks again
+                log.info("could not seek %s back after cleared buffers: %s", tp.topic, type(exc).__name__)
+            else:
+                _on_reseek(tp)
+
+    async def _really_gone(self, tp: TP, offset: int) -> bool:
+        """Has the broker deleted ``offset`` of ``tp`` (retention)? Only then may a jump be accepted."""
+        try:
+            earliest = (await self.earliest_offsets(tp)).get(tp)
+        except Exception as exc:  # cannot tell: read again rather than skip
+            log.info("could not read the log start of %s: %s", tp.topic, type(exc).__name__)
+            return False
+        return earliest is not None and earliest > offset
 
     def finished(self, message: Message) -> None:
         """The agent is done with ``message``: its offset may be acked (and so committed)."""
@@ -287,12 +354,18 @@ class RewindingConsumer(driver.Consumer):
         try:
             while not (consumer_should_stop() or fetcher_should_stop()):
                 self.diag.set_flag(CONSUMER_FETCHING)
+                if self._reseek:
+                    await self._seek_unfinished()
                 ait = cast(AsyncIterator[tuple[TP, Any]], getmany(timeout=1.0))
                 await self.sleep(0)
                 if self.should_stop:
                     continue
                 rewound: set[TP] = set()
                 async for tp, message in ait:
+                    if self._reseek:
+                        # buffers were cleared: seek back first (point 5); the tracker then sends
+                        # this batch's later stream records round again. Changelog records go on.
+                        await self._seek_unfinished()
                     num_since_yield += 1
                     if num_since_yield > yield_every:
                         await asyncio.sleep(0)
@@ -307,6 +380,10 @@ class RewindingConsumer(driver.Consumer):
                         if verdict == HoleTracker.DROP:
                             continue
                         if verdict == HoleTracker.DELIVER and expected_before is not None and offset > expected_before:
+                            if not await self._really_gone(tp, expected_before):
+                                rewound.add(tp)  # a late copy from before the seek: not a gap
+                                await self.seek(tp, expected_before)
+                                continue
                             # the broker has nothing there any more: commits may pass over the range
                             self.gone.setdefault(tp, []).append((expected_before, offset))
                         if verdict == HoleTracker.REWIND:
@@ -360,6 +437,12 @@ def _on_hole(tp: TP) -> None:
     from services.processor import metrics as m  # imported late: the transport's unit tests need no registry
 
     m.input_holes.labels(_topic_label(tp)).inc()
+
+
+def _on_reseek(tp: TP) -> None:
+    from services.processor import metrics as m
+
+    m.input_reseeks.labels(_topic_label(tp)).inc()
 
 
 def _on_unfinished(tp: TP) -> None:

@@ -13,7 +13,7 @@ What is required, on the prefixed ``alerts`` topic, for this test's cases only:
   (wall-clock, from the deadline heap) episode 1 for every case — nothing missing, nothing extra;
   a redelivered fact (at-least-once) must be the *same* fact (alert id, CloudEvent id, episode);
 * the dead worker's partitions move to the survivor within the session timeout + 10 s (a restarted
-  only worker: session timeout + ``RESTART_START``, its start-up included);
+  only worker too, its start-up included: ``RESTART_START``);
 * every ``service.overdue`` is visible (record timestamp) within ``LATE`` seconds of
   ``max(deadline, when the case's partition became owned again)``; for a case that never changed
   hands, within ``LATE`` of its deadline unless the deadline fell in the rebalance window.
@@ -60,7 +60,9 @@ RESTART_SPREAD = float(os.environ.get("CENTINELA_TEST_RESTART_SPREAD", "20"))
 PARTITIONS = 6
 DUE_IN = 28.0
 OVERDUE_AFTER = 2.0
-RESTART_START = 30.0  # seconds a restarted worker may take to start on a loaded 2-core machine
+# The target for a restarted only worker too: the new process starts while the dead member's
+# session runs out, so its start-up (measured 12-15 s after the kill) fits in the same bound.
+RESTART_START = 10.0
 SESSION_TIMEOUT = float(os.environ.get("CENTINELA_TEST_TAKEOVER_SESSION_TIMEOUT", "10"))
 LATE = 60.0
 RULES = ("risk.revictimisation", "service.overdue")
@@ -109,6 +111,7 @@ def report_recovery(proc: Proc) -> None:
         f"{proc.name}: records read again after a hole "
         f"{counted(proc, 'centinela_alerts_input_holes_total'):g}, records faust skipped in a rebalance "
         f"(not committed, read again) {counted(proc, 'centinela_alerts_input_unfinished_total'):g}, "
+        f"partitions sought back after cleared buffers {counted(proc, 'centinela_alerts_input_reseeks_total'):g}, "
         f"ticks re-sent {metric(proc, 'centinela_alerts_deadline_ticks_retried_total') or 0:g}"
     )
 

@@ -240,3 +240,59 @@ def test_changelog_records_are_acked_as_faust_does() -> None:
     m = message(5, TP(CHANGELOG, 1))
     m.ack(c)
     assert m.acked and not c._acked  # faust does not ack changelogs (no acks enabled): unchanged
+
+
+# -- emptied stream buffers: seek back to the first unfinished record (transport point 5)
+
+
+def test_emptying_the_buffers_tells_the_consumer() -> None:
+    from services.processor.transport import NotifyingFlowControl
+
+    told: list[bool] = []
+    flow = NotifyingFlowControl(on_clear=lambda: told.append(True))
+    flow.resume()  # faust's end of a rebalance: resume empties every buffer too
+    flow.clear()  # faust's start of a rebalance
+    assert told == [True, True]
+
+
+def test_the_first_unfinished_offset_follows_the_finished_run() -> None:
+    c = acking_consumer(committed=200)
+    assert c.resume_offset(TP_SRC) == 200
+    for offset in (200, 201, 205):
+        m = message(offset)
+        c.finished(m)
+        m.ack(c)
+    assert c.resume_offset(TP_SRC) == 202  # 202..204 were handed over, then the buffer was emptied
+    assert c._acked[TP_SRC] == [200, 201, 205]  # asking does not consume anything
+    assert acking_consumer(committed=None).resume_offset(TP_SRC) is None  # mid-rebalance: unknown
+
+
+def test_cleared_buffers_seek_back_only_partitions_handed_over_past_their_first_unfinished_record() -> None:
+    c = acking_consumer(committed=201)
+    other = TP(SRC, 2)
+    c._committed_offset[other] = 50
+    sought: dict[TP, int] = {}
+
+    async def seek(tp: TP, offset: int) -> None:
+        sought[tp] = offset
+        c.holes.position(tp, offset)
+
+    c.seek = seek
+    c.assignment = lambda: {TP_SRC, other, TP(CHANGELOG, 1)}
+    c.holes.position(TP_SRC, 210)  # 201..209 handed over, never finished: emptied with the buffer
+    c.holes.position(other, 50)  # nothing handed over on this one
+    c.buffers_cleared()
+    asyncio.run(c._seek_unfinished())
+    assert sought == {TP_SRC: 201}
+    assert c.holes.expected(TP_SRC) == 201 and not c._reseek
+
+
+def test_a_jump_is_accepted_only_when_the_broker_log_starts_after_it() -> None:
+    c = acking_consumer()
+
+    async def earliest(*tps: TP) -> dict[TP, int]:
+        return {tp: 120 for tp in tps}
+
+    c.earliest_offsets = earliest
+    assert asyncio.run(c._really_gone(TP_SRC, 100)) is True  # retention deleted 100..119
+    assert asyncio.run(c._really_gone(TP_SRC, 150)) is False  # still there: a late copy, read again
