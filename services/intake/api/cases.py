@@ -10,8 +10,10 @@ from services.intake.api import responses as r
 from services.intake.api import schemas as s
 from services.intake.api import views
 from services.intake.api.deps import CaseId, CreateCaller, IfMatch, Ix, ListCaller, ManageCaller, ReadCaller, etag
+from services.intake.api.paging import PagingParams
 from services.intake.domain import model
 from services.intake.service import cases
+from services.intake.service.paging import check_limit
 from services.intake.store.repository import CaseFilter
 
 router = APIRouter(tags=["cases"])
@@ -37,21 +39,40 @@ def create_case(body: s.CaseCreate, response: Response, ix: Ix, caller: CreateCa
     )
 
 
-@router.get("/cases", response_model=s.CasePage, summary="list cases (never identity)")
+@router.get(
+    "/cases",
+    response_model=s.CasePage,
+    summary="list cases, newest first, by cursor (never identity)",
+    responses={
+        422: {
+            "description": "a bad filter, `limit` above the maximum, or a `cursor` not issued for this "
+            "caller and these filters (query.cursor)"
+        }
+    },
+)
 def list_cases(
     ix: Ix,
     caller: ListCaller,
+    paging: PagingParams,
     status_: Annotated[model.CaseStatus | None, Query(alias="status")] = None,
     region: Annotated[str | None, Query(max_length=64)] = None,
     advocate_id: Annotated[str | None, Query(max_length=64)] = None,
     org_id: Annotated[str | None, Query(max_length=64)] = None,
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-    page_size: Annotated[int, Query(ge=1)] = 50,
 ) -> s.CasePage:
     filters = CaseFilter(status=status_, region=region, advocate_id=advocate_id, org_id=org_id)
-    listed = cases.list_cases(ix, caller, filters, page, page_size)
+    check_limit(ix, paging.limit_field, paging.limit)
+    listed = cases.list_cases(
+        ix, caller, filters, paging.limit, paging.cursor, page=paging.page, with_total=paging.total
+    )
     items = [views.summary(case, view) for case, view in listed.items]
-    return s.CasePage(items=items, page=page, page_size=page_size, total=listed.total)
+    return s.CasePage(
+        items=items,
+        limit=paging.limit,
+        next_cursor=listed.next_cursor,
+        total=listed.total,
+        page=paging.page or 1,
+        page_size=paging.limit,
+    )
 
 
 @router.get(

@@ -8,17 +8,31 @@ from fastapi import APIRouter, Query
 
 from services.intake.api import schemas as s
 from services.intake.api.deps import AuditCaller, Ix, StatsCaller
+from services.intake.api.paging import PagingParams
 from services.intake.service import oversight
+from services.intake.service.paging import check_limit
 from services.intake.store.repository import AuditQuery
 from shared.bounds import QueryDatetime
 
 router = APIRouter()
 
 
-@router.get("/audit", response_model=s.AuditPage, tags=["audit"], summary="the audit log (admins)")
+@router.get(
+    "/audit",
+    response_model=s.AuditPage,
+    tags=["audit"],
+    summary="the audit log, newest first, by cursor (admins)",
+    responses={
+        422: {
+            "description": "a bad filter, `limit` above the maximum, or a `cursor` not issued for this "
+            "caller and these filters (query.cursor)"
+        }
+    },
+)
 def read_audit(
     ix: Ix,
     caller: AuditCaller,
+    paging: PagingParams,
     case_id: Annotated[str | None, Query(max_length=64)] = None,
     actor: Annotated[str | None, Query(max_length=128)] = None,
     action: Annotated[str | None, Query(max_length=64)] = None,
@@ -27,8 +41,6 @@ def read_audit(
     request_id: Annotated[str | None, Query(max_length=64)] = None,
     since: Annotated[QueryDatetime | None, Query(description="from this instant (no offset: UTC)")] = None,
     until: Annotated[QueryDatetime | None, Query(description="before this instant (no offset: UTC)")] = None,
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-    page_size: Annotated[int, Query(ge=1)] = 50,
 ) -> s.AuditPage:
     query = AuditQuery(
         case_id=case_id,
@@ -40,9 +52,19 @@ def read_audit(
         since=since,
         until=until,
     )
-    found = oversight.read_audit(ix, caller, query, page, page_size)
+    check_limit(ix, paging.limit_field, paging.limit)
+    found = oversight.read_audit(
+        ix, caller, query, paging.limit, paging.cursor, page=paging.page, with_total=paging.total
+    )
     items = [s.AuditOut.model_validate(r.to_mongo().to_dict()) for r in found.records]
-    return s.AuditPage(items=items, page=page, page_size=page_size, total=found.total)
+    return s.AuditPage(
+        items=items,
+        limit=paging.limit,
+        next_cursor=found.next_cursor,
+        total=found.total,
+        page=paging.page or 1,
+        page_size=paging.limit,
+    )
 
 
 @router.get("/stats", response_model=s.Stats, tags=["ops"], summary="aggregate case counts (no case data)")

@@ -395,11 +395,20 @@ class CaseCreated(Out):
     linked_case_ids: list[str] = Field(description="the earlier cases of your own organisation")
 
 
+_NEXT_CURSOR = (
+    "pass as `cursor` for the next page (same filters); null on the last page. Pages are keyed on the "
+    "item's time and id, so items added while you walk them never repeat or shift an item"
+)
+_TOTAL = "items matching the filters: counted on the first page (no `cursor`), or when `total=true`; null otherwise"
+
+
 class CasePage(Out):
     items: list[CaseSummary]
-    page: int
-    page_size: int
-    total: int
+    limit: int = Field(description="the page size asked for")
+    next_cursor: str | None = Field(None, description=_NEXT_CURSOR)
+    total: int | None = Field(None, description=_TOTAL)
+    page: int = Field(1, description="deprecated (with `page_size`): the page number asked for; 1 with `cursor`")
+    page_size: int = Field(description="deprecated: the same as `limit`")
 
 
 class AuditOut(Out):
@@ -418,9 +427,11 @@ class AuditOut(Out):
 
 class AuditPage(Out):
     items: list[AuditOut]
-    page: int
-    page_size: int
-    total: int
+    limit: int = Field(description="the page size asked for")
+    next_cursor: str | None = Field(None, description=_NEXT_CURSOR)
+    total: int | None = Field(None, description=_TOTAL)
+    page: int = Field(1, description="deprecated (with `page_size`): the page number asked for; 1 with `cursor`")
+    page_size: int = Field(description="deprecated: the same as `limit`")
 
 
 class Stats(Out):

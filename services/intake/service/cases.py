@@ -24,8 +24,10 @@ from services.intake.service.core import (
     load,
     mutate,
 )
+from services.intake.service.paging import check_limit, codec, decode, digest
 from services.intake.store.repository import CaseFilter
 from shared.events.envelope import EventPayload
+from shared.page_cursor import Position
 
 log = logging.getLogger(__name__)
 
@@ -111,13 +113,39 @@ def register(
 @dataclass(frozen=True)
 class Listed:
     items: list[tuple[Case, access.View]]
-    total: int
+    total: int | None
+    next_cursor: str | None = None
 
 
-def list_cases(ix: Intake, caller: Caller, filters: CaseFilter, page: int, page_size: int) -> Listed:
-    if page_size > ix.settings.page_size_max:
-        raise Invalid("query.page_size", "less_than_equal", f"max {ix.settings.page_size_max}")
-    cases, total = ix.repo.search(access.list_scope(caller.principal), filters, page, page_size)
+def list_cases(
+    ix: Intake,
+    caller: Caller,
+    filters: CaseFilter,
+    limit: int,
+    cursor: str | None = None,
+    *,
+    page: int | None = None,
+    with_total: bool = True,
+) -> Listed:
+    """Newest first by (registered_at, id). ``cursor`` (the previous page's ``next_cursor``) continues
+    exactly after the last case served, whatever is registered meanwhile; ``page`` (deprecated, > 1) is the
+    old offset paging, which repeats and skips cases while the list grows. ``total`` only on request."""
+    check_limit(ix, "query.limit", limit)
+    scope = access.list_scope(caller.principal)
+    next_cursor = None
+    if page is not None and page > 1:
+        if cursor is not None:
+            raise Invalid("query.page", "conflict", "use either cursor or page, not both")
+        cases, total = ix.repo.search(scope, filters, page, limit)
+        found: int | None = total
+    else:
+        query = digest(caller, filters.query())
+        after = decode(ix, "cases", cursor, query)
+        cases, more = ix.repo.page(scope, filters, limit, after)
+        if more and cases:
+            last = cases[-1]
+            next_cursor = codec(ix, "cases").encode(Position(last.registered_at, last.case_id), query)
+        found = ix.repo.count(scope, filters) if with_total else None
     items = []
     for case in cases:
         view = access.case_view(caller.principal, case)
@@ -130,7 +158,7 @@ def list_cases(ix: Intake, caller: Caller, filters: CaseFilter, page: int, page_
         None,
         details={"filters": sorted(filters.query()), "case_ids": [c.case_id for c, _ in items]},
     )
-    return Listed(items=items, total=total)
+    return Listed(items=items, total=found, next_cursor=next_cursor)
 
 
 @dataclass(frozen=True)

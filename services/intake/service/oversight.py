@@ -5,22 +5,48 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.intake.service.core import Caller, Forbidden, Intake, Invalid, audit
+from services.intake.service.paging import check_limit, codec, decode, digest
 from services.intake.store.documents import AuditRecord
 from services.intake.store.repository import AuditQuery
+from shared.page_cursor import Position
 
 
 @dataclass(frozen=True)
 class AuditPage:
     records: list[AuditRecord]
-    total: int
+    total: int | None
+    next_cursor: str | None = None
 
 
-def read_audit(ix: Intake, caller: Caller, query: AuditQuery, page: int, page_size: int) -> AuditPage:
-    if page_size > ix.settings.page_size_max:
-        raise Invalid("query.page_size", "less_than_equal", f"max {ix.settings.page_size_max}")
-    records, total = ix.audit.search(query, page, page_size)
+def read_audit(
+    ix: Intake,
+    caller: Caller,
+    query: AuditQuery,
+    limit: int,
+    cursor: str | None = None,
+    *,
+    page: int | None = None,
+    with_total: bool = True,
+) -> AuditPage:
+    """Newest first by (at, id); ``cursor`` continues exactly after the last record served while the log
+    grows (every read of it adds one). ``page`` > 1 is the deprecated offset paging."""
+    check_limit(ix, "query.limit", limit)
+    next_cursor = None
+    if page is not None and page > 1:
+        if cursor is not None:
+            raise Invalid("query.page", "conflict", "use either cursor or page, not both")
+        records, total = ix.audit.search(query, page, limit)
+        found: int | None = total
+    else:
+        bound = digest(caller, query.filters())
+        after = decode(ix, "audit", cursor, bound)
+        records, more = ix.audit.page(query, limit, after)
+        if more and records:
+            last = records[-1]
+            next_cursor = codec(ix, "audit").encode(Position(last.at, str(last.pk)), bound)
+        found = ix.audit.count(query) if with_total else None
     audit(ix, caller, "audit.read", query.case_id, details={"filters": sorted(query.filters())})
-    return AuditPage(records=records, total=total)
+    return AuditPage(records=records, total=found, next_cursor=next_cursor)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,11 @@ class CaseDocument(me.Document):
             {"fields": ["services.provider_org_id"], "sparse": True},  # a provider's listing
             {"fields": ["region"]},
             {"fields": ["registered_at"]},
+            # the case listings, newest first, continued after (registered_at, id) by a cursor: one per
+            # need-to-know criterion (SecantusDB plans equality + time range only from such a compound index)
+            {"fields": ["org_id", "registered_at"]},
+            {"fields": ["advocate_id", "registered_at"]},
+            {"fields": ["services.provider_org_id", "registered_at"]},
             # registrations whose earlier cases still wait for their back-link (repair after a crash)
             {"fields": ["pending_links.case_id"], "sparse": True},
             # "office|carpeta fiscal": one case per carpeta in each office, and the resolver's lookup

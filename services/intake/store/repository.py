@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
@@ -15,8 +15,10 @@ from services.intake.domain.access import ListScope
 from services.intake.domain.model import Case
 from services.intake.domain.prosecution import ref_key
 from services.intake.store.documents import AuditRecord, CaseDocument
+from services.intake.store.keyset import newest_first, sort_key
 from shared import outbox
 from shared.events.envelope import EventPayload
+from shared.page_cursor import Position
 from shared.topics import CASE_EVENTS
 
 _TOP_LEVEL_DATETIMES = ("registered_at", "updated_at")
@@ -59,6 +61,23 @@ class AuditQuery:
             out["at__lt"] = self.until
         return out
 
+    def keyset(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The one equality a keyset read filters on (an indexed ``(field, at)``), and the equalities left."""
+        equal = {k: v for k, v in vars(self).items() if k not in ("since", "until") and v is not None}
+        for name in ("case_id", "actor"):
+            if name in equal:
+                return {name: equal.pop(name)}, equal
+        return {}, equal
+
+
+#: the first time window of a keyset read, widened fourfold until a page is full (store.keyset)
+CASES_FIRST_WINDOW = timedelta(days=30)
+AUDIT_FIRST_WINDOW = timedelta(hours=1)
+
+
+def _matches(doc: Mapping[str, Any], equal: Mapping[str, Any]) -> bool:
+    return all(doc.get(k) == v for k, v in equal.items())
+
 
 def scope_query(scope: ListScope) -> list[dict[str, Any]]:
     """One ``$or`` branch per criterion of the caller's need-to-know."""
@@ -91,6 +110,7 @@ class DuplicateRef(Exception):
 REF_KEY_FIELD = "prosecutor_ref_key"
 _STORE_ONLY = ("_id", "outbox", "pending_links", REF_KEY_FIELD)
 CASE_PROJECTION: dict[str, Any] = {"outbox": 0, "pending_links": 0}
+LIST_PROJECTION: dict[str, Any] = {**CASE_PROJECTION, "identity": 0}
 # A registration whose earlier cases are not yet back-linked carries ``pending_links``; the sparse
 # index on this field serves the repair query (SecantusDB serves ``$exists`` only from a sparse index).
 PENDING_LINKS_FIELD = "pending_links.case_id"
@@ -155,7 +175,21 @@ class CaseRepository:
                 {"case_id": case_id, "entries": outbox.entries(CASE_EVENTS, *facts)}
                 for case_id, facts in sorted(earlier.items())
             ]
-        self.coll.insert_one(doc)
+        try:
+            self.coll.insert_one(doc)
+        except DuplicateKeyError as exc:
+            if not self._own_retried_insert(exc, doc):
+                raise
+
+    def _own_retried_insert(self, exc: DuplicateKeyError, doc: dict[str, Any]) -> bool:
+        """pymongo re-sends an insert whose connection dropped; a server that does not recognise the retry
+        (SecantusDB, under load) refuses the second copy of an insert that took effect (a 500 on
+        registration). The id is 128 random bits made by this request, so a duplicate ``_id`` holding the
+        same registration is our own first copy."""
+        if (exc.details or {}).get("keyPattern") != {"_id": 1}:
+            return False
+        stored = self.coll.find_one({"_id": doc["_id"]}, {"registered_by": 1, "org_id": 1, "version": 1})
+        return stored is not None and all(stored.get(k) == doc.get(k) for k in ("registered_by", "org_id", "version"))
 
     def save(self, expected_version: int, case: Case, events: list[EventPayload]) -> bool:
         """Compare-and-set on ``version``; the change and its events in one update. False on a lost race."""
@@ -261,6 +295,40 @@ class CaseRepository:
         )
         return [from_mongo(d) for d in cursor], total
 
+    def page(
+        self, scope: ListScope, filters: CaseFilter, limit: int, after: Position | None = None
+    ) -> tuple[list[Case], bool]:
+        docs, more = self.page_docs(scope, filters, limit, after)
+        return [from_mongo(d) for d in docs], more
+
+    def page_docs(
+        self, scope: ListScope, filters: CaseFilter, limit: int, after: Position | None = None
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """Up to ``limit`` cases in ``scope`` matching ``filters``, newest first by (registered_at, id), after
+        ``after``; and whether more follow. One keyset read per need-to-know criterion (no ``$or``), the
+        filters applied on what the ``(criterion, registered_at)`` index returns (see ``store.keyset``)."""
+        need = limit + 1
+        extra = filters.query()
+        merged: dict[str, dict[str, Any]] = {}
+        for clause in scope_query(scope):
+            for doc in newest_first(
+                self.coll,
+                clause,
+                "registered_at",
+                need,
+                after,
+                keep=lambda d: _matches(d, extra),
+                projection=LIST_PROJECTION,
+                first_window=CASES_FIRST_WINDOW,
+            ):
+                merged[doc["_id"]] = doc
+        docs = sorted(merged.values(), key=lambda d: sort_key(d, "registered_at"), reverse=True)[:need]
+        return docs[:limit], len(docs) > limit
+
+    def count(self, scope: ListScope, filters: CaseFilter) -> int:
+        query = list_query(scope, filters)
+        return 0 if query is None else int(self.coll.count_documents(query))
+
     def counts_by_status(self, org_id: str | None) -> dict[str, int]:
         pipeline: list[dict[str, Any]] = []
         if org_id is not None:
@@ -270,6 +338,14 @@ class CaseRepository:
 
 
 class AuditLog:
+    def __init__(self, collection: Collection[Any] | None = None) -> None:
+        # the keyset read goes through pymongo; None: the collection of ``AuditRecord`` (read when used)
+        self._coll = collection
+
+    @property
+    def coll(self) -> Collection[Any]:
+        return self._coll if self._coll is not None else AuditRecord._get_collection()
+
     def record(
         self,
         *,
@@ -298,7 +374,28 @@ class AuditLog:
             details=details or {},
         ).save(force_insert=True)
 
+    def page(self, query: AuditQuery, limit: int, after: Position | None = None) -> tuple[list[AuditRecord], bool]:
+        """Up to ``limit`` records newest first by (at, id), after ``after``; and whether more follow. One
+        keyset read on ``(case_id, at)``, ``(actor, at)`` or ``(at)``, the other filters applied here."""
+        clause, rest = query.keyset()
+        docs = newest_first(
+            self.coll,
+            clause,
+            "at",
+            limit + 1,
+            after,
+            keep=lambda d: _matches(d, rest),
+            since=query.since,
+            until=query.until,
+            first_window=AUDIT_FIRST_WINDOW,
+        )
+        return [AuditRecord._from_son(d) for d in docs[:limit]], len(docs) > limit
+
+    def count(self, query: AuditQuery) -> int:
+        return int(AuditRecord.objects(**query.filters()).count())
+
     def search(self, query: AuditQuery, page: int, page_size: int) -> tuple[list[AuditRecord], int]:
+        """Deprecated page-number paging (``page`` > 1): repeats and skips records while the log grows."""
         qs = AuditRecord.objects(**query.filters()).order_by("-at")
         total = qs.count()
         return list(qs.skip((page - 1) * page_size).limit(page_size)), total

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,11 +16,13 @@ from pymongo import MongoClient
 
 from services.intake.domain.access import ListScope
 from services.intake.store import repository as r
-from services.intake.store.documents import CaseDocument
+from services.intake.store.documents import AuditRecord, CaseDocument
 from shared.explain import assert_indexed, explain_aggregate, explain_filter, explain_find_and_modify
+from shared.page_cursor import Position
 
 pytestmark = pytest.mark.integration
 N = 400
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
 SORT = [("registered_at", -1), ("_id", 1)]
 
 
@@ -39,6 +42,7 @@ def cases(stack_env: dict[str, str], db_name: Callable[[str], str]) -> Iterator[
                 "person_ref": f"pr_{i % 50}",
                 "region": f"r{i % 3}",
                 "services": [{"provider_org_id": f"prov-{i % 4}"}],
+                "registered_at": T0 + timedelta(hours=i),
                 **({"prosecutor_ref_key": f"FPETP-LIMA-01|{i}-2024-1-0"} if i % 2 else {}),
             }
             for i in range(N)
@@ -121,3 +125,89 @@ def test_compare_and_set_writes_use_an_index(cases: Any) -> None:
     plan = assert_indexed(explain_find_and_modify(cases, {"_id": "cs_1", "version": 3}, update), "case CAS write")
     assert plan.docs_examined is None or plan.docs_examined <= 1
     assert_indexed(explain_filter(cases, {"_id": "cs_1"}), "rotation re-read by id")
+
+
+class Recording:
+    """A collection that remembers every ``find`` filter and sort, to explain the shapes a read really sent."""
+
+    def __init__(self, coll: Any) -> None:
+        self.coll = coll
+        self.finds: list[dict[str, Any]] = []
+
+    def find(self, filter: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        self.finds.append(filter)
+        return self.coll.find(filter, *args, **kwargs)
+
+
+KEYSET_SORT = [("registered_at", -1), ("_id", -1)]
+
+
+@pytest.mark.parametrize(
+    "scope",
+    [
+        ListScope(org_id="org-1"),
+        ListScope(advocate_id="adv-1"),
+        ListScope(provider_org_id="prov-1"),
+        ListScope(org_id="org-1", advocate_id="adv-2", provider_org_id="prov-3"),
+    ],
+    ids=["officer", "advocate", "provider", "several roles"],
+)
+def test_keyset_listing_reads_are_indexed_and_bounded(cases: Any, scope: ListScope) -> None:
+    """Every read a cursor page sends is one equality + one time range (no ``$or``/``$and``: SecantusDB
+    scans for those), served by a ``(criterion, registered_at)`` index and bounded by its time window."""
+    recording = Recording(cases)
+    repo = r.CaseRepository(recording)  # type: ignore[arg-type]
+    after = Position(T0 + timedelta(hours=300), "cs_300")
+    for filters in (r.CaseFilter(), r.CaseFilter(status="Active", region="r1")):
+        recording.finds.clear()
+        page, _ = repo.page_docs(scope, filters, 5, after)
+        assert page and all(d["registered_at"].replace(tzinfo=UTC) < after.at for d in page)
+        keys = [(d["registered_at"], d["_id"]) for d in page]
+        assert keys == sorted(keys, reverse=True)
+        assert recording.finds
+        for shape in recording.finds:
+            assert not any(k.startswith("$") for k in shape), shape
+            assert set(shape["registered_at"]) <= {"$gte", "$lte", "$lt"} and "$gte" in shape["registered_at"]
+            plan = assert_indexed(explain_filter(cases, shape, sort=KEYSET_SORT, limit=20), f"keyset {shape}")
+            assert "registered_at" in ",".join(plan.indexes), plan.summary()
+
+
+def test_keyset_audit_reads_are_indexed(stack_env: dict[str, str], db_name: Callable[[str], str]) -> None:
+    client: MongoClient[Any] = MongoClient(stack_env["CENTINELA_MONGO_URI"])
+    coll = client[db_name("intake_plans")][f"audit_{uuid.uuid4().hex[:8]}"]
+    try:
+        for spec in AuditRecord._meta["index_specs"]:
+            coll.create_index(spec["fields"])
+        coll.insert_many(
+            [
+                {
+                    "at": T0 + timedelta(minutes=i),
+                    "actor": f"u{i % 9}",
+                    "role": "admin",
+                    "action": f"a{i % 4}",
+                    "case_id": f"cs_{i % 30}",
+                    "outcome": "ok",
+                    "org": f"org-{i % 3}",
+                }
+                for i in range(N)
+            ]
+        )
+        recording = Recording(coll)
+        log = r.AuditLog(recording)  # type: ignore[arg-type]
+        after = Position(T0 + timedelta(minutes=350), "f" * 24)
+        queries = [
+            r.AuditQuery(),
+            r.AuditQuery(case_id="cs_3", action="a3"),
+            r.AuditQuery(actor="u2", org="org-2"),
+            r.AuditQuery(action="a1", since=T0 + timedelta(minutes=10), until=T0 + timedelta(minutes=200)),
+        ]
+        for query in queries:
+            recording.finds.clear()
+            records, _ = log.page(query, 5, after)
+            assert records
+            for shape in recording.finds:
+                assert not any(k.startswith("$") for k in shape) and len(shape) <= 2, shape
+                assert_indexed(explain_filter(coll, shape, sort=[("at", -1), ("_id", -1)], limit=20), f"audit {shape}")
+    finally:
+        coll.drop()
+        client.close()
