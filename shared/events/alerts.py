@@ -1,4 +1,4 @@
-"""Alert lifecycle facts on ``alerts``: raised, escalated, acknowledged, resolved.
+"""Alert lifecycle facts on ``alerts``: raised, updated, escalated, acknowledged, resolved.
 
 ``alert_id`` is deterministic — derived from (case, rule, episode) — so a replay, a duplicate
 input event or a rebalance can never produce a second alert.
@@ -61,3 +61,23 @@ class AlertResolved(AlertFact):
     resolved_at: datetime
     # optional (same version): the severity of the alert resolved, for per-severity counts
     severity: Severity | None = None
+
+
+@event_type("centinela.alert.updated", 1, SOURCE)
+class AlertUpdated(AlertFact):
+    """An open alert's current summary, evidence, severity and advocate (issue 13 item 8, issue 18 item 2).
+
+    ``changed`` names what moved: ``evidence`` (summary and evidence recomputed while the condition
+    goes on), ``advocate`` (the case was reassigned: the alert follows the case's current advocate;
+    the previous one is kept in ``previous_advocate_id`` for the alert's history). The consumer keeps
+    the previous summary and evidence in the alert's history, so what the advocate reads stays true.
+    """
+
+    severity: Severity
+    org_id: str | None = None
+    advocate_id: str | None = None
+    previous_advocate_id: str | None = None
+    summary: str
+    evidence: dict[str, Any] = Field(default_factory=dict)
+    changed: list[str] = Field(default_factory=list)
+    updated_at: datetime

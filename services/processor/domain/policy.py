@@ -82,9 +82,9 @@ class _PolicyFile(BaseModel):
     version: int = 1
     escalation: dict[Severity, Duration] = Field(default_factory=dict)
     organisation: _Organisation = Field(default_factory=_Organisation)
-    # publish centinela.alert.updated (evidence recomputed, advocate changed); on once the alerts
-    # service consumes it
-    publish_alert_updates: bool = False
+    # publish centinela.alert.updated (evidence recomputed, advocate changed); the alerts service
+    # consumes it, off only for an older alerts service that would dead-letter it
+    publish_alert_updates: bool = True
     # a legal fact of a batch whose end has not arrived: evaluate the case at the latest this long after
     batch_grace: Duration = timedelta(minutes=5)
     rules: dict[str, RuleConfig]
@@ -108,7 +108,7 @@ class Policy:
     # what the operator's file changed: rule id -> the keys it set ("escalation" -> severities)
     overrides: dict[str, tuple[str, ...]] = field(default_factory=dict)
     timezone: str = "America/Lima"
-    publish_alert_updates: bool = False
+    publish_alert_updates: bool = True
     batch_grace: timedelta = timedelta(minutes=5)
 
     def rule(self, rule_id: str) -> RuleConfig:

@@ -252,8 +252,17 @@ def test_reassignment_updates_the_open_alert_to_the_new_advocate() -> None:
     assert p.advocate_id == "adv-2"
 
 
-def test_updates_are_not_published_unless_the_policy_says_so() -> None:
-    c = Case()
+def test_updates_are_on_in_the_shipped_policy() -> None:
+    # the alerts service consumes centinela.alert.updated (shared.events.alerts) since issue 18
+    assert Case().policy.publish_alert_updates is True
+
+
+def test_updates_are_not_published_when_the_policy_turns_them_off() -> None:
+    doc = policy_doc()
+    doc["publish_alert_updates"] = False
+    from services.processor.domain.policy import parse_policy
+
+    c = Case(parse_policy(doc))
     c.feed(c.registered(T0, advocate_id="adv-1"), T0)
     c.feed(c.service_planned("svc-1", T0 + DAY), T0)
     c.tick(T0 + 3 * DAY)
