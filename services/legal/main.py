@@ -16,7 +16,6 @@ from fastapi.responses import JSONResponse
 from starlette.routing import Route
 
 from services.legal.adapters.consumers import case_access_consumer, court_updates_consumer
-from services.legal.adapters.partitioned_consumer import PartitionedConsumer
 from services.legal.api import audit, calendar, court_updates, timelines
 from services.legal.domain.deadlines import load_policy
 from services.legal.metrics import StageGauges
@@ -26,6 +25,7 @@ from services.legal.store.audit import AuditLog
 from services.legal.store.feeds import FeedRepository
 from services.legal.store.timelines import TimelineRepository
 from shared.app import ServiceRuntime, create_app, service_lifespan
+from shared.consumer import PartitionedConsumer
 from shared.logging import setup_logging
 from shared.outbox import OutboxPublisher
 

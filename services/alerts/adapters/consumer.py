@@ -18,27 +18,21 @@ notified where they were made; they are skipped here instead of being applied a 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
-from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
 from services.alerts import metrics as m
 from services.alerts.service.ingest import AlertIngestor, made_here
 from services.alerts.settings import AlertsSettings
 
-# TODO(shared): the partition-aware consumer belongs in shared.kafka (one for every service);
-# until it moves there it lives with its first user, the legal service.
-from services.legal.adapters.partitioned_consumer import PartitionedConsumer
-
 # ``centinela.alert.updated``: defined by the processor until it moves to shared.events.alerts
 from services.processor.domain.updates import AlertUpdated
 from shared.bounds import check_datetime
+from shared.consumer import PartitionedConsumer
 from shared.events import DecodeError, Event, decode
 from shared.events.alerts import AlertAcknowledged, AlertEscalated, AlertRaised, AlertResolved
-from shared.kafka import InvalidMessage, kafka_python_security
+from shared.kafka import InvalidMessage
 from shared.topics import ALERTS
 
 #: the instant each fact carries; a processor clock this far ahead of ours is refused as broken
@@ -83,90 +77,23 @@ class AlertsTopicIngestor:
         self.ingestor.apply_many([e for e in events if not made_here(e)])
 
 
-class BatchingConsumer(PartitionedConsumer[Event]):
-    """Stores what one poll brought for a partition as a batch, falling back to record by record.
-
-    The batch is the fast path (a few database round trips for up to ``max_poll_records`` alerts,
-    one offset commit). When anything in it fails — a poison record, the database away — the same
-    records go through the per-record path, which tells poison from trouble, dead-letters or
-    retries each one; re-applying the part of the batch that was stored is harmless (idempotent).
-    A partition already failing stays on the per-record path until its record is through.
-    """
-
-    def __init__(
-        self,
-        *args: Any,
-        handle_many: Callable[[list[ConsumerRecord], list[Event]], None],
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(*args, **kwargs)
-        self.handle_many = handle_many
-        self.batches = 0
-
-    def _consume(self) -> None:
-        # the partitioned consumer's loop, with the batch tried first for each partition's records
-        self.consumer = KafkaConsumer(
-            self.settings.topic(self.topic),
-            bootstrap_servers=self.settings.kafka_bootstrap.split(","),
-            group_id=self.settings.topic(self.group_id),
-            enable_auto_commit=False,
-            auto_offset_reset=self.auto_offset_reset,
-            max_poll_records=500,
-            session_timeout_ms=10000,
-            heartbeat_interval_ms=3000,
-            # TLS / SASL as configured (CENTINELA_KAFKA_SECURITY_PROTOCOL ...): a secured broker refuses plaintext
-            **kafka_python_security(self.settings),
-        )
-        try:
-            while not self._stop.is_set():
-                self._resume_due()
-                batch = self.consumer.poll(timeout_ms=200 if self.health.failing else 500)
-                assignment = self.consumer.assignment()
-                if assignment:
-                    self.assigned.set()
-                for tp, records in batch.items():
-                    if self._stop.is_set():
-                        break
-                    if self._process_batch(tp, records):
-                        continue
-                    for record in records:
-                        if self._stop.is_set() or not self._process(tp, record):
-                            break  # paused (or stopping): the rest of this partition waits its turn
-                self._forget_revoked(assignment)
-                self._refresh_lag(assignment)
-                self.health.refresh_gauge()
-        finally:
-            self.consumer.close(autocommit=False)
-
-    def _process_batch(self, tp: TopicPartition, records: list[ConsumerRecord]) -> bool:
-        """True when every record was stored and the partition's offset committed past them."""
-        if len(records) < 2 or tp.partition in self.health.failing:
-            return False
-        try:
-            events = [self.decode(r) for r in records]
-            self.handle_many(records, events)
-        except Exception as exc:  # the per-record path finds which record, and whether it is poison
-            log.info("batch fell back to one record at a time", extra={"exc": type(exc).__name__, "topic": self.topic})
-            return False
-        self.processed += len(records)
-        self.batches += 1
-        self._commit(tp, records[-1])
-        return True
-
-
-def alerts_consumer(settings: AlertsSettings, ingestor: AlertIngestor) -> BatchingConsumer:
+def alerts_consumer(settings: AlertsSettings, ingestor: AlertIngestor) -> PartitionedConsumer[Event]:
+    """The ``alerts`` consumer: what one poll brought for a partition is stored as a batch (a few
+    database round trips for up to 500 alerts, one commit), falling back to record by record, which
+    tells poison from trouble, when anything in the batch fails."""
     topic = AlertsTopicIngestor(ingestor)
 
     def dead_lettered(record: ConsumerRecord, reason: str, code: str) -> None:
         m.dead_lettered.labels(code).inc()
 
-    return BatchingConsumer(
+    return PartitionedConsumer(
         settings,
         ALERTS,
         settings.alerts_consumer_group,
         topic.decode,
         topic.handle,
         handle_many=topic.handle_many,
+        max_poll_records=500,
         on_dead_letter=dead_lettered,
         max_attempts=settings.alerts_consumer_max_attempts,
         retry_window=settings.alerts_consumer_retry_window_seconds,

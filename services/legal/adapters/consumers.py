@@ -16,10 +16,12 @@ from typing import Any
 from kafka.consumer.fetcher import ConsumerRecord
 
 from services.legal import metrics as m
-from services.legal.adapters.partitioned_consumer import PartitionedConsumer
+from services.legal.domain.errors import Rejection
 from services.legal.domain.updates import CourtUpdate, InvalidUpdate, parse_update
 from services.legal.service import LegalService, Outcome
 from services.legal.settings import LegalSettings
+from shared.consumer import PartitionedConsumer
+from shared.consumer import poison_reason as shared_poison_reason
 from shared.events import DecodeError, decode
 from shared.events.case import AdvocateAssigned, CaseRegistered
 from shared.kafka import InvalidMessage
@@ -40,6 +42,14 @@ class RejectedUpdate(InvalidMessage):
     @classmethod
     def from_outcome(cls, outcome: Outcome) -> RejectedUpdate:
         return cls(outcome.reason or "rejected", outcome.code or "rejected")
+
+
+def poison_reason(exc: BaseException) -> tuple[str, str] | None:
+    """(reason, code) of a message that can never be processed: a legal :class:`Rejection` (it is
+    not a ``CentinelaError``), else what the shared consumer recognises."""
+    if isinstance(exc, Rejection):
+        return exc.reason, exc.code
+    return shared_poison_reason(exc)
 
 
 # Dead-letter codes of messages the service never counted as received (it never saw them whole).
@@ -82,6 +92,7 @@ def court_updates_consumer(settings: LegalSettings, service: LegalService) -> Pa
         decode_court_update,
         handle,
         on_dead_letter=dead_lettered,
+        poison=poison_reason,
         max_attempts=settings.legal_consumer_max_attempts,
         retry_window=settings.legal_consumer_retry_window_seconds,
         stuck_after=settings.legal_consumer_stuck_after_seconds,
@@ -116,6 +127,7 @@ def case_access_consumer(settings: LegalSettings, service: LegalService) -> Part
         settings.legal_case_events_group,
         decode_case_event,
         handle,
+        poison=poison_reason,
         max_attempts=settings.legal_consumer_max_attempts,
         retry_window=settings.legal_consumer_retry_window_seconds,
         stuck_after=settings.legal_consumer_stuck_after_seconds,

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from services.alerts.adapters import consumer as consumer_module
 from services.alerts.adapters.consumer import alerts_consumer
 from services.alerts.settings import AlertsSettings
+from shared import consumer as consumer_module
 
 
 class FakeKafkaConsumer:

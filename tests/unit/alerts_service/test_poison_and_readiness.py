@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from services.alerts.adapters.consumer import AlertsTopicIngestor
 from services.alerts.main import build_app
 from services.alerts.settings import AlertsSettings
-from services.legal.adapters.partitioned_consumer import poison_reason
+from shared.consumer import poison_reason
 from shared.events import encode, new_event
 from shared.kafka import InvalidMessage
 from tests.support import alert_raised

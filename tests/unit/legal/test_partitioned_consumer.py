@@ -8,9 +8,10 @@ from typing import Any
 from kafka import TopicPartition
 from pymongo.errors import ServerSelectionTimeoutError
 
-from services.legal.adapters.partitioned_consumer import PartitionedConsumer, is_transient, poison_reason
+from services.legal.adapters.consumers import poison_reason
 from services.legal.domain.errors import IllegalUpdate
 from services.legal.settings import LegalSettings
+from shared.consumer import PartitionedConsumer, is_transient
 from shared.kafka import InvalidMessage, dlq_headers
 
 TOPIC = "court-updates"
@@ -82,6 +83,7 @@ def make(handler: Any, max_attempts: int = 3) -> tuple[PartitionedConsumer[bytes
         "legal-court-updates",
         lambda record: record.value,
         handler,
+        poison=poison_reason,
         max_attempts=max_attempts,
         retry_window=4.0,
         stuck_after=30.0,

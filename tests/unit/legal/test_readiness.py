@@ -6,9 +6,9 @@ from types import SimpleNamespace
 
 from fastapi.testclient import TestClient
 
-from services.legal.adapters.partitioned_consumer import ConsumerHealth, _Failing
 from services.legal.main import build_app
 from services.legal.settings import LegalSettings
+from shared.consumer import ConsumerHealth, _Failing
 
 
 def test_readyz_is_503_with_the_reason_while_stuck_and_200_after():

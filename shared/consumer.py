@@ -1,4 +1,6 @@
-"""A Kafka consumer that tells poison from trouble, partition by partition, and says when it is stuck.
+"""The kafka-python consumer of every service: poison told from trouble, partition by partition,
+and a consumer that says when it is stuck (legal's court updates and case access, the alerts
+service's ``alerts`` topic).
 
 Why not :class:`shared.kafka.ConsumerLoop`: it retries any unexpected exception forever on the
 record that raised it, so one message that can never be processed (``occurred_at`` =
@@ -7,8 +9,10 @@ with ``/readyz`` still 200 and nothing in the DLQ.
 
 Here each failure is classified:
 
-* **poison** (:class:`shared.kafka.InvalidMessage` / a legal :class:`Rejection`: decode,
-  validation, out-of-range, domain rejection) goes to ``<topic>.dlq`` at once, with the reason;
+* **poison** (:class:`shared.kafka.InvalidMessage`, any non-transient
+  :class:`shared.errors.CentinelaError`, or what the service's own ``poison`` classifier
+  recognises: decode, validation, out-of-range, domain rejection) goes to ``<topic>.dlq`` at once,
+  with the reason;
 * **transient** (database or broker unreachable, write contention): retried with backoff, never
   dead-lettered, however long it lasts;
 * **unexpected** (anything else): retried; after ``max_attempts`` failures of the same record it
@@ -18,6 +22,16 @@ While a record waits for its next attempt its partition is *paused* and sought b
 the other partitions keep being polled, so one partition's trouble holds back only that
 partition (the backoff never exceeds ``retry_window``). Offsets are committed per record after
 it was stored or dead-lettered: at-least-once, never skipping a record.
+
+With ``handle_many`` the records one poll brought for a partition are first tried as one batch
+(a few database round trips, one commit); when anything in the batch fails the same records go
+through the per-record path above, which finds which record failed and whether it is poison.
+Re-applying the part of the batch that was stored is harmless (handlers are idempotent).
+
+Metrics are named after the service (``CommonSettings.service_name``):
+``centinela_<service>_consumer_lag_messages{topic,partition}``,
+``centinela_<service>_consumer_stuck{topic}`` and
+``centinela_<service>_consumer_failures_total{topic,kind}``.
 
 :class:`ConsumerHealth` carries what the consumer knows about itself: per-partition lag (a
 gauge, refreshed every ``lag_interval``), and ``problem()``: why it cannot progress, once a
@@ -37,11 +51,12 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
+from prometheus_client import Counter, Gauge
 from pymongo.errors import ConnectionFailure, PyMongoError
 
-from services.legal.domain.errors import Rejection
 from shared import metrics
-from shared.kafka import InvalidMessage, Producer, dlq_record_headers, logical_topic
+from shared.errors import CentinelaError
+from shared.kafka import InvalidMessage, Producer, dlq_record_headers, kafka_python_security, logical_topic
 from shared.settings import CommonSettings
 from shared.topics import dlq
 
@@ -49,21 +64,37 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-LAG = metrics.gauge(
-    "centinela_legal_consumer_lag_messages",
-    "records not yet processed per partition (log end offset - position)",
-    ("topic", "partition"),
-)
-STUCK = metrics.gauge(
-    "centinela_legal_consumer_stuck",
-    "1 while the consumer cannot progress on some partition for longer than the stuck threshold",
-    ("topic",),
-)
-FAILURES = metrics.counter(
-    "centinela_legal_consumer_failures_total",
-    "failed attempts to process a record, by kind (transient|unexpected|poison)",
-    ("topic", "kind"),
-)
+PoisonClassifier = Callable[[BaseException], "tuple[str, str] | None"]
+
+
+@dataclass(frozen=True)
+class ConsumerMetrics:
+    """The consumer's gauges and counter, named after the service that runs it."""
+
+    lag: Gauge
+    stuck: Gauge
+    failures: Counter
+
+
+def consumer_metrics(service: str) -> ConsumerMetrics:
+    """``centinela_<service>_consumer_*``: created once per process, shared by the service's consumers."""
+    return ConsumerMetrics(
+        lag=metrics.gauge(
+            f"centinela_{service}_consumer_lag_messages",
+            "records not yet processed per partition (log end offset - position)",
+            ("topic", "partition"),
+        ),
+        stuck=metrics.gauge(
+            f"centinela_{service}_consumer_stuck",
+            "1 while the consumer cannot progress on some partition for longer than the stuck threshold",
+            ("topic",),
+        ),
+        failures=metrics.counter(
+            f"centinela_{service}_consumer_failures_total",
+            "failed attempts to process a record, by kind (transient|unexpected|poison)",
+            ("topic", "kind"),
+        ),
+    )
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -76,11 +107,16 @@ def is_transient(exc: BaseException) -> bool:
 
 
 def poison_reason(exc: BaseException) -> tuple[str, str] | None:
-    """(reason, code) when ``exc`` says the message itself can never be processed."""
-    if isinstance(exc, Rejection):
-        return exc.reason, exc.code
+    """(reason, code) when ``exc`` says the message itself can never be processed.
+
+    :class:`InvalidMessage` gives its reason (code ``invalid`` unless it carries one); any
+    :class:`CentinelaError` that is not transient gives its message (it names the field, never a
+    value) and its machine ``reason`` as the code.
+    """
     if isinstance(exc, InvalidMessage):
         return exc.reason, str(getattr(exc, "code", "invalid"))
+    if isinstance(exc, CentinelaError) and not exc.transient:
+        return exc.message, exc.reason
     return None
 
 
@@ -105,6 +141,7 @@ class ConsumerHealth:
     lag: dict[int, int] = field(default_factory=dict)
     broker_down_since: float | None = None
     broker_error: str = ""
+    stuck_gauge: Gauge | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def problem(self) -> str | None:
@@ -121,7 +158,8 @@ class ConsumerHealth:
         return f"{self.topic}: " + "; ".join(stuck) if stuck else None
 
     def refresh_gauge(self) -> None:
-        STUCK.labels(self.topic).set(1 if self.problem() else 0)
+        if self.stuck_gauge is not None:
+            self.stuck_gauge.labels(self.topic).set(1 if self.problem() else 0)
 
 
 class PartitionedConsumer(Generic[T]):
@@ -134,6 +172,9 @@ class PartitionedConsumer(Generic[T]):
         handler: Callable[[ConsumerRecord, T], None],
         *,
         on_dead_letter: Callable[[ConsumerRecord, str, str], None] | None = None,
+        handle_many: Callable[[list[ConsumerRecord], list[T]], None] | None = None,
+        poison: PoisonClassifier | None = None,
+        max_poll_records: int = 200,
         max_attempts: int = 3,
         retry_window: float = 10.0,
         stuck_after: float = 30.0,
@@ -147,13 +188,18 @@ class PartitionedConsumer(Generic[T]):
         self.decode = decode
         self.handler = handler
         self.on_dead_letter = on_dead_letter
+        self.handle_many = handle_many
+        self.poison = poison
+        self.max_poll_records = max_poll_records
         self.max_attempts = max_attempts
         self.retry_window = retry_window
         self.lag_interval = lag_interval
         self.first_backoff = first_backoff
         self.auto_offset_reset = auto_offset_reset
-        self.health = ConsumerHealth(topic, stuck_after)
+        self.metrics = consumer_metrics(settings.service_name)
+        self.health = ConsumerHealth(topic, stuck_after, stuck_gauge=self.metrics.stuck)
         self.processed = 0
+        self.batches = 0
         self.dead_lettered = 0
         self.producer: Producer | None = None
         self.consumer: KafkaConsumer | None = None
@@ -212,11 +258,13 @@ class PartitionedConsumer(Generic[T]):
     def _consume(self) -> None:
         self.consumer = KafkaConsumer(
             self.settings.topic(self.topic),
+            # TLS / SASL as configured (CENTINELA_KAFKA_SECURITY_PROTOCOL ...): a secured broker refuses plaintext
+            **kafka_python_security(self.settings),
             bootstrap_servers=self.settings.kafka_bootstrap.split(","),
             group_id=self.settings.topic(self.group_id),
             enable_auto_commit=False,
             auto_offset_reset=self.auto_offset_reset,
-            max_poll_records=200,
+            max_poll_records=self.max_poll_records,
             session_timeout_ms=10000,
             heartbeat_interval_ms=3000,
         )
@@ -228,6 +276,10 @@ class PartitionedConsumer(Generic[T]):
                 if assignment:
                     self.assigned.set()
                 for tp, records in batch.items():
+                    if self._stop.is_set():
+                        break
+                    if self._process_batch(tp, records):
+                        continue
                     for record in records:
                         if self._stop.is_set() or not self._process(tp, record):
                             break  # paused (or stopping): the rest of this partition waits its turn
@@ -237,6 +289,32 @@ class PartitionedConsumer(Generic[T]):
         finally:
             self.consumer.close(autocommit=False)
 
+    # -- a partition's records at once (the fast path, when the service gave ``handle_many``)
+    def _process_batch(self, tp: TopicPartition, records: list[ConsumerRecord]) -> bool:
+        """True when every record was handled and the partition's offset committed past them.
+
+        A partition already failing stays on the per-record path until its record is through.
+        """
+        if self.handle_many is None or len(records) < 2 or tp.partition in self.health.failing:
+            return False
+        try:
+            items = [self.decode(r) for r in records]
+            self.handle_many(records, items)
+        except Exception as exc:  # the per-record path finds which record, and whether it is poison
+            log.info("batch fell back to one record at a time", extra={"exc": type(exc).__name__, "topic": self.topic})
+            return False
+        self.processed += len(records)
+        self.batches += 1
+        self._commit(tp, records[-1])
+        return True
+
+    def _poison(self, exc: BaseException) -> tuple[str, str] | None:
+        if self.poison is not None:
+            found = self.poison(exc)
+            if found is not None:
+                return found
+        return poison_reason(exc)
+
     # -- one record
     def _process(self, tp: TopicPartition, record: ConsumerRecord) -> bool:
         """True when the record is done with (stored or dead-lettered, offset committed)."""
@@ -244,7 +322,7 @@ class PartitionedConsumer(Generic[T]):
             item = self.decode(record)
             self.handler(record, item)
         except Exception as exc:
-            poison = poison_reason(exc)
+            poison = self._poison(exc)
             if poison is None and not is_transient(exc):
                 attempts = self._attempts(tp, record) + 1
                 if attempts >= self.max_attempts:
@@ -252,7 +330,7 @@ class PartitionedConsumer(Generic[T]):
             if poison is None:
                 self._retry_later(tp, record, exc)
                 return False
-            FAILURES.labels(self.topic, "poison").inc()
+            self.metrics.failures.labels(self.topic, "poison").inc()
             try:
                 self._dead_letter(record, *poison)
             except Exception as dlq_exc:  # the DLQ is unreachable: keep the record, try again later
@@ -272,7 +350,7 @@ class PartitionedConsumer(Generic[T]):
         assert self.consumer is not None
         now = self.health.clock()
         transient = is_transient(exc)
-        FAILURES.labels(self.topic, "transient" if transient else "unexpected").inc()
+        self.metrics.failures.labels(self.topic, "transient" if transient else "unexpected").inc()
         with self.health._lock:
             failing = self.health.failing.get(tp.partition)
             if failing is None or failing.offset != record.offset:
@@ -332,9 +410,9 @@ class PartitionedConsumer(Generic[T]):
             return
         self._broker_ok()
         for partition in set(self.health.lag) - set(lag):
-            LAG.remove(self.topic, str(partition))
+            self.metrics.lag.remove(self.topic, str(partition))
         for partition, value in lag.items():
-            LAG.labels(self.topic, str(partition)).set(value)
+            self.metrics.lag.labels(self.topic, str(partition)).set(value)
         self.health.lag = lag
 
     def _dead_letter(self, record: ConsumerRecord, reason: str, code: str) -> None:
