@@ -1,6 +1,7 @@
 """FastAPI application scaffolding shared by the three HTTP services.
 
-Every app gets ``/healthz`` (process alive), ``/readyz`` (Kafka and MongoDB reachable),
+Every app gets ``/healthz`` (process alive), ``/readyz`` (Kafka and MongoDB reachable, no consumer
+in ``app.state.consumers`` stuck; 503 with each check's reason otherwise),
 ``/metrics``, request ids, a body size limit (413), a per-caller rate limit on the write routes of
 ``CENTINELA_RATE_LIMIT_ROUTES`` (429 with ``Retry-After``, :mod:`shared.ratelimit`) and error handlers
 that name the offending field but never echo its value (request bodies carry personal data).
@@ -41,7 +42,44 @@ from shared.settings import CommonSettings
 
 log = logging.getLogger(__name__)
 
-ReadyCheck = Callable[[], bool]
+# What a /readyz check returns: True/None (ready); False (unreachable); a string (not ready, this
+# reason); or (ok, reason). Reasons name the dependency, partition and exception type, never a value.
+ReadyResult = bool | str | tuple[bool, str] | None
+ReadyCheck = Callable[[], ReadyResult]
+
+
+class Stuckable(Protocol):
+    """What /readyz reads of a consumer in ``app.state.consumers`` (``shared.consumer.ConsumerHealth``)."""
+
+    def problem(self) -> str | None: ...
+
+
+def ready_status(result: ReadyResult) -> str:
+    """``"ok"`` or why not, from what a ready check returned."""
+    if result is None or result is True:
+        return "ok"
+    if result is False:
+        return "unreachable"
+    if isinstance(result, tuple):
+        ok, reason = result
+        return "ok" if ok else (reason or "unreachable")
+    return result or "ok"
+
+
+def readiness(app: FastAPI) -> dict[str, str]:
+    """Each ready check's status, plus ``consumer:<topic>`` for each consumer the service started."""
+    results: dict[str, str] = {}
+    for name, check in app.state.ready_checks.items():
+        try:
+            results[name] = ready_status(check())
+        except Exception:
+            results[name] = "error"
+    for consumer in getattr(app.state, "consumers", None) or []:
+        health: Stuckable = consumer.health
+        problem = health.problem()
+        results[f"consumer:{consumer.topic}"] = f"stuck: {problem}" if problem else "ok"
+    return results
+
 
 # pymongo's "the server is not there / did not answer": ConnectionFailure covers AutoReconnect,
 # NetworkTimeout, ServerSelectionTimeoutError and WaitQueueTimeoutError; ExecutionTimeout and
@@ -167,16 +205,16 @@ def create_app(
     @app.get(
         "/readyz",
         tags=["ops"],
-        summary="Kafka and MongoDB are reachable",
-        responses={503: {"description": "a dependency is unreachable (body: status and each check)"}},
+        summary="Kafka and MongoDB are reachable, and no consumer is stuck",
+        responses={
+            503: {
+                "description": "a dependency is unreachable or a consumer cannot progress "
+                "(body: status and each check, with the reason)"
+            }
+        },
     )
     def readyz() -> JSONResponse:
-        results = {}
-        for name, check in app.state.ready_checks.items():
-            try:
-                results[name] = "ok" if check() else "unreachable"
-            except Exception:
-                results[name] = "error"
+        results = readiness(app)
         ok = all(v == "ok" for v in results.values())
         return JSONResponse({"status": "ready" if ok else "not ready", "checks": results}, 200 if ok else 503)
 

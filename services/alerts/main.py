@@ -17,7 +17,6 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from starlette.routing import Route
 
 from services.alerts import i18n
 from services.alerts.adapters import webhooks
@@ -123,7 +122,6 @@ def build_app(settings: AlertsSettings | None = None) -> FastAPI:
         description="Alert inbox, acknowledgement, escalation, webhooks, e-mail and a live stream.",
         lifespan=lifespan,
     )
-    _readiness_with_consumers(app)
 
     @app.exception_handler(ServiceError)
     async def on_refused(request: Request, exc: ServiceError) -> JSONResponse:
@@ -135,30 +133,6 @@ def build_app(settings: AlertsSettings | None = None) -> FastAPI:
     app.include_router(inbox_routes.router)
     app.include_router(admin_routes.router)
     return app
-
-
-def _readiness_with_consumers(app: FastAPI) -> None:
-    """``/readyz`` as the shared app answers it, plus the ``alerts`` consumer and why it is stuck.
-
-    A consumer that cannot progress makes the service not ready (503) with a reason naming the
-    partition and the exception type, so an operator sees *why* without reading logs.
-    """
-    shared_route = next(r for r in app.router.routes if isinstance(r, Route) and r.path == "/readyz")
-    app.router.routes.remove(shared_route)
-
-    @app.get("/readyz", tags=["ops"], summary="Kafka and MongoDB reachable, and the alerts consumer not stuck")
-    def readyz() -> JSONResponse:
-        results: dict[str, str] = {}
-        for name, check in app.state.ready_checks.items():
-            try:
-                results[name] = "ok" if check() else "unreachable"
-            except Exception:
-                results[name] = "error"
-        for consumer in getattr(app.state, "consumers", []):
-            problem = consumer.health.problem()
-            results[f"consumer:{consumer.topic}"] = f"stuck: {problem}" if problem else "ok"
-        ok = all(v == "ok" for v in results.values())
-        return JSONResponse({"status": "ready" if ok else "not ready", "checks": results}, 200 if ok else 503)
 
 
 app = build_app()

@@ -12,8 +12,6 @@ import logging
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
-from starlette.routing import Route
 
 from services.legal.adapters.consumers import case_access_consumer, court_updates_consumer
 from services.legal.api import audit, calendar, court_updates, timelines
@@ -65,37 +63,12 @@ def build_app(settings: LegalSettings | None = None) -> FastAPI:
         description="Court and prosecutor updates from integrators and advocates; each prosecution's timeline.",
         lifespan=service_lifespan(settings, setup),
     )
-    _readiness_with_reasons(app)
     app.include_router(court_updates.router)
     court_updates.document_body(app, settings.legal_max_batch)
     app.include_router(timelines.router)
     app.include_router(calendar.router)
     app.include_router(audit.router)
     return app
-
-
-def _readiness_with_reasons(app: FastAPI) -> None:
-    """``/readyz`` as the shared app answers it, plus each consumer that cannot progress and why.
-
-    A stuck consumer makes the service not ready (503) with a reason naming the topic, the
-    partitions and the exception type, so an operator sees *why* without reading logs.
-    """
-    shared_route = next(r for r in app.router.routes if isinstance(r, Route) and r.path == "/readyz")
-    app.router.routes.remove(shared_route)
-
-    @app.get("/readyz", tags=["ops"], summary="Kafka and MongoDB reachable, and no consumer stuck")
-    def readyz() -> JSONResponse:
-        results: dict[str, str] = {}
-        for name, check in app.state.ready_checks.items():
-            try:
-                results[name] = "ok" if check() else "unreachable"
-            except Exception:
-                results[name] = "error"
-        for consumer in getattr(app.state, "consumers", []):
-            problem = consumer.health.problem()
-            results[f"consumer:{consumer.topic}"] = f"stuck: {problem}" if problem else "ok"
-        ok = all(v == "ok" for v in results.values())
-        return JSONResponse({"status": "ready" if ok else "not ready", "checks": results}, 200 if ok else 503)
 
 
 app = build_app()
