@@ -84,6 +84,10 @@ def _policy(tmp: Path) -> Path:
             cfg["after"] = "1h"
     doc["rules"]["followup.overdue"]["schedule_after_closure"] = ["1h"]
     doc["rules"]["service.overdue"]["after"] = "2s"
+    # reminders measured in days before a deadline: against a 3-second stage term they would fire at
+    # once and fill the inbox and mailbox with alerts no test here is about
+    doc["rules"]["legal.deadline_approaching"]["enabled"] = False
+    doc["rules"]["legal.hearing_upcoming"]["enabled"] = False
     doc["escalation"] = {sev: f"{ESCALATE_AFTER}s" for sev in ("critical", "high", "medium", "low")}
     path = tmp / "policy.yaml"
     path.write_text(yaml.safe_dump(doc))
