@@ -357,4 +357,13 @@ def test_the_same_child_in_a_new_case_is_a_revictimisation_signal(stack: Stack) 
         f"{s.alerts.url}/v1/alerts/{alert['id']}", headers=s.headers("legal_advocate", ADVOCATE), timeout=10
     ).json()["evidence"]
     assert evidence["signal"] == "reregistered"
-    assert s.alerts_of(first) == []
+    # the earlier case's advocate is told too (issue 13 item 9): one alert on the earlier case,
+    # whose text names no other case (same organisation here, but the rule never lists ids)
+    earlier = s.wait_alert(first, "risk.revictimisation", timeout=30)
+    assert earlier["id"] != alert["id"]
+    detail = httpx.get(
+        f"{s.alerts.url}/v1/alerts/{earlier['id']}", headers=s.headers("legal_advocate", ADVOCATE), timeout=10
+    ).json()
+    assert detail["evidence"]["signal"] == "registered_again"
+    assert second not in detail["summary"]
+    assert [a["rule"] for a in s.alerts_of(first)] == ["risk.revictimisation"]
