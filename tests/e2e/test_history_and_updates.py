@@ -319,6 +319,8 @@ def test_an_open_alerts_summary_follows_its_evidence_and_keeps_the_old_one_in_hi
     assert [a["rule"] for a in s.alerts_of(case_id)].count("service.missed_consecutive") == 1
     detail = now_alert
     assert any(h.get("action") == "updated" and "evidence" in h.get("changed", []) for h in detail["history"]), detail
+    # what it said before is kept in the history
+    assert any(h.get("previous_summary") == first_summary for h in detail["history"]), detail["history"]
 
 
 # -- 3. a policy file naming two rules ------------------------------------------------------------------

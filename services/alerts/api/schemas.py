@@ -56,6 +56,9 @@ class HistoryEntry(BaseModel):
     advocate_id: str | None = None
     #: ``updated`` / ``reassigned``: what the processor said changed (evidence, advocate)
     changed: list[str] | None = None
+    #: ``updated``: the summary and evidence the alert showed before this update
+    previous_summary: str | None = None
+    previous_evidence: dict[str, Any] | None = None
 
 
 class AlertDetail(AlertOut):

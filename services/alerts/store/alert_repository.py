@@ -256,7 +256,8 @@ class AlertRepository:
         Returns the alert after the change and the advocate it had before, or None when nothing changed.
         """
         before = self.coll.find_one(
-            {"_id": p.alert_id, "status": {"$ne": "resolved"}}, {"advocate_id": 1, "last_update_at": 1}
+            {"_id": p.alert_id, "status": {"$ne": "resolved"}},
+            {"advocate_id": 1, "last_update_at": 1, "summary": 1, "evidence": 1},
         )
         if before is None:
             return None
@@ -272,6 +273,10 @@ class AlertRepository:
             "updated_at": now,
         }
         history: dict[str, Any] = {"at": now, "action": "updated", "changed": list(p.changed)}
+        if before.get("summary") != p.summary or before.get("evidence") != p.evidence:
+            # the inbox shows the current text; what it said before stays in the history
+            history["previous_summary"] = before.get("summary")
+            history["previous_evidence"] = before.get("evidence")
         if p.advocate_id is not None and p.advocate_id != previous:
             set_fields["advocate_id"] = p.advocate_id
             if p.org_id is not None:
