@@ -219,6 +219,10 @@ class ConsumerStats:
 class ConsumerLoop(Generic[T]):
     """Poll ``topics``, decode each record, call ``handler``; poison goes to ``<topic>.dlq``.
 
+    Still used by the reports projector. New consumers use :class:`shared.consumer.PartitionedConsumer`:
+    it tells poison from trouble per partition (this loop retries an unexpected exception forever
+    on one record, holding back every partition) and reports lag and stuck state.
+
     * ``decode(record) -> T`` raises :class:`InvalidMessage` (or ``ValueError``) for bad input.
     * ``handler(record, item)`` may raise :class:`InvalidMessage` for bad input too; any other
       exception is treated as transient (database down): the record is retried with backoff and
