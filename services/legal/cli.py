@@ -123,7 +123,7 @@ def post_batch(
                 raise ClientError(f"cannot reach {url}: {type(exc).__name__}") from None
         else:
             if response.status_code == 200:
-                return response.json()  # type: ignore[no-any-return]
+                return response.json()
             if response.status_code < 500 or attempt == retries:
                 raise ClientError(f"server answered {response.status_code}: {_detail(response)}")
         time.sleep(delay)  # retry pacing for a remote server, not test synchronisation

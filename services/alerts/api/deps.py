@@ -17,7 +17,7 @@ from shared.auth import Principal, require
 
 
 def _service(request: Request) -> AlertsService:
-    return request.app.state.alerts  # type: ignore[no-any-return]
+    return request.app.state.alerts
 
 
 def _inbox(request: Request) -> Inbox:

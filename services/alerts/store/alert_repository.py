@@ -39,8 +39,8 @@ _LIST_PROJECTION = {"outbox": 0, "evidence": 0, "history": 0, "notify": 0}
 
 
 class AlertRepository:
-    def __init__(self, collection: Collection | None = None) -> None:  # type: ignore[type-arg]
-        self.coll: Collection = collection if collection is not None else AlertDoc._get_collection()  # type: ignore[type-arg]
+    def __init__(self, collection: Collection | None = None) -> None:
+        self.coll: Collection = collection if collection is not None else AlertDoc._get_collection()
         #: per scope (an advocate, an organisation), the time window that last filled a page
         self._window_hints: dict[str, timedelta] = {}
 

@@ -20,12 +20,12 @@ from services.alerts.store.documents import (
 )
 
 
-def _coll(doc: Any) -> Collection:  # type: ignore[type-arg]
-    return doc._get_collection()  # type: ignore[no-any-return]
+def _coll(doc: Any) -> Collection:
+    return doc._get_collection()
 
 
 class DirectoryRepository:
-    def __init__(self, collection: Collection | None = None) -> None:  # type: ignore[type-arg]
+    def __init__(self, collection: Collection | None = None) -> None:
         self.coll = collection if collection is not None else _coll(DirectoryEntryDoc)
 
     def put(
@@ -67,7 +67,7 @@ class DirectoryRepository:
 
 
 class SubscriptionRepository:
-    def __init__(self, collection: Collection | None = None) -> None:  # type: ignore[type-arg]
+    def __init__(self, collection: Collection | None = None) -> None:
         self.coll = collection if collection is not None else _coll(SubscriptionDoc)
 
     def create(self, fields: dict[str, Any]) -> dict[str, Any]:
@@ -86,7 +86,7 @@ class SubscriptionRepository:
 
 
 class JobRepository:
-    def __init__(self, collection: Collection | None = None) -> None:  # type: ignore[type-arg]
+    def __init__(self, collection: Collection | None = None) -> None:
         self.coll = collection if collection is not None else _coll(NotifyJobDoc)
 
     def enqueue(self, job_id: str, channel: str, payload: dict[str, Any], now: datetime) -> bool:
@@ -174,7 +174,7 @@ class JobRepository:
 
 
 class DeliveryRepository:
-    def __init__(self, collection: Collection | None = None) -> None:  # type: ignore[type-arg]
+    def __init__(self, collection: Collection | None = None) -> None:
         self.coll = collection if collection is not None else _coll(DeliveryDoc)
 
     def record(self, **fields: Any) -> None:

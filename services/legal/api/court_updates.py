@@ -157,7 +157,7 @@ def _result(index: int, item: Any, outcome: Outcome) -> ItemResult:
         status=outcome.status,
         reason=outcome.reason,
         reconciled_with=outcome.reconciled_with,
-        **ids,  # type: ignore[arg-type]
+        **ids,
     )
 
 

@@ -255,12 +255,12 @@ class Timeline(BaseModel):
             hearings=[
                 HearingView(
                     hearing_id=h.hearing_id,
-                    status=h.status,  # type: ignore[arg-type]
+                    status=h.status,
                     scheduled_for=h.scheduled_for,
                     held_at=h.held_at,
                     stage=h.stage,
                     postponements=[Postponement(**p) for p in h.postponements],
-                    victim=h.victim,  # type: ignore[arg-type]
+                    victim=h.victim,
                 )
                 for h in state.hearings.values()
             ],

@@ -107,12 +107,12 @@ def deadline_facts(common: dict[str, Any], result: Integration) -> list[ev.Legal
                 **common,
                 deadline_id=deadline_id,
                 deadline_kind=d.kind,
-                status=d.status,  # type: ignore[arg-type]
+                status=d.status,
                 due_at=d.due_at,
                 opened_at=d.opened_at,
                 article=d.article,
-                counting=d.counting,  # type: ignore[arg-type]
-                nature=d.nature,  # type: ignore[arg-type]
+                counting=d.counting,
+                nature=d.nature,
                 late=d.late,
             )
         )

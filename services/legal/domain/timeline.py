@@ -605,4 +605,4 @@ def _moves_back(before: Stage | None, after: Stage | None) -> bool:
         return after != "archived"
     if after == "archived":
         return False
-    return PROCESS_STAGES.index(after) < PROCESS_STAGES.index(before)  # type: ignore[arg-type]
+    return PROCESS_STAGES.index(after) < PROCESS_STAGES.index(before)

@@ -134,9 +134,9 @@ class Loaded:
 
 class TimelineRepository:
     def __init__(self) -> None:
-        self.updates: Collection = LegalUpdate._get_collection()  # type: ignore[type-arg]
-        self.timelines: Collection = CaseTimeline._get_collection()  # type: ignore[type-arg]
-        self.access: Collection = CaseAccess._get_collection()  # type: ignore[type-arg]
+        self.updates: Collection = LegalUpdate._get_collection()
+        self.timelines: Collection = CaseTimeline._get_collection()
+        self.access: Collection = CaseAccess._get_collection()
 
     def ensure_indexes(self) -> None:
         for doc in (LegalUpdate, CaseTimeline, CaseAccess):

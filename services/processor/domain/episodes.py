@@ -165,7 +165,7 @@ def _raise(
         alert_id=aid,
         rule=rule,
         episode=track.episode,
-        severity=finding.severity,  # type: ignore[arg-type]
+        severity=finding.severity,
         org_id=st.org_id,
         advocate_id=st.advocate_id,
         summary=finding.summary,
@@ -240,6 +240,6 @@ def _resolve(
         auto=True,
         reason=reason or result.clear_reason,
         resolved_at=now,
-        severity=track.severity,  # type: ignore[arg-type]
+        severity=track.severity,
     )
     return new_event(payload, event_id=lifecycle_event_id(aid, "resolved"), time=now)
