@@ -20,14 +20,21 @@ from tests.support import Proc, free_port
 # everything not under test is pushed out of the way, so only the rules a test drives can fire
 QUIET = "1h"
 
+# Reminders fire days before a deadline: against a test's seconds-scale deadlines they fire at once,
+# so they are off unless the test is about them.
+REMINDER_RULES = ("legal.deadline_approaching", "legal.hearing_upcoming")
 
-def seconds_policy(tmp: Path, **after: str) -> Path:
+
+def seconds_policy(tmp: Path, *, reminders: bool = False, **after: str) -> Path:
+    """The shipped policy with every threshold at ``QUIET`` except the ``after`` given (``service__overdue="2s"``)."""
     doc = yaml.safe_load(DEFAULT_POLICY_FILE.read_text())
     for rule_id, cfg in doc["rules"].items():
         if "after" in cfg:
             cfg["after"] = QUIET
         if rule_id == "followup.overdue":
             cfg["schedule_after_closure"] = [QUIET]
+        if rule_id in REMINDER_RULES and not reminders:
+            cfg["enabled"] = False
     for key, value in after.items():
         doc["rules"][key.replace("__", ".")]["after"] = value
     path = tmp / f"policy-{uuid.uuid4().hex[:6]}.yaml"

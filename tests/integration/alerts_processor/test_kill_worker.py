@@ -8,9 +8,10 @@ policy file), plus a risk flag. Halfway through, a worker is SIGKILLed.
 
 What is required, on the prefixed ``alerts`` topic, for this test's cases only:
 
-* exactly one alert per (case, rule, episode): the distinct ``alert_id``s of ``alert.raised`` records
-  equal the expected set — ``risk.revictimisation`` (event-driven) and ``service.overdue``
-  (wall-clock, from the deadline heap) episode 1 for every case — nothing missing, nothing extra;
+* exactly one alert per (case, rule, subject, episode): the distinct ``alert_id``s of ``alert.raised``
+  records equal the expected set — ``risk.revictimisation`` (event-driven, case-level) and
+  ``service.overdue`` (wall-clock, from the deadline heap, per service: subject ``service:s1``)
+  episode 1 for every case — nothing missing, nothing extra;
   a redelivered fact (at-least-once) must be the *same* fact (alert id, CloudEvent id, episode);
 * the dead worker's partitions move to the survivor within the session timeout + 10 s (a restarted
   only worker too, its start-up included: ``RESTART_START``);
@@ -42,9 +43,9 @@ import httpx
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
+from services.processor.domain.episodes import alert_id
 from shared.events import case as ce
 from shared.events import new_event
-from shared.events.alerts import alert_id_for
 from tests.integration.alerts_processor.helpers import alert_events, new_case, now, producer, seconds_policy
 from tests.integration.alerts_processor.helpers import start_processor as start
 from tests.support import Proc, wait_for
@@ -65,7 +66,8 @@ OVERDUE_AFTER = 2.0
 RESTART_START = 10.0
 SESSION_TIMEOUT = float(os.environ.get("CENTINELA_TEST_TAKEOVER_SESSION_TIMEOUT", "10"))
 LATE = 60.0
-RULES = ("risk.revictimisation", "service.overdue")
+# rule -> the subject of its alert for the one service of each case (None: a case-level rule)
+RULES: dict[str, str | None] = {"risk.revictimisation": None, "service.overdue": "service:s1"}
 
 
 @dataclass
@@ -78,7 +80,15 @@ class Run:
     moved: set[int] = field(default_factory=set)
 
     def expected(self) -> set[str]:
-        return {alert_id_for(c, r, 1) for c in self.cases for r in RULES}
+        return set(self.names())
+
+    def names(self) -> dict[str, str]:
+        """Expected alert id -> case/rule[/subject], to name what is missing."""
+        return {
+            alert_id(c, r, subject, 1): "/".join(x for x in (c, r, subject) if x)
+            for c in self.cases
+            for r, subject in RULES.items()
+        }
 
 
 @pytest.fixture
@@ -197,11 +207,11 @@ def verdict(run: Run, records: list[Any]) -> str:
     expected = run.expected()
     missing = expected - set(deliveries)
     extra = set(deliveries) - expected
-    names = {alert_id_for(c, r, 1): f"{c}/{r}" for c in run.cases for r in RULES}
+    names = run.names()
     assert not missing, f"{len(missing)} alerts lost: " + ", ".join(sorted(names[a] for a in missing)[:20])
     assert not extra, f"{len(extra)} alerts that should not exist (a second alert for one condition)"
-    for alert_id, copies in deliveries.items():
-        assert len(set(copies)) == 1, f"{alert_id} delivered as different facts: {copies}"
+    for aid, copies in deliveries.items():
+        assert len(set(copies)) == 1, f"{aid} delivered as different facts: {copies}"
 
     rebalance_end = max(run.owned_again_at.values(), default=run.killed_at)
     late: list[str] = []

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from services.processor.domain.episodes import alert_id
 from shared.events import case as ce
 from shared.events import new_event
-from shared.events.alerts import AlertResolved, alert_id_for
+from shared.events.alerts import AlertResolved
 from tests.integration.alerts_processor.helpers import find, new_case, now, producer, start_processor
 from tests.support import Proc, consumer, drain
 
@@ -22,6 +23,8 @@ QUIET = 4.0
 POLICY = f"""\
 rules:
   service.overdue: {{after: 1s, quiet_after_manual_resolve: {QUIET:g}s}}
+  legal.deadline_approaching: {{enabled: false}}
+  legal.hearing_upcoming: {{enabled: false}}
 """
 
 
@@ -51,12 +54,15 @@ def test_manual_resolution_then_a_new_episode_after_the_quiet_period(
         ):
             pub.publish("case-events", new_event(payload)).get(timeout=15)
         with consumer(stack_env, "alerts") as c:
-            drain(c, lambda rs: bool(find(rs, case_id, ".raised", "service.overdue")), timeout=60)
+            first = drain(c, lambda rs: bool(find(rs, case_id, ".raised", "service.overdue")), timeout=60)
+            raised = find(first, case_id, ".raised", "service.overdue")[0].payload
+            # one alert per late service: the person resolves that service's alert, by its id
+            assert raised.alert_id == alert_id(case_id, "service.overdue", "service:s1", 1)  # type: ignore[attr-defined]
             # what the alerts service publishes when an advocate resolves it by hand
             resolved_at = now()
             manual = AlertResolved(
                 case_id=case_id,
-                alert_id=alert_id_for(case_id, "service.overdue", 1),
+                alert_id=raised.alert_id,  # type: ignore[attr-defined]
                 rule="service.overdue",
                 episode=1,
                 auto=False,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from services.processor.domain.episodes import lifecycle_event_id
+from services.processor.domain.episodes import alert_id, lifecycle_event_id
 from shared.events import case as ce
 from shared.events import encode, new_event
 from shared.events import legal as le
@@ -78,7 +78,9 @@ def test_service_overdue_raised_after_threshold_then_resolved_by_session(
     raised = find(recs, case_id, ".raised", "service.overdue")
     assert len(raised) == 1
     alert = raised[0].payload
-    assert alert.alert_id == alert_id_for(case_id, "service.overdue", 1)  # type: ignore[attr-defined]
+    # one alert per late service: its id is (case, rule, subject, episode)
+    assert alert.evidence["subject"] == "service:svc-1"  # type: ignore[attr-defined]
+    assert alert.alert_id == alert_id(case_id, "service.overdue", "service:svc-1", 1)  # type: ignore[attr-defined]
     assert alert.severity == "medium" and alert.advocate_id == "adv-it" and alert.org_id == "org-it"  # type: ignore[attr-defined]
     # wall clock, not stream time: nothing before due + threshold
     assert alert.raised_at >= due + timedelta(seconds=OVERDUE_AFTER)  # type: ignore[attr-defined]
