@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 router = APIRouter()
 ALERT_ROLES = ("legal_advocate", "supervisor")
 Reader = Annotated[Page, Depends(roles(*ALERT_ROLES))]
+PAGE_SIZE = 200
 SNOOZE = {
     "1h": timedelta(hours=1),
     "4h": timedelta(hours=4),
@@ -39,23 +40,34 @@ def _filters(status: str | None, severity: str | None, rule: str | None) -> dict
     }
 
 
-def load_inbox(
-    page: Page, filters: dict[str, str], case_id: str | None = None
-) -> tuple[list[dict[str, Any]], str | None]:
+def load_inbox_page(
+    page: Page, filters: dict[str, str], case_id: str | None = None, cursor: str | None = None
+) -> tuple[list[dict[str, Any]], str | None, str | None]:
+    """One page of the inbox and the alerts API's ``next_cursor`` (None on the last page).
+
+    The API pages by cursor (newest first); an offset past 0 is refused there, so none is sent."""
     assert page.user is not None
     try:
         data = page.console.apis.alerts.get(
             page.user,
             "/v1/alerts",
-            params={**filters, "case_id": case_id, "limit": 200},
+            params={**filters, "case_id": case_id, "limit": PAGE_SIZE, "cursor": cursor},
             request_id=getattr(page.request.state, "request_id", None),
         )
     except (ApiError, ApiUnavailable):
-        return [], "The alerts service is not answering. The list will refresh by itself."
+        return [], "The alerts service is not answering. The list will refresh by itself.", None
     items = list(data.get("items") or [])
     # most severe first, then the oldest: what has waited longest at the top of its severity
     items.sort(key=lambda a: (labels.SEVERITY_RANK.get(a.get("severity", "low"), 9), a.get("raised_at") or ""))
-    return items, None
+    next_cursor = data.get("next_cursor")
+    return items, None, next_cursor if isinstance(next_cursor, str) and next_cursor else None
+
+
+def load_inbox(
+    page: Page, filters: dict[str, str], case_id: str | None = None
+) -> tuple[list[dict[str, Any]], str | None]:
+    items, error, _next = load_inbox_page(page, filters, case_id)
+    return items, error
 
 
 def age(page: Page, raised_at: str | None) -> str:
@@ -76,10 +88,20 @@ def inbox(
     status: Annotated[str | None, Query(max_length=20)] = None,
     severity: Annotated[str | None, Query(max_length=20)] = None,
     rule: Annotated[str | None, Query(max_length=100)] = None,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> Response:
     filters = _filters(status, severity, rule)
-    items, error = load_inbox(page, filters)
-    return page.render("inbox.html", items=items, error=error, filters=filters, labels=labels, age=age)
+    items, error, next_cursor = load_inbox_page(page, filters, cursor=cursor)
+    return page.render(
+        "inbox.html",
+        items=items,
+        error=error,
+        filters=filters,
+        labels=labels,
+        age=age,
+        next_cursor=next_cursor,
+        cursor=cursor,
+    )
 
 
 @router.get("/inbox/list")
@@ -88,10 +110,20 @@ def inbox_list(
     status: Annotated[str | None, Query(max_length=20)] = None,
     severity: Annotated[str | None, Query(max_length=20)] = None,
     rule: Annotated[str | None, Query(max_length=100)] = None,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> Response:
     filters = _filters(status, severity, rule)
-    items, error = load_inbox(page, filters)
-    return page.render("partials/alert_list.html", items=items, error=error, filters=filters, labels=labels, age=age)
+    items, error, next_cursor = load_inbox_page(page, filters, cursor=cursor)
+    return page.render(
+        "partials/alert_list.html",
+        items=items,
+        error=error,
+        filters=filters,
+        labels=labels,
+        age=age,
+        next_cursor=next_cursor,
+        cursor=cursor,
+    )
 
 
 @router.get("/inbox/stream")
@@ -186,10 +218,12 @@ def alert_action(
         return page.render(
             "partials/alert_list.html",
             items=items,
-            error=error or list_error,
+            error=list_error,
             filters=filters,
             labels=labels,
             age=age,
+            action_done=True,
+            action_error=error,
             notice=None if error else message,
         )
     page.flash(error or message)

@@ -75,7 +75,13 @@ class FakeApis:
                 )
             if m:
                 return httpx.Response(404, json={"detail": "alert not found"})
-            return httpx.Response(200, json={"items": [], "total": 0, "limit": 200, "offset": 0, "next_offset": None})
+            if request.method == "POST" and re.fullmatch(r"/v1/alerts/al_[a-z0-9]+/(ack|resolve|snooze)", path):
+                if p.sub != "adv-1":
+                    return httpx.Response(404, json={"detail": "alert not found"})
+                return httpx.Response(200, json={"id": path.split("/")[3], "status": "acknowledged"})
+            if request.url.params.get("offset") not in (None, "0"):
+                return httpx.Response(422, json={"detail": [{"field": "query.offset", "msg": "pages by cursor"}]})
+            return httpx.Response(200, json={"items": [], "limit": 200, "next_cursor": None})
         if request.url.host == "reports":
             stats = {"n": 12, "median": 40.0, "p90": 90.0}
             figures = {
@@ -503,3 +509,26 @@ def test_metrics_count_sign_ins_and_api_calls_without_users_or_cases(env: Env) -
     assert CASE not in text and "adv-1" not in text
     ready = c.get("/readyz")
     assert ready.status_code == 200 and ready.json()["checks"] == {"mongodb": "ok"}
+
+
+def test_an_acknowledgement_says_so_outside_the_list_the_live_stream_refreshes(env: Env) -> None:
+    """The alerts service applies an ack at once and its stream makes the inbox re-read the list a
+    few milliseconds after the action's own answer: the outcome must not live inside that list."""
+    c = new_client(env.client.app)
+    assert sign_in(c, "adv1").status_code == 303
+    inbox = c.get("/inbox")
+    assert '<div id="inbox-notice"' in inbox.text
+    token = csrf_of(inbox.text)
+    r = c.post(
+        "/alerts/al_0123abcd/ack",
+        data={"comment": "llamando al albergue", "csrf_token": token},
+        headers={"HX-Request": "true"},
+    )
+    assert r.status_code == 200
+    assert re.search(
+        r'<div id="inbox-notice" hx-swap-oob="true">\s*<p class="notice" role="status">Alerta en atención', r.text
+    )
+    ack = [x for x in env.fake.calls if x["method"] == "POST" and x["path"].endswith("/ack")]
+    assert ack and ack[-1]["principal"].sub == "adv-1"
+    # a plain refresh of the list carries no notice, so it cannot wipe the one shown
+    assert "inbox-notice" not in c.get("/inbox/list").text
