@@ -151,19 +151,22 @@ def case_page(
 def case_list(
     page: CaseReader,
     status: Annotated[str | None, Query(max_length=20)] = None,
-    p: Annotated[int, Query(ge=1, le=10_000)] = 1,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> Response:
     assert page.user is not None
-    params: dict[str, Any] = {"page": p, "page_size": 50}
+    # intake pages by cursor (page/page_size are deprecated there): the "more" link carries next_cursor
+    params: dict[str, Any] = {"limit": 50, "cursor": cursor}
     if status in labels.CASE_STATUSES:
         params["status"] = status
     error = None
-    data: dict[str, Any] = {"items": [], "total": 0, "page": 1, "page_size": 50}
+    data: dict[str, Any] = {"items": [], "total": None, "limit": 50, "next_cursor": None}
     try:
         data = page.console.apis.intake.get(page.user, "/v1/cases", params=params, request_id=_rid(page))
     except (ApiError, ApiUnavailable):
         error = "The case registry is not answering. Try again in a moment."
-    return page.render("cases.html", data=data, error=error, status_filter=status or "", labels=labels)
+    return page.render(
+        "cases.html", data=data, error=error, status_filter=status or "", labels=labels, cursor=cursor or ""
+    )
 
 
 @router.get("/cases/new")

@@ -28,7 +28,7 @@ def _advocates(page: Page) -> list[Any]:
 def _cases(page: Page, **params: Any) -> tuple[list[dict[str, Any]], str | None]:
     assert page.user is not None
     try:
-        data = page.console.apis.intake.get(page.user, "/v1/cases", params={"page_size": 200, **params})
+        data = page.console.apis.intake.get(page.user, "/v1/cases", params={"limit": 200, **params})
         return list(data.get("items") or []), None
     except (ApiError, ApiUnavailable):
         return [], "The case registry is not answering. Try again in a moment."
@@ -130,7 +130,31 @@ def agenda(page: AgendaReader) -> Response:
                 }
             )
     items.sort(key=lambda i: i["at"])
-    return page.render("agenda.html", items=items, error=error)
+    return page.render("agenda.html", items=items, error=error, feed_url=None)
+
+
+@router.post("/agenda/feed/{action}")
+def agenda_feed(action: str, page: Csrf) -> Response:
+    """Create/rotate or revoke the user's secret iCalendar URL in the legal service.
+
+    The legal service keeps only a hash of the secret, so the URL is shown once, on the answer to
+    the rotation; rotating again replaces it (the old one stops at once)."""
+    user = page.user
+    if user is None or not user.has("legal_advocate", "supervisor"):
+        raise PageError(403, "Your role does not give access to this page.")
+    if action not in ("rotate", "revoke"):
+        raise PageError(404, "This page does not exist.")
+    try:
+        if action == "revoke":
+            page.console.apis.legal.call(user, "DELETE", "/v1/calendar/feed")
+            page.flash("Calendar link revoked: calendars that used it stop updating.")
+            return redirect("/agenda")
+        feed = page.console.apis.legal.post(user, "/v1/calendar/feed", {})
+    except (ApiError, ApiUnavailable):
+        page.flash("The legal service is not answering. Try again in a moment.")
+        return redirect("/agenda")
+    url = feed.get("url") if isinstance(feed, dict) else None
+    return page.render("agenda.html", items=[], error=None, feed_url=url if isinstance(url, str) else None)
 
 
 def _at(value: Any) -> datetime | None:

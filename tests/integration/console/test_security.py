@@ -41,6 +41,7 @@ class FakeApis:
     settings: ConsoleSettings
     calls: list[dict[str, Any]] = field(default_factory=list)
     cases: dict[str, dict[str, Any]] = field(default_factory=dict)
+    feeds: dict[str, str] = field(default_factory=dict)
 
     def handler(self, request: httpx.Request) -> httpx.Response:
         p = verify(self.settings, request.headers["authorization"].split()[1])
@@ -101,6 +102,14 @@ class FakeApis:
                 200, json={"k": 5, "group_by": None, "groups": [{"group": "all", "figures": figures}]}
             )
         if request.url.host == "legal":
+            if path == "/v1/calendar/feed" and request.method == "POST":
+                secret = uuid.uuid4().hex
+                self.feeds[p.sub] = secret
+                url = f"http://legal/v1/calendar/feed/{secret}.ics"
+                return httpx.Response(201, json={"url": url, "created_at": "2026-03-01T14:00:00Z"})
+            if path == "/v1/calendar/feed" and request.method == "DELETE":
+                self.feeds.pop(p.sub, None)
+                return httpx.Response(204)
             return httpx.Response(404, json={"detail": "no legal timeline for this case"})
         m = re.fullmatch(r"/v1/cases/([^/]+)(/.*)?", path)
         if m:
@@ -120,8 +129,20 @@ class FakeApis:
             if request.url.params.get("include_identity") == "true" and p.has("intake_officer", "supervisor"):
                 body["identity"] = {"given_names": "Rosa", "family_names": "Quispe", "birth_date": "2012-01-02"}
             return httpx.Response(200, json=body)
+        if path == "/v1/cases" and request.url.params.get("cursor") == "c2":
+            return httpx.Response(200, json={"items": [], "limit": 50, "next_cursor": None, "total": None})
         if path == "/v1/cases":
-            return httpx.Response(200, json={"items": [], "page": 1, "page_size": 50, "total": 0})
+            if "page" in request.url.params or "page_size" in request.url.params:
+                return httpx.Response(500, json={"detail": "the console must page by cursor"})
+            items = [
+                {"case_id": c["case_id"], "status": c["status"], "registered_at": c["registered_at"]}
+                for c in self.cases.values()
+                if p.org == c["org_id"]
+            ]
+            return httpx.Response(200, json={"items": items, "limit": 50, "next_cursor": "c2", "total": len(items)})
+            return httpx.Response(
+                200, json={"items": [], "limit": 50, "next_cursor": None, "total": 0, "page": 1, "page_size": 50}
+            )
         return httpx.Response(404, json={"detail": "not found"})
 
 
@@ -532,3 +553,23 @@ def test_an_acknowledgement_says_so_outside_the_list_the_live_stream_refreshes(e
     assert ack and ack[-1]["principal"].sub == "adv-1"
     # a plain refresh of the list carries no notice, so it cannot wipe the one shown
     assert "inbox-notice" not in c.get("/inbox/list").text
+
+
+def test_cases_page_by_cursor_and_the_agenda_offers_a_calendar_link(env: Env) -> None:
+    c = new_client(env.client.app)
+    assert sign_in(c, "adv1").status_code == 303
+    r = c.get("/cases")
+    assert r.status_code == 200 and CASE in r.text
+    assert 'href="/cases?status=&amp;cursor=c2"' in r.text and "Más casos" in r.text
+    assert c.get("/cases", params={"cursor": "c2"}).status_code == 200
+    env.fake.cases[CASE]["known_elsewhere"] = True
+    assert "Registrado también en otra organización" in c.get(f"/cases/{CASE}").text
+    adv = c
+    page = adv.get("/agenda")
+    assert "Suscripción de calendario" in page.text
+    token = csrf_of(page.text)
+    r = adv.post("/agenda/feed/rotate", data={"csrf_token": token})
+    assert r.status_code == 200 and env.fake.feeds["adv-1"] in r.text
+    r = adv.post("/agenda/feed/revoke", data={"csrf_token": token})
+    assert r.status_code == 303 and "adv-1" not in env.fake.feeds
+    assert adv.post("/agenda/feed/rotate").status_code == 403  # CSRF
