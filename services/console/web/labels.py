@@ -99,6 +99,26 @@ TRAFFICKING_STATUSES = {
     "ActualVictimOfTrafficking": N_("Victim of trafficking"),
     "NotAVictimOfTrafficking": N_("Not a victim of trafficking"),
 }
+# HTCDS 2.0 vic_MethodsOfControl (intake translates the older words to these)
+METHODS_OF_CONTROL = {
+    "DebtBondage": N_("Debt bondage"),
+    "TakesEarnings": N_("Takes earnings"),
+    "RestrictsFinancialAccess": N_("Restricts access to money"),
+    "Threats": N_("Threats"),
+    "PsychologicalAbuse": N_("Psychological abuse"),
+    "PhysicalAbuse": N_("Physical abuse"),
+    "SexualAbuse": N_("Sexual abuse"),
+    "FalsePromises": N_("False promises"),
+    "PsychoactiveSubstances": N_("Psychoactive substances"),
+    "RestrictsMovement": N_("Restricts movement"),
+    "RestrictsMedicalCare": N_("Restricts medical care"),
+    "ExcessiveWorkingHours": N_("Excessive working hours"),
+    "UsesChildren": N_("Uses children"),
+    "ThreatOfLawEnforcement": N_("Threat of the authorities"),
+    "WithholdsNecessities": N_("Withholds necessities"),
+    "WithholdsDocuments": N_("Withholds documents"),
+    "Other": N_("Other"),
+}
 STAGES = {
     "complaint_filed": N_("Complaint filed"),
     "preliminary_investigation": N_("Preliminary investigation"),

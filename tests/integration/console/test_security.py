@@ -563,7 +563,12 @@ def test_cases_page_by_cursor_and_the_agenda_offers_a_calendar_link(env: Env) ->
     assert 'href="/cases?status=&amp;cursor=c2"' in r.text and "Más casos" in r.text
     assert c.get("/cases", params={"cursor": "c2"}).status_code == 200
     env.fake.cases[CASE]["known_elsewhere"] = True
-    assert "Registrado también en otra organización" in c.get(f"/cases/{CASE}").text
+    env.fake.cases[CASE]["methods_of_control"] = ["WithholdsDocuments", "Threats"]
+    env.fake.cases[CASE]["trafficking_status"] = "PossibleVictimOfTrafficking"
+    case_page = c.get(f"/cases/{CASE}").text
+    assert "Registrado también en otra organización" in case_page
+    assert "Retiene los documentos, Amenazas" in case_page
+    assert "Posible víctima de trata" in case_page
     adv = c
     page = adv.get("/agenda")
     assert "Suscripción de calendario" in page.text
