@@ -75,7 +75,11 @@ def readiness(app: FastAPI) -> dict[str, str]:
         except Exception:
             results[name] = "error"
     for consumer in getattr(app.state, "consumers", None) or []:
-        health: Stuckable = consumer.health
+        # only consumers that track their own progress (shared.consumer.PartitionedConsumer) can say
+        # they are stuck; an older ConsumerLoop (the reports service) has nothing to report here
+        health: Stuckable | None = getattr(consumer, "health", None)
+        if health is None:
+            continue
         problem = health.problem()
         results[f"consumer:{consumer.topic}"] = f"stuck: {problem}" if problem else "ok"
     return results

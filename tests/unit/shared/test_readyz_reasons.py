@@ -42,3 +42,14 @@ def test_reasons_and_stuck_consumers_make_it_503_with_why() -> None:
     app.state.ready_checks["mongodb"] = lambda: "no primary"
     r = client.get("/readyz")
     assert r.status_code == 503 and r.json()["checks"]["mongodb"] == "no primary"
+
+
+def test_a_consumer_without_progress_tracking_does_not_break_readyz() -> None:
+    # the reports service registers a ConsumerLoop, which keeps no per-partition health
+    settings = CommonSettings(service_name="unitready2", kafka_bootstrap="127.0.0.1:1")
+    app = create_app(settings, title="t", description="d")
+    app.state.ready_checks = {"kafka": lambda: True}
+    app.state.consumers = [SimpleNamespace(topic="alerts")]
+    r = TestClient(app).get("/readyz")
+    assert r.status_code == 200
+    assert r.json()["checks"] == {"kafka": "ok"}
