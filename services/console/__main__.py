@@ -26,7 +26,7 @@ HERE = Path(__file__).resolve().parent
 def seed(settings: ConsoleSettings, org: str, out: TextIO = sys.stdout) -> list[dict[str, str]]:
     if settings.env != "dev":
         raise SystemExit(f"seed: refused: CENTINELA_ENV={settings.env}; dev accounts exist only in dev")
-    client: MongoClient = MongoClient(settings.mongo_uri, tz_aware=True, serverSelectionTimeoutMS=5000)  # type: ignore[type-arg]
+    client: MongoClient = MongoClient(settings.mongo_uri, tz_aware=True, serverSelectionTimeoutMS=5000)
     try:
         db = client[settings.database]
         accounts = Accounts(settings, UserRepository(db), SessionRepository(db), LinkRepository(db))

@@ -40,7 +40,7 @@ CSP = (
 )
 
 
-def build_console(settings: ConsoleSettings, client: MongoClient, apis: Apis | None = None) -> Console:  # type: ignore[type-arg]
+def build_console(settings: ConsoleSettings, client: MongoClient, apis: Apis | None = None) -> Console:
     db = client[settings.database]
     accounts = Accounts(settings, UserRepository(db), SessionRepository(db), LinkRepository(db))
     for repo in (accounts.users, accounts.sessions, accounts.links):
@@ -54,7 +54,7 @@ def build_console(settings: ConsoleSettings, client: MongoClient, apis: Apis | N
 def build_app(
     settings: ConsoleSettings | None = None,
     *,
-    client: MongoClient | None = None,  # type: ignore[type-arg]
+    client: MongoClient | None = None,
     apis: Apis | None = None,
 ) -> FastAPI:
     settings = settings or ConsoleSettings()

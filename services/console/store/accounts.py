@@ -45,7 +45,7 @@ def _user(doc: dict[str, Any]) -> User:
 
 
 class UserRepository:
-    def __init__(self, db: Database) -> None:  # type: ignore[type-arg]
+    def __init__(self, db: Database) -> None:
         self.col = db["users"]
 
     def ensure_indexes(self) -> None:
@@ -91,7 +91,7 @@ class UserRepository:
 
 
 class SessionRepository:
-    def __init__(self, db: Database) -> None:  # type: ignore[type-arg]
+    def __init__(self, db: Database) -> None:
         self.col = db["sessions"]
 
     def ensure_indexes(self) -> None:
@@ -146,7 +146,7 @@ class SessionRepository:
 class LinkRepository:
     """One-time links to set a password: invitations and admin resets."""
 
-    def __init__(self, db: Database) -> None:  # type: ignore[type-arg]
+    def __init__(self, db: Database) -> None:
         self.col = db["links"]
 
     def ensure_indexes(self) -> None:

@@ -105,13 +105,13 @@ class Page:
 
 
 def console_of(request: Request) -> Console:
-    return request.app.state.console  # type: ignore[no-any-return]
+    return request.app.state.console
 
 
 def _page(request: Request) -> Page:
     cached = getattr(request.state, "page", None)
     if cached is not None:
-        return cached  # type: ignore[no-any-return]
+        return cached
     console = console_of(request)
     accounts = console.accounts
     now = utcnow()
