@@ -10,8 +10,7 @@ another caller or another list (each list derives its own key, ``derive_key(secr
 plain garbage is refused (:class:`CursorError`), never silently read as "page one". It carries ids and
 a time, never personal data.
 
-Generalised from ``services.alerts.domain.page_cursor`` (same format); the alerts service still uses its
-own copy.
+The alerts service uses it through ``services.alerts.domain.page_cursor`` with its own key purpose.
 """
 
 from __future__ import annotations
