@@ -33,6 +33,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.audit import AuditContext
 from shared.errors import CentinelaError, StorageUnavailable
 from shared.metrics import HttpMetricsMiddleware, metrics_endpoint
 from shared.openapi import install as install_openapi
@@ -75,13 +76,14 @@ def readiness(app: FastAPI) -> dict[str, str]:
         except Exception:
             results[name] = "error"
     for consumer in getattr(app.state, "consumers", None) or []:
-        # only consumers that track their own progress (shared.consumer.PartitionedConsumer) can say
-        # they are stuck; an older ConsumerLoop (the reports service) has nothing to report here
-        health: Stuckable | None = getattr(consumer, "health", None)
-        if health is None:
-            continue
-        problem = health.problem()
-        results[f"consumer:{consumer.topic}"] = f"stuck: {problem}" if problem else "ok"
+        # a consumer of several topics (shared.consumer.PartitionedConsumer.healths) answers per topic;
+        # one that keeps no health (a stand-in, a test double) has nothing to say
+        healths: dict[str, Stuckable] = getattr(consumer, "healths", None) or (
+            {consumer.topic: consumer.health} if getattr(consumer, "health", None) is not None else {}
+        )
+        for topic, health in healths.items():
+            problem = health.problem()
+            results[f"consumer:{topic}"] = f"stuck: {problem}" if problem else "ok"
     return results
 
 
@@ -290,6 +292,7 @@ def create_app(
 
     app.add_middleware(HttpMetricsMiddleware, service=settings.service_name)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(AuditContext)  # lets an audit record name its route template (shared.audit)
     return app
 
 

@@ -1,11 +1,11 @@
 """The kafka-python consumer of every service: poison told from trouble, partition by partition,
 and a consumer that says when it is stuck (legal's court updates and case access, the alerts
-service's ``alerts`` topic).
+service's ``alerts`` topic, the reports read model's three topics).
 
-Why not :class:`shared.kafka.ConsumerLoop`: it retries any unexpected exception forever on the
-record that raised it, so one message that can never be processed (``occurred_at`` =
-``9999-12-31T23:59:59-14:00`` raised ``OverflowError``) stopped every partition of the consumer,
-with ``/readyz`` still 200 and nothing in the DLQ.
+It replaced a loop that retried any unexpected exception forever on the record that raised it:
+one message that could never be processed (``occurred_at`` = ``9999-12-31T23:59:59-14:00``
+raised ``OverflowError``) stopped every partition of the consumer, with ``/readyz`` still 200
+and nothing in the DLQ.
 
 Here each failure is classified:
 
@@ -28,6 +28,9 @@ With ``handle_many`` the records one poll brought for a partition are first trie
 through the per-record path above, which finds which record failed and whether it is poison.
 Re-applying the part of the batch that was stored is harmless (handlers are idempotent).
 
+:func:`decode_event` is the decoder of a topic of CloudEvents: an empty or undecodable record is
+poison with the codec's reason (it names the field, never a value).
+
 Metrics are named after the service (``CommonSettings.service_name``):
 ``centinela_<service>_consumer_lag_messages{topic,partition}``,
 ``centinela_<service>_consumer_stuck{topic}`` and
@@ -43,7 +46,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -56,6 +59,7 @@ from pymongo.errors import ConnectionFailure, PyMongoError
 
 from shared import metrics
 from shared.errors import CentinelaError
+from shared.events import DecodeError, Event, decode
 from shared.kafka import InvalidMessage, Producer, dlq_record_headers, kafka_python_security, logical_topic
 from shared.settings import CommonSettings
 from shared.topics import dlq
@@ -120,6 +124,16 @@ def poison_reason(exc: BaseException) -> tuple[str, str] | None:
     return None
 
 
+def decode_event(record: ConsumerRecord) -> Event:
+    """The record as a typed event, or :class:`InvalidMessage` (poison) with the reason."""
+    if not record.value:
+        raise InvalidMessage("empty record")
+    try:
+        return decode(record.value)
+    except DecodeError as exc:
+        raise InvalidMessage(exc.reason) from None
+
+
 @dataclass
 class _Failing:
     offset: int
@@ -163,10 +177,17 @@ class ConsumerHealth:
 
 
 class PartitionedConsumer(Generic[T]):
+    """Consume ``topic`` (or several topics, one group) record by record or in partition batches.
+
+    Every topic keeps its own :class:`ConsumerHealth` in ``healths`` (partitions are counted per
+    topic; /readyz reports each as ``consumer:<topic>``); ``health`` is the first topic's, i.e. the
+    consumer's own when it reads one topic.
+    """
+
     def __init__(
         self,
         settings: CommonSettings,
-        topic: str,
+        topic: str | Sequence[str],
         group_id: str,
         decode: Callable[[ConsumerRecord], T],
         handler: Callable[[ConsumerRecord, T], None],
@@ -183,7 +204,9 @@ class PartitionedConsumer(Generic[T]):
         auto_offset_reset: str = "earliest",
     ) -> None:
         self.settings = settings
-        self.topic = topic
+        self.topics = (topic,) if isinstance(topic, str) else tuple(topic)
+        #: what logs and /readyz call the consumer: its topic, or its topics joined by commas
+        self.topic = ",".join(self.topics)
         self.group_id = group_id
         self.decode = decode
         self.handler = handler
@@ -197,7 +220,8 @@ class PartitionedConsumer(Generic[T]):
         self.first_backoff = first_backoff
         self.auto_offset_reset = auto_offset_reset
         self.metrics = consumer_metrics(settings.service_name)
-        self.health = ConsumerHealth(topic, stuck_after, stuck_gauge=self.metrics.stuck)
+        self.healths = {t: ConsumerHealth(t, stuck_after, stuck_gauge=self.metrics.stuck) for t in self.topics}
+        self.health = self.healths[self.topics[0]]
         self.processed = 0
         self.batches = 0
         self.dead_lettered = 0
@@ -242,22 +266,38 @@ class PartitionedConsumer(Generic[T]):
                 self._stop.wait(delay)
                 delay = min(delay * 2, 30.0)
 
+    def _of(self, tp: TopicPartition) -> ConsumerHealth:
+        """The health of the topic ``tp`` belongs to (``tp.topic`` is the broker's, prefixed name)."""
+        return self.healths[logical_topic(self.settings.topic_prefix, tp.topic)]
+
+    def _clock(self) -> float:
+        return self.health.clock()
+
+    def _any_failing(self) -> bool:
+        return any(h.failing for h in self.healths.values())
+
+    def _refresh_gauges(self) -> None:
+        for health in self.healths.values():
+            health.refresh_gauge()
+
     def _broker_trouble(self, exc: BaseException) -> None:
-        with self.health._lock:
-            if self.health.broker_down_since is None:
-                self.health.broker_down_since = self.health.clock()
-            self.health.broker_error = type(exc).__name__
-        self.health.refresh_gauge()
+        for health in self.healths.values():
+            with health._lock:
+                if health.broker_down_since is None:
+                    health.broker_down_since = health.clock()
+                health.broker_error = type(exc).__name__
+        self._refresh_gauges()
 
     def _broker_ok(self) -> None:
-        if self.health.broker_down_since is not None:
-            with self.health._lock:
-                self.health.broker_down_since = None
-                self.health.broker_error = ""
+        for health in self.healths.values():
+            if health.broker_down_since is not None:
+                with health._lock:
+                    health.broker_down_since = None
+                    health.broker_error = ""
 
     def _consume(self) -> None:
         self.consumer = KafkaConsumer(
-            self.settings.topic(self.topic),
+            *[self.settings.topic(t) for t in self.topics],
             # TLS / SASL as configured (CENTINELA_KAFKA_SECURITY_PROTOCOL ...): a secured broker refuses plaintext
             **kafka_python_security(self.settings),
             bootstrap_servers=self.settings.kafka_bootstrap.split(","),
@@ -271,7 +311,7 @@ class PartitionedConsumer(Generic[T]):
         try:
             while not self._stop.is_set():
                 self._resume_due()
-                batch = self.consumer.poll(timeout_ms=200 if self.health.failing else 500)
+                batch = self.consumer.poll(timeout_ms=200 if self._any_failing() else 500)
                 assignment = self.consumer.assignment()
                 if assignment:
                     self.assigned.set()
@@ -285,7 +325,7 @@ class PartitionedConsumer(Generic[T]):
                             break  # paused (or stopping): the rest of this partition waits its turn
                 self._forget_revoked(assignment)
                 self._refresh_lag(assignment)
-                self.health.refresh_gauge()
+                self._refresh_gauges()
         finally:
             self.consumer.close(autocommit=False)
 
@@ -295,13 +335,13 @@ class PartitionedConsumer(Generic[T]):
 
         A partition already failing stays on the per-record path until its record is through.
         """
-        if self.handle_many is None or len(records) < 2 or tp.partition in self.health.failing:
+        if self.handle_many is None or len(records) < 2 or tp.partition in self._of(tp).failing:
             return False
         try:
             items = [self.decode(r) for r in records]
             self.handle_many(records, items)
         except Exception as exc:  # the per-record path finds which record, and whether it is poison
-            log.info("batch fell back to one record at a time", extra={"exc": type(exc).__name__, "topic": self.topic})
+            log.info("batch fell back to one record at a time", extra={"exc": type(exc).__name__, "topic": tp.topic})
             return False
         self.processed += len(records)
         self.batches += 1
@@ -330,7 +370,7 @@ class PartitionedConsumer(Generic[T]):
             if poison is None:
                 self._retry_later(tp, record, exc)
                 return False
-            self.metrics.failures.labels(self.topic, "poison").inc()
+            self.metrics.failures.labels(self._of(tp).topic, "poison").inc()
             try:
                 self._dead_letter(record, *poison)
             except Exception as dlq_exc:  # the DLQ is unreachable: keep the record, try again later
@@ -338,24 +378,25 @@ class PartitionedConsumer(Generic[T]):
                 return False
         else:
             self.processed += 1
-        self.health.failing.pop(tp.partition, None)
+        self._of(tp).failing.pop(tp.partition, None)
         self._commit(tp, record)
         return True
 
     def _attempts(self, tp: TopicPartition, record: ConsumerRecord) -> int:
-        failing = self.health.failing.get(tp.partition)
+        failing = self._of(tp).failing.get(tp.partition)
         return failing.attempts if failing is not None and failing.offset == record.offset else 0
 
     def _retry_later(self, tp: TopicPartition, record: ConsumerRecord, exc: BaseException) -> None:
         assert self.consumer is not None
-        now = self.health.clock()
+        health = self._of(tp)
+        now = health.clock()
         transient = is_transient(exc)
-        self.metrics.failures.labels(self.topic, "transient" if transient else "unexpected").inc()
-        with self.health._lock:
-            failing = self.health.failing.get(tp.partition)
+        self.metrics.failures.labels(health.topic, "transient" if transient else "unexpected").inc()
+        with health._lock:
+            failing = health.failing.get(tp.partition)
             if failing is None or failing.offset != record.offset:
                 failing = _Failing(offset=record.offset, since=now)
-                self.health.failing[tp.partition] = failing
+                health.failing[tp.partition] = failing
             failing.attempts += 1
             failing.exc_type = type(exc).__name__
             failing.transient = transient
@@ -366,31 +407,32 @@ class PartitionedConsumer(Generic[T]):
         self.consumer.pause(tp)
         kind = "transient" if transient else "unexpected"
         log.warning(
-            f"{self.topic} partition {tp.partition}: {kind} {type(exc).__name__} "
+            f"{health.topic} partition {tp.partition}: {kind} {type(exc).__name__} "
             f"(attempt {failing.attempts}); retrying in {backoff:.1f}s, other partitions go on",
-            extra={"exc": type(exc).__name__, "topic": self.topic},
+            extra={"exc": type(exc).__name__, "topic": health.topic},
             exc_info=not transient,
         )
 
     def _resume_due(self) -> None:
         assert self.consumer is not None
-        now = self.health.clock()
+        now = self._clock()
         paused = self.consumer.paused()
-        due = [tp for tp in paused if (f := self.health.failing.get(tp.partition)) is None or f.retry_at <= now]
+        due = [tp for tp in paused if (f := self._of(tp).failing.get(tp.partition)) is None or f.retry_at <= now]
         if due:
             self.consumer.resume(*due)
 
     def _forget_revoked(self, assignment: set[TopicPartition]) -> None:
-        owned = {tp.partition for tp in assignment}
-        with self.health._lock:
-            for partition in [p for p in self.health.failing if p not in owned]:
-                del self.health.failing[partition]  # its new owner retries it
+        for topic, health in self.healths.items():
+            owned = {tp.partition for tp in assignment if tp.topic == self.settings.topic(topic)}
+            with health._lock:
+                for partition in [p for p in health.failing if p not in owned]:
+                    del health.failing[partition]  # its new owner retries it
 
     def _refresh_lag(self, assignment: set[TopicPartition]) -> None:
         """Lag per owned partition: log end (the last fetch's high watermark, or asked for once when a
         partition has not been fetched yet) minus the next record to process. Bounded waits only,
         so a slow broker delays the gauge, never the records."""
-        now = self.health.clock()
+        now = self._clock()
         if now < self._next_lag or self.consumer is None:
             return
         self._next_lag = now + self.lag_interval
@@ -399,21 +441,23 @@ class PartitionedConsumer(Generic[T]):
             unknown = [tp for tp, end in ends.items() if end is None]
             if unknown:
                 ends.update(self.consumer.end_offsets(unknown, timeout_ms=5000))
-            lag = {}
+            lag: dict[str, dict[int, int]] = {t: {} for t in self.topics}
             for tp, end in ends.items():
-                failing = self.health.failing.get(tp.partition)
+                health = self._of(tp)
+                failing = health.failing.get(tp.partition)
                 position = failing.offset if failing is not None else self.consumer.position(tp, timeout_ms=5000)
                 if end is not None and position is not None:
-                    lag[tp.partition] = max(0, int(end) - int(position))
+                    lag[health.topic][tp.partition] = max(0, int(end) - int(position))
         except Exception as exc:
             self._broker_trouble(exc)
             return
         self._broker_ok()
-        for partition in set(self.health.lag) - set(lag):
-            self.metrics.lag.remove(self.topic, str(partition))
-        for partition, value in lag.items():
-            self.metrics.lag.labels(self.topic, str(partition)).set(value)
-        self.health.lag = lag
+        for topic, health in self.healths.items():
+            for partition in set(health.lag) - set(lag[topic]):
+                self.metrics.lag.remove(topic, str(partition))
+            for partition, value in lag[topic].items():
+                self.metrics.lag.labels(topic, str(partition)).set(value)
+            health.lag = lag[topic]
 
     def _dead_letter(self, record: ConsumerRecord, reason: str, code: str) -> None:
         assert self.producer is not None
@@ -430,8 +474,8 @@ class PartitionedConsumer(Generic[T]):
         self.producer.send_raw(dlq(base), record.key, value, headers).get(timeout=15)
         self.dead_lettered += 1
         log.warning(
-            f"{self.topic} partition {record.partition}: message dead-lettered ({code})",
-            extra={"topic": self.topic},
+            f"{base} partition {record.partition}: message dead-lettered ({code})",
+            extra={"topic": base},
         )
         if self.on_dead_letter is not None:
             self.on_dead_letter(record, reason, code)
