@@ -25,9 +25,8 @@ from pydantic import BaseModel
 from services.legal import metrics as m
 from services.legal.domain.deadlines import DeadlinePolicy
 from services.legal.domain.errors import IllegalUpdate, Rejection
-from services.legal.domain.facts import envelopes, facts_for
 from services.legal.domain.reconcile import find_match
-from services.legal.domain.timeline import Recorded, TimelineState, integrate, replay
+from services.legal.domain.timeline import Recorded, TimelineState, envelopes, facts_for, integrate, replay
 from services.legal.domain.updates import CourtUpdate, InvalidUpdate, parse_update
 from services.legal.settings import LegalSettings
 from services.legal.store.audit import AuditLog, AuditQuery

@@ -98,6 +98,33 @@ class RepresentationAssigned(LegalFact):
 @event_type("centinela.legal.protective_measure_granted", 1, SOURCE)
 class ProtectiveMeasureGranted(LegalFact):
     measure: str
+    # optional additions (v1 stays): the measure's id for its renewals and end (the update_id when the
+    # court system gave none) and when it lapses unless renewed
+    measure_id: str | None = None
+    expires_at: datetime | None = None
+
+
+@event_type("centinela.legal.protective_measure_renewed", 1, SOURCE)
+class ProtectiveMeasureRenewed(LegalFact):
+    """A protective measure granted before was renewed: it now lapses at ``expires_at``."""
+
+    measure_id: str
+    expires_at: datetime
+
+
+@event_type("centinela.legal.protective_measure_ended", 1, SOURCE)
+class ProtectiveMeasureEnded(LegalFact):
+    """A protective measure was lifted or ended by the court: its expiry no longer matters."""
+
+    measure_id: str
+    reason: str | None = None
+
+
+@event_type("centinela.legal.testimony_taken", 1, SOURCE)
+class TestimonyTaken(LegalFact):
+    """The child's testimony was taken: in the single Cámara Gesell interview or another way."""
+
+    method: Literal["camara_gesell", "other"]
 
 
 @event_type("centinela.legal.verdict_issued", 1, SOURCE)

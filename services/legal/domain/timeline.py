@@ -1,4 +1,5 @@
-"""A prosecution's timeline as a pure fold over its court updates, ordered by ``occurred_at``.
+"""A prosecution's timeline as a pure fold over its court updates, ordered by ``occurred_at``, and the
+normalised facts each accepted update publishes on ``legal-events`` (:func:`facts_for`, :func:`envelopes`).
 
 Updates arrive late and out of order, so the current state is never patched in place: it is
 recomputed by replaying every accepted update in court order. A new update is accepted when the
@@ -9,6 +10,7 @@ the court reported later (only an explicit ``case_reopened`` brings a case out o
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -18,8 +20,21 @@ from services.legal.domain.deadlines import Deadline, DeadlinePolicy
 from services.legal.domain.errors import IllegalUpdate
 from services.legal.domain.stages import OPEN, PROCESS_STAGES, Complexity, Stage, transition_basis, transition_error
 from services.legal.domain.updates import CourtUpdate
+from shared.events import CloudEvent, new_event
+from shared.events import legal as ev
 
-__all__ = ["Conflict", "IllegalUpdate", "Integration", "Recorded", "TimelineState", "integrate", "replay"]
+__all__ = [
+    "Conflict",
+    "IllegalUpdate",
+    "Integration",
+    "Recorded",
+    "TimelineState",
+    "envelopes",
+    "event_id",
+    "facts_for",
+    "integrate",
+    "replay",
+]
 
 
 @dataclass(frozen=True)
@@ -104,6 +119,10 @@ class TimelineState:
     attendance: list[dict[str, Any]] = field(default_factory=list)
     representation: list[dict[str, Any]] = field(default_factory=list)
     measures: list[dict[str, Any]] = field(default_factory=list)
+    # protective measures by measure_id: granted, renewed (new expires_at), ended
+    protective_measures: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # the child's testimonies (camara_gesell or other), in court order
+    testimonies: list[dict[str, Any]] = field(default_factory=list)
     verdicts: list[dict[str, Any]] = field(default_factory=list)
     reparations_ordered: list[dict[str, Any]] = field(default_factory=list)
     reparations_paid: list[dict[str, Any]] = field(default_factory=list)
@@ -507,7 +526,36 @@ def apply(state: TimelineState, rec: Recorded, policy: DeadlinePolicy | None = N
     elif u.kind == "legal_representation_assigned":
         state.representation.append({"occurred_at": at, "representative_ref": u.representative_ref})
     elif u.kind == "protective_measure_granted":
+        measure_id = u.measure_id or u.update_id
+        known = state.protective_measures.get(measure_id)
+        if known is not None and known["ended_at"] is None:
+            raise IllegalUpdate(
+                "measure_id: this protective measure was already granted; record protective_measure_renewed"
+            )
         state.measures.append({"occurred_at": at, "measure": u.measure})
+        state.protective_measures[measure_id] = {
+            "measure": u.measure,
+            "granted_at": at,
+            "expires_at": u.expires_at,
+            "renewals": 0,
+            "ended_at": None,
+        }
+    elif u.kind in ("protective_measure_renewed", "protective_measure_ended"):
+        known = state.protective_measures.get(u.measure_id)
+        if known is None:
+            raise IllegalUpdate(f"measure_id: no protective measure with this id was granted before {u.kind}")
+        if known["ended_at"] is not None:
+            raise IllegalUpdate("measure_id: this protective measure already ended")
+        # a new dict, never a change in place: clone() shares the entries with the state before
+        if u.kind == "protective_measure_renewed":
+            changes = {"expires_at": u.expires_at, "renewals": known["renewals"] + 1}
+        else:
+            changes = {"ended_at": at, "end_reason": u.reason}
+        state.protective_measures[u.measure_id] = {**known, **changes}
+    elif u.kind == "testimony_taken":
+        if state.stage == "archived":
+            raise IllegalUpdate("kind: testimony_taken is not possible while the case is archived")
+        state.testimonies.append({"occurred_at": at, "method": u.method, "update_id": u.update_id})
     elif u.kind == "reparation_ordered":
         if state.stage == "archived":
             raise IllegalUpdate("kind: reparation_ordered is not possible while the case is archived")
@@ -606,3 +654,131 @@ def _moves_back(before: Stage | None, after: Stage | None) -> bool:
     if after == "archived":
         return False
     return PROCESS_STAGES.index(after) < PROCESS_STAGES.index(before)
+
+
+# -- the facts an accepted update publishes (court update + its effect on the timeline)
+
+_NAMESPACE = uuid.UUID("8d2f3c5e-4f0b-4f8e-9d7a-6c1b2a3e4f50")
+
+_KIND_TO_EVENT: dict[str, type[ev.LegalFact]] = {
+    "hearing_scheduled": ev.HearingScheduled,
+    "hearing_held": ev.HearingHeld,
+    "hearing_postponed": ev.HearingPostponed,
+    "victim_notified": ev.VictimNotified,
+    "victim_attended": ev.VictimAttended,
+    "victim_absent": ev.VictimAbsent,
+    "legal_representation_assigned": ev.RepresentationAssigned,
+    "protective_measure_granted": ev.ProtectiveMeasureGranted,
+    "verdict_issued": ev.VerdictIssued,
+    "reparation_ordered": ev.ReparationOrdered,
+    "reparation_paid": ev.ReparationPaid,
+    "appeal_filed": ev.AppealFiled,
+    "case_archived": ev.CaseArchived,
+    "case_reopened": ev.CaseReopened,
+    "deadline_extended": ev.DeadlineExtended,
+    "complexity_declared": ev.ComplexityDeclared,
+    "provisional_reserve": ev.CaseArchived,
+    "accusation_filed": ev.AccusationFiled,
+    "dismissal_requested": ev.DismissalRequested,
+    "trial_suspended": ev.TrialSuspended,
+    "trial_resumed": ev.TrialResumed,
+    "order_issued": ev.OrderIssued,
+    "elevation_requested": ev.ElevationRequested,
+    "elevation_decided": ev.ElevationDecided,
+    "principio_de_oportunidad": ev.OpportunityApplied,
+    "protective_measure_renewed": ev.ProtectiveMeasureRenewed,
+    "protective_measure_ended": ev.ProtectiveMeasureEnded,
+    "testimony_taken": ev.TestimonyTaken,
+}
+
+_COMMON = {"source_system", "update_id", "case_id", "occurred_at", "kind"}
+
+
+def facts_for(update: CourtUpdate, result: Integration) -> list[ev.LegalFact]:
+    """``stage_changed`` first (when the current stage, its start or complexity moved), then the kind's fact.
+
+    A late ``stage_changed`` that only fills in history emits nothing: the alerts side would
+    read it as a move back to an earlier stage.
+    """
+    after = result.after
+    common: dict[str, Any] = {
+        "case_id": update.case_id,
+        "source_system": update.source_system,
+        "update_id": update.update_id,
+        "occurred_at": update.occurred_at,
+        "stage": after.stage,
+    }
+    facts: list[ev.LegalFact] = []
+    if result.stage_changed and after.stage_started_at is not None:
+        facts.append(
+            ev.StageChanged(
+                **common,
+                previous_stage=result.before.stage,
+                stage_started_at=after.stage_started_at,
+                deadline_at=after.deadline.deadline_at if after.deadline else None,
+                extended_deadline_at=after.deadline.extended_deadline_at if after.deadline else None,
+                complexity=after.complexity,
+                deadline_basis=after.deadline.basis if after.deadline else None,
+            )
+        )
+    cls = _KIND_TO_EVENT.get(update.kind)
+    if cls is not None:
+        fields = {k: v for k, v in update.model_dump(exclude_none=True).items() if k not in _COMMON}
+        fields.pop("stage", None)  # case_reopened's target stage: the fact carries the stage after the update
+        if update.kind == "hearing_postponed":
+            fields["postponements_in_stage"] = after.postponement_counts.get(update.key, 1)
+        if update.kind in ("deadline_extended", "complexity_declared"):
+            fields["deadline_at"] = after.deadline.deadline_at if after.deadline else None
+        if update.kind == "provisional_reserve":
+            fields["disposition"] = "provisional_reserve"
+        if update.kind == "elevation_requested":
+            fields["late"] = bool(after.elevations and after.elevations[-1]["late"])
+        if update.kind == "protective_measure_granted":
+            fields["measure_id"] = update.measure_id or update.update_id  # what renewals and ends name
+        if update.kind == "principio_de_oportunidad":
+            fields["outcome"] = after.opportunity[-1]["outcome"] if after.opportunity else "abstention"
+        facts.append(cls(**common, **fields))
+        if update.kind == "principio_de_oportunidad" and after.stage == "archived":
+            # an abstention sets the case aside like an archive: consumers of case_archived see it
+            facts.append(
+                ev.CaseArchived(**common, reason="principio_de_oportunidad", disposition="principio_de_oportunidad")
+            )
+    facts.extend(deadline_facts(common, result))
+    return facts
+
+
+def deadline_facts(common: dict[str, Any], result: Integration) -> list[ev.LegalFact]:
+    """One ``deadline_set`` per non-stage deadline this update opened, met, cancelled or moved."""
+    before = result.before.deadlines
+    out: list[ev.LegalFact] = []
+    for deadline_id, d in sorted(result.after.deadlines.items(), key=lambda kv: (kv[1].opened_at, kv[0])):
+        old = before.get(deadline_id)
+        if old is not None and (old.status, old.due_at) == (d.status, d.due_at):
+            continue
+        out.append(
+            ev.DeadlineSet(
+                **common,
+                deadline_id=deadline_id,
+                deadline_kind=d.kind,
+                status=d.status,
+                due_at=d.due_at,
+                opened_at=d.opened_at,
+                article=d.article,
+                counting=d.counting,
+                nature=d.nature,
+                late=d.late,
+            )
+        )
+    return out
+
+
+def envelopes(facts: list[ev.LegalFact]) -> list[CloudEvent]:
+    """Deterministic event ids: the same update can never yield two different events of one type."""
+    return [new_event(f, event_id=event_id(f)) for f in facts]
+
+
+def event_id(fact: ev.LegalFact) -> str:
+    name = f"{fact.source_system}|{fact.update_id}|{fact.TYPE}"
+    if isinstance(fact, ev.DeadlineSet):
+        name += f"|{fact.deadline_id}"  # one update may open one deadline and meet another
+    return str(uuid.uuid5(_NAMESPACE, name))

@@ -116,9 +116,53 @@ class RepresentationAssignedUpdate(_Update):
     representative_ref: Id | None = None
 
 
+def _after_occurred(update: _Update, expires_at: Any) -> None:
+    if expires_at is not None and expires_at <= update.occurred_at:
+        raise PydanticCustomError("expires_after", "expires_at must be after occurred_at")
+
+
 class ProtectiveMeasureGrantedUpdate(_Update):
+    """A protective measure ordered for the child. ``measure_id`` (default: the ``update_id``) names it for
+    later renewals and ends; with ``expires_at`` the alerts watch its term (``harm.protective_measure_expired``)."""
+
     kind: Literal["protective_measure_granted"]
     measure: Code
+    measure_id: Id | None = None
+    expires_at: When | None = None
+
+    @model_validator(mode="after")
+    def _expiry(self) -> ProtectiveMeasureGrantedUpdate:
+        _after_occurred(self, self.expires_at)
+        return self
+
+
+class ProtectiveMeasureRenewedUpdate(_Update):
+    """The court extended a protective measure granted before: its new end is ``expires_at``."""
+
+    kind: Literal["protective_measure_renewed"]
+    measure_id: Id
+    expires_at: When
+
+    @model_validator(mode="after")
+    def _expiry(self) -> ProtectiveMeasureRenewedUpdate:
+        _after_occurred(self, self.expires_at)
+        return self
+
+
+class ProtectiveMeasureEndedUpdate(_Update):
+    """A protective measure lifted or ended by the court (no longer expected to be renewed)."""
+
+    kind: Literal["protective_measure_ended"]
+    measure_id: Id
+    reason: Code | None = None
+
+
+class ChildTestimonyUpdate(_Update):
+    """The child's testimony was taken: in the single interview in a Cámara Gesell, or any other way
+    (a second interview, a statement at a hearing). Watched by ``harm.second_testimony``."""
+
+    kind: Literal["testimony_taken"]
+    method: Literal["camara_gesell", "other"]
 
 
 class VerdictIssuedUpdate(_Update):
@@ -229,6 +273,9 @@ CourtUpdate = Annotated[
     | VictimAbsentUpdate
     | RepresentationAssignedUpdate
     | ProtectiveMeasureGrantedUpdate
+    | ProtectiveMeasureRenewedUpdate
+    | ProtectiveMeasureEndedUpdate
+    | ChildTestimonyUpdate
     | VerdictIssuedUpdate
     | ReparationOrderedUpdate
     | ReparationPaidUpdate
@@ -274,6 +321,9 @@ KINDS: tuple[str, ...] = (
     "trial_suspended",
     "trial_resumed",
     "order_issued",
+    "protective_measure_renewed",
+    "protective_measure_ended",
+    "testimony_taken",
 )
 
 _ADAPTER: TypeAdapter[CourtUpdate] = TypeAdapter(CourtUpdate)
@@ -357,7 +407,11 @@ def schema_examples() -> dict[str, dict[str, Any]]:
         "victim_attended": {"hearing_id": "h-101"},
         "victim_absent": {"hearing_id": "h-101"},
         "legal_representation_assigned": {"representative_ref": "defensa-publica-0042"},
-        "protective_measure_granted": {"measure": "restraining_order"},
+        "protective_measure_granted": {
+            "measure": "restraining_order",
+            "measure_id": "mp-2025-0042",
+            "expires_at": "2025-09-03T23:59:00-05:00",
+        },
         "verdict_issued": {"outcome": "conviction"},
         "reparation_ordered": {"amount": 30000, "currency": "PEN"},
         "reparation_paid": {"amount": 5000, "currency": "PEN"},
@@ -375,6 +429,9 @@ def schema_examples() -> dict[str, dict[str, Any]]:
         "trial_suspended": {"reason": "defendant_ill"},
         "trial_resumed": {},
         "order_issued": {"order": "prision_preventiva"},
+        "protective_measure_renewed": {"measure_id": "mp-2025-0042", "expires_at": "2026-03-03T23:59:00-05:00"},
+        "protective_measure_ended": {"measure_id": "mp-2025-0042", "reason": "lifted_by_court"},
+        "testimony_taken": {"method": "camara_gesell"},
     }
     return {
         kind: {**base, "update_id": f"u-{i:04d}", "kind": kind, **fields}

@@ -15,8 +15,15 @@ import pytest
 from services.legal.api.schemas import Timeline
 from services.legal.domain.calendar import LegalCalendar
 from services.legal.domain.deadlines import DeadlineConfigError, DeadlinePolicy, load_policy
-from services.legal.domain.facts import envelopes, facts_for
-from services.legal.domain.timeline import IllegalUpdate, Recorded, TrackedDeadline, integrate, replay
+from services.legal.domain.timeline import (
+    IllegalUpdate,
+    Recorded,
+    TrackedDeadline,
+    envelopes,
+    facts_for,
+    integrate,
+    replay,
+)
 from services.legal.domain.updates import parse_update
 from services.legal.settings import DEFAULT_DEADLINES_FILE, DEFAULT_HOLIDAYS_DIR
 from shared.durations import parse_calendar_duration

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from services.legal.domain.deadlines import load_policy
-from services.legal.domain.facts import envelopes, facts_for
-from services.legal.domain.timeline import Recorded, integrate
+from services.legal.domain.timeline import Recorded, envelopes, facts_for, integrate
 from services.legal.domain.updates import parse_update, schema_examples
 from services.legal.settings import DEFAULT_DEADLINES_FILE
 from shared.events import decode, encode
@@ -56,6 +55,8 @@ NEEDS_HISTORY = (
     "dismissal_requested",
     "trial_suspended",
     "trial_resumed",
+    "protective_measure_renewed",  # a measure granted before: test_harm_updates
+    "protective_measure_ended",
 )
 SET_ASIDE = ("case_archived", "provisional_reserve", "principio_de_oportunidad")
 

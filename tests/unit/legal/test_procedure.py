@@ -12,8 +12,7 @@ import pytest
 
 from services.legal.api.schemas import Timeline
 from services.legal.domain.deadlines import DeadlinePolicy, load_policy
-from services.legal.domain.facts import facts_for
-from services.legal.domain.timeline import IllegalUpdate, Recorded, integrate, replay
+from services.legal.domain.timeline import IllegalUpdate, Recorded, facts_for, integrate, replay
 from services.legal.domain.updates import InvalidUpdate, parse_update
 from services.legal.settings import DEFAULT_DEADLINES_FILE
 from shared.durations import add_months
