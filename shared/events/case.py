@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field
 
@@ -14,6 +14,19 @@ SOURCE = "/centinela/intake"
 CaseStatus = Literal["Active", "FollowUp", "Closed", "ClosedReferred"]
 SessionOutcome = Literal["attended", "missed", "cancelled"]
 ReferralStatus = Literal["in_progress", "accepted", "rejected", "done", "revoked"]
+
+# The coded, generalised quasi-identifiers a registration may carry for anonymised statistics (the
+# HTCDS export): never a birth date, an exact age, a name or a document. Intake derives them from the
+# encrypted identity when the case is registered (services.intake.domain.model.registration_codes).
+# Age bands: the ageBroad bands of the export (0-8, 9-17, 18+) for the age on the day of registration.
+AgeBand = Literal["0-8", "9-17", "18+"]
+AGE_BANDS: tuple[str, ...] = get_args(AgeBand)
+# The sex intake records, as coded values (the export writes HTCDS gender: Female, Male, Other);
+# "unknown" is never sent: the field is left out instead.
+Sex = Literal["female", "male", "other"]
+SEXES: tuple[str, ...] = get_args(Sex)
+# Citizenship: ISO 3166-1 alpha-2 (intake converts an alpha-3 nationality; readers ignore anything else)
+COUNTRY_ALPHA2_PATTERN = r"^[A-Z]{2}$"
 
 
 @event_type("centinela.case.registered", 1, SOURCE)
@@ -30,6 +43,11 @@ class CaseRegistered(EventPayload):
     # optional addition (v1 stays): coded place of exploitation (UBIGEO department/province or ISO 3166-2);
     # the free-text place never travels
     place_of_exploitation_code: str | None = None
+    # optional additions (v1 stays): coded quasi-identifiers for the anonymised export, left out when
+    # the identity does not give them (see AgeBand, Sex, COUNTRY_ALPHA2_PATTERN above)
+    sex: Sex | None = None
+    age_band: AgeBand | None = None
+    citizenship: str | None = None
 
 
 @event_type("centinela.case.updated", 1, SOURCE)

@@ -76,9 +76,16 @@ class Contact(Strict):
 class Identity(Strict):
     given_names: Name | None = None
     family_names: Name | None = None
-    birth_date: BirthDate | None = None
-    sex: Literal["female", "male", "other", "unknown"] | None = None
-    nationality: Annotated[str, StringConstraints(pattern=vocab.COUNTRY_PATTERN)] | None = None
+    birth_date: BirthDate | None = Field(
+        None, description="encrypted; only the age band on the day of registration (0-8, 9-17, 18+) leaves intake"
+    )
+    sex: Literal["female", "male", "other", "unknown"] | None = Field(
+        None, description="encrypted; the code (never unknown) also travels in centinela.case.registered"
+    )
+    nationality: Annotated[str, StringConstraints(pattern=vocab.COUNTRY_PATTERN)] | None = Field(
+        None,
+        description="ISO 3166-1 alpha-2 or alpha-3, encrypted; its alpha-2 code travels in centinela.case.registered",
+    )
     documents: list[IdentityDocument] = Field(default_factory=list, max_length=10)
     contacts: list[Contact] = Field(default_factory=list, max_length=10)
 

@@ -7,15 +7,21 @@ the new state plus the facts (event payloads) it caused.
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal, get_args
 
+from babel import Locale
+from babel.core import get_global
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.intake.domain import htcds
 from shared import vocab
 from shared.events.case import (
+    AGE_BANDS,
+    COUNTRY_ALPHA2_PATTERN,
+    SEXES,
     AdvocateAssigned,
     CaseClosed,
     CasePersonReregistered,
@@ -268,6 +274,11 @@ class Case(_Model):
     region: str | None = None
     # coded place (domain.places): usable in events and reports; the free text is in ``protected``
     place_of_exploitation_code: str | None = None
+    # coded, generalised quasi-identifiers (registration_codes): they travel in case.registered for
+    # the anonymised export; the identity they come from stays encrypted in ``identity``
+    sex: str | None = None
+    age_band: str | None = None
+    citizenship: str | None = None
     rescue_date: date | None = None
     consent_for_services: bool = False
     consent_reporting: bool = False
@@ -332,6 +343,51 @@ def _next(case: Case, now: datetime, **update: Any) -> Case:
     return case.model_copy(update={**update, "version": case.version + 1, "updated_at": now}, deep=True)
 
 
+# --- coded quasi-identifiers (the privacy rule of the anonymised export) ---------------------------
+# Only these leave the identity, and only coded and generalised: the sex as recorded (never
+# "unknown"), the age band on the day of registration (never the birth date or the exact age) and
+# the citizenship as ISO 3166-1 alpha-2. Names, documents, contacts and the birth date never do.
+_ALPHA2_RE = re.compile(COUNTRY_ALPHA2_PATTERN)
+# alpha-3 -> alpha-2 from CLDR (babel): PER -> PE, VEN -> VE ...
+_ALPHA3 = {k: v[0] for k, v in get_global("territory_aliases").items() if len(k) == 3 and k.isalpha() and v}
+# CLDR's two-letter codes that are not a country (unknown region, EU, the UN, outlying Oceania ...)
+_NOT_COUNTRIES = frozenset({"ZZ", "EU", "EZ", "UN", "QO", "XA", "XB"})
+_COUNTRIES = frozenset(k for k in map(str, Locale("en").territories) if _ALPHA2_RE.match(k)) - _NOT_COUNTRIES
+
+
+def age_band(birth: date, on: date) -> str:
+    """The band (``AGE_BANDS``) of the age in whole years on ``on``."""
+    years = on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
+    if years < 0:
+        raise ValueError("birth date after the day of registration")
+    return AGE_BANDS[0] if years <= 8 else AGE_BANDS[1] if years <= 17 else AGE_BANDS[2]
+
+
+def citizenship_code(nationality: str | None) -> str | None:
+    """ISO 3166-1 alpha-2 of an alpha-2 or alpha-3 nationality; None when it names no country."""
+    if not nationality:
+        return None
+    code = nationality.upper()
+    code = _ALPHA3.get(code, code) if len(code) == 3 else code
+    return code if code in _COUNTRIES else None
+
+
+def registration_codes(identity: dict[str, Any] | None, on: date) -> dict[str, str | None]:
+    """The Case fields ``sex``, ``age_band`` and ``citizenship`` from the identity block being
+    registered (its JSON form: ``birth_date`` an ISO date), as of the day of registration ``on``."""
+    identity = identity or {}
+    sex = identity.get("sex")
+    birth = identity.get("birth_date")
+    if isinstance(birth, str):
+        birth = date.fromisoformat(birth)
+    band = age_band(birth, on) if isinstance(birth, date) and birth <= on else None
+    return {
+        "sex": sex if sex in SEXES else None,
+        "age_band": band,
+        "citizenship": citizenship_code(identity.get("nationality")),
+    }
+
+
 # --- rules ----------------------------------------------------------------------------------------
 def register(case: Case, previous_case_ids: list[str], now: datetime) -> list[EventPayload]:
     """Facts of a new registration; a known person_ref adds the re-registration fact (revictimisation)."""
@@ -348,6 +404,9 @@ def register(case: Case, previous_case_ids: list[str], now: datetime) -> list[Ev
             person_ref=case.person_ref,
             consent_for_services=case.consent_for_services,
             registered_at=now,
+            sex=case.sex,
+            age_band=case.age_band,
+            citizenship=case.citizenship,
         )
     ]
     if case.person_ref and previous_case_ids:

@@ -74,6 +74,7 @@ def register(
     previous = sorted(owners)
     case = Case(
         **fields,
+        **model.registration_codes(identity, now.date()),  # coded sex, age band, citizenship only
         case_id=case_id,
         org_id=p.org,
         person_ref=ref,

@@ -128,9 +128,7 @@ QUASI_IDENTIFIERS: tuple[QuasiIdentifier, ...] = (
     QuasiIdentifier("yearOfRegistration", (_on_value(_year_span), _any), loss=(0, 2, 5)),
     QuasiIdentifier("gender", (_any,), loss=(0, 4)),
     QuasiIdentifier("ageBroad", (_on_value(_age_level1), _any), loss=(0, 2, 5), follows=("majorityStatus",)),
-    QuasiIdentifier(
-        "citizenship", (_on_value(lambda c: c if c in ("PER", "PE", UNKNOWN) else "other"), _any), loss=(0, 1, 3)
-    ),
+    QuasiIdentifier("citizenship", (_on_value(lambda c: c if c in ("PE", UNKNOWN) else "other"), _any), loss=(0, 1, 3)),
     QuasiIdentifier("regionOfRegistration", (_on_value(_country), _any), loss=(0, 1, 3)),
     QuasiIdentifier("typeOfExploitConcatenated", (_flags_only, _any), loss=(0, 2, 8), follows=FLAG_COLUMNS),
 )
@@ -158,7 +156,7 @@ def htcds_row(facts: CaseFacts) -> dict[str, str]:
         "gender": _GENDER.get(facts.sex, UNKNOWN),
         "ageBroad": age,
         "majorityStatus": "Minor" if age in ("0--8", "9--17") else ("Adult" if age == "18+" else UNKNOWN),
-        "citizenship": facts.citizenship if facts.citizenship != UNKNOWN else UNKNOWN,
+        "citizenship": facts.citizenship,
         "regionOfRegistration": _region_level0(facts.region),
         **flags,
         "typeOfExploitConcatenated": ";".join(sorted(types)) or UNKNOWN,

@@ -6,7 +6,8 @@ at-least-once delivery) or out of order across topics leaves the same facts: the
 function of the *set* of events, which is what makes the consumer idempotent by event id.
 
 No identity ever enters: the quasi-identifiers kept for the export (age band, sex, citizenship) are
-coarse codes, read only when the registration event carries them.
+the coarse codes ``centinela.case.registered`` carries (``shared.events.case``: AgeBand, Sex,
+COUNTRY_ALPHA2_PATTERN), "unknown" when it does not.
 """
 
 from __future__ import annotations
@@ -28,9 +29,7 @@ UBIGEO_RE = re.compile(r"^\d{2}(\d{2}){0,2}$")
 UNCODED = "uncoded"
 UNKNOWN = "unknown"
 
-AGE_BANDS = ("0-8", "9-17", "18+")
-SEXES = ("female", "male", "other", "unknown")
-CITIZENSHIP_RE = re.compile(r"^[A-Z]{2,3}$")
+CITIZENSHIP_RE = re.compile(ce.COUNTRY_ALPHA2_PATTERN)
 
 
 def coded_region(region: str | None) -> str:
@@ -115,7 +114,8 @@ class CaseFacts:
             self.exploitation = sorted(set(p.exploitation_types))
             self.registered_at = _iso(p.registered_at)
             self.rescue_date = _iso(p.rescue_date)
-            self._quasi_identifiers(raw_data or {})
+            typed = {"age_band": p.age_band, "sex": p.sex, "citizenship": p.citizenship}
+            self._quasi_identifiers({**(raw_data or {}), **{k: v for k, v in typed.items() if v is not None}})
         elif isinstance(p, ce.AdvocateAssigned):
             self.org = self.org or p.org_id
         elif isinstance(p, ce.CaseClosed):
@@ -172,13 +172,14 @@ class CaseFacts:
         return True
 
     def _quasi_identifiers(self, data: dict[str, Any]) -> None:
-        """Coarse codes the registration may carry (optional fields; anything else is ignored)."""
+        """The registration's coarse codes (typed fields; for a producer newer than this reader, the
+        raw data): anything outside the vocabularies is ignored, never stored."""
         band = data.get("age_band")
-        if isinstance(band, str) and band in AGE_BANDS:
+        if isinstance(band, str) and band in ce.AGE_BANDS:
             self.age_band = band
         sex = data.get("sex")
-        if isinstance(sex, str) and sex in SEXES:
+        if isinstance(sex, str) and sex in ce.SEXES:
             self.sex = sex
-        citizenship = data.get("citizenship") or data.get("nationality")
+        citizenship = data.get("citizenship")
         if isinstance(citizenship, str) and CITIZENSHIP_RE.match(citizenship):
             self.citizenship = citizenship

@@ -113,7 +113,7 @@ def synthetic_population(n: int, seed: int = 15) -> list[CaseFacts]:
             rescue_date=(reg - timedelta(days=rng.randint(0, 10))).date().isoformat(),
             age_band=rng.choices(["0-8", "9-17", "unknown"], weights=[15, 80, 5])[0],
             sex=rng.choices(["female", "male", "other", "unknown"], weights=[70, 27, 1, 2])[0],
-            citizenship=rng.choices(["PER", "VEN", "COL", "BOL", "ECU", "unknown"], weights=[80, 10, 4, 3, 2, 1])[0],
+            citizenship=rng.choices(["PE", "VE", "CO", "BO", "EC", "unknown"], weights=[80, 10, 4, 3, 2, 1])[0],
         )
         at = reg
         for j, name in enumerate(STAGE_ORDER[: rng.randint(1, len(STAGE_ORDER))]):

@@ -38,17 +38,24 @@ def test_region_counts_only_when_coded() -> None:
 
 
 def test_registration_sets_dimensions_and_optional_codes() -> None:
-    # the typed payload drops fields it does not know; the consumer passes the raw data beside it
+    # the codes are typed fields of case.registered (optional additions to v1)
     facts = CaseFacts(case_id=CASE)
-    facts.apply(ev(registered(CASE)), {"age_band": "9-17", "sex": "female", "citizenship": "VEN"})
+    facts.apply(ev(registered(CASE, age_band="9-17", sex="female", citizenship="VE")))
     assert cell_key(facts) == {
         "org": "org-1",
         "region": "PE-LIM",
         "exploitation": "SexualExploitation",
         "period": "2025-03",
     }
-    assert (facts.age_band, facts.sex, facts.citizenship) == ("9-17", "female", "VEN")
-    # codes outside the lists are ignored, never stored
+    assert (facts.age_band, facts.sex, facts.citizenship) == ("9-17", "female", "VE")
+    # a registration without them (an older producer) leaves them unknown
+    bare = CaseFacts(case_id=CASE)
+    bare.apply(ev(registered(CASE)))
+    assert (bare.age_band, bare.sex, bare.citizenship) == ("unknown", "unknown", "unknown")
+    # raw data of a newer producer is read too, but codes outside the vocabularies are never stored
+    raw = CaseFacts(case_id=CASE)
+    raw.apply(ev(registered(CASE)), {"age_band": "0-8", "sex": "male", "citizenship": "CO"})
+    assert (raw.age_band, raw.sex, raw.citizenship) == ("0-8", "male", "CO")
     other = CaseFacts(case_id=CASE)
     other.apply(ev(registered(CASE)), {"age_band": "14 years", "sex": "F", "citizenship": "Venezuela"})
     assert (other.age_band, other.sex, other.citizenship) == ("unknown", "unknown", "unknown")
