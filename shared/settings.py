@@ -160,6 +160,19 @@ class CommonSettings(BaseSettings):
         "&authSource=admin",
     )
     mongo_db: str = Field("", description="database name; empty means centinela_<service>")
+    # repr=False: like mongo_uri, it may carry a password
+    audit_mongo_uri: str = Field(
+        "",
+        repr=False,
+        description="MongoDB connection string of the shared audit trail; empty: the service's own "
+        "(CENTINELA_MONGO_URI)",
+    )
+    audit_db: str = Field(
+        "",
+        description="database of the shared audit trail (collection `audit`) that intake, legal and alerts all write "
+        "and GET /v1/audit on intake reads; empty: intake's database (centinela_intake, or <x>_intake when "
+        "CENTINELA_MONGO_DB is <x>_<service>)",
+    )
     mongo_timeout_ms: int = Field(
         2000,
         ge=100,

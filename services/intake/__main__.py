@@ -31,8 +31,10 @@ from services.intake.domain.identity import IdentityCipher, IdentityKeyError
 from services.intake.service.rekey import Rekeyer, RekeyReport
 from services.intake.settings import IntakeSettings
 from services.intake.store import case_files
+from services.intake.store.audit import AuditLog
 from services.intake.store.documents import CaseDocument
-from services.intake.store.repository import AuditLog, CaseRepository, ensure_indexes
+from services.intake.store.repository import CaseRepository, ensure_indexes
+from shared.audit import open_trail
 from shared.mongo import connect
 
 AUDIT_ACTION = "keys.rekey"
@@ -56,7 +58,7 @@ def rekey(settings: IntakeSettings, *, batch: int, dry_run: bool, actor: str, re
         return 2
     client = connect(settings)
     run_id = f"rekey-{uuid.uuid4().hex[:12]}"
-    audit = AuditLog()
+    audit = AuditLog(open_trail(settings, client, "intake"))
     try:
         ensure_indexes()
         case_files.ensure_indexes()

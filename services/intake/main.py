@@ -21,9 +21,11 @@ from services.intake.domain.identity import CASE_FIELD, IdentityCipher
 from services.intake.service.core import Intake, IntakeError
 from services.intake.settings import IntakeSettings
 from services.intake.store import case_files
+from services.intake.store.audit import AuditLog
 from services.intake.store.documents import CaseDocument
-from services.intake.store.repository import AuditLog, CaseRepository, ensure_indexes
+from services.intake.store.repository import CaseRepository, ensure_indexes
 from shared.app import BodyLimitMiddleware, ServiceRuntime, create_app, service_lifespan
+from shared.audit import open_trail
 from shared.logging import allow_log_keys, setup_logging
 
 log = logging.getLogger(__name__)
@@ -87,10 +89,12 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
         if protected:
             log.warning("encrypted plain place_of_exploitation of older cases", extra={"cases": protected})
         relay = case_events_relay(settings, runtime.mongo, cases)
+        audit_log = AuditLog(open_trail(settings, runtime.mongo, "intake"))  # every service's trail (shared.audit)
+        audit_log.ensure_indexes()
         runtime.app.state.intake = Intake(
             settings=settings,
             repo=repo,
-            audit=AuditLog(),
+            audit=audit_log,
             cipher=cipher,
             person_ref_key=settings.person_ref_key.get_secret_value().encode(),
             notify=relay.notify,

@@ -49,6 +49,7 @@ ACTIONS: dict[tuple[str, str], str] = {
     ("GET", "/cases/{case_id}/documents"): "document.list",
     ("GET", "/cases/{case_id}/documents/{doc_id}"): "document.read",
     ("GET", "/audit"): "audit.read",
+    ("GET", "/cases/{case_id}/views"): "case.views",
     ("GET", "/stats"): "stats.read",
 }
 

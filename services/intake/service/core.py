@@ -17,8 +17,9 @@ from services.intake.domain import access, model
 from services.intake.domain.identity import IdentityCipher
 from services.intake.domain.model import Case
 from services.intake.settings import IntakeSettings
+from services.intake.store.audit import AuditLog
 from services.intake.store.case_files import CaseFiles
-from services.intake.store.repository import AuditLog, CaseRepository
+from services.intake.store.repository import CaseRepository
 from shared import vocab
 from shared.auth import Principal
 from shared.errors import CentinelaError

@@ -6,14 +6,13 @@ from dataclasses import dataclass
 
 from services.intake.service.core import Caller, Forbidden, Intake, Invalid, audit
 from services.intake.service.paging import check_limit, codec, decode, digest
-from services.intake.store.documents import AuditRecord
-from services.intake.store.repository import AuditQuery
+from shared.audit import AuditEntry, AuditQuery
 from shared.page_cursor import Position
 
 
 @dataclass(frozen=True)
 class AuditPage:
-    records: list[AuditRecord]
+    records: list[AuditEntry]
     total: int | None
     next_cursor: str | None = None
 
