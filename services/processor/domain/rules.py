@@ -12,12 +12,22 @@ subject is its own alert with its own episodes and its own resolution (issue 13 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from services.processor.domain.state import CaseState, day_end
+from services.processor.domain.state import (
+    CaseState,
+    Decision,
+    HearingTrack,
+    Mark,
+    MeasureTrack,
+    OpenDeadline,
+    ServiceTrack,
+    day_end,
+)
 from services.processor.domain.thresholds import RuleConfig, format_duration
 from shared.vocab import SEVERITIES
 
@@ -117,6 +127,58 @@ def next_check(results: list[RuleResult]) -> datetime | None:
     return min(times) if times else None
 
 
+# -- rule builders: the shapes every rule below shares
+
+# A finding's words, computed only when the rule fires: (summary, evidence).
+Describe = Callable[[], tuple[str, dict[str, Any]]]
+# One thing that may be late (per-subject rules): its subject id, when it is late (None: it already is), its words.
+Late = tuple[str, datetime | None, Describe]
+
+
+def _clear(rid: str, reason: str, *, per_subject: bool = False) -> RuleResult:
+    """Not firing, for ``reason`` (a per-subject rule answers "no subject is late": each open alert resolves)."""
+    return RuleResult(rid, clear_reason=reason, findings={} if per_subject else None)
+
+
+def _fire(rid: str, cfg: RuleConfig, describe: Describe) -> RuleResult:
+    summary, evidence = describe()
+    return RuleResult(rid, Finding(rid, cfg.severity, summary, evidence))
+
+
+def _when_due(
+    rid: str, cfg: RuleConfig, now: datetime, due: datetime, clear_reason: str, describe: Describe
+) -> RuleResult:
+    """A case-level time rule: quiet until ``due`` (and asks to be looked at then), then one finding."""
+    if now < due:
+        return RuleResult(rid, next_check=due, clear_reason=clear_reason)
+    return _fire(rid, cfg, describe)
+
+
+def _when(rid: str, cfg: RuleConfig, present: bool, clear_reason: str, describe: Describe) -> RuleResult:
+    """A case-level event-driven rule: fires while ``present``."""
+    return _fire(rid, cfg, describe) if present else _clear(rid, clear_reason)
+
+
+def _each(
+    rid: str, cfg: RuleConfig, now: datetime, items: Iterable[Late], clear_reason: str, checks: Iterable[datetime] = ()
+) -> RuleResult:
+    """A per-subject rule: one finding per item late at ``now`` (its subject in the evidence); the next
+    check is the earliest item not late yet (or one of ``checks``)."""
+    findings: dict[str, Finding] = {}
+    upcoming = list(checks)
+    for subject, due, describe in items:
+        if due is not None and now < due:
+            upcoming.append(due)
+            continue
+        summary, evidence = describe()
+        findings[subject] = Finding(rid, cfg.severity, summary, {"subject": subject, **evidence})
+    return RuleResult(rid, next_check=_future(now, *upcoming), clear_reason=clear_reason, findings=findings)
+
+
+def _events(*event_ids: str | None) -> list[str]:
+    return [e for e in event_ids if e]
+
+
 # -- legal
 
 
@@ -124,22 +186,21 @@ def next_check(results: list[RuleResult]) -> datetime | None:
 def stage_overdue(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResult:
     rid = "legal.stage_overdue"
     if not st.prosecution_open or st.deadline_at is None:
-        reason = "prosecution ended" if st.legal_seen and not st.prosecution_open else "court update arrived"
-        return RuleResult(rid, clear_reason=reason)
-    due = st.deadline_at + cfg.grace
-    if now < due:
-        return RuleResult(rid, next_check=due, clear_reason="court update arrived: stage changed or deadline moved")
-    return RuleResult(
+        return _clear(rid, "prosecution ended" if st.legal_seen and not st.prosecution_open else "court update arrived")
+    deadline = st.deadline_at
+    return _when_due(
         rid,
-        Finding(
-            rid,
-            cfg.severity,
-            f"prosecution stage '{st.stage}' ran past its statutory deadline {iso(st.deadline_at)}",
+        cfg,
+        now,
+        deadline + cfg.grace,
+        "court update arrived: stage changed or deadline moved",
+        lambda: (
+            f"prosecution stage '{st.stage}' ran past its statutory deadline {iso(deadline)}",
             {
                 "stage": st.stage,
                 "stage_started_at": iso(st.stage_started_at),
-                "deadline_at": iso(st.deadline_at),
-                "event_ids": [st.stage_event_id] if st.stage_event_id else [],
+                "deadline_at": iso(deadline),
+                "event_ids": _events(st.stage_event_id),
             },
         ),
     )
@@ -150,21 +211,21 @@ def no_activity(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResult:
     rid = "legal.no_activity"
     if st.legal_seen:
         if not st.prosecution_open or st.last_legal_at is None:
-            return RuleResult(rid, clear_reason="prosecution ended")
+            return _clear(rid, "prosecution ended")
         ref, ref_event, since = st.last_legal_at, st.last_legal_event_id, "last court or prosecutor update"
     else:
         # no court update ever arrived: the stall counts from the registration (issue 13 item 12)
         if not st.case_open or st.registered_at is None:
-            return RuleResult(rid, clear_reason="case closed")
+            return _clear(rid, "case closed")
         ref, ref_event, since = st.registered_at, st.registered_event_id, "registration, no court update ever"
     due = ref + _after(cfg)
-    if now < due:
-        return RuleResult(rid, next_check=due, clear_reason="court update arrived")
-    return RuleResult(
+    return _when_due(
         rid,
-        Finding(
-            rid,
-            cfg.severity,
+        cfg,
+        now,
+        due,
+        "court update arrived",
+        lambda: (
             f"no court or prosecutor update for {format_duration(_after(cfg))} "
             f"(since {since}, {iso(ref)}) while the prosecution is open",
             {
@@ -173,7 +234,7 @@ def no_activity(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResult:
                 "counted_from": "last_legal_event" if st.legal_seen else "registration",
                 "threshold": format_duration(_after(cfg)),
                 "deadline_at": iso(due),
-                "event_ids": [ref_event] if ref_event else [],
+                "event_ids": _events(ref_event),
             },
         ),
     )
@@ -181,15 +242,13 @@ def no_activity(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResult:
 
 @rule("legal.hearing_postponed_repeatedly", requires=("count",))
 def hearing_postponed_repeatedly(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResult:
-    rid = "legal.hearing_postponed_repeatedly"
     limit = _count(cfg, 3)
-    if not st.prosecution_open or st.postponements_in_stage < limit:
-        return RuleResult(rid, clear_reason="stage changed")
-    return RuleResult(
-        rid,
-        Finding(
-            rid,
-            cfg.severity,
+    return _when(
+        "legal.hearing_postponed_repeatedly",
+        cfg,
+        st.prosecution_open and st.postponements_in_stage >= limit,
+        "stage changed",
+        lambda: (
             f"{st.postponements_in_stage} hearing postponements in stage '{st.stage}' (threshold {limit})",
             {
                 "stage": st.stage,
@@ -201,111 +260,86 @@ def hearing_postponed_repeatedly(st: CaseState, now: datetime, cfg: RuleConfig) 
     )
 
 
+def _outcome_missing(hearing_id: str, h: HearingTrack, after: timedelta, due: datetime) -> tuple[str, dict[str, Any]]:
+    return (
+        f"hearing of {iso(h.scheduled_for)} held more than {format_duration(after)} ago with no outcome reported",
+        {
+            "hearing_id": hearing_id,
+            "scheduled_for": iso(h.scheduled_for),
+            "threshold": format_duration(after),
+            "deadline_at": iso(due),
+            "event_ids": [h.event_id],
+        },
+    )
+
+
 @rule("legal.hearing_outcome_missing", requires=("after",), per_subject=True)
 def hearing_outcome_missing(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResult:
-    rid = "legal.hearing_outcome_missing"
     after = _after(cfg)
-    findings: dict[str, Finding] = {}
-    upcoming: list[datetime] = []
-    if st.prosecution_open or not st.legal_seen:
-        for hearing_id, h in sorted(st.hearings.items()):
-            due = h.scheduled_for + after
-            if now < due:
-                upcoming.append(due)
-                continue
-            findings[f"hearing:{hearing_id}"] = Finding(
-                rid,
-                cfg.severity,
-                f"hearing of {iso(h.scheduled_for)} held more than {format_duration(after)} ago "
-                "with no outcome reported",
-                {
-                    "subject": f"hearing:{hearing_id}",
-                    "hearing_id": hearing_id,
-                    "scheduled_for": iso(h.scheduled_for),
-                    "threshold": format_duration(after),
-                    "deadline_at": iso(due),
-                    "event_ids": [h.event_id],
-                },
-            )
+    watched = sorted(st.hearings.items()) if st.prosecution_open or not st.legal_seen else []
+    items = (
+        (f"hearing:{hid}", h.scheduled_for + after, partial(_outcome_missing, hid, h, after, h.scheduled_for + after))
+        for hid, h in watched
+    )
     reason = "hearing outcome reported" if st.prosecution_open else "prosecution ended: no outcome can be reported"
-    return RuleResult(rid, next_check=_future(now, *upcoming), clear_reason=reason, findings=findings)
+    return _each("legal.hearing_outcome_missing", cfg, now, items, reason)
 
 
 @rule("legal.no_representation", requires=("after",))
 def no_representation(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResult:
     rid = "legal.no_representation"
     if st.represented:
-        return RuleResult(rid, clear_reason="legal representation assigned")
+        return _clear(rid, "legal representation assigned")
     if cfg.own_advocate_counts and st.advocate_id:
         # the organisation's own advocate represents the child too (issue 13 item 10)
-        return RuleResult(rid, clear_reason="the organisation's advocate was assigned")
+        return _clear(rid, "the organisation's advocate was assigned")
     if not st.case_open or st.registered_at is None:
-        return RuleResult(rid, clear_reason="case closed")
-    due = st.registered_at + _after(cfg)
-    if now < due:
-        return RuleResult(rid, next_check=due, clear_reason="legal representation assigned")
-    return RuleResult(
+        return _clear(rid, "case closed")
+    registered, due = st.registered_at, st.registered_at + _after(cfg)
+    return _when_due(
         rid,
-        Finding(
-            rid,
-            cfg.severity,
+        cfg,
+        now,
+        due,
+        "legal representation assigned",
+        lambda: (
             f"no legal representation {format_duration(_after(cfg))} after registration",
-            {
-                "registered_at": iso(st.registered_at),
-                "deadline_at": iso(due),
-                "event_ids": [st.registered_event_id] if st.registered_event_id else [],
-            },
+            {"registered_at": iso(registered), "deadline_at": iso(due), "event_ids": _events(st.registered_event_id)},
         ),
     )
-
-
-@rule("legal.victim_not_notified", requires=("after",), per_subject=True)
-def victim_not_notified(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResult:
-    rid = "legal.victim_not_notified"
-    after = _after(cfg)
-    about = set(cfg.notification_about)
-    findings: dict[str, Finding] = {}
-    upcoming: list[datetime] = []
-    for d in st.decisions:
-        # only a notification about the decision (or a general one) at or after it answers it: a hearing
-        # summons sent after a verdict does not tell the child of the verdict (issue 13 item 5)
-        if any(n.at >= d.at and (not about or n.about in about) for n in st.notices):
-            continue
-        due = d.at + after
-        if now < due:
-            upcoming.append(due)
-            continue
-        subject = f"decision:{d.trigger}:{d.event_id}"
-        findings[subject] = Finding(
-            rid,
-            cfg.severity,
-            f"child not notified within {format_duration(after)} of the {_DECISION_WORDS.get(d.trigger, d.trigger)}",
-            {
-                "subject": subject,
-                "trigger": d.trigger,
-                "since": iso(d.at),
-                "deadline_at": iso(due),
-                "event_ids": [d.event_id],
-            },
-        )
-    return RuleResult(rid, next_check=_future(now, *upcoming), clear_reason="victim notified", findings=findings)
 
 
 _DECISION_WORDS = {"archived": "archive", "verdict": "verdict", "dismissal": "dismissal (sobreseimiento)"}
 
 
+def _not_notified(d: Decision, after: timedelta) -> tuple[str, dict[str, Any]]:
+    return (
+        f"child not notified within {format_duration(after)} of the {_DECISION_WORDS.get(d.trigger, d.trigger)}",
+        {"trigger": d.trigger, "since": iso(d.at), "deadline_at": iso(d.at + after), "event_ids": [d.event_id]},
+    )
+
+
+@rule("legal.victim_not_notified", requires=("after",), per_subject=True)
+def victim_not_notified(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResult:
+    after = _after(cfg)
+    about = set(cfg.notification_about)
+    # only a notification about the decision (or a general one) at or after it answers it: a hearing
+    # summons sent after a verdict does not tell the child of the verdict (issue 13 item 5)
+    pending = [d for d in st.decisions if not any(n.at >= d.at and (not about or n.about in about) for n in st.notices)]
+    items = ((f"decision:{d.trigger}:{d.event_id}", d.at + after, partial(_not_notified, d, after)) for d in pending)
+    return _each("legal.victim_not_notified", cfg, now, items, "victim notified")
+
+
 @rule("legal.victim_absent", requires=("count",))
 def victim_absent(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResult:
-    rid = "legal.victim_absent"
     limit = _count(cfg, 2)
     # counted by when the hearings happened (state.recount), not by when the reports arrived
-    if st.consecutive_absences < limit:
-        return RuleResult(rid, clear_reason="child attended a hearing")
-    return RuleResult(
-        rid,
-        Finding(
-            rid,
-            cfg.severity,
+    return _when(
+        "legal.victim_absent",
+        cfg,
+        st.consecutive_absences >= limit,
+        "child attended a hearing",
+        lambda: (
             f"child absent from {st.consecutive_absences} hearings in a row (threshold {limit}): abandonment risk",
             {
                 "consecutive_absences": st.consecutive_absences,
@@ -319,92 +353,88 @@ def victim_absent(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResult:
 # -- services
 
 
+def _service_overdue(sid: str, svc: ServiceTrack, due: datetime, after: timedelta) -> tuple[str, dict[str, Any]]:
+    return (
+        f"{svc.service_kind} session not recorded {format_duration(after)} after its due date {iso(due)}",
+        {
+            "services": [
+                {
+                    "service_id": sid,
+                    "service_kind": svc.service_kind,
+                    "due_at": iso(due),
+                    "session": svc.sessions_recorded + 1,
+                }
+            ],
+            "threshold": format_duration(after),
+            "event_ids": _events(svc.planned_event_id),
+        },
+    )
+
+
 @rule("service.overdue", requires=("after",), per_subject=True)
 def service_overdue(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResult:
     rid = "service.overdue"
     if not st.case_open:
-        return RuleResult(rid, clear_reason="case closed", findings={})
+        return _clear(rid, "case closed", per_subject=True)
     after = _after(cfg)
-    findings: dict[str, Finding] = {}
-    upcoming: list[datetime] = []
-    for service_id, svc in sorted(st.services.items()):
-        nd = svc.next_due_at()
-        if nd is None:
-            continue
-        if now < nd + after:
-            upcoming.append(nd + after)
-            continue
-        subject = f"service:{service_id}"
-        findings[subject] = Finding(
-            rid,
-            cfg.severity,
-            f"{svc.service_kind} session not recorded {format_duration(after)} after its due date {iso(nd)}",
-            {
-                "subject": subject,
-                "services": [
-                    {
-                        "service_id": service_id,
-                        "service_kind": svc.service_kind,
-                        "due_at": iso(nd),
-                        "session": svc.sessions_recorded + 1,
-                    }
-                ],
-                "threshold": format_duration(after),
-                "event_ids": [svc.planned_event_id] if svc.planned_event_id else [],
-            },
-        )
-    return RuleResult(rid, next_check=_future(now, *upcoming), clear_reason="session recorded", findings=findings)
+    due_dates = ((sid, svc, svc.next_due_at()) for sid, svc in sorted(st.services.items()))
+    items = (
+        (f"service:{sid}", nd + after, partial(_service_overdue, sid, svc, nd, after))
+        for sid, svc, nd in due_dates
+        if nd is not None
+    )
+    return _each(rid, cfg, now, items, "session recorded")
+
+
+def _missed(sid: str, svc: ServiceTrack, limit: int) -> tuple[str, dict[str, Any]]:
+    return (
+        f"{svc.service_kind} sessions missed {svc.consecutive_missed} times in a row (threshold {limit})",
+        {
+            "services": [
+                {"service_id": sid, "service_kind": svc.service_kind, "consecutive_missed": svc.consecutive_missed}
+            ],
+            "threshold": limit,
+            "event_ids": svc.missed_event_ids[-limit:],
+        },
+    )
 
 
 @rule("service.missed_consecutive", requires=("count",), per_subject=True)
 def service_missed_consecutive(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResult:
     rid = "service.missed_consecutive"
     if not st.case_open:
-        return RuleResult(rid, clear_reason="case closed", findings={})
+        return _clear(rid, "case closed", per_subject=True)
     limit = _count(cfg, 2)
-    findings: dict[str, Finding] = {}
-    for sid, svc in sorted(st.services.items()):
-        if svc.consecutive_missed < limit:
-            continue
-        subject = f"service:{sid}"
-        findings[subject] = Finding(
-            rid,
-            cfg.severity,
-            f"{svc.service_kind} sessions missed {svc.consecutive_missed} times in a row (threshold {limit})",
-            {
-                "subject": subject,
-                "services": [
-                    {"service_id": sid, "service_kind": svc.service_kind, "consecutive_missed": svc.consecutive_missed}
-                ],
-                "threshold": limit,
-                "event_ids": svc.missed_event_ids[-limit:],
-            },
-        )
-    return RuleResult(rid, clear_reason="session attended", findings=findings)
+    items = (
+        (f"service:{sid}", None, partial(_missed, sid, svc, limit))
+        for sid, svc in sorted(st.services.items())
+        if svc.consecutive_missed >= limit
+    )
+    return _each(rid, cfg, now, items, "session attended")
 
 
 @rule("service.no_psychosocial", requires=("after",))
 def service_no_psychosocial(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResult:
     rid = "service.no_psychosocial"
     if st.status != "Active" or st.registered_at is None:
-        return RuleResult(rid, clear_reason="case no longer active")
+        return _clear(rid, "case no longer active")
+    registered = st.registered_at
     keys = [f"kind:{k}" for k in cfg.service_kinds] + [f"spl:{t}" for t in cfg.spl_types]
     last = max((st.last_attended[k] for k in keys if k in st.last_attended), default=None)
-    ref = max(st.registered_at, last) if last is not None else st.registered_at
-    due = ref + _after(cfg)
-    if now < due:
-        return RuleResult(rid, next_check=due, clear_reason="psychosocial session recorded")
-    return RuleResult(
+    due = (max(registered, last) if last is not None else registered) + _after(cfg)
+    return _when_due(
         rid,
-        Finding(
-            rid,
-            cfg.severity,
+        cfg,
+        now,
+        due,
+        "psychosocial session recorded",
+        lambda: (
             f"active case with no psychosocial session for {format_duration(_after(cfg))}",
             {
                 "last_psychosocial_session_at": iso(last),
-                "registered_at": iso(st.registered_at),
+                "registered_at": iso(registered),
                 "deadline_at": iso(due),
-                "event_ids": [st.registered_event_id] if last is None and st.registered_event_id else [],
+                "event_ids": _events(st.registered_event_id) if last is None else [],
             },
         ),
     )
@@ -419,7 +449,7 @@ def risk_revictimisation(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleR
     floor = SEVERITIES.index(cfg.min_flag_severity)
     signals = [s for s in st.risk_signals if SEVERITIES.index(s.severity) >= floor]
     if not signals:
-        return RuleResult(rid, clear_reason="no risk signal")
+        return _clear(rid, "no risk signal")
     per_signal: dict[str, Finding] = {}
     for sig in signals:
         if sig.kind == "reregistered":
@@ -451,20 +481,20 @@ def risk_revictimisation(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleR
 def followup_contact_lost(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResult:
     rid = "followup.contact_lost"
     if not st.case_open or st.registered_at is None:
-        return RuleResult(rid, clear_reason="case closed")
-    ref = max(st.registered_at, st.last_contact_at) if st.last_contact_at else st.registered_at
-    due = ref + _after(cfg)
-    if now < due:
-        return RuleResult(rid, next_check=due, clear_reason="contact with the child recorded")
-    return RuleResult(
+        return _clear(rid, "case closed")
+    registered = st.registered_at
+    due = (max(registered, st.last_contact_at) if st.last_contact_at else registered) + _after(cfg)
+    return _when_due(
         rid,
-        Finding(
-            rid,
-            cfg.severity,
+        cfg,
+        now,
+        due,
+        "contact with the child recorded",
+        lambda: (
             f"no contact with the child for {format_duration(_after(cfg))} (session, follow-up or hearing attended)",
             {
                 "last_contact_at": iso(st.last_contact_at),
-                "registered_at": iso(st.registered_at),
+                "registered_at": iso(registered),
                 "deadline_at": iso(due),
                 "event_ids": [],
             },
@@ -472,52 +502,44 @@ def followup_contact_lost(st: CaseState, now: datetime, cfg: RuleConfig) -> Rule
     )
 
 
+def _followup(fid: str, planned: date, due: datetime, event_id: str) -> tuple[str, dict[str, Any]]:
+    return (
+        f"follow-up planned for {planned.isoformat()} not done by its date",
+        {
+            "followups": [{"followup_id": fid, "planned_date": planned.isoformat()}],
+            "deadline_at": iso(due),
+            "event_ids": _events(event_id),
+        },
+    )
+
+
+def _post_closure(k: int, offset: timedelta, due: datetime, closed_at: datetime) -> tuple[str, dict[str, Any]]:
+    return (
+        f"post-closure follow-up #{k} ({format_duration(offset)} after closure) not done by {iso(due)}",
+        {
+            "followups": [{"followup": f"post-closure #{k} ({format_duration(offset)})", "due_at": iso(due)}],
+            "closed_at": iso(closed_at),
+            "event_ids": [],
+        },
+    )
+
+
 @rule("followup.overdue", per_subject=True)
 def followup_overdue(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResult:
-    rid = "followup.overdue"
-    findings: dict[str, Finding] = {}
-    upcoming: list[datetime] = []
+    items: list[Late] = []
     for fid, f in sorted(st.followups.items()):
         if f.done:
             continue
         # the planned day ends at midnight in the organisation's time zone (issue 13 item 11)
         due = day_end(f.planned_date, cfg.timezone) + cfg.grace
-        if now < due:
-            upcoming.append(due)
-            continue
-        subject = f"followup:{fid}"
-        findings[subject] = Finding(
-            rid,
-            cfg.severity,
-            f"follow-up planned for {f.planned_date.isoformat()} not done by its date",
-            {
-                "subject": subject,
-                "followups": [{"followup_id": fid, "planned_date": f.planned_date.isoformat()}],
-                "deadline_at": iso(due),
-                "event_ids": [f.event_id] if f.event_id else [],
-            },
-        )
-    if st.closed_at is not None and not st.case_open:
+        items.append((f"followup:{fid}", due, partial(_followup, fid, f.planned_date, due, f.event_id)))
+    closed_at = st.closed_at
+    if closed_at is not None and not st.case_open:
         for k, offset in enumerate(cfg.schedule_after_closure, start=1):
-            if st.followups_done_after_closure >= k:
-                continue
-            due = st.closed_at + offset + cfg.grace
-            if now < due:
-                upcoming.append(due)
-                continue
-            subject = f"post-closure:{k}"
-            findings[subject] = Finding(
-                rid,
-                cfg.severity,
-                f"post-closure follow-up #{k} ({format_duration(offset)} after closure) not done by {iso(due)}",
-                {
-                    "subject": subject,
-                    "followups": [{"followup": f"post-closure #{k} ({format_duration(offset)})", "due_at": iso(due)}],
-                    "closed_at": iso(st.closed_at),
-                    "event_ids": [],
-                },
-            )
-    return RuleResult(rid, next_check=_future(now, *upcoming), clear_reason="follow-up recorded", findings=findings)
+            if st.followups_done_after_closure < k:
+                due = closed_at + offset + cfg.grace
+                items.append((f"post-closure:{k}", due, partial(_post_closure, k, offset, due, closed_at)))
+    return _each("followup.overdue", cfg, now, items, "follow-up recorded")
 
 
 # -- reminders before a date (issue 12 item 5)
@@ -531,81 +553,83 @@ def _active_lead(due: datetime, now: datetime, leads: tuple[timedelta, ...]) -> 
     return min(reached) if reached else None
 
 
-def _lead_checks(due: datetime, leads: tuple[timedelta, ...]) -> list[datetime]:
-    return [due - lead for lead in leads] + [due]
+# a date a reminder rule watches: its key (the subject before the lead), its date, and its words given the lead
+Reminder = tuple[str, datetime, Callable[[timedelta], tuple[str, dict[str, Any]]]]
+
+
+def _reminders(rid: str, cfg: RuleConfig, now: datetime, dates: list[Reminder], clear_reason: str) -> RuleResult:
+    """One finding per date and lead time reached (the 3-day reminder is news even after the 10-day one);
+    checks at every lead time and at the date itself."""
+    items: list[Late] = []
+    checks: list[datetime] = []
+    for key, due, describe in dates:
+        checks += [due - lead for lead in cfg.lead_times] + [due]
+        lead = _active_lead(due, now, cfg.lead_times)
+        if lead is not None:
+            items.append((f"{key}@{format_duration(lead)}", None, partial(describe, lead)))
+    result = _each(rid, cfg, now, items, clear_reason)
+    return replace(result, next_check=_future(now, *checks))
+
+
+def _deadline_reminder(
+    key: str, what: str, due: datetime, article: str | None, eid: str, lead: timedelta
+) -> tuple[str, dict[str, Any]]:
+    return (
+        f"deadline of {what} in less than {format_duration(lead)} ({iso(due)})",
+        {
+            "deadline": key,
+            "deadline_at": iso(due),
+            "lead_time": format_duration(lead),
+            "article": article,
+            "event_ids": _events(eid),
+        },
+    )
 
 
 @rule("legal.deadline_approaching", per_subject=True)
 def deadline_approaching(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResult:
-    rid = "legal.deadline_approaching"
-    leads = cfg.lead_times
-    dates: list[tuple[str, str, datetime, str | None, str]] = []
+    dates: list[Reminder] = []
     if st.prosecution_open and st.deadline_at is not None and st.stage:
-        dates.append((f"stage:{st.stage}", f"stage '{st.stage}'", st.deadline_at, None, st.stage_event_id or ""))
+        key = f"stage:{st.stage}"
+        what = f"stage '{st.stage}'"
+        dates.append(
+            (key, st.deadline_at, partial(_deadline_reminder, key, what, st.deadline_at, None, st.stage_event_id or ""))
+        )
     if st.prosecution_open or not st.legal_seen or st.stage == "archived":
         # an archive's elevation window (art. 334.5) runs while the case is archived
         for did, d in sorted(st.deadlines.items()):
-            dates.append((f"deadline:{did}", d.kind, d.due_at, d.article, d.event_id))
-    findings: dict[str, Finding] = {}
-    checks: list[datetime] = []
-    for key, what, due, article, eid in dates:
-        checks += _lead_checks(due, leads)
-        lead = _active_lead(due, now, leads)
-        if lead is None:
-            continue
-        # one alert per deadline and lead time: the 3-day reminder is news even after the 10-day one
-        subject = f"{key}@{format_duration(lead)}"
-        findings[subject] = Finding(
-            rid,
-            cfg.severity,
-            f"deadline of {what} in less than {format_duration(lead)} ({iso(due)})",
-            {
-                "subject": subject,
-                "deadline": key,
-                "deadline_at": iso(due),
-                "lead_time": format_duration(lead),
-                "article": article,
-                "event_ids": [eid] if eid else [],
-            },
-        )
-    return RuleResult(
-        rid,
-        next_check=_future(now, *checks),
-        clear_reason="deadline met, moved or reached",
-        findings=findings,
+            key = f"deadline:{did}"
+            dates.append((key, d.due_at, partial(_deadline_reminder, key, d.kind, d.due_at, d.article, d.event_id)))
+    return _reminders("legal.deadline_approaching", cfg, now, dates, "deadline met, moved or reached")
+
+
+def _hearing_reminder(hearing_id: str, h: HearingTrack, lead: timedelta) -> tuple[str, dict[str, Any]]:
+    return (
+        f"hearing on {iso(h.scheduled_for)}, in less than {format_duration(lead)}: arrange the child's "
+        "attendance and psychosocial accompaniment",
+        {
+            "hearing_id": hearing_id,
+            "scheduled_for": iso(h.scheduled_for),
+            "lead_time": format_duration(lead),
+            "event_ids": [h.event_id],
+        },
     )
 
 
 @rule("legal.hearing_upcoming", per_subject=True)
 def hearing_upcoming(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResult:
-    rid = "legal.hearing_upcoming"
-    findings: dict[str, Finding] = {}
-    checks: list[datetime] = []
-    if st.prosecution_open:
-        for hearing_id, h in sorted(st.hearings.items()):
-            checks += _lead_checks(h.scheduled_for, cfg.lead_times)
-            lead = _active_lead(h.scheduled_for, now, cfg.lead_times)
-            if lead is None:
-                continue
-            subject = f"hearing:{hearing_id}@{format_duration(lead)}"
-            findings[subject] = Finding(
-                rid,
-                cfg.severity,
-                f"hearing on {iso(h.scheduled_for)}, in less than {format_duration(lead)}: arrange the child's "
-                "attendance and psychosocial accompaniment",
-                {
-                    "subject": subject,
-                    "hearing_id": hearing_id,
-                    "scheduled_for": iso(h.scheduled_for),
-                    "lead_time": format_duration(lead),
-                    "event_ids": [h.event_id],
-                },
-            )
-    return RuleResult(
-        rid,
-        next_check=_future(now, *checks),
-        clear_reason="hearing held, moved or reached",
-        findings=findings,
+    hearings = sorted(st.hearings.items()) if st.prosecution_open else []
+    dates: list[Reminder] = [
+        (f"hearing:{hid}", h.scheduled_for, partial(_hearing_reminder, hid, h)) for hid, h in hearings
+    ]
+    return _reminders("legal.hearing_upcoming", cfg, now, dates, "hearing held, moved or reached")
+
+
+def _deadline_missed(d: OpenDeadline) -> tuple[str, dict[str, Any]]:
+    return (
+        f"deadline '{d.kind}' passed on {iso(d.due_at)} with nothing reported"
+        + (f" ({d.article})" if d.article else ""),
+        {"deadline_kind": d.kind, "deadline_at": iso(d.due_at), "article": d.article, "event_ids": _events(d.event_id)},
     )
 
 
@@ -613,33 +637,12 @@ def hearing_upcoming(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResul
 def deadline_missed(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResult:
     """A duty deadline from ``deadline_set`` (someone must act by it) passed while still open; a window
     (a right that lapses) only has reminders."""
-    rid = "legal.deadline_missed"
-    findings: dict[str, Finding] = {}
-    upcoming: list[datetime] = []
-    for did, d in sorted(st.deadlines.items()):
-        if d.nature != "duty":
-            continue
-        due = d.due_at + cfg.grace
-        if now < due:
-            upcoming.append(due)
-            continue
-        subject = f"deadline:{did}"
-        findings[subject] = Finding(
-            rid,
-            cfg.severity,
-            f"deadline '{d.kind}' passed on {iso(d.due_at)} with nothing reported"
-            + (f" ({d.article})" if d.article else ""),
-            {
-                "subject": subject,
-                "deadline_kind": d.kind,
-                "deadline_at": iso(d.due_at),
-                "article": d.article,
-                "event_ids": [d.event_id] if d.event_id else [],
-            },
-        )
-    return RuleResult(
-        rid, next_check=_future(now, *upcoming), clear_reason="deadline met or cancelled", findings=findings
+    items = (
+        (f"deadline:{did}", d.due_at + cfg.grace, partial(_deadline_missed, d))
+        for did, d in sorted(st.deadlines.items())
+        if d.nature == "duty"
     )
+    return _each("legal.deadline_missed", cfg, now, items, "deadline met or cancelled")
 
 
 # -- reintegration (IOM indicators) and harm from the justice process (issue 13 items 13-14)
@@ -651,16 +654,16 @@ def school_dropout(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResult:
     edu = st.reintegration.get("education")
     statuses = set(cfg.statuses or ("dropped_out",))
     if not st.case_open or edu is None or edu.status not in statuses:
-        return RuleResult(rid, clear_reason="child back in education" if st.case_open else "case closed")
+        return _clear(rid, "child back in education" if st.case_open else "case closed")
     # from the start of the effective day in the organisation's time zone
     due = day_end(edu.effective_date - timedelta(days=1), cfg.timezone) + cfg.grace
-    if now < due:
-        return RuleResult(rid, next_check=due, clear_reason="child back in education")
-    return RuleResult(
+    return _when_due(
         rid,
-        Finding(
-            rid,
-            cfg.severity,
+        cfg,
+        now,
+        due,
+        "child back in education",
+        lambda: (
             f"school dropout recorded (effective {edu.effective_date.isoformat()})",
             {"status": edu.status, "effective_date": edu.effective_date.isoformat(), "event_ids": [edu.event_id]},
         ),
@@ -672,15 +675,15 @@ def placement_review_overdue(st: CaseState, now: datetime, cfg: RuleConfig) -> R
     rid = "reintegration.placement_review_overdue"
     placement = st.reintegration.get("placement")
     if not st.case_open or placement is None:
-        return RuleResult(rid, clear_reason="case closed" if placement is not None else "no placement recorded")
+        return _clear(rid, "case closed" if placement is not None else "no placement recorded")
     due = day_end(placement.effective_date, cfg.timezone) + _after(cfg)
-    if now < due:
-        return RuleResult(rid, next_check=due, clear_reason="placement reviewed")
-    return RuleResult(
+    return _when_due(
         rid,
-        Finding(
-            rid,
-            cfg.severity,
+        cfg,
+        now,
+        due,
+        "placement reviewed",
+        lambda: (
             f"placement ({placement.status}) not reviewed for {format_duration(_after(cfg))} "
             f"(last record effective {placement.effective_date.isoformat()})",
             {
@@ -699,19 +702,32 @@ def reparation_unpaid(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResu
     paid = st.last_reparation_paid_at
     unpaid = [m for m in st.reparation_orders if paid is None or paid < m.at]
     if not unpaid:
-        return RuleResult(rid, clear_reason="reparation paid")
+        return _clear(rid, "reparation paid")
     first = unpaid[0]
     due = first.at + _after(cfg)
-    if now < due:
-        return RuleResult(rid, next_check=due, clear_reason="reparation paid")
-    return RuleResult(
+    return _when_due(
         rid,
-        Finding(
-            rid,
-            cfg.severity,
+        cfg,
+        now,
+        due,
+        "reparation paid",
+        lambda: (
             f"reparation ordered on {iso(first.at)} still unpaid after {format_duration(_after(cfg))}",
             {"ordered_at": iso(first.at), "deadline_at": iso(due), "event_ids": [m.event_id for m in unpaid]},
         ),
+    )
+
+
+def _alone(mark: Mark, window: timedelta) -> tuple[str, dict[str, Any]]:
+    return (
+        f"the child attended a hearing on {iso(mark.at)} with no psychosocial accompaniment recorded "
+        f"within {format_duration(window)}",
+        {
+            "hearing_id": mark.ref or None,
+            "attended_at": iso(mark.at),
+            "window": format_duration(window),
+            "event_ids": [mark.event_id],
+        },
     )
 
 
@@ -719,40 +735,84 @@ def reparation_unpaid(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResu
 def hearing_without_accompaniment(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResult:
     """The child attended a hearing and no psychosocial session (the policy's service kinds) is recorded
     within ``after`` of it, before or after: raised once ``after`` has passed (a late report clears it)."""
-    rid = "harm.hearing_without_accompaniment"
     window = _after(cfg)
     kinds = set(cfg.service_kinds)
-    findings: dict[str, Finding] = {}
-    upcoming: list[datetime] = []
-    for mark in st.attendance:
-        if mark.kind != "present":
-            continue
-        if any(s.kind in kinds and abs(s.at - mark.at) <= window for s in st.attended_sessions):
-            continue
-        due = mark.at + window
-        if now < due:
-            upcoming.append(due)
-            continue
-        subject = f"hearing:{mark.ref or mark.event_id}"
-        findings[subject] = Finding(
+    alone = [
+        m
+        for m in st.attendance
+        if m.kind == "present" and not any(s.kind in kinds and abs(s.at - m.at) <= window for s in st.attended_sessions)
+    ]
+    items = ((f"hearing:{m.ref or m.event_id}", m.at + window, partial(_alone, m, window)) for m in alone)
+    return _each("harm.hearing_without_accompaniment", cfg, now, items, "psychosocial accompaniment recorded")
+
+
+def _measure_expired(measure_id: str, m: MeasureTrack) -> tuple[str, dict[str, Any]]:
+    return (
+        f"protective measure '{m.measure or measure_id}' expired on {iso(m.expires_at)} with the case still open "
+        "and no renewal recorded",
+        {
+            "measure_id": measure_id,
+            "measure": m.measure or None,
+            "expires_at": iso(m.expires_at),
+            "renewals": m.renewals,
+            "event_ids": _events(m.event_id),
+        },
+    )
+
+
+_MEASURE_CLEARED = {
+    "centinela.legal.protective_measure_renewed": "protective measure renewed",
+    "centinela.legal.protective_measure_ended": "protective measure ended by the court",
+}
+
+
+@rule("harm.protective_measure_expired", per_subject=True)
+def protective_measure_expired(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResult:
+    """A protective measure's ``expires_at`` (plus ``grace``) passed while the case is open (intake status
+    and prosecution) and neither a renewal nor its end was recorded. One alert per measure; a renewed
+    measure that expires again opens a new episode."""
+    rid = "harm.protective_measure_expired"
+    if not st.case_open:
+        return _clear(rid, "case closed", per_subject=True)
+    if st.legal_seen and not st.prosecution_open:
+        return _clear(rid, "prosecution ended", per_subject=True)
+    items = (
+        (f"measure:{mid}", m.expires_at + cfg.grace, partial(_measure_expired, mid, m))
+        for mid, m in sorted(st.protective_measures.items())
+        if m.active and m.expires_at is not None
+    )
+    reason = _MEASURE_CLEARED.get(st.last_event_type or "", "protective measure renewed or ended")
+    return _each(rid, cfg, now, items, reason)
+
+
+@rule("harm.second_testimony", requires=("count",), per_signal=True)
+def second_testimony(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResult:
+    """The child testified again after the single Cámara Gesell interview: every testimony taken after the
+    first one in a Cámara Gesell (by when it was taken), from the ``count``-th on, is its own alert. The harm
+    is done and no fact undoes it, so a person resolves each alert (like ``risk.revictimisation``)."""
+    rid = "harm.second_testimony"
+    gesell = next((m for m in st.testimonies if m.kind == "camara_gesell"), None)
+    after = [m for m in st.testimonies if gesell is not None and m.at > gesell.at][_count(cfg, 1) - 1 :]
+    if gesell is None or not after:
+        return _clear(rid, "no testimony after the Cámara Gesell interview")
+    per_signal = {
+        m.event_id: Finding(
             rid,
             cfg.severity,
-            f"the child attended a hearing on {iso(mark.at)} with no psychosocial accompaniment recorded "
-            f"within {format_duration(window)}",
+            f"the child testified again ({'in a Cámara Gesell' if m.kind == 'camara_gesell' else m.kind}) on "
+            f"{iso(m.at)}, after the single Cámara Gesell interview of {iso(gesell.at)}",
             {
-                "subject": subject,
-                "hearing_id": mark.ref or None,
-                "attended_at": iso(mark.at),
-                "window": format_duration(window),
-                "event_ids": [mark.event_id],
+                "testimony_at": iso(m.at),
+                "method": m.kind,
+                "camara_gesell_at": iso(gesell.at),
+                "testimonies_after": n,
+                "threshold": _count(cfg, 1),
+                "event_ids": [gesell.event_id, m.event_id],
             },
         )
-    return RuleResult(
-        rid,
-        next_check=_future(now, *upcoming),
-        clear_reason="psychosocial accompaniment recorded",
-        findings=findings,
-    )
+        for n, m in enumerate(after, start=_count(cfg, 1))
+    }
+    return RuleResult(rid, per_signal[after[-1].event_id], signals=len(per_signal), signal_findings=per_signal)
 
 
 # Derived from the registry above (the policy loader and the episode logic read these).

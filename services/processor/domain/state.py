@@ -134,6 +134,23 @@ class Outcome(BaseModel):
     event_id: str
 
 
+class MeasureTrack(BaseModel):
+    """A protective measure, from its grant, renewals and end (by when they happened in court)."""
+
+    measure: str = ""
+    expires_at: datetime | None = None
+    # occurred_at of the grant or renewal that set expires_at: an older one arriving late changes nothing
+    set_at: datetime | None = None
+    renewals: int = 0
+    ended_at: datetime | None = None
+    event_id: str = ""
+
+    @property
+    def active(self) -> bool:
+        """Not ended, or granted again after it ended."""
+        return self.ended_at is None or (self.set_at is not None and self.set_at > self.ended_at)
+
+
 class AlertTrack(BaseModel):
     """The processor's view of one (case, rule[, subject]) alert: which episode, open or not."""
 
@@ -211,6 +228,10 @@ class CaseState(BaseModel):
     # psychosocial accompaniment of a hearing
     attended_sessions: list[Mark] = Field(default_factory=list)
     reparation_orders: list[Mark] = Field(default_factory=list)
+    # protective measures by measure_id (issue 13 item 14)
+    protective_measures: dict[str, MeasureTrack] = Field(default_factory=dict)
+    # the child's testimonies (kind = camara_gesell / other) by when they were taken
+    testimonies: list[Mark] = Field(default_factory=list)
     last_reparation_paid_at: datetime | None = None
     # the legal fact being folded belongs to a batch whose end has not arrived yet (issue 18 item 1)
     batch_pending: bool = False
@@ -507,6 +528,21 @@ def _legal(st: CaseState, p: le.LegalFact, eid: str) -> None:  # noqa: C901 - on
         _insert(st.reparation_orders, Mark(at=occurred, event_id=eid))
     elif isinstance(p, le.ReparationPaid):
         st.last_reparation_paid_at = _max(st.last_reparation_paid_at, occurred)
+    elif isinstance(p, le.ProtectiveMeasureGranted | le.ProtectiveMeasureRenewed):
+        measure_id = p.measure_id or p.update_id
+        track = st.protective_measures.setdefault(measure_id, MeasureTrack())
+        if isinstance(p, le.ProtectiveMeasureGranted):
+            track.measure = p.measure
+        else:
+            track.renewals += 1
+        if track.set_at is None or occurred >= track.set_at:
+            track.expires_at = utc(p.expires_at) if p.expires_at else None
+            track.set_at, track.event_id = occurred, eid
+    elif isinstance(p, le.ProtectiveMeasureEnded):
+        track = st.protective_measures.setdefault(p.measure_id, MeasureTrack())
+        track.ended_at = _max(track.ended_at, occurred)
+    elif isinstance(p, le.TestimonyTaken):
+        _insert(st.testimonies, Mark(at=occurred, event_id=eid, kind=p.method))
     recount(st)
 
 
