@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,12 +25,11 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from aiosmtpd.controller import Controller
 
 from services.processor.domain.policy import DEFAULT_POLICY_FILE
-from shared.settings import CommonSettings
-from tests.e2e.test_alert_flow import ADVOCATE, ORG, PROVIDER_ORG, Stack, register_case
-from tests.support import Mailbox, Proc, Receiver, free_port, isolated_env, uvicorn_args, wait_for
+from tests.e2e.stack import Stack, StackConfig, StartStack
+from tests.e2e.test_alert_flow import ADVOCATE, ORG, PROVIDER_ORG, register_case
+from tests.support import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -46,91 +45,18 @@ POLICY_FILE = {
 
 
 @pytest.fixture(scope="module")
-def stack(
-    stack_env: dict[str, str],
-    db_name: Callable[[str], str],
-    log_dir: Path,
-    procs: list[Proc],
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Stack]:
-    tmp = tmp_path_factory.mktemp("e2e-h18")
-    env = isolated_env(stack_env)  # its own topics and consumer groups
-    mailbox = Mailbox(port=free_port())
-    smtp = Controller(mailbox, hostname="127.0.0.1", port=mailbox.port)
-    smtp.start()
-    receiver = Receiver()
-    receiver.start()
-    policy = tmp / "policy.yaml"
-    policy.write_text(yaml.safe_dump(POLICY_FILE))
-
-    def start(name: str, args: list[str], extra: dict[str, str], port: int) -> Proc:
-        proc = Proc(name, args, {**env, **extra}, log_dir, port=port)
-        procs.append(proc)
-        return proc
-
-    ports = [free_port() for _ in range(4)]
-    intake = start(
-        "h18-intake",
-        uvicorn_args("services.intake.main:app", ports[0]),
-        {"CENTINELA_MONGO_DB": db_name("h18_intake")},
-        ports[0],
+def stack(start_stack: StartStack) -> Stack:
+    return start_stack(
+        StackConfig(
+            "h18",
+            org=ORG,
+            advocate=ADVOCATE,
+            policy=POLICY_FILE,
+            mail=True,
+            webhooks=True,
+            directory=[(ADVOCATE, "legal_advocate", ADVOCATE_MAIL)],
+        )
     )
-    legal = start(
-        "h18-legal",
-        uvicorn_args("services.legal.main:app", ports[1]),
-        {"CENTINELA_MONGO_DB": db_name("h18_legal")},
-        ports[1],
-    )
-    alerts = start(
-        "h18-alerts",
-        uvicorn_args("services.alerts.main:app", ports[2]),
-        {
-            "CENTINELA_MONGO_DB": db_name("h18_alerts"),
-            "CENTINELA_POLICY_FILE": str(policy),
-            "CENTINELA_SMTP_HOST": "127.0.0.1",
-            "CENTINELA_SMTP_PORT": str(mailbox.port),
-            "CENTINELA_PUBLIC_BASE_URL": "https://centinela.e2e",
-            "CENTINELA_NOTIFY_POLL_SECONDS": "0.2",
-            "CENTINELA_NOTIFY_BACKOFF_BASE_SECONDS": "0.2",
-            "CENTINELA_WEBHOOK_ALLOW_HOSTS": "127.0.0.1",
-        },
-        ports[2],
-    )
-    processor = start(
-        "h18-processor",
-        [sys.executable, "-m", "services.processor", "worker", "--web-port", str(ports[3]), "-l", "warn"],
-        {
-            "CENTINELA_POLICY_FILE": str(policy),
-            "CENTINELA_PROCESSOR_TICK_SECONDS": "0.5",
-            "CENTINELA_PROCESSOR_DATADIR": str(tmp / "processor-data"),
-        },
-        ports[3],
-    )
-    for p in (intake, legal, alerts):
-        p.wait_ready()
-    processor.wait_ready("/readyz", timeout=90)
-    settings = CommonSettings(
-        kafka_bootstrap=env["CENTINELA_KAFKA_BOOTSTRAP"], topic_prefix=env["CENTINELA_TOPIC_PREFIX"]
-    )
-    s = Stack(intake, legal, alerts, processor, settings, mailbox, receiver, webhook_secret=uuid.uuid4().hex)
-    admin = s.headers("admin", "admin-h18", org=None)
-    r = httpx.put(
-        f"{alerts.url}/v1/directory/{ADVOCATE}",
-        json={"email": ADVOCATE_MAIL, "org_id": ORG, "role": "legal_advocate"},
-        headers=admin,
-        timeout=10,
-    )
-    assert r.status_code in (200, 201), r.text
-    r = httpx.post(
-        f"{alerts.url}/v1/subscriptions",
-        json={"url": receiver.url, "secret": s.webhook_secret},
-        headers=admin,
-        timeout=10,
-    )
-    assert r.status_code in (200, 201), r.text
-    yield s
-    receiver.stop()
-    smtp.stop()
 
 
 # -- helpers ----------------------------------------------------------------------------------------
@@ -174,30 +100,6 @@ def _history(case_id: str, hearings: int, start_days_ago: int) -> list[dict[str,
     return out
 
 
-def _post(s: Stack, updates: list[dict[str, Any]]) -> dict[str, Any]:
-    integrator = s.headers("court_integrator", "sgf-h18", org=None, source_system=SOURCE)
-    r = httpx.post(f"{s.legal.url}/v1/court-updates", json={"updates": updates}, headers=integrator, timeout=120)
-    assert r.status_code == 200, r.text
-    body: dict[str, Any] = r.json()
-    assert all(res.get("status") == "accepted" for res in body["results"]), body
-    return body
-
-
-def _detail(s: Stack, alert_id: str) -> dict[str, Any]:
-    r = httpx.get(f"{s.alerts.url}/v1/alerts/{alert_id}", headers=s.headers("legal_advocate", ADVOCATE), timeout=10)
-    r.raise_for_status()
-    body: dict[str, Any] = r.json()
-    return body
-
-
-def _notified(s: Stack, case_id: str) -> list[str]:
-    """What reached the advocate by e-mail or any webhook about ``case_id``."""
-    mails = [m.as_string() for m in s.mailbox.to(ADVOCATE_MAIL) if case_id in m.as_string()]
-    with s.receiver.lock:
-        hooks = [req["body"].decode() for req in s.receiver.requests if case_id.encode() in req["body"]]
-    return mails + hooks
-
-
 def _stays_empty(fn: Callable[[], list[Any]], seconds: float) -> None:
     """Absence is proven over a window: polled to its end, failing at the first thing that shows up."""
     deadline = time.monotonic() + seconds
@@ -221,19 +123,19 @@ def test_a_200_update_back_dated_batch_alerts_only_what_is_still_open(stack: Sta
     tail.append(_upd(open_case, "legal_representation_assigned", 7, representative_ref="defensa-h18b"))
     updates += tail
     assert len(updates) == 200
-    _post(s, updates)
+    s.court_updates(updates, source=SOURCE)
 
     alert = s.wait_alert(open_case, "legal.hearing_outcome_missing", timeout=90, status="open")
     assert alert["severity"] == "critical"  # from the operator's file
-    evidence = str(_detail(s, alert["id"])["evidence"])
+    evidence = str(s.alert_detail(alert["id"])["evidence"])
     assert "h-open" in evidence
-    wait_for(lambda: _notified(s, open_case) or None, timeout=30, what="notification of the open hearing")
+    wait_for(lambda: s.notified(open_case, ADVOCATE_MAIL) or None, timeout=30, what="notification of the open hearing")
 
     # the open case had one alert only: nothing of its past (stall, overdue stage, old hearings)
     assert [a["rule"] for a in s.alerts_of(open_case)] == ["legal.hearing_outcome_missing"]
     assert "'h-0'" not in evidence
     # and the case whose conditions all ended before now: no alert, no e-mail, no webhook
-    _stays_empty(lambda: s.alerts_of(quiet_case) + _notified(s, quiet_case), seconds=5)
+    _stays_empty(lambda: s.alerts_of(quiet_case) + s.notified(quiet_case, ADVOCATE_MAIL), seconds=5)
 
 
 def test_the_caseload_import_alerts_only_what_is_still_open(stack: Stack, tmp_path: Path) -> None:
@@ -263,10 +165,10 @@ def test_the_caseload_import_alerts_only_what_is_still_open(stack: Stack, tmp_pa
     assert run.returncode == 0, run.stdout + run.stderr
 
     alert = s.wait_alert(open_case, "legal.hearing_outcome_missing", timeout=90, status="open")
-    assert "h-1" in str(_detail(s, alert["id"])["evidence"])
-    wait_for(lambda: _notified(s, open_case) or None, timeout=30, what="notification of the open hearing")
+    assert "h-1" in str(s.alert_detail(alert["id"])["evidence"])
+    wait_for(lambda: s.notified(open_case, ADVOCATE_MAIL) or None, timeout=30, what="notification of the open hearing")
     assert [a["rule"] for a in s.alerts_of(open_case)] == ["legal.hearing_outcome_missing"]
-    _stays_empty(lambda: s.alerts_of(past_case) + _notified(s, past_case), seconds=5)
+    _stays_empty(lambda: s.alerts_of(past_case) + s.notified(past_case, ADVOCATE_MAIL), seconds=5)
 
 
 # -- 2. the summary follows the evidence ----------------------------------------------------------------
@@ -304,13 +206,13 @@ def test_an_open_alerts_summary_follows_its_evidence_and_keeps_the_old_one_in_hi
     missed(30)
     missed(20)
     alert = s.wait_alert(case_id, "service.missed_consecutive", status="open")
-    first_summary = _detail(s, alert["id"])["summary"]
+    first_summary = s.alert_detail(alert["id"])["summary"]
     assert "2" in first_summary
     # a third miss: still the same alert (not cleared, no second one), now saying three
     missed(10)
 
     def updated() -> dict[str, Any] | None:
-        a = _detail(s, alert["id"])
+        a = s.alert_detail(alert["id"])
         return a if a["summary"] != first_summary and a["status"] == "open" else None
 
     now_alert = wait_for(updated, timeout=60, interval=0.3, what="the alert's summary to follow its evidence")

@@ -19,28 +19,21 @@ a term of seconds) are disabled in this test's policy so that only the overdue a
 
 from __future__ import annotations
 
-import sys
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import yaml
 
-from shared.auth import mint
-from shared.settings import CommonSettings
-from tests.support import Proc, free_port, isolated_env, uvicorn_args, wait_for
+from tests.e2e.stack import REMINDER_RULES, Stack, StackConfig, StartStack
+from tests.support import wait_for
 
 pytestmark = pytest.mark.e2e
 
 ORG = "org-ext-e2e"
 ADVOCATE = "adv-x"
 OTHER_ADVOCATE = "adv-y"
-OFFICER = "officer-ext-e2e"
 RULE = "legal.stage_overdue"
 TERM = timedelta(seconds=20)
 EXTENSION = timedelta(seconds=60)
@@ -50,160 +43,39 @@ PERSON_SOURCE = "centinela-web"  # CENTINELA_LEGAL_PERSON_SOURCE_SYSTEM's defaul
 EXTENDED_BY = timedelta(seconds=30)
 
 
-@dataclass
-class Stack:
-    intake: Proc
-    legal: Proc
-    alerts: Proc
-    processor: Proc
-    settings: CommonSettings
-
-    def headers(self, role: str, sub: str, org: str | None = ORG) -> dict[str, str]:
-        token = mint(self.settings, sub=sub, roles=[role], org=org)
-        return {"Authorization": f"Bearer {token}"}
-
-    def record(self, update: dict[str, Any], sub: str = ADVOCATE) -> httpx.Response:
-        """POST one court update as an advocate (source_system left out: the service fills it in)."""
-        return httpx.post(
-            f"{self.legal.url}/v1/court-updates",
-            json=update,
-            headers=self.headers("legal_advocate", sub),
-            timeout=10,
-        )
-
-    def timeline(self, case_id: str, sub: str = ADVOCATE) -> httpx.Response:
-        return httpx.get(
-            f"{self.legal.url}/v1/cases/{case_id}/legal-timeline",
-            headers=self.headers("legal_advocate", sub),
-            timeout=10,
-        )
-
-    def alerts_of(self, case_id: str, sub: str = ADVOCATE) -> list[dict[str, Any]]:
-        r = httpx.get(
-            f"{self.alerts.url}/v1/alerts",
-            params={"case_id": case_id},
-            headers=self.headers("legal_advocate", sub),
-            timeout=10,
-        )
-        r.raise_for_status()
-        return list(r.json()["items"])
-
-    def alert_detail(self, alert_id: str) -> dict[str, Any]:
-        r = httpx.get(
-            f"{self.alerts.url}/v1/alerts/{alert_id}", headers=self.headers("legal_advocate", ADVOCATE), timeout=10
-        )
-        r.raise_for_status()
-        body: dict[str, Any] = r.json()
-        return body
-
-    def wait_alert(self, case_id: str, timeout: float, **match: Any) -> dict[str, Any]:
-        def find() -> dict[str, Any] | None:
-            for a in self.alerts_of(case_id):
-                if a["rule"] == RULE and all(a.get(k) == v for k, v in match.items()):
-                    return a
-            return None
-
-        return wait_for(find, timeout=timeout, interval=0.3, what=f"{RULE} alert {match} on {case_id}")
+def record(s: Stack, update: dict[str, Any], sub: str = ADVOCATE) -> httpx.Response:
+    """POST one court update as an advocate (source_system left out: the service fills it in)."""
+    return httpx.post(f"{s.legal.url}/v1/court-updates", json=update, headers=s.advocate_headers(sub), timeout=10)
 
 
-def _policy(tmp: Path) -> Path:
-    """Over the shipped policy: the reminders off (a 10-day lead time fires at once on a 20 s term)."""
-    doc = {
-        "rules": {
-            "legal.deadline_approaching": {"enabled": False},
-            "legal.hearing_upcoming": {"enabled": False},
-        }
-    }
-    path = tmp / "policy.yaml"
-    path.write_text(yaml.safe_dump(doc))
-    return path
+def timeline(s: Stack, case_id: str, sub: str = ADVOCATE) -> httpx.Response:
+    return httpx.get(f"{s.legal.url}/v1/cases/{case_id}/legal-timeline", headers=s.advocate_headers(sub), timeout=10)
 
 
-def _deadlines(tmp: Path) -> Path:
+@pytest.fixture(scope="module")
+def stack(start_stack: StartStack) -> Stack:
     # terms shorter than a day are exact durations (services.legal.domain.calendar)
-    doc = {
+    deadlines = {
         "stages": {
             "preparatory_investigation": {
                 "ordinary": {"term": f"{TERM.seconds}s", "extension": f"{EXTENSION.seconds}s", "article": ARTICLE}
             }
         }
     }
-    path = tmp / "deadlines.yaml"
-    path.write_text(yaml.safe_dump(doc))
-    return path
-
-
-@pytest.fixture(scope="module")
-def stack(
-    stack_env: dict[str, str],
-    db_name: Callable[[str], str],
-    log_dir: Path,
-    procs: list[Proc],
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Stack]:
-    tmp = tmp_path_factory.mktemp("e2e-legal-extension")
-    env = isolated_env(stack_env)  # its own topics and consumer groups
-    policy = _policy(tmp)
-
-    def start(name: str, args: list[str], extra: dict[str, str], port: int) -> Proc:
-        proc = Proc(name, args, {**env, **extra}, log_dir, port=port)
-        procs.append(proc)
-        return proc
-
-    ports = [free_port() for _ in range(4)]
-    intake = start(
-        "ext-intake",
-        uvicorn_args("services.intake.main:app", ports[0]),
-        {"CENTINELA_MONGO_DB": db_name("ext_intake")},
-        ports[0],
-    )
-    legal = start(
-        "ext-legal",
-        uvicorn_args("services.legal.main:app", ports[1]),
-        {"CENTINELA_MONGO_DB": db_name("ext_legal"), "CENTINELA_LEGAL_DEADLINES_FILE": str(_deadlines(tmp))},
-        ports[1],
-    )
-    alerts = start(
-        "ext-alerts",
-        uvicorn_args("services.alerts.main:app", ports[2]),
-        {"CENTINELA_MONGO_DB": db_name("ext_alerts"), "CENTINELA_POLICY_FILE": str(policy)},
-        ports[2],
-    )
-    processor = start(
-        "ext-processor",
-        [sys.executable, "-m", "services.processor", "worker", "--web-port", str(ports[3]), "-l", "warn"],
-        {
-            "CENTINELA_POLICY_FILE": str(policy),
-            "CENTINELA_PROCESSOR_TICK_SECONDS": "0.5",
-            "CENTINELA_PROCESSOR_DATADIR": str(tmp / "processor-data"),
-        },
-        ports[3],
-    )
-    for p in (intake, legal, alerts):
-        p.wait_ready()
-    processor.wait_ready("/readyz", timeout=90)
-    settings = CommonSettings(
-        kafka_bootstrap=env["CENTINELA_KAFKA_BOOTSTRAP"], topic_prefix=env["CENTINELA_TOPIC_PREFIX"]
-    )
-    yield Stack(intake, legal, alerts, processor, settings)
+    # over the shipped policy: the reminders off (a 10-day lead time fires at once on a 20 s term)
+    policy = {"rules": {rule: {"enabled": False} for rule in REMINDER_RULES}}
+    return start_stack(StackConfig("ext", org=ORG, advocate=ADVOCATE, policy=policy, deadlines=deadlines))
 
 
 def _register_case(s: Stack) -> str:
-    body = {
-        "identity": {
-            "given_names": "Extension",
-            "family_names": uuid.uuid4().hex[:10],  # a different child each run (no re-registration signal)
-            "birth_date": "2010-09-14",
-        },
-        "exploitation_types": ["ForcedLabour"],
-        "region": "Cusco",
-        "rescue_date": (datetime.now(UTC) - timedelta(days=10)).date().isoformat(),
-        "advocate_id": ADVOCATE,
-        "consent_for_services": True,
-    }
-    r = httpx.post(f"{s.intake.url}/v1/cases", json=body, headers=s.headers("intake_officer", OFFICER), timeout=10)
-    assert r.status_code == 201, r.text
-    return str(r.json()["case_id"])
+    # a different child each run (no re-registration signal)
+    return s.register_case(
+        given_names="Extension",
+        birth_date="2010-09-14",
+        exploitation_types=["ForcedLabour"],
+        region="Cusco",
+        rescue_date=(datetime.now(UTC) - timedelta(days=10)).date().isoformat(),
+    )
 
 
 def _update(case_id: str, kind: str, occurred_at: datetime, **fields: Any) -> dict[str, Any]:
@@ -241,31 +113,31 @@ def test_an_advocates_extension_moves_the_overdue_alert(stack: Stack) -> None:
     complaint = _update(case_id, "stage_changed", datetime.now(UTC) - timedelta(minutes=5), stage="complaint_filed")
 
     def recorded() -> httpx.Response | None:
-        r = s.record(complaint)
+        r = record(s, complaint)
         return r if r.status_code == 200 else None
 
     _accepted(wait_for(recorded, timeout=30, interval=0.3, what="the legal service to know the case's advocate"))
 
     # Another advocate of the same organisation: the case does not exist for her.
-    intruder = s.record(
-        _update(case_id, "stage_changed", datetime.now(UTC), stage="preparatory_investigation"), sub=OTHER_ADVOCATE
+    intruder = record(
+        s, _update(case_id, "stage_changed", datetime.now(UTC), stage="preparatory_investigation"), sub=OTHER_ADVOCATE
     )
     assert intruder.status_code == 404, intruder.text
-    assert s.timeline(case_id, sub=OTHER_ADVOCATE).status_code == 404
+    assert timeline(s, case_id, sub=OTHER_ADVOCATE).status_code == 404
 
     # 1. the prosecutor formalises the investigation; the advocate records it
     started = _millis(datetime.now(UTC))
-    _accepted(s.record(_update(case_id, "stage_changed", started, stage="preparatory_investigation")))
+    _accepted(record(s, _update(case_id, "stage_changed", started, stage="preparatory_investigation")))
     first_deadline = started + TERM
     longest = started + TERM + EXTENSION
-    tl = s.timeline(case_id).json()
+    tl = timeline(s, case_id).json()
     assert tl["stage"] == "preparatory_investigation"
     assert _at(tl["deadline_at"]) == first_deadline
     assert _at(tl["extended_deadline_at"]) == longest
     assert tl["deadline_basis"] == ARTICLE
 
     # 2. the term runs out: the overdue alert reaches the advocate's inbox
-    overdue = s.wait_alert(case_id, timeout=TERM.seconds + 45, status="open")
+    overdue = s.wait_alert(case_id, RULE, timeout=TERM.seconds + 45, status="open")
     assert overdue["episode"] == 1
     assert overdue["advocate_id"] == ADVOCATE
     assert overdue["severity"] == "high"
@@ -284,10 +156,10 @@ def test_an_advocates_extension_moves_the_overdue_alert(stack: Stack) -> None:
         legal_basis=ARTICLE,
         new_deadline=new_deadline.isoformat(),
     )
-    _accepted(s.record(extension))
+    _accepted(record(s, extension))
 
     # the alert resolves by itself, because the deadline moved (before the new one passes)
-    resolved = s.wait_alert(case_id, timeout=EXTENDED_BY.seconds, id=overdue["id"], status="resolved")
+    resolved = s.wait_alert(case_id, RULE, timeout=EXTENDED_BY.seconds, id=overdue["id"], status="resolved")
     detail = s.alert_detail(resolved["id"])
     assert detail["resolved_auto"] is True, detail
     assert "deadline moved" in detail["resolution_reason"], detail
@@ -295,7 +167,7 @@ def test_an_advocates_extension_moves_the_overdue_alert(stack: Stack) -> None:
     assert _at(detail["resolved_at"]) < new_deadline, detail
 
     # the timeline: the new deadline, resting on the extension, and who recorded it
-    tl = s.timeline(case_id).json()
+    tl = timeline(s, case_id).json()
     assert _at(tl["deadline_at"]) == new_deadline
     assert tl["deadline_basis"] == ARTICLE
     assert tl["overdue"] is False or datetime.now(UTC) >= new_deadline
@@ -312,7 +184,7 @@ def test_an_advocates_extension_moves_the_overdue_alert(stack: Stack) -> None:
     assert _at(entry["details"]["new_deadline"]) == new_deadline
 
     # 4. the extended deadline passes too: a new episode of the same rule, on the new deadline
-    second = s.wait_alert(case_id, timeout=EXTENDED_BY.seconds + 45, episode=2, status="open")
+    second = s.wait_alert(case_id, RULE, timeout=EXTENDED_BY.seconds + 45, episode=2, status="open")
     assert second["id"] != overdue["id"]
     assert _at(second["raised_at"]) >= new_deadline
     assert _at(s.alert_detail(second["id"])["evidence"]["deadline_at"]) == new_deadline
@@ -328,7 +200,7 @@ def test_an_advocates_extension_moves_the_overdue_alert(stack: Stack) -> None:
         legal_basis=ARTICLE,
         new_deadline=(longest + timedelta(seconds=30)).isoformat(),
     )
-    r = s.record(too_far)
+    r = record(s, too_far)
     assert r.status_code == 200, r.text
     [result] = r.json()["results"]
     assert result["status"] == "rejected", result
@@ -343,16 +215,17 @@ def test_an_advocates_extension_moves_the_overdue_alert(stack: Stack) -> None:
         legal_basis=ARTICLE,
         extra_days=1,
     )
-    [result] = s.record(by_days).json()["results"]
+    [result] = record(s, by_days).json()["results"]
     assert result["status"] == "rejected", result
     assert ARTICLE in result["reason"], result
-    tl = s.timeline(case_id).json()
+    tl = timeline(s, case_id).json()
     assert _at(tl["deadline_at"]) == new_deadline
     assert len(tl["extensions"]) == 1
     assert {e["update_id"] for e in tl["entries"]}.isdisjoint({too_far["update_id"], by_days["update_id"]})
 
     # 6. the other advocate still cannot record on the case, and sees none of its alerts
-    r = s.record(
+    r = record(
+        s,
         _update(
             case_id,
             "deadline_extended",
