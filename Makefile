@@ -78,8 +78,9 @@ k8s-tools: venv ## fetch kubeconform and the Kubernetes schemas into the cache, 
 docs: venv ## regenerate the generated parts of docs/ (settings tables)
 	@$(PY) tools/settings_docs.py
 
-bench: venv ## throughput and latency benchmarks (starts the infra it needs)
-	@bash deploy/local/test.sh --bench
+# BENCH_ARGS: --quick (a few minutes), --only raw,services,processor, --size open_cases=100000, --publish
+bench: venv ## one table of every path against its goal and same-run baseline; JSON + PNG in bench-results/
+	@bash deploy/local/test.sh --bench $(BENCH_ARGS)
 
 topics: venv ## create missing topics on the running broker
 	@$(PY) -m shared.topics ensure

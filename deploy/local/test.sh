@@ -3,7 +3,7 @@
 # integration and e2e tests, stop exactly what this script started, exit with pytest's status.
 #   test.sh                   every test under tests/
 #   test.sh tests/integration only these paths (make test-integration, make test-e2e)
-#   test.sh --bench           the benchmarks instead of the tests
+#   test.sh --bench [ARGS]    the benchmarks instead of the tests (ARGS: tests/bench/run.py's flags)
 # Tests isolate themselves with a random topic prefix and their own databases, and start the
 # centinela services they need on free ports, so a running `make up` is not disturbed.
 set -uo pipefail
@@ -29,7 +29,8 @@ export CENTINELA_KAFKA_BOOTSTRAP="127.0.0.1:${CENTINELA_KAFKA_PORT:-9092}"
 export CENTINELA_MONGO_URI="mongodb://127.0.0.1:${CENTINELA_MONGO_PORT:-27017}/"
 
 if [ "${1:-}" = "--bench" ]; then
-  .venv/bin/python -m tests.bench.run
+  shift
+  .venv/bin/python -m tests.bench.run "$@"
   exit $?
 fi
 

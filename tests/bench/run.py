@@ -1,157 +1,173 @@
-"""`make bench`: throughput and latency of the moving parts, on the real local broker and database.
+"""`make bench`: one table of every path against its goal, with the baselines of the same run.
 
-Prints one line per measurement; the numbers are for this machine (2 cores) and are targets to
-watch, not assertions. Run via `make bench`, which starts Kafka and the database if needed.
+    python -m tests.bench.run [--quick] [--only raw,services,processor] [--size open_cases=100000 ...]
+                              [--out bench-results] [--publish]
+
+Runs on the local broker and database (deploy/local/test.sh --bench starts them if missing) in a
+namespace of its own: topic prefix ``bench<run>*.`` and databases ``bench_<run>_*``, all new, so every
+run starts from empty storage and runs are comparable; they are removed at the end. The database-CPU
+row runs a private database server (so other clients of the shared one are not counted).
+
+Prints progress, then the table; writes ``<out>/<UTC timestamp>/bench.{json,png}`` and copies them to
+``<out>/latest.{json,png}``; ``--publish`` also copies them to ``docs/benchmarks/`` (what
+docs/benchmarks.md shows). Sizes: ``--quick`` (a few minutes), the full default (~30 minutes on the
+2-core development machine), each overridable with ``--size key=value`` or CENTINELA_BENCH_SIZES
+(``key=value,key=value``). Numbers are measurements, not assertions: the exit status is 0 unless the
+run itself broke.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
-import statistics
-import time
-import uuid
-from collections.abc import Callable
+import shutil
+import sys
+import tempfile
 from datetime import UTC, datetime
+from pathlib import Path
 
-from shared.events import decode, encode
-from shared.events.case import SessionRecorded
-from shared.settings import CommonSettings
+from tests.bench import processor_load, raw, report, services
+from tests.bench.common import Bench
 
+ROOT = Path(__file__).resolve().parents[2]
 
-def _line(name: str, value: float, unit: str, extra: str = "") -> None:
-    print(f"{name:48} {value:>12,.1f} {unit:10} {extra}")
-
-
-def _sessions(n: int, cases: int) -> list[SessionRecorded]:
-    """``n`` attended-session events spread over ``cases`` cases (``cs_<i % cases>``)."""
-    now = datetime.now(UTC)
-    return [
-        SessionRecorded(
-            case_id=f"cs_{i % cases}",
-            service_id="sv",
-            session_id=f"ss{i}",
-            service_kind="psychosocial",
-            outcome="attended",
-            occurred_at=now,
-            recorded_at=now,
-        )
-        for i in range(n)
-    ]
-
-
-def bench_codec(n: int = 20000) -> None:
-    payloads = _sessions(n, cases=n)
-    t0 = time.perf_counter()
-    raws = [encode(p) for p in payloads]
-    t1 = time.perf_counter()
-    for r in raws:
-        decode(r)
-    t2 = time.perf_counter()
-    _line("codec encode", n / (t1 - t0), "events/s")
-    _line(
-        "codec decode (parse+validate)", n / (t2 - t1), "events/s", f"avg size {statistics.mean(map(len, raws)):.0f} B"
-    )
-
-
-def bench_kafka(settings: CommonSettings, n: int = 20000) -> None:
-    from kafka import KafkaConsumer
-
-    from shared.kafka import Producer
-    from shared.topics import ensure_topics
-
-    ensure_topics(settings, timeout=60)
-    producer = Producer(settings, client_id="bench")
-    raws = [encode(p) for p in _sessions(n, cases=500)]
-    t0 = time.perf_counter()
-    futures = [producer.send_raw("case-events", f"cs_{i % 500}".encode(), raw) for i, raw in enumerate(raws)]
-    producer.flush()
-    for f in futures:
-        f.get(timeout=30)
-    t1 = time.perf_counter()
-    _line("produce acks=all idempotent", n / (t1 - t0), "msgs/s")
-    consumer = KafkaConsumer(
-        settings.topic("case-events"),
-        bootstrap_servers=settings.kafka_bootstrap,
-        group_id=f"bench-{uuid.uuid4().hex}",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    got = 0
-    t2 = time.perf_counter()
-    deadline = t2 + 120
-    while got < n and time.perf_counter() < deadline:
-        for recs in consumer.poll(timeout_ms=500).values():
-            for r in recs:
-                decode(r.value)
-                got += 1
-    t3 = time.perf_counter()
-    consumer.close()
-    _line("consume + decode", got / (t3 - t2), "msgs/s", f"{got}/{n} read")
-    # single-event round trip latency
-    lat = []
-    for i in range(50):
-        s = time.perf_counter()
-        producer.send_raw("case-events", b"lat", raws[i]).get(timeout=10)
-        lat.append((time.perf_counter() - s) * 1000)
-    producer.close()
-    _line("produce round trip p50", statistics.median(lat), "ms", f"p95 {sorted(lat)[int(len(lat) * 0.95)]:.1f} ms")
+FULL: dict[str, int] = {
+    "raw_msgs": 100_000,  # messages per raw broker client test
+    "raw_docs": 2_000,  # single-document inserts (batches: 10x this)
+    "docs_small": 1_000,  # stored documents for the write + outbox levels
+    "docs_mid": 100_000,
+    "docs_large": 1_000_000,
+    "outbox_writes": 2_000,  # writes measured at each level
+    "intake_seconds": 15,  # per client count
+    "legal_grown": 100_000,  # stored updates for the "after data grew" row
+    "legal_batches": 3,
+    "alerts_backlog": 5_000,
+    "alerts_timeout": 300,
+    "reads": 200,
+    "open_cases": 100_000,  # per processor worker
+    "probes": 200,  # deadlines measured
+    "probe_spread": 30,  # seconds over which they come due
+    "backlog_timeout": 900,
+    "flags": 40,
+    "idle_seconds": 20,
+    "idle_cases": 200,
+}
+QUICK: dict[str, int] = {
+    **FULL,
+    "raw_msgs": 20_000,
+    "raw_docs": 500,
+    "docs_mid": 10_000,
+    "docs_large": 30_000,
+    "outbox_writes": 500,
+    "intake_seconds": 4,
+    "legal_grown": 5_000,
+    "legal_batches": 2,
+    "alerts_backlog": 1_000,
+    "alerts_timeout": 120,
+    "reads": 50,
+    "open_cases": 5_000,
+    "probes": 40,
+    "probe_spread": 10,
+    "backlog_timeout": 300,
+    "flags": 10,
+    "idle_seconds": 20,
+    "idle_cases": 20,
+}
+SECTIONS = ("raw", "services", "processor")
 
 
-def bench_outbox(settings: CommonSettings, n: int = 2000) -> None:
-    from pymongo import MongoClient
+def parse_sizes(items: list[str], sizes: dict[str, int]) -> dict[str, int]:
+    out = dict(sizes)
+    for item in items:
+        key, _, value = item.partition("=")
+        key = key.strip()
+        if key not in out:
+            raise SystemExit(f"unknown size {key!r}; known: {', '.join(sorted(out))}")
+        out[key] = int(value.replace("_", ""))
+    return out
 
-    from shared import outbox
-    from shared.kafka import Producer
 
-    client: MongoClient = MongoClient(settings.mongo_uri)  # type: ignore[type-arg]
-    db = client[f"bench_{uuid.uuid4().hex[:8]}"]
+def load() -> str:
     try:
-        coll = db.cases
-        t0 = time.perf_counter()
-        for i, ev in enumerate(_sessions(n, cases=n)):  # building the events stays inside the timing
-            coll.update_one(
-                {"_id": f"cs_{i}"},
-                {"$set": {"v": 1}, "$push": outbox.push(outbox.entries("case-events", ev))},
-                upsert=True,
-            )
-        t1 = time.perf_counter()
-        producer = Producer(settings, client_id="bench-outbox")
-        relay = outbox.OutboxRelay(producer, [coll], db.leases, "bench")
-        t2 = time.perf_counter()
-        published = 0
-        while published < n and time.perf_counter() - t2 < 300:
-            published += relay.run_once()
-        t3 = time.perf_counter()
-        producer.close()
-        _line("write + outbox entry (one update_one)", n / (t1 - t0), "writes/s")
-        _line("outbox relay publish", published / (t3 - t2), "events/s", f"{published}/{n}")
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.bench.run", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes: a few minutes")
+    parser.add_argument("--only", default=",".join(SECTIONS), help=f"sections to run, of {','.join(SECTIONS)}")
+    parser.add_argument("--size", action="append", default=[], metavar="KEY=VALUE", help="override one size")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench-results", help="results folder")
+    parser.add_argument("--publish", action="store_true", help="also copy the chart and JSON to docs/benchmarks/")
+    args = parser.parse_args(argv)
+    env_sizes = [s for s in os.environ.get("CENTINELA_BENCH_SIZES", "").split(",") if s.strip()]
+    sizes = parse_sizes(env_sizes + args.size, QUICK if args.quick else FULL)
+    only = [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = set(only) - set(SECTIONS)
+    if unknown:
+        raise SystemExit(f"unknown sections {sorted(unknown)}; known: {', '.join(SECTIONS)}")
+
+    started = datetime.now(UTC)
+    bench = Bench(quick=args.quick, sizes=sizes)
+    tmp = Path(tempfile.mkdtemp(prefix=f"bench-{bench.run_id}-"))
+    bench.log_dir = tmp
+    print(
+        f"centinela benchmark {'(quick) ' if args.quick else ''}run {bench.run_id}, {os.cpu_count()} cores, "
+        f"load {load()}, {started.isoformat(timespec='seconds')}; process logs in {tmp}",
+        flush=True,
+    )
+    base: dict[str, float] = {}
+    load_before = load()
+    try:
+        if "raw" in only:
+            raw.run(bench, base)
+        if "services" in only:
+            services.run(bench, base, tmp)
+        if "processor" in only:
+            processor_load.run(bench, base, tmp)
+    except KeyboardInterrupt:
+        bench.progress("interrupted: the table below holds what was measured")
     finally:
-        client.drop_database(db.name)
-        client.close()
+        bench.progress("stopping processes, dropping this run's databases and topics")
+        bench.cleanup()
 
-
-def main() -> None:
-    settings = CommonSettings(
-        kafka_bootstrap=os.environ.get("CENTINELA_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
-        mongo_uri=os.environ.get("CENTINELA_MONGO_URI", "mongodb://127.0.0.1:27017/"),
-        topic_prefix=f"bench{uuid.uuid4().hex[:6]}.",
-        partitions=6,
+    finished = datetime.now(UTC)
+    title = (
+        f"centinela make bench{' --quick' if args.quick else ''}, {finished:%Y-%m-%d %H:%M} UTC, "
+        f"{os.cpu_count()} cores, load {load_before} -> {load()}"
     )
-    print(f"centinela benchmark, {os.cpu_count()} cores, {datetime.now(UTC).isoformat(timespec='seconds')}")
-    steps: list[tuple[str, Callable[[], None]]] = [
-        ("codec", bench_codec),
-        ("kafka", lambda: bench_kafka(settings)),
-        ("outbox", lambda: bench_outbox(settings)),
-    ]
-    try:
-        from tests.bench import processor_bench
-
-        steps.append(("detector", processor_bench.run))
-    except ImportError:
-        pass
-    for _, fn in steps:
-        fn()
+    print()
+    print(title)
+    for line in report.table_lines(bench.rows):
+        print(line)
+    meta = {
+        "run": bench.run_id,
+        "quick": args.quick,
+        "started": started.isoformat(timespec="seconds"),
+        "finished": finished.isoformat(timespec="seconds"),
+        "cores": os.cpu_count(),
+        "load_before": load_before,
+        "load_after": load(),
+        "sizes": sizes,
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    written = report.write(bench.rows, meta, args.out / started.strftime("%Y%m%dT%H%M%SZ"), args.out, title)
+    print("\nwritten: " + ", ".join(str(p) for p in written.values()) + f" (and {args.out}/latest.*)")
+    if args.publish:
+        docs = ROOT / "docs" / "benchmarks"
+        docs.mkdir(exist_ok=True)
+        for kind, path in written.items():
+            shutil.copyfile(path, docs / f"latest.{kind}")
+        print(f"published to {docs}/latest.*")
+    if all(r.value is not None for r in bench.rows):
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:  # something was not measured: the process logs say why
+        print(f"process logs kept in {tmp}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.path.insert(0, str(ROOT))
+    sys.exit(main())
