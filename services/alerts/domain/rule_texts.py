@@ -31,6 +31,8 @@ RULE_TEXTS: dict[str, str] = {
     "reintegration.placement_review_overdue": N_("The placement review is overdue"),
     "harm.reparation_unpaid": N_("Ordered reparations have not been paid"),
     "harm.hearing_without_accompaniment": N_("The child attended a hearing without psychosocial accompaniment"),
+    "harm.protective_measure_expired": N_("A protective measure expired while the case is still open"),
+    "harm.second_testimony": N_("The child testified again after the single Cámara Gesell interview"),
 }
 
 SEVERITY_TEXTS: dict[str, str] = {
