@@ -12,9 +12,10 @@ from kafka import KafkaConsumer, KafkaProducer
 from kafka.admin import KafkaAdminClient
 from pydantic import ValidationError
 
+import shared.consumer as consumer_mod
 import shared.kafka as kafka_mod
+from shared.consumer import PartitionedConsumer
 from shared.kafka import (
-    ConsumerLoop,
     Producer,
     aiokafka_security,
     faust_credentials,
@@ -66,6 +67,9 @@ class Recorder:
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         Recorder.calls.append(kwargs)
 
+    def paused(self) -> set[Any]:
+        return set()
+
     def poll(self, timeout_ms: int = 0) -> dict[Any, Any]:
         raise RuntimeError("stop")
 
@@ -76,10 +80,10 @@ class Recorder:
 def test_producer_consumer_and_admin_get_the_settings(secure: CommonSettings, monkeypatch: pytest.MonkeyPatch) -> None:
     Recorder.calls = []
     monkeypatch.setattr(kafka_mod, "KafkaProducer", Recorder)
-    monkeypatch.setattr(kafka_mod, "KafkaConsumer", Recorder)
+    monkeypatch.setattr(consumer_mod, "KafkaConsumer", Recorder)
     monkeypatch.setattr("kafka.admin.KafkaAdminClient", Recorder)
     Producer(secure, client_id="t")
-    loop: ConsumerLoop[bytes] = ConsumerLoop(secure, ["case-events"], "g", lambda r: b"", lambda r, i: None)
+    loop: PartitionedConsumer[bytes] = PartitionedConsumer(secure, "case-events", "g", lambda r: b"", lambda r, i: None)
     with pytest.raises(RuntimeError, match="stop"):
         loop._consume()
     from shared.topics import ensure_topics

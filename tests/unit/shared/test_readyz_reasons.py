@@ -45,7 +45,7 @@ def test_reasons_and_stuck_consumers_make_it_503_with_why() -> None:
 
 
 def test_a_consumer_without_progress_tracking_does_not_break_readyz() -> None:
-    # the reports service registers a ConsumerLoop, which keeps no per-partition health
+    # a consumer registered without per-partition health (no ``health`` attribute) is left out of /readyz
     settings = CommonSettings(service_name="unitready2", kafka_bootstrap="127.0.0.1:1")
     app = create_app(settings, title="t", description="d")
     app.state.ready_checks = {"kafka": lambda: True}
