@@ -31,8 +31,43 @@ CASE_STATUSES: Final[tuple[str, ...]] = get_args(CaseStatus)
 CLOSED_STATUSES: Final[frozenset[str]] = frozenset({"Closed", "ClosedReferred"})
 OPEN_STATUSES: Final[frozenset[str]] = frozenset(CASE_STATUSES) - CLOSED_STATUSES
 
-TraffickingStatus = Literal["Presumed", "Identified", "Confirmed"]
+# HTCDS 2.0 ``vic_TraffickingStatus``; intake still accepts the earlier Presumed / Identified / Confirmed
+# (services/intake/domain/htcds.py has that mapping).
+TraffickingStatus = Literal["PossibleVictimOfTrafficking", "ActualVictimOfTrafficking", "NotAVictimOfTrafficking"]
 TRAFFICKING_STATUSES: Final[tuple[str, ...]] = get_args(TraffickingStatus)
+
+# -- type of exploitation (HTCDS 2.0 ``vic_TypeOfExploitation``) ------------------------------------
+# HTCDS's values, then the project's own words, kept because cases were recorded with them and they
+# say more than HTCDS does for children (documented mapping below and in docs/events.md).
+HtcdsExploitationType = Literal[
+    "ForcedLabour",
+    "SexualExploitation",
+    "ForcedMarriage",
+    "ForcedMilitaryService",
+    "OrganRemoval",
+    "ForcedBegging",
+    "IllicitActivities",
+    "IllegalAdoption",
+    "Surrogacy",
+    "Other",
+]
+HTCDS_EXPLOITATION_TYPES: Final[tuple[str, ...]] = get_args(HtcdsExploitationType)
+ProjectExploitationType = Literal["ChildLabour", "Servitude", "ForcedCriminality", "Slavery"]
+ExploitationType = Literal[HtcdsExploitationType, ProjectExploitationType]
+EXPLOITATION_TYPES: Final[tuple[str, ...]] = HTCDS_EXPLOITATION_TYPES + get_args(ProjectExploitationType)
+# The project's word -> the HTCDS 2.0 value an HTCDS export or exchange uses for it.
+EXPLOITATION_TO_HTCDS: Final[dict[str, str]] = {
+    "ChildLabour": "ForcedLabour",  # a child's labour under control: HTCDS forced labour
+    "Servitude": "ForcedLabour",  # e.g. domestic servitude; HTCDS files domestic work under labour
+    "ForcedCriminality": "IllicitActivities",
+    "Slavery": "Other",  # no HTCDS value (CTDC: isSlaveryAndPractices)
+}
+
+
+def htcds_exploitation_type(value: str) -> str:
+    """The HTCDS 2.0 value of a type of exploitation (an HTCDS value stays as it is)."""
+    return EXPLOITATION_TO_HTCDS.get(value, value)
+
 
 # -- referrals (Primero) ---------------------------------------------------------------------------
 ReferralStatus = Literal["in_progress", "accepted", "rejected", "done", "revoked"]
