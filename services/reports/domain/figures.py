@@ -14,20 +14,13 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, get_args
 
 from services.reports.domain.facts import UNKNOWN, CaseFacts
+from shared.events.legal import ProcessStage
 
-STAGES = (
-    "complaint_filed",
-    "preliminary_investigation",
-    "preparatory_investigation",
-    "intermediate_stage",
-    "trial",
-    "verdict",
-    "appeal",
-    "final",
-)
+# the legal service's stages, in order (shared.events.legal.ProcessStage)
+STAGES: tuple[str, ...] = get_args(ProcessStage)
 # Archiving from the intermediate stage on is the judge's dismissal (sobreseimiento), before it the
 # prosecutor's archive.
 DISMISSAL_STAGES = frozenset(STAGES[STAGES.index("intermediate_stage") :])

@@ -1,0 +1,355 @@
+"""Screenshots of every dashboard from a real run: a private stack, real traffic, the local Prometheus.
+
+    .venv/bin/python -m deploy.grafana.demo --out deploy/grafana/screenshots --minutes 6
+
+On the running Kafka and database (``CENTINELA_KAFKA_BOOTSTRAP``, ``CENTINELA_MONGO_URI``; ``make up``
+or ``stack.sh infra-up`` starts them) it starts intake, legal, alerts, reports and the alerts
+processor on free loopback ports, under a private topic prefix and with a database of their own each
+(so nothing of another stack is read or written), and Debian's ``prometheus`` scraping them every 5 s
+with deploy/prometheus/rules. Through the services' APIs it then registers cases (identity with
+birth date, sex and nationality), plans psychosocial services and records sessions, posts court
+updates (stages back-dated by months, archives, convictions, a few invalid ones), raises risk flags,
+plans and records follow-ups, acknowledges some of the alerts the processor raises, and subscribes a
+webhook whose receiver is down; for ``--minutes`` more it keeps a trickle of the same going. Finally
+:mod:`deploy.grafana.render` draws every dashboard from that Prometheus into ``--out``.
+
+Everything it started is stopped by PID, its databases are dropped and its topics deleted, also when
+it fails or is interrupted. Process logs stay in the printed temporary folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from deploy.grafana import render
+
+ROOT = Path(__file__).resolve().parents[2]
+PY = sys.executable
+APIS = ("intake", "legal", "alerts", "reports")
+ORG = "org-demo"
+ADVOCATES = ("adv-demo-1", "adv-demo-2", "adv-demo-3")
+SOURCE = "sgf-demo"
+REGIONS = ("150101", "150132", "170101", "160101", "080101")
+NATIONALITIES = ("PE", "PE", "PE", "VEN", "CO")
+EXPLOITATION = ("SexualExploitation", "ForcedLabour", "ChildLabour")
+STAGES = ("complaint_filed", "preliminary_investigation", "preparatory_investigation", "intermediate_stage", "trial")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def log(msg: str) -> None:
+    print(f"demo: {msg}", flush=True)
+
+
+class Stack:
+    """The processes of one run; :meth:`stop` ends each by its PID."""
+
+    def __init__(self, tmp: Path, kafka: str, mongo: str) -> None:
+        self.tmp = tmp
+        self.tag = f"demo{uuid.uuid4().hex[:8]}"
+        self.env = {
+            **os.environ,
+            "CENTINELA_ENV": "dev",
+            "CENTINELA_KAFKA_BOOTSTRAP": kafka,
+            "CENTINELA_MONGO_URI": mongo,
+            "CENTINELA_TOPIC_PREFIX": f"{self.tag}.",
+            # the shared audit trail lives in intake's database: this run's, not a default one
+            "CENTINELA_AUDIT_DB": f"{self.tag}_intake",
+            "CENTINELA_OUTBOX_POLL_SECONDS": "0.5",
+            "CENTINELA_REPORTS_MATERIALISE_SECONDS": "2",
+            "CENTINELA_PROCESSOR_DATADIR": str(tmp / "processor-data"),
+        }
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.ports: dict[str, int] = {}
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    def db(self, name: str) -> str:
+        return f"{self.tag}_{name}"
+
+    def start(self, name: str, args: list[str], env: dict[str, str] | None = None) -> None:
+        out = (self.tmp / f"{name}.log").open("ab")
+        self.procs[name] = subprocess.Popen(args, cwd=ROOT, env=env or self.env, stdout=out, stderr=subprocess.STDOUT)
+        log(f"started {name} (pid {self.procs[name].pid}) on port {self.ports[name]}")
+
+    def up(self, prometheus: str) -> None:
+        subprocess.run([PY, "-m", "shared.topics", "ensure", "--timeout", "60"], cwd=ROOT, env=self.env, check=True)
+        for name in (*APIS, "processor"):
+            self.ports[name] = free_port()
+            env = {**self.env, "CENTINELA_MONGO_DB": self.db(name)}
+            if name == "processor":
+                args = [PY, "-m", "services.processor", "worker", "--web-host", "127.0.0.1"]
+                args += ["--web-port", str(self.ports[name]), "--loglevel", "warn"]
+            else:
+                args = [PY, "-m", "uvicorn", f"services.{name}.main:app", "--host", "127.0.0.1"]
+                args += ["--port", str(self.ports[name]), "--no-access-log"]
+            self.start(name, args, env)
+        self.ports["prometheus"] = free_port()
+        config = self.tmp / "prometheus.yml"
+        lines = [
+            "global: {scrape_interval: 5s, evaluation_interval: 5s}",
+            f'rule_files: ["{ROOT}/deploy/prometheus/rules/*.yml"]',
+            "scrape_configs:",
+        ]
+        for name in (*APIS, "processor"):
+            lines += [f"  - job_name: {name}", f'    static_configs: [{{targets: ["127.0.0.1:{self.ports[name]}"]}}]']
+        config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        self.start(
+            "prometheus",
+            [
+                prometheus,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={self.tmp / 'prometheus-data'}",
+                f"--web.listen-address=127.0.0.1:{self.ports['prometheus']}",
+                "--log.level=warn",
+            ],
+        )
+        for name in (*APIS, "processor"):
+            self.wait_ready(name, "/readyz")
+        self.wait_ready("prometheus", "/-/ready")
+
+    def wait_ready(self, name: str, path: str, timeout: float = 180) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.procs[name].poll() is not None:
+                raise RuntimeError(f"{name} exited during start-up (log: {self.tmp / f'{name}.log'})")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(self.url(name) + path, timeout=2).status_code == 200:
+                    log(f"{name} ready")
+                    return
+            time.sleep(0.5)
+        raise RuntimeError(f"{name} not ready within {timeout:.0f}s (log: {self.tmp / f'{name}.log'})")
+
+    def stop(self) -> None:
+        for name, proc in reversed(list(self.procs.items())):
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(10)
+                log(f"stopped {name} (pid {proc.pid})")
+
+    def clean(self) -> None:
+        """Drop this run's databases and delete its topics (nothing else is touched)."""
+        from kafka.admin import KafkaAdminClient
+        from pymongo import MongoClient
+
+        client: MongoClient[Any] = MongoClient(self.env["CENTINELA_MONGO_URI"], serverSelectionTimeoutMS=5000)
+        try:
+            for name in client.list_database_names():
+                if name.startswith(f"{self.tag}_"):
+                    client.drop_database(name)
+        finally:
+            client.close()
+        admin = KafkaAdminClient(bootstrap_servers=self.env["CENTINELA_KAFKA_BOOTSTRAP"], client_id=self.tag)
+        try:
+            mine = [t for t in admin.list_topics() if t.startswith(f"{self.tag}.")]
+            if mine:
+                admin.delete_topics(mine)
+        finally:
+            admin.close()
+
+
+class Traffic:
+    """What an organisation does in a working day, through the real APIs, as the roles that do it."""
+
+    def __init__(self, stack: Stack, seed: int = 15) -> None:
+        from shared.auth import mint
+        from shared.settings import CommonSettings
+
+        self.s = stack
+        self.rng = random.Random(seed)
+        self.http = httpx.Client(timeout=30)
+        settings = CommonSettings()
+        self.token: Callable[..., dict[str, str]] = lambda role, sub, org=ORG, source=None: {
+            "Authorization": f"Bearer {mint(settings, sub=sub, roles=[role], org=org, source_system=source)}"
+        }
+        self.officer = self.token("intake_officer", "officer-demo")
+        self.cases: list[str] = []
+        self.acked: set[str] = set()
+        self.n = 0
+
+    def post(
+        self, service: str, path: str, body: dict[str, Any], headers: dict[str, str], refused: bool = False
+    ) -> httpx.Response:
+        """POST; a refusal not asked for (``refused``) is printed, so a broken demo says why."""
+        r = self.http.post(self.s.url(service) + path, json=body, headers=headers)
+        if r.status_code >= 400 and not refused:
+            log(f"{service} POST {path.split('/')[2]}...: {r.status_code} {r.text[:300]}")
+        return r
+
+    def webhook_down(self) -> None:
+        """A subscriber whose receiver is down: the notification panels show failed deliveries."""
+        body = {"url": f"http://127.0.0.1:{free_port()}/hook", "secret": uuid.uuid4().hex, "description": "demo"}
+        r = self.post("alerts", "/v1/subscriptions", body, self.token("admin", "admin-demo", None))
+        log(f"webhook subscription: {r.status_code}")
+
+    def case(self) -> str:
+        """One case with its services, sessions, court history, follow-ups and sometimes a risk flag."""
+        rng, today = self.rng, datetime.now(UTC)
+        self.n += 1
+        rescue = (today - timedelta(days=rng.randint(40, 400))).date()
+        birth = rescue - timedelta(days=rng.randint(7 * 365, 17 * 365))
+        body = {
+            "identity": {
+                "given_names": f"Demo {uuid.uuid4().hex[:6]}",
+                "family_names": uuid.uuid4().hex[:10],
+                "birth_date": birth.isoformat(),
+                "sex": rng.choices(["female", "male", "other"], weights=[70, 28, 2])[0],
+                "nationality": rng.choice(NATIONALITIES),
+            },
+            "exploitation_types": [rng.choice(EXPLOITATION)],
+            "region": rng.choice(REGIONS),
+            "rescue_date": rescue.isoformat(),
+            "advocate_id": rng.choice(ADVOCATES),
+            "consent_for_services": True,
+        }
+        r = self.post("intake", "/v1/cases", body, self.officer)
+        r.raise_for_status()
+        case_id = str(r.json()["case_id"])
+        self.cases.append(case_id)
+        planned = rng.randint(4, 8)
+        plan_body = {
+            "service_kind": "psychosocial",
+            "provider_org_id": "prov-demo",
+            "sessions_planned": planned,
+            "service_response_timeframe": "1_week",
+        }
+        r = self.post("intake", f"/v1/cases/{case_id}/services", plan_body, self.officer)
+        r.raise_for_status()
+        service_id = r.json()["service_id"]
+        at = datetime.combine(rescue, datetime.min.time(), UTC) + timedelta(days=rng.randint(2, 30))
+        for _ in range(rng.randint(1, planned)):
+            if at >= today:
+                break
+            outcome = rng.choices(["attended", "missed"], weights=[80, 20])[0]
+            session = {"outcome": outcome, "occurred_at": at.isoformat()}
+            if outcome == "missed":
+                session["missed_reason"] = "child_absent"
+            self.post("intake", f"/v1/cases/{case_id}/services/{service_id}/sessions", session, self.officer)
+            at += timedelta(days=rng.randint(5, 15))
+        self.court_history(case_id, rescue)
+        if rng.random() < 0.3:
+            flag = {"kind": "contact_with_trafficker", "severity": rng.choice(["medium", "high"])}
+            self.post("intake", f"/v1/cases/{case_id}/risk-flags", flag, self.officer)
+        if rng.random() < 0.5:
+            for months in (3, 6, 12):
+                by = date.today() + timedelta(days=30 * months)
+                plan: dict[str, Any] = {"followup_needed_by_date": by.isoformat()}
+                if months == 3 and rng.random() < 0.6:
+                    plan.update(done_date=date.today().isoformat(), outcome="contacted_stable")
+                self.post("intake", f"/v1/cases/{case_id}/follow-ups", plan, self.officer)
+        return case_id
+
+    def court_history(self, case_id: str, rescue: date) -> None:
+        """Stages back-dated from the rescue on; some archived, a few convicted."""
+        rng = self.rng
+        at = datetime.combine(rescue, datetime.min.time(), UTC) + timedelta(days=rng.randint(1, 10))
+        now = datetime.now(UTC)
+        updates: list[dict[str, Any]] = []
+        for stage in STAGES[: rng.randint(1, len(STAGES))]:
+            if at >= now:
+                break
+            updates.append({"kind": "stage_changed", "stage": stage, "occurred_at": at.isoformat()})
+            at += timedelta(days=rng.randint(15, 120))
+        ending = rng.random()
+        if at < now and ending < 0.35:
+            updates.append({"kind": "case_archived", "reason": "insufficient_evidence", "occurred_at": at.isoformat()})
+        elif at < now and ending < 0.45 and updates[-1]["stage"] == "trial":
+            updates.append({"kind": "verdict_issued", "outcome": "conviction", "occurred_at": at.isoformat()})
+        ids = {"source_system": SOURCE, "case_id": case_id}
+        items = [{**ids, "update_id": uuid.uuid4().hex[:16], **u} for u in updates]
+        if rng.random() < 0.15:  # an integrator's mistake: rejected item by item, never a 500
+            items.append({"source_system": SOURCE, "case_id": case_id, "update_id": "bad", "kind": "stage_changed"})
+        integrator = self.token("court_integrator", f"{SOURCE}-integrator", None, SOURCE)
+        self.post("legal", "/v1/court-updates", {"updates": items}, integrator)
+
+    def acknowledge(self, share: float = 0.6) -> None:
+        """Each advocate acknowledges part of what their inbox holds."""
+        for adv in ADVOCATES:
+            headers = self.token("legal_advocate", adv)
+            r = self.http.get(self.s.url("alerts") + "/v1/alerts", params={"status": "open"}, headers=headers)
+            if r.status_code != 200:
+                continue
+            for alert in r.json().get("items", []):
+                if alert["id"] not in self.acked and self.rng.random() < share:
+                    self.acked.add(alert["id"])
+                    self.post("alerts", f"/v1/alerts/{alert['id']}/ack", {"comment": "seen"}, headers)
+
+    def mistakes(self) -> None:
+        """A few refused requests (4xx), as any real day has."""
+        self.post("intake", "/v1/cases", {"identity": {"birth_date": "3000-01-01"}}, self.officer, refused=True)
+        self.http.get(self.s.url("intake") + "/v1/cases/cs_doesnotexistaaaaaaaaa", headers=self.officer)
+
+
+def run(args: argparse.Namespace) -> int:
+    prometheus = shutil.which(args.prometheus_bin)
+    if prometheus is None:
+        raise SystemExit("prometheus not found: apt-get install prometheus (Debian's package)")
+    tmp = Path(tempfile.mkdtemp(prefix="centinela-demo-"))
+    log(f"logs and Prometheus data in {tmp}")
+    stack = Stack(tmp, args.kafka, args.mongo)
+    try:
+        stack.up(prometheus)
+        traffic = Traffic(stack)
+        traffic.webhook_down()
+        for _ in range(args.cases):
+            traffic.case()
+        traffic.mistakes()
+        log(f"{args.cases} cases registered; {args.minutes} min of trickle")
+        deadline = time.monotonic() + args.minutes * 60
+        while time.monotonic() < deadline:
+            for _ in range(2):
+                traffic.case()
+            traffic.acknowledge()
+            traffic.mistakes()
+            time.sleep(15)
+        traffic.acknowledge(share=1.0)
+        time.sleep(40)  # the materialiser's and the processor's last passes, two more scrapes
+        return render.main(
+            ["--prometheus", stack.url("prometheus"), "--minutes", str(args.minutes + 3), "--out", str(args.out)]
+        )
+    finally:
+        stack.stop()
+        with contextlib.suppress(Exception):
+            stack.clean()
+            log(f"dropped the {stack.tag}_* databases and deleted the {stack.tag}.* topics")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--out", type=Path, default=Path("dashboards-rendered"))
+    parser.add_argument("--minutes", type=int, default=6, help="how long the trickle of traffic lasts")
+    parser.add_argument("--cases", type=int, default=40, help="cases registered at the start")
+    parser.add_argument("--kafka", default=os.environ.get("CENTINELA_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
+    parser.add_argument("--mongo", default=os.environ.get("CENTINELA_MONGO_URI", "mongodb://127.0.0.1:27017/"))
+    parser.add_argument("--prometheus-bin", default=os.environ.get("CENTINELA_PROMETHEUS_BIN", "prometheus"))
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.exit(main())
