@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -298,6 +299,22 @@ class Case:
 
     def reopened(self, at: datetime, stage: str = "preliminary_investigation") -> le.CaseReopened:
         return le.CaseReopened(**self._legal(at), stage=stage, reason="new evidence")  # type: ignore[arg-type]
+
+
+def registered_with(
+    due: datetime, *feeds: Callable[[Case], EventPayload], policy: Policy | None = None
+) -> Callable[..., tuple[Case, datetime]]:
+    """A setup for :func:`assert_boundary`: a case registered at T0 under ``policy`` (default: the shipped
+    one), then each of ``feeds`` fed at T0; the threshold is ``due``, plus ``shift`` when a policy moved it."""
+
+    def setup(policy_override: Policy | None = None, shift: timedelta = timedelta(0)) -> tuple[Case, datetime]:
+        c = Case(policy_override or policy or DEFAULT)
+        c.feed(c.registered(T0), T0)
+        for make in feeds:
+            c.feed(make(c), T0)
+        return c, due + shift
+
+    return setup
 
 
 def assert_boundary(setup: Any, rule: str) -> None:

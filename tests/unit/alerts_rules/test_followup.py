@@ -18,6 +18,7 @@ from tests.unit.alerts_rules.support import (
     edited,
     only,
     policy_doc,
+    registered_with,
     wrap,
 )
 
@@ -26,11 +27,7 @@ from tests.unit.alerts_rules.support import (
 LOST = "followup.contact_lost"
 
 
-def _registered():
-    c = Case()
-    c.feed(c.registered(T0), T0)
-    c.feed(c.service_planned("svc-1", T0 + DAY), T0)
-    return c, T0 + 45 * DAY
+_registered = registered_with(T0 + 45 * DAY, lambda c: c.service_planned("svc-1", T0 + DAY))
 
 
 def test_contact_lost_boundary():
@@ -123,11 +120,11 @@ def utc_only(rule_id):
     return parse_policy(doc, source="<utc-only>")
 
 
+_followup_planned = registered_with(PLANNED_DUE, lambda c: c.followup_planned("fu-1", PLANNED))
+
+
 def _planned(policy=None):
-    c = Case(policy or in_utc())
-    c.feed(c.registered(T0), T0)
-    c.feed(c.followup_planned("fu-1", PLANNED), T0)
-    return c, PLANNED_DUE
+    return _followup_planned(policy or in_utc())
 
 
 def test_followup_overdue_boundary():
@@ -135,13 +132,7 @@ def test_followup_overdue_boundary():
 
 
 def test_followup_overdue_grace_from_the_policy():
-    policy = utc_edited(OVERDUE, grace="2d")
-
-    def setup():
-        c, due = _planned(policy)
-        return c, due + 2 * DAY
-
-    assert_boundary(setup, OVERDUE)
+    assert_boundary(lambda: _followup_planned(utc_edited(OVERDUE, grace="2d"), 2 * DAY), OVERDUE)
 
 
 def test_followup_overdue_next_due_is_the_end_of_the_planned_day():

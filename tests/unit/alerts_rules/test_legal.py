@@ -17,6 +17,7 @@ from tests.unit.alerts_rules.support import (
     assert_duplicate_ignored,
     edited,
     only,
+    registered_with,
     wrap,
 )
 
@@ -26,11 +27,9 @@ STAGE = "legal.stage_overdue"
 PRELIM_DEADLINE = T0 + 60 * DAY  # art. 334: 60 days, as the legal service computes it
 
 
-def _stage_overdue(policy=None):
-    c = Case(policy) if policy else Case()
-    c.feed(c.registered(T0), T0)
-    c.feed(c.stage_changed("preliminary_investigation", T0, PRELIM_DEADLINE), T0)
-    return c, PRELIM_DEADLINE
+_stage_overdue = registered_with(
+    PRELIM_DEADLINE, lambda c: c.stage_changed("preliminary_investigation", T0, PRELIM_DEADLINE)
+)
 
 
 def test_stage_overdue_boundary():
@@ -38,13 +37,8 @@ def test_stage_overdue_boundary():
 
 
 def test_stage_overdue_grace_from_policy_moves_the_threshold():
-    policy = edited(STAGE, grace="1d")
-
-    def setup():
-        c, deadline = _stage_overdue(policy)
-        return c, deadline + DAY  # grace waits for a late court update
-
-    assert_boundary(setup, STAGE)
+    # grace waits for a late court update
+    assert_boundary(lambda: _stage_overdue(edited(STAGE, grace="1d"), DAY), STAGE)
 
 
 def test_stage_overdue_next_due_is_the_deadline():
@@ -107,11 +101,7 @@ def test_stage_overdue_duplicate_events_change_nothing():
 NO_ACT = "legal.no_activity"
 
 
-def _no_activity():
-    c = Case()
-    c.feed(c.registered(T0), T0)
-    c.feed(c.stage_changed("preparatory_investigation", T0), T0)
-    return c, T0 + 90 * DAY
+_no_activity = registered_with(T0 + 90 * DAY, lambda c: c.stage_changed("preparatory_investigation", T0))
 
 
 def test_no_activity_boundary():
@@ -364,10 +354,7 @@ def test_hearing_outcome_missing_duplicate_events_change_nothing():
 NO_REP = "legal.no_representation"
 
 
-def _unrepresented():
-    c = Case()
-    c.feed(c.registered(T0), T0)
-    return c, T0 + 7 * DAY
+_unrepresented = registered_with(T0 + 7 * DAY)
 
 
 def test_no_representation_boundary():

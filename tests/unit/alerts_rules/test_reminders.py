@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 
 from services.processor.domain.episodes import alert_id
 from shared.events import legal as le
@@ -65,17 +66,22 @@ def test_reminder_resolves_when_the_stage_changes() -> None:
     c.assert_resolved(c.feed(c.stage_changed("intermediate_stage", t, t + 15 * DAY), t), APPROACH, 1, t)
 
 
-def _window(c: Case, at: datetime, status: str, due: datetime) -> le.DeadlineSet:
+def _deadline_set(
+    kind: str, article: str, nature: str, c: Case, at: datetime, status: str, due: datetime
+) -> le.DeadlineSet:
     return le.DeadlineSet(
         **c._legal(at),  # type: ignore[arg-type]
-        deadline_id="appeal_sentence:v1",
-        deadline_kind="appeal_sentence",
+        deadline_id=f"{kind}:{'v1' if nature == 'window' else 's1'}",
+        deadline_kind=kind,
         status=status,  # type: ignore[arg-type]
         due_at=due,
         opened_at=at,
-        article="CPP art. 414",
-        nature="window",
+        article=article,
+        nature=nature,  # type: ignore[arg-type]
     )
+
+
+_window = partial(_deadline_set, "appeal_sentence", "CPP art. 414", "window")
 
 
 def test_deadline_set_window_reminder_and_met() -> None:
@@ -128,17 +134,7 @@ def test_hearing_upcoming_after_threshold_and_new_episode_when_rescheduled() -> 
 MISSED = "legal.deadline_missed"
 
 
-def _duty(c: Case, at: datetime, status: str, due: datetime) -> le.DeadlineSet:
-    return le.DeadlineSet(
-        **c._legal(at),  # type: ignore[arg-type]
-        deadline_id="accusation_decision:s1",
-        deadline_kind="accusation_decision",
-        status=status,  # type: ignore[arg-type]
-        due_at=due,
-        opened_at=at,
-        article="CPP art. 344.1",
-        nature="duty",
-    )
+_duty = partial(_deadline_set, "accusation_decision", "CPP art. 344.1", "duty")
 
 
 def test_duty_deadline_missed_boundary_met_and_new_episode() -> None:

@@ -14,6 +14,7 @@ from tests.unit.alerts_rules.support import (
     assert_duplicate_ignored,
     edited,
     only,
+    registered_with,
     wrap,
 )
 
@@ -35,13 +36,7 @@ def test_service_overdue_boundary():
 
 
 def test_service_overdue_after_comes_from_the_policy():
-    policy = edited(OVERDUE, after="12h")
-
-    def setup():
-        c, _ = _planned(policy)
-        return c, FIRST_DUE + timedelta(hours=12)
-
-    assert_boundary(setup, OVERDUE)
+    assert_boundary(lambda: (_planned(edited(OVERDUE, after="12h"))[0], FIRST_DUE + timedelta(hours=12)), OVERDUE)
 
 
 def test_service_overdue_next_due_follows_the_plan():
@@ -190,11 +185,10 @@ PSY = "service.no_psychosocial"
 PSY_KIND = "psychosocial_care"
 
 
-def _active(policy=None):
-    c = Case(policy) if policy else Case()
-    c.feed(c.registered(T0), T0)
-    c.feed(c.service_planned("psy-1", T0 + DAY, kind=PSY_KIND, spl_type="SocialCare", interval_days=None), T0)
-    return c, T0 + 30 * DAY
+_active = registered_with(
+    T0 + 30 * DAY,
+    lambda c: c.service_planned("psy-1", T0 + DAY, kind=PSY_KIND, spl_type="SocialCare", interval_days=None),
+)
 
 
 def test_no_psychosocial_boundary():
