@@ -183,6 +183,23 @@ def replay(
     return summary
 
 
+def add_batch_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--batch-size`` and ``--quiet``, as both the replay client and the caseload import take them."""
+    parser.add_argument("--batch-size", type=int, default=100, help="updates per request, 1..500 (default 100)")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
+def usage_error(prog: str, args: argparse.Namespace) -> int | None:
+    """Exit status 2, with the reason on stderr, when the token is missing or the batch size out of range."""
+    if not args.token:
+        print(f"{prog}: error: pass --token or set CENTINELA_LEGAL_TOKEN", file=sys.stderr)
+        return 2
+    if not 1 <= args.batch_size <= 500:
+        print(f"{prog}: error: --batch-size must be between 1 and 500", file=sys.stderr)
+        return 2
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["import"]:
@@ -197,16 +214,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("file", type=Path, help="CSV, JSON or NDJSON export of court updates")
     parser.add_argument("--url", default=os.environ.get("CENTINELA_LEGAL_URL", DEFAULT_URL), help="legal service URL")
     parser.add_argument("--token", default=os.environ.get("CENTINELA_LEGAL_TOKEN"), help="court_integrator token")
-    parser.add_argument("--batch-size", type=int, default=100, help="updates per request, 1..500 (default 100)")
     parser.add_argument("--format", choices=("csv", "json", "ndjson"), help="override the format guessed from the name")
-    parser.add_argument("--quiet", action="store_true", help="no per-batch progress")
+    add_batch_arguments(parser)
     args = parser.parse_args(argv)
-    if not args.token:
-        print("client: error: pass --token or set CENTINELA_LEGAL_TOKEN", file=sys.stderr)
-        return 2
-    if not 1 <= args.batch_size <= 500:
-        print("client: error: --batch-size must be between 1 and 500", file=sys.stderr)
-        return 2
+    if (error := usage_error("client", args)) is not None:
+        return error
     try:
         items = read_items(args.file, args.format)
         summary = replay(

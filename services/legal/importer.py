@@ -359,6 +359,8 @@ def _detail(response: httpx.Response) -> str:
 def main(argv: list[str], *, url: str, token: str | None) -> int:
     import argparse
 
+    from services.legal.cli import add_batch_arguments, usage_error
+
     parser = argparse.ArgumentParser(
         prog="python -m services.legal.cli import", description="import cases already in progress"
     )
@@ -367,16 +369,11 @@ def main(argv: list[str], *, url: str, token: str | None) -> int:
     parser.add_argument("--token", default=token, help="a supervisor's token, or an integrator's with --source-system")
     parser.add_argument("--source-system", help="integrator tokens: the token's own source_system")
     parser.add_argument("--time-zone", default="America/Lima", help="zone of dates without a time (default Lima)")
-    parser.add_argument("--batch-size", type=int, default=100, help="updates per request, 1..500 (default 100)")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for one batch (default 300)")
-    parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    add_batch_arguments(parser)
     args = parser.parse_args(argv)
-    if not args.token:
-        print("import: error: pass --token or set CENTINELA_LEGAL_TOKEN", file=sys.stderr)
-        return 2
-    if not 1 <= args.batch_size <= 500:
-        print("import: error: --batch-size must be between 1 and 500", file=sys.stderr)
-        return 2
+    if (error := usage_error("import", args)) is not None:
+        return error
     try:
         rows = read_rows(args.file, args.time_zone)
         invalid = sum(1 for r in rows if r.errors)
