@@ -345,3 +345,21 @@ def assert_duplicate_ignored(c: Case, event: Event, now: datetime) -> None:
     assert out.step.applied is False
     assert out.events == []
     assert c.state.to_json() == before
+
+
+def assert_clears_and_recurs(
+    c: Case, rule: str, due: datetime, clearing: EventPayload | Event, at: datetime, every: timedelta, **kw: Any
+) -> None:
+    """Raised at ``due``; ``clearing`` fed at ``at`` resolves it (``reason=...`` checks the reason); the
+    condition back ``every`` later opens episode 2, with its own alert id. With ``replayed=True`` the
+    clearing event is then replayed: ignored, the second episode stays open."""
+    replayed = kw.pop("replayed", False)
+    c.assert_raised(c.tick(due), rule, 1, due)
+    c.assert_resolved(c.feed(clearing, at), rule, 1, at, **kw)
+    c.assert_quiet(c.tick(at + every - US), rule)
+    again = c.assert_raised(c.tick(at + every), rule, 2, at + every)
+    assert again.alert_id != alert_id_for(c.case_id, rule, 1)
+    if replayed:
+        assert isinstance(clearing, Event)
+        assert_duplicate_ignored(c, clearing, at + every + DAY)
+        assert c.is_open(rule)

@@ -14,6 +14,7 @@ from tests.unit.alerts_rules.support import (
     US,
     Case,
     assert_boundary,
+    assert_clears_and_recurs,
     assert_duplicate_ignored,
     edited,
     only,
@@ -52,13 +53,8 @@ def _contact(c, which, t):
 @pytest.mark.parametrize("which", ["session_attended", "followup_recorded", "hearing_attended"])
 def test_contact_lost_clears_on_contact_and_recurs_45_days_later(which):
     c, due = _registered()
-    c.assert_raised(c.tick(due), LOST, 1, due)
     t = due + DAY
-    out = c.feed(_contact(c, which, t), t)
-    c.assert_resolved(out, LOST, 1, t, reason="contact with the child recorded")
-    c.assert_quiet(c.tick(t + 45 * DAY - US), LOST)
-    p2 = c.assert_raised(c.tick(t + 45 * DAY), LOST, 2, t + 45 * DAY)
-    assert p2.alert_id != alert_id_for(c.case_id, LOST, 1)
+    assert_clears_and_recurs(c, LOST, due, _contact(c, which, t), t, 45 * DAY, reason="contact with the child recorded")
 
 
 def test_contact_lost_a_missed_session_or_absence_is_no_contact():
@@ -77,14 +73,8 @@ def test_contact_lost_clears_when_the_case_closes():
 
 def test_contact_lost_duplicate_events_change_nothing():
     c, due = _registered()
-    c.assert_raised(c.tick(due), LOST, 1, due)
     t = due + DAY
-    contact = wrap(c.session("svc-1", "attended", t), at=t)
-    c.assert_resolved(c.feed(contact, t), LOST, 1, t)
-    t2 = t + 45 * DAY
-    c.assert_raised(c.tick(t2), LOST, 2, t2)
-    assert_duplicate_ignored(c, contact, t2 + DAY)
-    assert c.is_open(LOST)
+    assert_clears_and_recurs(c, LOST, due, wrap(c.session("svc-1", "attended", t), at=t), t, 45 * DAY, replayed=True)
 
 
 # -- followup.overdue (planned follow-ups) ------------------------------------------------------

@@ -14,6 +14,7 @@ from tests.unit.alerts_rules.support import (
     US,
     Case,
     assert_boundary,
+    assert_clears_and_recurs,
     assert_duplicate_ignored,
     edited,
     only,
@@ -119,13 +120,9 @@ def test_no_activity_next_due_is_90_days_after_the_last_legal_event():
 
 def test_no_activity_clears_on_a_court_update_and_recurs_90_days_later():
     c, due = _no_activity()
-    c.assert_raised(c.tick(due), NO_ACT, 1, due)
     t = due + 5 * DAY
-    out = c.feed(c.hearing_scheduled("h-1", t + 30 * DAY, t), t)
-    c.assert_resolved(out, NO_ACT, 1, t, reason="court update arrived")
-    c.assert_quiet(c.tick(t + 90 * DAY - US), NO_ACT)
-    p2 = c.assert_raised(c.tick(t + 90 * DAY), NO_ACT, 2, t + 90 * DAY)
-    assert p2.alert_id != alert_id_for(c.case_id, NO_ACT, 1)
+    update = c.hearing_scheduled("h-1", t + 30 * DAY, t)
+    assert_clears_and_recurs(c, NO_ACT, due, update, t, 90 * DAY, reason="court update arrived")
 
 
 def test_no_activity_a_late_report_of_older_activity_does_not_clear():
@@ -159,15 +156,9 @@ def test_no_activity_fires_from_registration_when_no_court_update_ever_arrived()
 
 def test_no_activity_duplicate_events_change_nothing():
     c, due = _no_activity()
-    c.assert_raised(c.tick(due), NO_ACT, 1, due)
     t = due + DAY
-    update = wrap(c.hearing_held("h-1", t), at=t)
-    c.assert_resolved(c.feed(update, t), NO_ACT, 1, t)
-    t2 = t + 90 * DAY
-    c.assert_raised(c.tick(t2), NO_ACT, 2, t2)
     # the same update replayed later must not count as fresh activity
-    assert_duplicate_ignored(c, update, t2 + DAY)
-    assert c.is_open(NO_ACT)
+    assert_clears_and_recurs(c, NO_ACT, due, wrap(c.hearing_held("h-1", t), at=t), t, 90 * DAY, replayed=True)
 
 
 # -- legal.hearing_postponed_repeatedly ---------------------------------------------------------
