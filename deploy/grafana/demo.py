@@ -94,7 +94,11 @@ class Stack:
         log(f"started {name} (pid {self.procs[name].pid}) on port {self.ports[name]}")
 
     def up(self, prometheus: str) -> None:
-        subprocess.run([PY, "-m", "shared.topics", "ensure", "--timeout", "60"], cwd=ROOT, env=self.env, check=True)
+        for attempt in range(6):  # a busy broker may time a creation out; what exists is kept
+            ensure = [PY, "-m", "shared.topics", "ensure", "--timeout", "60"]
+            if subprocess.run(ensure, cwd=ROOT, env=self.env, check=attempt == 5).returncode == 0:
+                break
+            time.sleep(5)
         for name in (*APIS, "processor"):
             self.ports[name] = free_port()
             env = {**self.env, "CENTINELA_MONGO_DB": self.db(name)}
