@@ -55,6 +55,16 @@ class ClientError(Exception):
     pass
 
 
+def json_document(text: str, name: str, key: str, error: type[Exception]) -> Any:
+    """The JSON document in ``text``, the list unwrapped from ``{key: [...]}``; ``error`` names the line
+    where it is not JSON."""
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise error(f"{name}: not JSON (line {exc.lineno})") from None
+    return doc[key] if isinstance(doc, dict) and isinstance(doc.get(key), list) else doc
+
+
 def read_items(path: Path, fmt: str | None = None) -> list[Item]:
     fmt = fmt or _format_of(path)
     try:
@@ -65,12 +75,7 @@ def read_items(path: Path, fmt: str | None = None) -> list[Item]:
         return list(_csv_items(text))
     if fmt == "ndjson":
         return list(_ndjson_items(text))
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ClientError(f"{path}: not JSON (line {exc.lineno})") from None
-    if isinstance(doc, dict) and isinstance(doc.get("updates"), list):
-        doc = doc["updates"]
+    doc = json_document(text, str(path), "updates", ClientError)
     if isinstance(doc, dict):
         doc = [doc]
     if not isinstance(doc, list):

@@ -93,12 +93,9 @@ def read_rows(path: Path, time_zone: str = "America/Lima", now: datetime | None 
     if path.suffix.lower() == ".csv":
         raw_rows = list(_csv_rows(text))
     else:
-        try:
-            doc = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ImportFailed(f"{path.name}: not JSON (line {exc.lineno})") from None
-        if isinstance(doc, dict) and isinstance(doc.get("cases"), list):
-            doc = doc["cases"]
+        from services.legal.cli import json_document
+
+        doc = json_document(text, path.name, "cases", ImportFailed)
         if not isinstance(doc, list):
             raise ImportFailed(f'{path.name}: expected an array of cases or {{"cases": [...]}}')
         raw_rows = list(doc)

@@ -116,12 +116,18 @@ class RepresentationAssignedUpdate(_Update):
     representative_ref: Id | None = None
 
 
-def _after_occurred(update: _Update, expires_at: Any) -> None:
-    if expires_at is not None and expires_at <= update.occurred_at:
-        raise PydanticCustomError("expires_after", "expires_at must be after occurred_at")
+class _ExpiringUpdate(_Update):
+    """An update with an ``expires_at``: it must come after the update itself."""
+
+    @model_validator(mode="after")
+    def _expiry(self) -> _ExpiringUpdate:
+        expires_at = getattr(self, "expires_at", None)
+        if expires_at is not None and expires_at <= self.occurred_at:
+            raise PydanticCustomError("expires_after", "expires_at must be after occurred_at")
+        return self
 
 
-class ProtectiveMeasureGrantedUpdate(_Update):
+class ProtectiveMeasureGrantedUpdate(_ExpiringUpdate):
     """A protective measure ordered for the child. ``measure_id`` (default: the ``update_id``) names it for
     later renewals and ends; with ``expires_at`` the alerts watch its term (``harm.protective_measure_expired``)."""
 
@@ -130,23 +136,13 @@ class ProtectiveMeasureGrantedUpdate(_Update):
     measure_id: Id | None = None
     expires_at: When | None = None
 
-    @model_validator(mode="after")
-    def _expiry(self) -> ProtectiveMeasureGrantedUpdate:
-        _after_occurred(self, self.expires_at)
-        return self
 
-
-class ProtectiveMeasureRenewedUpdate(_Update):
+class ProtectiveMeasureRenewedUpdate(_ExpiringUpdate):
     """The court extended a protective measure granted before: its new end is ``expires_at``."""
 
     kind: Literal["protective_measure_renewed"]
     measure_id: Id
     expires_at: When
-
-    @model_validator(mode="after")
-    def _expiry(self) -> ProtectiveMeasureRenewedUpdate:
-        _after_occurred(self, self.expires_at)
-        return self
 
 
 class ProtectiveMeasureEndedUpdate(_Update):

@@ -240,23 +240,39 @@ def no_activity(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResult:
     )
 
 
+def _count_reached(
+    rid: str,
+    cfg: RuleConfig,
+    count: int,
+    limit: int,
+    event_ids: list[str],
+    clear_reason: str,
+    summary: str,
+    **evidence: Any,
+) -> RuleResult:
+    """A case-level count rule: fires while ``count`` reached ``limit``; evidence names the last ``limit`` events."""
+    return _when(
+        rid,
+        cfg,
+        count >= limit,
+        clear_reason,
+        lambda: (summary, {**evidence, "threshold": limit, "event_ids": event_ids[-limit:]}),
+    )
+
+
 @rule("legal.hearing_postponed_repeatedly", requires=("count",))
 def hearing_postponed_repeatedly(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResult:
     limit = _count(cfg, 3)
-    return _when(
+    return _count_reached(
         "legal.hearing_postponed_repeatedly",
         cfg,
-        st.prosecution_open and st.postponements_in_stage >= limit,
+        st.postponements_in_stage if st.prosecution_open else 0,
+        limit,
+        st.postponement_event_ids,
         "stage changed",
-        lambda: (
-            f"{st.postponements_in_stage} hearing postponements in stage '{st.stage}' (threshold {limit})",
-            {
-                "stage": st.stage,
-                "postponements_in_stage": st.postponements_in_stage,
-                "threshold": limit,
-                "event_ids": st.postponement_event_ids[-limit:],
-            },
-        ),
+        f"{st.postponements_in_stage} hearing postponements in stage '{st.stage}' (threshold {limit})",
+        stage=st.stage,
+        postponements_in_stage=st.postponements_in_stage,
     )
 
 
@@ -334,19 +350,15 @@ def victim_not_notified(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleRe
 def victim_absent(st: CaseState, now: datetime, cfg: RuleConfig) -> RuleResult:
     limit = _count(cfg, 2)
     # counted by when the hearings happened (state.recount), not by when the reports arrived
-    return _when(
+    return _count_reached(
         "legal.victim_absent",
         cfg,
-        st.consecutive_absences >= limit,
+        st.consecutive_absences,
+        limit,
+        st.absence_event_ids,
         "child attended a hearing",
-        lambda: (
-            f"child absent from {st.consecutive_absences} hearings in a row (threshold {limit}): abandonment risk",
-            {
-                "consecutive_absences": st.consecutive_absences,
-                "threshold": limit,
-                "event_ids": st.absence_event_ids[-limit:],
-            },
-        ),
+        f"child absent from {st.consecutive_absences} hearings in a row (threshold {limit}): abandonment risk",
+        consecutive_absences=st.consecutive_absences,
     )
 
 
