@@ -31,8 +31,7 @@ from services.alerts.service.configuration import Configuration
 from services.alerts.service.delivery import DeliveryWorker
 from services.alerts.service.escalation import Escalator
 from services.alerts.service.inbox import Inbox
-from services.alerts.service.ingest import AlertIngestor
-from services.alerts.service.notifications import Notifier
+from services.alerts.service.ingest import AlertIngestor, Notifier
 from services.alerts.service.refusals import InvalidField, ServiceError
 from services.alerts.settings import AlertsSettings
 from services.alerts.store.alert_repository import AlertRepository
@@ -45,6 +44,7 @@ from services.alerts.store.contacts import (
 from services.alerts.store.documents import AlertDoc, OutboxLeaseDoc, ensure_indexes
 from services.processor.domain.policy import PolicyError
 from shared.app import ServiceRuntime, create_app, service_lifespan
+from shared.audit import open_trail
 from shared.logging import setup_logging
 from shared.outbox import OutboxPublisher
 
@@ -64,6 +64,10 @@ def build_app(settings: AlertsSettings | None = None) -> FastAPI:
         worker = DeliveryWorker(settings, jobs, subscriptions, deliveries)
         notifier = Notifier(settings, directory, subscriptions, jobs, policy, on_jobs=worker.notify)
         cursors = CursorCodec(derive_key(settings.jwt_secret.get_secret_value()))
+        # every read, action and refusal of the API goes to the one audit trail (api.audit, shared.audit)
+        trail = open_trail(settings, runtime.mongo, "alerts")
+        trail.ensure_indexes()
+        runtime.app.state.audit = trail
         runtime.app.state.alerts = AlertsService(
             settings=settings,
             inbox=Inbox(alerts, notifier, cursors, on_change=live.publish, on_outbox=publisher.notify),

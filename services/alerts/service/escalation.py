@@ -20,7 +20,7 @@ from typing import Any
 
 from services.alerts import metrics as m
 from services.alerts.adapters.policy_file import EscalationPolicy
-from services.alerts.service.notifications import Notifier, pending_entry
+from services.alerts.service.ingest import Notifier, pending_entry
 from services.alerts.settings import AlertsSettings
 from services.processor.domain.policy import SEVERITIES
 from shared import outbox

@@ -18,7 +18,7 @@ from services.alerts import metrics as m
 from services.alerts.domain import alert_status as st
 from services.alerts.domain.page_cursor import CursorCodec, CursorError, Position, query_digest
 from services.alerts.domain.visibility import scope_filter
-from services.alerts.service.notifications import Notifier, pending_entry
+from services.alerts.service.ingest import Notifier, pending_entry
 from services.alerts.service.refusals import Conflict, Forbidden, InvalidField, NotFound
 from services.alerts.store.alert_repository import AlertRepository
 from shared import outbox

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from typing import Any
+from unittest.mock import Mock
 
 import pytest
 from pydantic import SecretStr
 
 from services.alerts.adapters.consumer import alerts_consumer
+from services.alerts.service.ingest import AlertIngestor
 from services.alerts.settings import AlertsSettings
 from shared import consumer as consumer_module
 
@@ -32,7 +34,7 @@ def test_the_alerts_consumer_is_built_with_sasl_ssl_settings(monkeypatch: pytest
         kafka_sasl_password=SecretStr("s3cret"),
         kafka_ssl_cafile="/etc/centinela/ca.pem",
     )
-    c = alerts_consumer(settings, ingestor=None)  # type: ignore[arg-type]
+    c = alerts_consumer(settings, ingestor=Mock(spec=AlertIngestor))
     c._stop.set()  # build the client, then leave the loop at once
     c._consume()
     [config] = FakeKafkaConsumer.built
@@ -47,7 +49,7 @@ def test_the_alerts_consumer_is_built_with_sasl_ssl_settings(monkeypatch: pytest
 def test_plaintext_stays_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(consumer_module, "KafkaConsumer", FakeKafkaConsumer)
     FakeKafkaConsumer.built.clear()
-    c = alerts_consumer(AlertsSettings(), ingestor=None)  # type: ignore[arg-type]
+    c = alerts_consumer(AlertsSettings(), ingestor=Mock(spec=AlertIngestor))
     c._stop.set()
     c._consume()
     [config] = FakeKafkaConsumer.built

@@ -11,13 +11,11 @@ import mongomock
 import pytest
 import yaml
 
-from services.alerts.adapters.consumer import AlertsTopicIngestor
 from services.alerts.adapters.policy_file import EscalationPolicy
 from services.alerts.domain.page_cursor import CursorCodec
 from services.alerts.service.escalation import Escalator
 from services.alerts.service.inbox import Inbox
-from services.alerts.service.ingest import AlertIngestor
-from services.alerts.service.notifications import SWEEP_GRACE, Notifier
+from services.alerts.service.ingest import SWEEP_GRACE, AlertIngestor, Notifier
 from services.alerts.settings import AlertsSettings
 from services.alerts.store.alert_repository import AlertRepository
 from services.alerts.store.contacts import DirectoryRepository, JobRepository, SubscriptionRepository
@@ -72,7 +70,7 @@ def test_acknowledge_is_applied_and_notified_here_and_not_consumed_back(world: W
     fact = decode(entry["value"].encode())
     # the consumer skips it: applying it again would find nothing to change and nothing to queue
     before = world.db["jobs"].count_documents({})
-    AlertsTopicIngestor(world.ingestor).handle(None, fact)  # type: ignore[arg-type]
+    world.ingestor.handle(None, fact)
     assert world.db["jobs"].count_documents({}) == before
     assert world.changes.count(("acknowledged", raised.alert_id)) == 1
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from services.alerts.adapters.consumer import AlertsTopicIngestor
 from services.alerts.main import build_app
+from services.alerts.service.ingest import AlertIngestor
 from services.alerts.settings import AlertsSettings
 from shared.consumer import poison_reason
 from shared.events import encode, new_event
@@ -28,8 +28,8 @@ class Record:
     key: bytes | None = b"case-1"
 
 
-def decoder() -> AlertsTopicIngestor:
-    return AlertsTopicIngestor(ingestor=None)  # type: ignore[arg-type]
+def decoder() -> type[AlertIngestor]:
+    return AlertIngestor
 
 
 def raised_at(at: datetime) -> bytes:

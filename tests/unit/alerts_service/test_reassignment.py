@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.alerts.adapters.consumer import AlertsTopicIngestor
 from services.alerts.domain.visibility import scope_filter
 from services.alerts.service.ingest import AlertIngestor
 from services.processor.domain.updates import AlertUpdated
@@ -102,6 +101,6 @@ def test_a_resolved_alert_stays_with_the_advocate_who_had_it(world: dict[str, An
 def test_the_alerts_topic_accepts_the_update_fact() -> None:
     p = raised()
     record: Any = type("R", (), {"value": encode(new_event(updated(p, "adv-2", T0))), "key": b"k"})()
-    event = AlertsTopicIngestor(ingestor=None).decode(record)  # type: ignore[arg-type]
+    event = AlertIngestor.decode(record)
     assert event.type == "centinela.alert.updated"
     assert decode(record.value).payload.advocate_id == "adv-2"
