@@ -24,9 +24,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from services.console import i18n
 from services.console.adapters.apis import Apis
 from services.console.service.accounts import Accounts
+from services.console.service.oidc import OidcClient
 from services.console.settings import ConsoleSettings
-from services.console.store.accounts import LinkRepository, SessionRepository, UserRepository
-from services.console.web import admin, auth, cases, inbox, reports, supervisor
+from services.console.store.accounts import (
+    ExternalIdentityRepository,
+    LinkRepository,
+    SessionRepository,
+    UserRepository,
+)
+from services.console.web import admin, auth, cases, inbox, oidc, reports, supervisor
 from services.console.web.core import COOKIE, TEMPLATES, Console, PageError, Redirect, any_page, redirect
 from shared.app import create_app
 from shared.logging import setup_logging
@@ -42,12 +48,18 @@ CSP = (
 
 def build_console(settings: ConsoleSettings, client: MongoClient, apis: Apis | None = None) -> Console:
     db = client[settings.database]
-    accounts = Accounts(settings, UserRepository(db), SessionRepository(db), LinkRepository(db))
-    for repo in (accounts.users, accounts.sessions, accounts.links):
+    identities = ExternalIdentityRepository(db)
+    accounts = Accounts(settings, UserRepository(db), SessionRepository(db), LinkRepository(db), identities)
+    for repo in (accounts.users, accounts.sessions, accounts.links, identities):
         repo.ensure_indexes()
     templates = Jinja2Templates(directory=str(TEMPLATES))
     return Console(
-        settings, accounts, apis or Apis.from_settings(settings), templates, i18n.Formatter(settings.console_time_zone)
+        settings,
+        accounts,
+        apis or Apis.from_settings(settings),
+        templates,
+        i18n.Formatter(settings.console_time_zone),
+        OidcClient(settings),
     )
 
 
@@ -72,6 +84,7 @@ def build_app(
             yield
         finally:
             app.state.console.apis.close()
+            app.state.console.oidc.close()
             if client is None:
                 mongo.close()
 
@@ -84,7 +97,7 @@ def build_app(
     # the console needs no broker: ready means its database answers
     app.state.ready_checks = {"mongodb": lambda: "mongo" in state and ping(state["mongo"])}
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
-    for module in (auth, inbox, cases, admin, supervisor, reports):
+    for module in (auth, oidc, inbox, cases, admin, supervisor, reports):
         app.include_router(module.router)
 
     def html_error(request: Request, status: int, message: str, **params: Any) -> Response:

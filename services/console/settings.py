@@ -41,15 +41,51 @@ class ConsoleSettings(CommonSettings):
     console_live_poll_seconds: float = Field(
         30, gt=0, le=600, description="the inbox re-reads itself this often even without the live stream"
     )
+    console_inbox_page_size: int = Field(200, ge=1, le=200, description="alerts per page of the inbox")
     console_totp_key: SecretStr = dev_secret(
         DEV_TOTP_KEY, "AES-256 key (base64 of 32 bytes) that encrypts the users' TOTP secrets at rest"
     )
     console_public_url: str = Field("http://127.0.0.1:8004", description="the console's own URL (links, sign-in)")
+    console_oidc_issuer: str = Field(
+        "",
+        description="issuer URL of an external OpenID Connect provider (its discovery document is read from "
+        "{issuer}/.well-known/openid-configuration); empty turns sign-in through a provider off",
+    )
+    console_oidc_client_id: str = Field("", description="the console's client id at the OpenID Connect provider")
+    console_oidc_client_secret: SecretStr = Field(
+        SecretStr(""), description="the console's client secret at the provider (empty for a public client)"
+    )
+    console_oidc_user_claim: str = Field(
+        "sub",
+        pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
+        description="ID token claim whose value an admin links to a console user (email needs email_verified)",
+    )
+    console_oidc_scopes: str = Field("openid", description="scopes asked of the provider (openid at least)")
+    console_oidc_mfa_amr: str = Field(
+        "mfa",
+        description="comma list of amr values (RFC 8176) that count as the provider having checked a second "
+        "factor, so the console asks for no TOTP; empty: the console always asks for its own TOTP",
+    )
+    console_oidc_name: str = Field(
+        "OpenID Connect", max_length=60, description="name of the provider on the sign-in button"
+    )
 
     @model_validator(mode="after")
     def _secure_cookie_default(self) -> ConsoleSettings:
         if self.console_cookie_secure is None:
             self.console_cookie_secure = self.env == "prod"
+        return self
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> ConsoleSettings:
+        if not self.console_oidc_issuer:
+            return self
+        if not self.console_oidc_client_id:
+            raise ValueError("CENTINELA_CONSOLE_OIDC_CLIENT_ID is required with CENTINELA_CONSOLE_OIDC_ISSUER")
+        if "openid" not in self.console_oidc_scopes.split():
+            raise ValueError("CENTINELA_CONSOLE_OIDC_SCOPES must include openid")
+        if self.env == "prod" and not self.console_oidc_issuer.startswith("https://"):
+            raise ValueError("CENTINELA_CONSOLE_OIDC_ISSUER must be an https URL in prod")
         return self
 
     @property

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from shared.auth import ROLES
 
@@ -66,6 +66,7 @@ class Session:
     language: str | None = None
     flash: list[str] = field(default_factory=list)
     next_url: str | None = None  # where to go after signing in (a link from an alert e-mail)
+    oidc: dict[str, Any] | None = None  # a sign-in through the OpenID Connect provider under way
 
 
 def safe_next(url: str | None) -> str | None:

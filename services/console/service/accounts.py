@@ -26,7 +26,13 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from services.console.domain import accounts as domain
 from services.console.domain.accounts import Session, User
 from services.console.settings import ConsoleSettings
-from services.console.store.accounts import LinkRepository, SessionRepository, UserRepository, token_hash
+from services.console.store.accounts import (
+    ExternalIdentityRepository,
+    LinkRepository,
+    SessionRepository,
+    UserRepository,
+    token_hash,
+)
 
 _hasher = PasswordHasher()  # argon2id
 # verified against when the username is unknown, so both paths cost the same time
@@ -74,6 +80,7 @@ class Accounts:
     users: UserRepository
     sessions: SessionRepository
     links: LinkRepository
+    identities: ExternalIdentityRepository | None = None
 
     # --- TOTP secrets at rest: AES-256-GCM, the user id as associated data (a secret moved to another
     # user fails); values without the prefix are read as plain text (written before encryption existed)

@@ -121,6 +121,7 @@ class SessionRepository:
             language=doc.get("language"),
             flash=list(doc.get("flash") or []),
             next_url=doc.get("next_url"),
+            oidc=doc.get("oidc"),
         )
 
     def touch(self, sid_hash: str, now: datetime, expires_at: datetime) -> None:
@@ -169,3 +170,55 @@ class LinkRepository:
         if not doc or _aware(doc["expires_at"]) <= now:
             return None
         return str(doc["user_id"])
+
+
+class IdentityTaken(Exception):
+    pass
+
+
+class ExternalIdentityRepository:
+    """Links from an OpenID Connect identity (issuer + the configured claim's value) to a console user.
+
+    The value is the document id, so one identity can never sign in as two users; a user has at most
+    one link (a new one replaces it)."""
+
+    def __init__(self, db: Database) -> None:
+        self.col = db["external_identities"]
+
+    def ensure_indexes(self) -> None:
+        self.col.create_index([("user_id", ASCENDING)], name="user")
+
+    @staticmethod
+    def _id(issuer: str, subject: str) -> str:
+        return f"{issuer.rstrip('/')}|{subject}"
+
+    def link(self, issuer: str, subject: str, user_id: str, org: str, by: str) -> None:
+        key = self._id(issuer, subject)
+        held = self.col.find_one({"_id": key})
+        if held and held["user_id"] != user_id:
+            raise IdentityTaken()
+        self.col.delete_many({"user_id": user_id, "_id": {"$ne": key}})
+        try:  # held by someone else since the check: the upsert collides on _id
+            self.col.update_one(
+                {"_id": key, "user_id": user_id},
+                {"$set": {"user_id": user_id, "org": org, "subject": subject, "by": by, "at": datetime.now(UTC)}},
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            raise IdentityTaken() from None
+
+    def unlink(self, user_id: str) -> None:
+        self.col.delete_many({"user_id": user_id})
+
+    def user_of(self, issuer: str, subject: str) -> str | None:
+        doc = self.col.find_one({"_id": self._id(issuer, subject)})
+        return str(doc["user_id"]) if doc else None
+
+    def subjects_in_org(self, issuer: str, org: str) -> dict[str, str]:
+        """user_id -> linked value, for the admin page."""
+        prefix = issuer.rstrip("/") + "|"
+        return {
+            str(d["user_id"]): str(d["subject"])
+            for d in self.col.find({"org": org})
+            if str(d["_id"]).startswith(prefix)
+        }

@@ -37,12 +37,15 @@ def _link(page: Page, token: str) -> str:
 def _list(page: Page, status: int = 200, **extra: object) -> Response:
     assert page.user is not None
     users = page.console.accounts.users.in_org(page.user.org)
+    oidc, identities = page.console.oidc, page.console.accounts.identities
+    external = identities.subjects_in_org(oidc.issuer, page.user.org) if oidc.enabled and identities else None
     return page.render(
         "admin_users.html",
         status=status,
         users=users,
         labels=labels,
         roles=CONSOLE_ROLES,
+        external=external,
         form=extra.pop("form", {}),
         form_errors=extra.pop("form_errors", {}),
         **extra,

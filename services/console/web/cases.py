@@ -28,6 +28,9 @@ MANAGERS = ("intake_officer", "supervisor")
 SESSION_WRITERS = ("service_provider", "intake_officer", "supervisor")
 FLAG_WRITERS = ("intake_officer", "supervisor", "legal_advocate", "service_provider")
 LEGAL_WRITERS = ("legal_advocate", "supervisor")
+# intake answers the case's access record to its advocate, its organisation's supervisors and admins
+VIEW_READERS = ("legal_advocate", "supervisor")
+VIEWS_ON_CASE_PAGE = 20
 CaseReader = Annotated[Page, Depends(roles(*CASE_READERS))]
 NOT_FOUND = "This case does not exist or is not assigned to you."
 
@@ -92,6 +95,37 @@ def _services(case: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
     return out
 
 
+def load_views(page: Page, case_id: str, cursor: str | None = None, limit: int = VIEWS_ON_CASE_PAGE) -> dict[str, Any]:
+    """One page of who read or changed the case (intake's ``/v1/cases/{id}/views``, newest first),
+    with each actor named as the console knows them. ``items`` is None when the role may not see it."""
+    assert page.user is not None
+    out: dict[str, Any] = {"items": None, "next_cursor": None, "total": None, "error": None, "cursor": cursor}
+    if not page.user.has(*VIEW_READERS):
+        return out
+    try:
+        data = page.console.apis.intake.get(
+            page.user,
+            f"/v1/cases/{case_id[:64]}/views",
+            params={"limit": limit, "cursor": cursor},
+            request_id=_rid(page),
+        )
+    except ApiError as exc:
+        if exc.status in (403, 404):
+            return out  # not this user's to see: the section is left out
+        out["items"], out["error"] = [], "The access record is not available right now."
+        return out
+    except ApiUnavailable:
+        out["items"], out["error"] = [], "The case registry is not answering. Try again in a moment."
+        return out
+    people = {u.user_id: u for u in page.console.accounts.users.in_org(page.user.org)}
+    items = []
+    for item in data.get("items") or []:
+        person = people.get(str(item.get("actor")))
+        items.append({**item, "who": (person.display_name or person.username) if person else None})
+    out.update(items=items, next_cursor=data.get("next_cursor") or None, total=data.get("total"))
+    return out
+
+
 def case_page(
     page: Page, case_id: str, *, identity_reason: str | None = None, status: int = 200, **extra: Any
 ) -> Response:
@@ -121,6 +155,7 @@ def case_page(
     alerts_error = None
     if user.has("legal_advocate", "supervisor"):
         alerts, alerts_error = load_inbox(page, {"status": "", "severity": "", "rule": ""}, case_id=case_id)
+    views = load_views(page, case_id)
     return page.render(
         "case.html",
         status=status,
@@ -131,6 +166,7 @@ def case_page(
         documents=documents,
         alerts=alerts,
         alerts_error=alerts_error,
+        views=views,
         labels=labels,
         age=age,
         may_identity=user.has(*IDENTITY_ROLES),
@@ -251,6 +287,19 @@ async def register_case(request: Request, page: Csrf) -> Response:
 @router.get("/cases/{case_id}")
 def case_view(case_id: str, page: CaseReader) -> Response:
     return case_page(page, case_id)
+
+
+@router.get("/cases/{case_id}/views")
+def case_views(
+    case_id: str,
+    page: Annotated[Page, Depends(roles(*VIEW_READERS))],
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> Response:
+    """The whole access record of the case, a page at a time (the case page shows the latest entries)."""
+    views = load_views(page, case_id, cursor or None, limit=50)
+    if views["items"] is None:
+        raise PageError(404, NOT_FOUND)
+    return page.render("case_views.html", case_id=case_id[:64], views=views, labels=labels)
 
 
 @router.post("/cases/{case_id}/identity")

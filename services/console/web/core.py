@@ -17,6 +17,7 @@ from services.console import i18n
 from services.console.adapters.apis import Apis
 from services.console.domain.accounts import LANGUAGES, Session, User, safe_next
 from services.console.service.accounts import Accounts, utcnow
+from services.console.service.oidc import OidcClient
 from services.console.settings import ConsoleSettings
 from services.console.web import labels
 
@@ -34,6 +35,7 @@ class Console:
     apis: Apis
     templates: Jinja2Templates
     fmt: i18n.Formatter
+    oidc: OidcClient
 
 
 class Redirect(Exception):

@@ -41,7 +41,11 @@ def _filters(status: str | None, severity: str | None, rule: str | None) -> dict
 
 
 def load_inbox_page(
-    page: Page, filters: dict[str, str], case_id: str | None = None, cursor: str | None = None
+    page: Page,
+    filters: dict[str, str],
+    case_id: str | None = None,
+    cursor: str | None = None,
+    limit: int = PAGE_SIZE,
 ) -> tuple[list[dict[str, Any]], str | None, str | None]:
     """One page of the inbox and the alerts API's ``next_cursor`` (None on the last page).
 
@@ -51,7 +55,7 @@ def load_inbox_page(
         data = page.console.apis.alerts.get(
             page.user,
             "/v1/alerts",
-            params={**filters, "case_id": case_id, "limit": PAGE_SIZE, "cursor": cursor},
+            params={**filters, "case_id": case_id, "limit": limit, "cursor": cursor},
             request_id=getattr(page.request.state, "request_id", None),
         )
     except (ApiError, ApiUnavailable):
@@ -82,18 +86,15 @@ def age(page: Page, raised_at: str | None) -> str:
     return page._("%(n)s days", n=seconds // 86400)
 
 
-@router.get("/inbox")
-def inbox(
-    page: Reader,
-    status: Annotated[str | None, Query(max_length=20)] = None,
-    severity: Annotated[str | None, Query(max_length=20)] = None,
-    rule: Annotated[str | None, Query(max_length=100)] = None,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
-) -> Response:
-    filters = _filters(status, severity, rule)
-    items, error, next_cursor = load_inbox_page(page, filters, cursor=cursor)
+def render_inbox(page: Page, template: str, filters: dict[str, str], cursor: str | None, **extra: Any) -> Response:
+    """The inbox, or its list alone, at the page the user is on: a live refresh, a filter change
+    and an action all redraw this same page (cursor and filters), never the first one by surprise."""
+    cursor = cursor or None
+    items, error, next_cursor = load_inbox_page(
+        page, filters, cursor=cursor, limit=page.console.settings.console_inbox_page_size
+    )
     return page.render(
-        "inbox.html",
+        template,
         items=items,
         error=error,
         filters=filters,
@@ -101,29 +102,28 @@ def inbox(
         age=age,
         next_cursor=next_cursor,
         cursor=cursor,
+        **extra,
     )
+
+
+Status = Annotated[str | None, Query(max_length=20)]
+Severity = Annotated[str | None, Query(max_length=20)]
+Rule = Annotated[str | None, Query(max_length=100)]
+Cursor = Annotated[str | None, Query(max_length=512)]
+
+
+@router.get("/inbox")
+def inbox(
+    page: Reader, status: Status = None, severity: Severity = None, rule: Rule = None, cursor: Cursor = None
+) -> Response:
+    return render_inbox(page, "inbox.html", _filters(status, severity, rule), cursor)
 
 
 @router.get("/inbox/list")
 def inbox_list(
-    page: Reader,
-    status: Annotated[str | None, Query(max_length=20)] = None,
-    severity: Annotated[str | None, Query(max_length=20)] = None,
-    rule: Annotated[str | None, Query(max_length=100)] = None,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    page: Reader, status: Status = None, severity: Severity = None, rule: Rule = None, cursor: Cursor = None
 ) -> Response:
-    filters = _filters(status, severity, rule)
-    items, error, next_cursor = load_inbox_page(page, filters, cursor=cursor)
-    return page.render(
-        "partials/alert_list.html",
-        items=items,
-        error=error,
-        filters=filters,
-        labels=labels,
-        age=age,
-        next_cursor=next_cursor,
-        cursor=cursor,
-    )
+    return render_inbox(page, "partials/alert_list.html", _filters(status, severity, rule), cursor)
 
 
 @router.get("/inbox/stream")
@@ -187,6 +187,10 @@ def alert_action(
     comment: Annotated[str, Form(max_length=2000)] = "",
     until: Annotated[str, Form(max_length=5)] = "",
     back: Annotated[str, Form(max_length=200)] = "",
+    status: Annotated[str, Form(max_length=20)] = "",
+    severity: Annotated[str, Form(max_length=20)] = "",
+    rule: Annotated[str, Form(max_length=100)] = "",
+    cursor: Annotated[str, Form(max_length=512)] = "",
 ) -> Response:
     user = page.user
     if user is None or not user.has(*ALERT_ROLES):
@@ -213,15 +217,12 @@ def alert_action(
         error = "The alerts service is not answering. Try again in a moment."
     message = {"ack": "Alert acknowledged.", "resolve": "Alert resolved.", "snooze": "Alert snoozed."}[action]
     if page.is_htmx:
-        filters = _filters(None, None, None)
-        items, list_error = load_inbox(page, filters)
-        return page.render(
+        # the list comes back as the user had it: same filters, same page
+        return render_inbox(
+            page,
             "partials/alert_list.html",
-            items=items,
-            error=list_error,
-            filters=filters,
-            labels=labels,
-            age=age,
+            _filters(status or None, severity or None, rule or None),
+            cursor,
             action_done=True,
             action_error=error,
             notice=None if error else message,

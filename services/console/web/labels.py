@@ -14,6 +14,7 @@ ROLES = {
     "supervisor": N_("Supervisor"),
     "ops_viewer": N_("Operations"),
     "admin": N_("Administrator"),
+    "court_integrator": N_("Court system"),
 }
 SEVERITIES = {"critical": N_("Critical"), "high": N_("High"), "medium": N_("Medium"), "low": N_("Low")}
 SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
@@ -130,6 +131,17 @@ STAGES = {
     "final": N_("Final"),
     "archived": N_("Archived"),
 }
+# the legal deadlines that are not a stage's (services/legal/deadlines.yaml), on the agenda
+DEADLINE_KINDS = {
+    "archive_elevation": N_("Deadline to ask for the archive to be reviewed"),
+    "elevation_decision": N_("Deadline for the senior prosecutor's decision"),
+    "appeal_sentence": N_("Deadline to appeal the sentence"),
+    "appeal_order": N_("Deadline to appeal the order"),
+    "cassation": N_("Deadline for cassation"),
+    "trial_resumption": N_("Deadline to resume the trial"),
+    "accusation_observations": N_("Deadline for observations to the accusation"),
+    "other": N_("Legal deadline"),
+}
 COMPLEXITIES = {"ordinary": N_("Ordinary"), "complex": N_("Complex"), "organised_crime": N_("Organised crime")}
 COURT_KINDS = {
     "stage_changed": N_("Stage changed"),
@@ -242,6 +254,49 @@ DOCUMENT_TYPES = {
     "birth_certificate": N_("Birth certificate"),
     "other": N_("Other"),
 }
+# The case's access record (intake's /v1/cases/{id}/views): what each audited action means to a person.
+VIEW_ACTIONS = {
+    "case.read": N_("Opened the case"),
+    "case.read_identity": N_("Saw the child's identity"),
+    "case.create": N_("Registered the case"),
+    "case.update": N_("Changed the case"),
+    "case.views": N_("Looked at this access record"),
+    "case.list": N_("Listed cases"),
+    "case_ref.set": N_("Linked the case to a prosecution file"),
+    "case_ref.resolve": N_("Looked up the prosecution file"),
+    "document.add": N_("Added a document"),
+    "document.read": N_("Read a document"),
+    "document.list": N_("Listed the documents"),
+    "service.plan": N_("Planned a service"),
+    "service.list": N_("Listed the services"),
+    "session.record": N_("Recorded a session"),
+    "session.list": N_("Listed the sessions"),
+    "risk.flag": N_("Raised a risk flag"),
+    "risk.list": N_("Listed the risk flags"),
+    "followup.plan": N_("Planned a follow-up"),
+    "followup.record": N_("Recorded a follow-up"),
+    "referral.create": N_("Referred the case"),
+    "referral.status": N_("Changed a referral"),
+    "referral.consent_override": N_("Referred without consent (override)"),
+    "legal.timeline.read": N_("Viewed the prosecution"),
+    "legal.court_update.record": N_("Recorded a legal event"),
+    "audit.read": N_("Read the audit trail"),
+}
+VIEW_OUTCOMES = {"denied": N_("Refused"), "not_found": N_("Not found")}
+SERVICES = {"intake": N_("Case registry"), "legal": N_("Legal service"), "alerts": N_("Alerts")}
+VIEW_READ = N_("Viewed it")
+VIEW_WRITE = N_("Changed it")
+
+
+def view_action(action: str | None) -> str:
+    """A known action's words; else whether it read or changed the case, from the action's last word."""
+    action = action or ""
+    if action in VIEW_ACTIONS:
+        return VIEW_ACTIONS[action]
+    last = action.rsplit(".", 1)[-1]
+    return VIEW_READ if last in ("read", "list", "views", "get", "search", "export") else VIEW_WRITE
+
+
 # Messages the APIs answer with, so the form shows them in the user's language.
 API_MESSAGES = (
     N_("Cite the article, e.g. CPP art. 342.1"),
@@ -328,6 +383,7 @@ MESSAGES = (
     N_("Too many failed attempts: the account is locked for a while. Try again later or ask your administrator."),
     N_("Unknown language."),
     N_("Older alerts"),
+    N_("The access record is not available right now."),
     N_("Newest alerts"),
     N_("First page"),
     N_("More cases"),

@@ -11,7 +11,6 @@ from fastapi.responses import Response
 
 from services.console.adapters.apis import ApiError, ApiUnavailable
 from services.console.domain import forms
-from services.console.service.accounts import utcnow
 from services.console.web.core import Csrf, Page, PageError, redirect, roles
 from services.console.web.inbox import age, load_inbox
 
@@ -101,36 +100,31 @@ def reassign(
     return redirect(target, page)
 
 
+def _agenda(page: Page, feed_url: str | None = None) -> Response:
+    """The legal service's calendar of the user's cases (a supervisor's: the organisation's), as it
+    answers it: hearings, stage deadlines and the other legal deadlines, soonest first."""
+    assert page.user is not None
+    items: list[dict[str, Any]] = []
+    error = None
+    scope = None
+    try:
+        data = page.console.apis.legal.get(
+            page.user, "/v1/calendar", request_id=getattr(page.request.state, "request_id", None)
+        )
+        scope = data.get("scope")
+        for item in data.get("items") or []:
+            at = _at(item.get("at"))
+            if at is not None and item.get("case_id"):
+                items.append({**item, "at": at})
+    except (ApiError, ApiUnavailable):
+        error = "The legal service is not answering. Try again in a moment."
+    items.sort(key=lambda i: (i["at"], i["case_id"]))
+    return page.render("agenda.html", items=items, error=error, scope=scope, feed_url=feed_url)
+
+
 @router.get("/agenda")
 def agenda(page: AgendaReader) -> Response:
-    """Hearings and stage deadlines ahead, read from the legal timeline of each of the user's cases."""
-    assert page.user is not None
-    params = {"advocate_id": page.user.user_id} if not page.user.has("supervisor") else {}
-    cases, error = _cases(page, **params)
-    now = utcnow()
-    items: list[dict[str, Any]] = []
-    for case in cases[:100]:
-        try:
-            tl = page.console.apis.legal.get(page.user, f"/v1/cases/{case['case_id']}/legal-timeline")
-        except (ApiError, ApiUnavailable):
-            continue
-        for h in tl.get("hearings") or []:
-            when = _at(h.get("scheduled_for"))
-            if when and when >= now and h.get("status") not in ("held", "postponed"):
-                items.append({"at": when, "case_id": case["case_id"], "kind": "hearing", "ref": h.get("hearing_id")})
-        deadline = _at(tl.get("deadline_at"))
-        if deadline and tl.get("open", True):
-            items.append(
-                {
-                    "at": deadline,
-                    "case_id": case["case_id"],
-                    "kind": "deadline",
-                    "ref": tl.get("stage"),
-                    "overdue": deadline < now,
-                }
-            )
-    items.sort(key=lambda i: i["at"])
-    return page.render("agenda.html", items=items, error=error, feed_url=None)
+    return _agenda(page)
 
 
 @router.post("/agenda/feed/{action}")
@@ -154,7 +148,7 @@ def agenda_feed(action: str, page: Csrf) -> Response:
         page.flash("The legal service is not answering. Try again in a moment.")
         return redirect("/agenda")
     url = feed.get("url") if isinstance(feed, dict) else None
-    return page.render("agenda.html", items=[], error=None, feed_url=url if isinstance(url, str) else None)
+    return _agenda(page, feed_url=url if isinstance(url, str) else None)
 
 
 def _at(value: Any) -> datetime | None:
