@@ -43,7 +43,7 @@ import httpx
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
-from services.processor.domain.episodes import alert_id
+from services.processor.domain.engine import alert_id
 from shared.events import case as ce
 from shared.events import new_event
 from tests.integration.alerts_processor.helpers import alert_events, new_case, now, producer, seconds_policy

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from services.processor.domain.episodes import alert_id
+from services.processor.domain.engine import alert_id
 from shared.events import case as ce
 from shared.events import new_event
 from shared.events.alerts import AlertResolved

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from services.processor.domain.episodes import alert_id, lifecycle_event_id
+from services.processor.domain.engine import alert_id, lifecycle_event_id
 from shared.events import case as ce
 from shared.events import encode, new_event
 from shared.events import legal as le

@@ -16,8 +16,7 @@ from typing import Any
 
 import yaml
 
-from services.processor.domain.engine import Step, step
-from services.processor.domain.episodes import alert_id
+from services.processor.domain.engine import Step, alert_id, step
 from services.processor.domain.policy import DEFAULT_POLICY_FILE, RULE_IDS, Policy, load_policy, parse_policy
 from services.processor.domain.state import CaseState
 from shared.events import Event, EventPayload, decode, encode, new_event

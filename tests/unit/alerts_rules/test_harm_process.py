@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from services.processor.domain.episodes import alert_id
+from services.processor.domain.engine import alert_id
 from shared.events import legal as le
 from shared.events.alerts import AlertResolved
 from tests.unit.alerts_rules.support import DAY, T0, US, Case, assert_boundary, assert_duplicate_ignored, only, wrap

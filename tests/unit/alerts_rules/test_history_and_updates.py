@@ -126,8 +126,7 @@ def test_the_summary_of_an_open_alert_follows_its_evidence() -> None:
 
 
 def test_a_raise_and_resolve_inside_one_evaluation_is_not_published() -> None:
-    from services.processor.domain.engine import _without_flashes
-    from services.processor.domain.episodes import lifecycle_event_id
+    from services.processor.domain.engine import _without_flashes, lifecycle_event_id
     from shared.events import new_event
     from shared.events.alerts import AlertRaised, AlertResolved, alert_id_for
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from services.processor.domain.episodes import alert_id
+from services.processor.domain.engine import alert_id
 from shared.events import case as ce
 from shared.events import legal as le
 from tests.unit.alerts_rules.support import DAY, T0, US, Case, edited, only, policy_doc
@@ -349,7 +349,7 @@ def test_no_activity_after_registration_resolves_when_the_case_closes() -> None:
 
 
 def test_an_alert_raised_per_case_before_the_upgrade_is_closed_and_replaced_per_service() -> None:
-    from services.processor.domain.episodes import SUPERSEDED
+    from services.processor.domain.engine import SUPERSEDED
     from services.processor.domain.state import AlertTrack
     from shared.events.alerts import alert_id_for
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from services.processor.domain.episodes import alert_id
+from services.processor.domain.engine import alert_id
 from shared.events.alerts import alert_id_for
 from tests.unit.alerts_rules.support import (
     DAY,

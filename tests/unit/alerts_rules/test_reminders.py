@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from functools import partial
 
-from services.processor.domain.episodes import alert_id
+from services.processor.domain.engine import alert_id
 from shared.events import legal as le
 from tests.unit.alerts_rules.support import DAY, T0, US, Case, only
 
