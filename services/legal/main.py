@@ -21,8 +21,10 @@ from services.legal.service import LegalService
 from services.legal.settings import LegalSettings
 from services.legal.store.audit import AuditLog
 from services.legal.store.feeds import FeedRepository
+from services.legal.store.shares import ShareRepository
 from services.legal.store.timelines import TimelineRepository
 from shared.app import ServiceRuntime, create_app, service_lifespan
+from shared.audit import open_trail
 from shared.consumer import PartitionedConsumer
 from shared.logging import setup_logging
 from shared.outbox import OutboxPublisher
@@ -42,12 +44,18 @@ def build_app(settings: LegalSettings | None = None) -> FastAPI:
         repo = TimelineRepository()
         repo.ensure_indexes()
         publisher = OutboxPublisher(settings, [repo.updates], runtime.db["outbox_leases"])
-        audit_db = runtime.mongo[settings.legal_audit_db] if settings.legal_audit_db else runtime.db
-        audit_log = AuditLog(audit_db["audit"])
+        # the one audit trail of every service (shared.audit); CENTINELA_LEGAL_AUDIT_DB is its older name
+        if settings.legal_audit_db:
+            audit_log = AuditLog(runtime.mongo[settings.legal_audit_db]["audit"])
+        else:
+            audit_log = AuditLog(open_trail(settings, runtime.mongo, "legal").coll)
         audit_log.ensure_indexes()
         feeds = FeedRepository()
         feeds.ensure_indexes()
-        service = LegalService(settings, repo, policy, notify=publisher.notify, audit=audit_log, feeds=feeds)
+        shares = ShareRepository(runtime.db["legal_case_shares"])
+        service = LegalService(
+            settings, repo, policy, notify=publisher.notify, audit=audit_log, feeds=feeds, shares=shares
+        )
         runtime.app.state.service = service
         runtime.start(publisher)
         consumers: list[PartitionedConsumer[Any]] = []

@@ -31,11 +31,14 @@ from services.legal.domain.updates import CourtUpdate, InvalidUpdate, parse_upda
 from services.legal.settings import LegalSettings
 from services.legal.store.audit import AuditLog, AuditQuery
 from services.legal.store.feeds import FeedRepository
+from services.legal.store.shares import ShareRepository
 from services.legal.store.timelines import Loaded, TimelineRepository, agenda
 from shared.auth import Principal
+from shared.logging import allow_log_keys
 from shared.topics import LEGAL_EVENTS
 
 log = logging.getLogger(__name__)
+allow_log_keys("source_system")
 
 Status = Literal["accepted", "duplicate", "rejected"]
 Path = Literal["rest", "kafka"]
@@ -161,11 +164,13 @@ class LegalService:
         max_attempts: int = 20,
         audit: AuditLog | None = None,
         feeds: FeedRepository | None = None,
+        shares: ShareRepository | None = None,
     ) -> None:
         self.settings = settings
         self.repo = repo
         self.audit = audit
         self.feeds = feeds
+        self.shares = shares
         self.policy = policy
         self.notify = notify
         self.max_attempts = max_attempts
@@ -470,6 +475,38 @@ class LegalService:
     def record_access(self, case_id: str, org_id: str, advocate_id: str | None, at: datetime) -> None:
         """From intake's case-events: who may read and record on the case."""
         self.repo.set_access(case_id, org_id, advocate_id, at)
+
+    def record_shares(self, case_id: str, org_id: str, systems: list[str], at: datetime) -> None:
+        """From intake's case-events (prosecutor references set): the integrator systems the case's
+        organisation shares it with; the latest list replaces the one before."""
+        if self.shares is not None:
+            self.shares.set_shares(case_id, org_id, systems, at)
+
+    def check_shared(self, source_system: str, case_ids: Iterable[tuple[str, str]], actor: Actor) -> None:
+        """A court integrator publishes only for cases shared with its system: every ``(field, case_id)``
+        must be, else :class:`CaseNotFound` for the first that is not (404 on REST, ``not_shared`` on Kafka)
+        and the refusal is audited. With ``CENTINELA_LEGAL_INTEGRATOR_BINDING=warn`` nothing is refused:
+        each unshared case is logged and audited (``details.binding: warn``)."""
+        wanted = list(case_ids)
+        if not wanted:
+            return
+        shares = self.shares.systems_of_many(sorted({c for _, c in wanted})) if self.shares is not None else {}
+        for field, case_id in wanted:
+            if source_system in shares.get(case_id, ()):
+                continue
+            known = case_id in shares or self.repo.access_of(case_id) is not None
+            if self.settings.legal_integrator_binding == "warn":
+                log.warning(
+                    "court update for a case not shared with its integrator (binding in warn mode)",
+                    extra={"case_id": case_id, "source_system": source_system},
+                )
+                if self.audit is not None:
+                    details = {"why": "not_shared", "binding": "warn", "field": field}
+                    self.audit.record_many([actor.record("legal.court_update.unshared", case_id, "ok", details)])
+                continue
+            outcome, why = ("denied", "not_shared") if known else ("not_found", "case_not_found")
+            self.audit_refusal(actor, "legal.court_update.record", case_id, outcome, why)
+            raise CaseNotFound(case_id, field)
 
     # -- reading
     def timeline(self, principal: Principal, case_id: str, request_id: str | None = None) -> TimelineState:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
@@ -27,8 +28,7 @@ class LegalSettings(CommonSettings):
     )
     legal_audit_db: str | None = Field(
         None,
-        description="database of the audit collection (default: the service's own); point every service at one "
-        "database for one audit trail",
+        description="deprecated name of CENTINELA_AUDIT_DB for the legal service (wins when set); leave empty",
     )
     legal_max_batch: int = Field(500, ge=1, le=5000, description="most updates accepted in one POST")
     legal_history_memory_records: int = Field(
@@ -43,6 +43,12 @@ class LegalSettings(CommonSettings):
     legal_kafka_sources: list[str] = Field(
         default_factory=list,
         description="source_system values accepted on the Kafka path (empty: any; broker ACLs decide who writes)",
+    )
+    legal_integrator_binding: Literal["enforce", "warn"] = Field(
+        "enforce",
+        description="court integrators may publish only for cases whose organisation shared them with their system "
+        "(PUT /v1/cases/{case_id}/prosecutor-refs, shared_with_systems): enforce refuses the others (404 on REST, "
+        "court-updates.dlq with code not_shared on Kafka); warn accepts them, logs and audits (transition only)",
     )
     legal_consumers_enabled: bool = Field(True, description="run the court-updates and case-events consumers")
     legal_court_updates_group: str = Field(

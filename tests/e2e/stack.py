@@ -260,7 +260,9 @@ def running_stack(
 
         alerts_env: dict[str, str] = {"CENTINELA_ESCALATION_TICK_SECONDS": "0.5"}
         processor_env: dict[str, str] = {}
-        legal_env: dict[str, str] = dict(config.legal_env)
+        # integrators here publish for cases nobody shared with them (the binding has its own tests:
+        # tests/integration/legal/test_integrator_binding.py)
+        legal_env: dict[str, str] = {"CENTINELA_LEGAL_INTEGRATOR_BINDING": "warn", **config.legal_env}
         if config.policy is not None:
             policy = str(_write_yaml(tmp / "policy.yaml", config.policy))
             alerts_env["CENTINELA_POLICY_FILE"] = processor_env["CENTINELA_POLICY_FILE"] = policy

@@ -8,12 +8,13 @@ from fastapi import Depends, Request
 
 from services.alerts.adapters.live_stream import Broadcaster
 from services.alerts.adapters.policy_file import EscalationPolicy
+from services.alerts.api.audit import guard
 from services.alerts.domain.visibility import READER_ROLES
 from services.alerts.service import AlertsService
 from services.alerts.service.configuration import Configuration
 from services.alerts.service.inbox import Inbox
 from services.alerts.settings import AlertsSettings
-from shared.auth import Principal, require
+from shared.auth import Principal
 
 
 def _service(request: Request) -> AlertsService:
@@ -43,8 +44,9 @@ def _settings(request: Request) -> AlertsSettings:
     return _service(request).settings
 
 
-Reader = Annotated[Principal, Depends(require(*READER_ROLES))]
-Admin = Annotated[Principal, Depends(require("admin"))]
+# role guards whose refusals (403) are audited
+Reader = Annotated[Principal, Depends(guard(*READER_ROLES))]
+Admin = Annotated[Principal, Depends(guard("admin"))]
 InboxDep = Annotated[Inbox, Depends(_inbox)]
 ConfigurationDep = Annotated[Configuration, Depends(_configuration)]
 LiveDep = Annotated[Broadcaster, Depends(_live)]

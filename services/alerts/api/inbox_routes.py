@@ -3,7 +3,9 @@
 
 Need-to-know: a legal advocate sees the alerts assigned to them, a supervisor those of their
 organisation; every other role (admin included) gets 403. An alert outside the caller's scope
-answers 404 exactly like a missing one, so ids cannot be probed.
+answers 404 exactly like a missing one, so ids cannot be probed. Every call is audited
+(``api.audit``): the inbox page with the case ids it showed, one alert, the stream opening, each action,
+and every refusal.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from fastapi.responses import StreamingResponse
 
 from services.alerts import metrics as m
 from services.alerts.adapters.live_stream import OVERFLOW
+from services.alerts.api.audit import audited
 from services.alerts.api.deps import InboxDep, LiveDep, Reader, SettingsDep
 from services.alerts.api.schemas import AlertDetail, AlertOut, AlertPage, CommentIn, Severity, SnoozeIn, Status
 from services.alerts.domain.visibility import visible
@@ -28,6 +31,7 @@ router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
 
 @router.get("", response_model=AlertPage, summary="the caller's inbox, newest first")
 def inbox(
+    request: Request,
     principal: Reader,
     inbox: InboxDep,
     settings: SettingsDep,
@@ -52,7 +56,17 @@ def inbox(
     for key, value in (("status", status_), ("severity", severity), ("rule", rule), ("case_id", case_id)):
         if value is not None:
             filters[key] = value
-    page = inbox.page(principal, filters, limit, cursor, with_total=total)
+    page = audited(
+        request,
+        principal,
+        lambda: inbox.page(principal, filters, limit, cursor, with_total=total),
+        case_of=lambda _: case_id,
+        details_of=lambda p: {
+            "filters": sorted(filters),
+            "items": len(p.items),
+            "case_ids": sorted({str(d.get("case_id")) for d in p.items if d.get("case_id")}),
+        },
+    )
     base = settings.public_base_url
     items = [AlertOut.from_doc(d, base) for d in page.items]
     return AlertPage(items=items, limit=limit, next_cursor=page.next_cursor, total=page.total)
@@ -62,7 +76,7 @@ def inbox(
 async def stream(
     request: Request, principal: Reader, inbox: InboxDep, live: LiveDep, settings: SettingsDep
 ) -> StreamingResponse:
-    inbox.scope(principal)  # refuses a supervisor without an org before the stream opens
+    audited(request, principal, lambda: inbox.scope(principal))  # a supervisor without an org: 403 before it opens
     heartbeat = settings.sse_heartbeat_seconds
     base = settings.public_base_url
     sub = live.subscribe(asyncio.get_running_loop(), lambda alert: visible(principal, alert))
@@ -95,23 +109,51 @@ async def stream(
 
 
 @router.get("/{alert_id}", response_model=AlertDetail, summary="one alert with its evidence and history")
-def get_alert(alert_id: str, principal: Reader, inbox: InboxDep, settings: SettingsDep) -> AlertDetail:
-    return AlertDetail.from_doc(inbox.get(principal, alert_id), settings.public_base_url)
+def get_alert(
+    request: Request, alert_id: str, principal: Reader, inbox: InboxDep, settings: SettingsDep
+) -> AlertDetail:
+    doc = audited(request, principal, lambda: inbox.get(principal, alert_id), case_of=_case, alert_id=alert_id)
+    return AlertDetail.from_doc(doc, settings.public_base_url)
+
+
+def _case(doc: dict[str, Any]) -> str | None:
+    case_id = doc.get("case_id")
+    return case_id if isinstance(case_id, str) else None
 
 
 @router.post("/{alert_id}/ack", response_model=AlertDetail, summary="acknowledge: stops escalation")
 def acknowledge(
-    alert_id: str, body: CommentIn, principal: Reader, inbox: InboxDep, settings: SettingsDep
+    request: Request, alert_id: str, body: CommentIn, principal: Reader, inbox: InboxDep, settings: SettingsDep
 ) -> AlertDetail:
-    return AlertDetail.from_doc(inbox.acknowledge(principal, alert_id, body.comment), settings.public_base_url)
+    doc = audited(
+        request,
+        principal,
+        lambda: inbox.acknowledge(principal, alert_id, body.comment),
+        case_of=_case,
+        alert_id=alert_id,
+    )
+    return AlertDetail.from_doc(doc, settings.public_base_url)
 
 
 @router.post("/{alert_id}/resolve", response_model=AlertDetail, summary="resolve by hand")
-def resolve(alert_id: str, body: CommentIn, principal: Reader, inbox: InboxDep, settings: SettingsDep) -> AlertDetail:
-    return AlertDetail.from_doc(inbox.resolve(principal, alert_id, body.comment), settings.public_base_url)
+def resolve(
+    request: Request, alert_id: str, body: CommentIn, principal: Reader, inbox: InboxDep, settings: SettingsDep
+) -> AlertDetail:
+    doc = audited(
+        request, principal, lambda: inbox.resolve(principal, alert_id, body.comment), case_of=_case, alert_id=alert_id
+    )
+    return AlertDetail.from_doc(doc, settings.public_base_url)
 
 
 @router.post("/{alert_id}/snooze", response_model=AlertDetail, summary="hide and pause escalation until a time")
-def snooze(alert_id: str, body: SnoozeIn, principal: Reader, inbox: InboxDep, settings: SettingsDep) -> AlertDetail:
-    doc = inbox.snooze(principal, alert_id, body.until, body.comment)
+def snooze(
+    request: Request, alert_id: str, body: SnoozeIn, principal: Reader, inbox: InboxDep, settings: SettingsDep
+) -> AlertDetail:
+    doc = audited(
+        request,
+        principal,
+        lambda: inbox.snooze(principal, alert_id, body.until, body.comment),
+        case_of=_case,
+        alert_id=alert_id,
+    )
     return AlertDetail.from_doc(doc, settings.public_base_url)

@@ -1,4 +1,5 @@
-"""Kafka adapters: court updates published by integrators, and case access from intake's case-events.
+"""Kafka adapters: court updates published by integrators (each only for the cases shared with its
+system), and case access and shares from intake's case-events.
 
 Both run on a :class:`PartitionedConsumer`: poison to the topic's DLQ, transient trouble retried
 per partition, lag and stuck state reported. An offset is committed only after the handler
@@ -18,18 +19,18 @@ from kafka.consumer.fetcher import ConsumerRecord
 from services.legal import metrics as m
 from services.legal.domain.errors import Rejection
 from services.legal.domain.updates import CourtUpdate, InvalidUpdate, parse_update
-from services.legal.service import LegalService, Outcome
+from services.legal.service import Actor, CaseNotFound, LegalService, Outcome
 from services.legal.settings import LegalSettings
 from shared.consumer import PartitionedConsumer
 from shared.consumer import poison_reason as shared_poison_reason
 from shared.events import DecodeError, decode
-from shared.events.case import AdvocateAssigned, CaseRegistered
+from shared.events.case import AdvocateAssigned, CaseRegistered, ProsecutorRefsSet
 from shared.kafka import InvalidMessage
 from shared.topics import CASE_EVENTS, COURT_UPDATES
 
 log = logging.getLogger(__name__)
 
-ACCESS_TYPES = frozenset({CaseRegistered.TYPE, AdvocateAssigned.TYPE})
+ACCESS_TYPES = frozenset({CaseRegistered.TYPE, AdvocateAssigned.TYPE, ProsecutorRefsSet.TYPE})
 
 
 class RejectedUpdate(InvalidMessage):
@@ -53,7 +54,7 @@ def poison_reason(exc: BaseException) -> tuple[str, str] | None:
 
 
 # Dead-letter codes of messages the service never counted as received (it never saw them whole).
-_UNCOUNTED = frozenset({"decode", "invalid", "unexpected"})
+_UNCOUNTED = frozenset({"decode", "invalid", "unexpected", "not_shared"})
 
 
 def _json_value(record: ConsumerRecord) -> Any:
@@ -76,6 +77,13 @@ def decode_court_update(record: ConsumerRecord) -> CourtUpdate:
 
 def court_updates_consumer(settings: LegalSettings, service: LegalService) -> PartitionedConsumer[CourtUpdate]:
     def handle(record: ConsumerRecord, update: CourtUpdate) -> None:
+        # the integrator publishes only for cases shared with its system (CENTINELA_LEGAL_INTEGRATOR_BINDING)
+        try:
+            service.check_shared(
+                update.source_system, [("case_id", update.case_id)], Actor.system(update.source_system)
+            )
+        except CaseNotFound:
+            raise RejectedUpdate("case_id: not shared with this source_system", "not_shared") from None
         outcome = service.submit(update, "kafka")
         if outcome.status == "rejected":
             raise RejectedUpdate.from_outcome(outcome)
@@ -101,7 +109,8 @@ def court_updates_consumer(settings: LegalSettings, service: LegalService) -> Pa
 
 
 def decode_case_event(record: ConsumerRecord) -> Any:
-    """Only the two facts that say who may read a case; every other type is skipped without decoding."""
+    """Only the facts that say who may read a case and which integrators it is shared with; every other
+    type is skipped without decoding."""
     doc = _json_value(record)
     if not isinstance(doc, dict) or doc.get("type") not in ACCESS_TYPES:
         return None
@@ -120,6 +129,8 @@ def case_access_consumer(settings: LegalSettings, service: LegalService) -> Part
             service.record_access(payload.case_id, payload.org_id, payload.advocate_id, payload.registered_at)
         elif isinstance(payload, AdvocateAssigned):
             service.record_access(payload.case_id, payload.org_id, payload.advocate_id, payload.assigned_at)
+        elif isinstance(payload, ProsecutorRefsSet):
+            service.record_shares(payload.case_id, payload.org_id, payload.shared_with_systems, payload.set_at)
 
     return PartitionedConsumer(
         settings,

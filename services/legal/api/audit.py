@@ -1,9 +1,11 @@
-"""GET /v1/audit on the legal service (admins): the same filters and page shape as intake's."""
+"""GET /v1/audit on the legal service (admins): the trail it writes to (every service's records when they
+share one collection, the default), by page number. Intake's GET /v1/audit is the admin's one query (cursor
+paging, filter by service); this one stays for older clients."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
@@ -11,6 +13,7 @@ from pydantic import BaseModel
 from services.legal.api.deps import Admin, RequestId, Service
 from services.legal.service import Actor
 from services.legal.store.audit import AuditQuery
+from shared.audit import service_of
 from shared.bounds import QueryDatetime
 
 router = APIRouter(tags=["audit"])
@@ -18,9 +21,11 @@ router = APIRouter(tags=["audit"])
 
 class AuditOut(BaseModel):
     at: datetime
+    service: str = "legal"
     actor: str
     role: str
     roles: list[str] = []
+    route: str | None = None
     org: str | None = None
     action: str
     case_id: str | None = None
@@ -37,7 +42,11 @@ class AuditPage(BaseModel):
     total: int
 
 
-@router.get("/v1/audit", response_model=AuditPage, summary="the legal service's audit log (admins)")
+@router.get(
+    "/v1/audit",
+    response_model=AuditPage,
+    summary="the shared audit trail, by page (admins; prefer intake's GET /v1/audit)",
+)
 def read_audit(
     principal: Admin,
     service: Service,
@@ -48,6 +57,10 @@ def read_audit(
     org: Annotated[str | None, Query(max_length=64)] = None,
     outcome: Annotated[str | None, Query(pattern="^(ok|denied|not_found)$")] = None,
     request_id: Annotated[str | None, Query(max_length=64)] = None,
+    service_name: Annotated[
+        Literal["intake", "legal", "alerts"] | None,
+        Query(alias="service", description="only the records this service wrote"),
+    ] = None,
     since: Annotated[QueryDatetime | None, Query(description="from this instant (no offset: UTC)")] = None,
     until: Annotated[QueryDatetime | None, Query(description="before this instant (no offset: UTC)")] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
@@ -57,7 +70,17 @@ def read_audit(
         raise HTTPException(
             422, [{"field": "query.page_size", "type": "less_than_equal", "msg": "page_size too large"}]
         )
-    query = AuditQuery(case_id, actor, action, org, outcome, request_id, since, until)
+    query = AuditQuery(
+        case_id=case_id,
+        actor=actor,
+        action=action,
+        org=org,
+        outcome=outcome,
+        request_id=request_id,
+        service=service_name,
+        since=since,
+        until=until,
+    )
     docs, total = service.audit_search(query, page, page_size)
     if service.audit is not None:  # reading the audit log is itself audited
         service.audit.record_many([Actor.of(principal, rid).record("legal.audit.read", case_id, "ok")])
@@ -66,4 +89,5 @@ def read_audit(
 
 def _clean(doc: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in doc.items() if k != "_id" and k in AuditOut.model_fields}
+    out["service"] = service_of(doc)
     return out

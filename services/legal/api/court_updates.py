@@ -2,7 +2,9 @@
 
 Two kinds of author, one body and one path through the service layer:
 
-* court integrators (role ``court_integrator``) publish for the ``source_system`` of their token;
+* court integrators (role ``court_integrator``) publish for the ``source_system`` of their token, and only
+  for cases whose organisation shared them with that system (intake's prosecutor references,
+  ``shared_with_systems``); any other case is answered 404 exactly as an unknown case;
 * people (``legal_advocate`` for the cases assigned to them, ``supervisor`` for any case of their
   organisation) record what happened at the fiscalía or the court. Their items carry
   ``source_system`` = ``CENTINELA_LEGAL_PERSON_SOURCE_SYSTEM`` (default ``centinela-web``; it may
@@ -42,7 +44,10 @@ _EXAMPLES = {
     summary='publish court updates (one object, or {"updates": [...]} of up to 500)',
     responses={
         403: {"description": "not a court integrator, advocate or supervisor, or an item names another source_system"},
-        404: {"description": "advocates and supervisors: an item's case is unknown or outside their scope"},
+        404: {
+            "description": "an item's case is unknown or outside the caller's scope: for advocates and supervisors "
+            "their assigned / organisation's cases, for a court integrator the cases shared with its source_system"
+        },
         422: {
             "description": "the body is not an update nor a batch of them, or a single update (not a batch) "
             "does not follow the format: out-of-range date, unknown field... (detail names each field)"
@@ -70,6 +75,7 @@ def post_court_updates(
         if not principal.source_system:
             raise HTTPException(status.HTTP_403_FORBIDDEN, "token has no source_system claim")
         _same_source(items, principal.source_system, "this token may only publish for its own source system")
+        _shared(service, principal, principal.source_system, items, rid)
     else:
         source = service.settings.legal_person_source_system
         items = [{"source_system": source, **i} if isinstance(i, dict) else i for i in items]
@@ -100,13 +106,26 @@ def _same_source(items: list[Any], source: str, why: str) -> None:
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"updates.{index}.source_system: {why}")
 
 
-def _in_scope(service: LegalService, principal: Principal, items: list[Any], rid: str | None) -> None:
-    """Every item's case must be the caller's (404 otherwise, naming the item, never the case)."""
-    wanted = [
+def _case_ids(items: list[Any]) -> list[tuple[str, str]]:
+    return [
         (f"updates.{i}.case_id", item["case_id"])
         for i, item in enumerate(items)
         if isinstance(item, dict) and isinstance(item.get("case_id"), str) and _ID.match(item["case_id"])
     ]
+
+
+def _shared(service: LegalService, principal: Principal, system: str, items: list[Any], rid: str | None) -> None:
+    """A court integrator publishes only for cases shared with its system (404 otherwise, exactly as for an
+    unknown case, and nothing of the request is applied)."""
+    try:
+        service.check_shared(system, _case_ids(items), Actor.of(principal, rid))
+    except CaseNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"{exc.field}: no legal timeline for this case") from None
+
+
+def _in_scope(service: LegalService, principal: Principal, items: list[Any], rid: str | None) -> None:
+    """Every item's case must be the caller's (404 otherwise, naming the item, never the case)."""
+    wanted = _case_ids(items)
     try:
         service.check_scope(principal, wanted)
     except CaseNotFound as exc:

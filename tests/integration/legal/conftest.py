@@ -50,6 +50,8 @@ def legal_env(stack_env: dict[str, str], db_name: Callable[[str], str], tmp_path
         "CENTINELA_MONGO_DB": db_name("legal"),
         "CENTINELA_LEGAL_DEADLINES_FILE": str(deadlines),
         "CENTINELA_LEGAL_STATS_INTERVAL_SECONDS": "0.5",
+        # these tests publish for cases nobody shared (the binding: legal/test_integrator_binding.py)
+        "CENTINELA_LEGAL_INTEGRATOR_BINDING": "warn",
     }
 
 

@@ -21,7 +21,8 @@ from shared.auth import mint
 
 @pytest.fixture
 def client() -> Iterator[TestClient]:
-    settings = LegalSettings(legal_max_batch=50)
+    # the binding of integrators to shared cases is tested in tests/integration/legal/test_integrator_binding.py
+    settings = LegalSettings(legal_max_batch=50, legal_integrator_binding="warn")
     mongoengine.disconnect()
     mongoengine.connect("legal_openapi", host="mongodb://localhost", mongo_client_class=mongomock.MongoClient)
     app = build_app(settings)
