@@ -14,6 +14,9 @@ started=()
 
 # shellcheck disable=SC2317  # invoked by the EXIT trap
 cleanup() {
+  # CENTINELA_KEEP_INFRA=1 (or a file .run/keep-infra) leaves what this run started running, for
+  # several test runs in parallel on one broker and database; stop it later with `make down`
+  if [ -n "${CENTINELA_KEEP_INFRA:-}" ] || [ -f .run/keep-infra ]; then return; fi
   for name in "${started[@]}"; do $STACK "stop-$name" || true; done
 }
 trap cleanup EXIT
