@@ -5,7 +5,8 @@ consumer used to look for a ``"rejected: "`` prefix). ``reason`` is a stable sna
 into dead-letter headers, metrics labels and API bodies; the message is for people and, like every
 log line, must never carry personal data (name the field, never echo its value).
 
-Subclasses set ``reason`` and ``status_code`` as class attributes; an instance may override ``reason``.
+Subclasses set ``reason`` and ``status_code`` as class keywords (``class Gone(CentinelaError,
+status_code=410, reason="gone"): ...``) or class attributes; an instance may override ``reason``.
 The shared app (``shared.app.create_app``) answers every uncaught ``CentinelaError`` with
 ``status_code`` and ``{"detail": message, "reason": reason}`` (plus ``field`` when given).
 """
@@ -32,6 +33,14 @@ class CentinelaError(Exception):
     # True when trying again later may succeed (broker or database down); consumers retry these
     # with backoff and never dead-letter them.
     transient: ClassVar[bool] = False
+
+    def __init_subclass__(cls, *, status_code: int | None = None, reason: str | None = None) -> None:
+        """``class NotFound(ServiceError, status_code=404, reason="not_found"): ...`` sets both in one line."""
+        super().__init_subclass__()
+        if status_code is not None:
+            cls.status_code = status_code
+        if reason is not None:
+            cls.reason = reason
 
     def __init__(self, message: str = "", *, reason: str | None = None, field: str | None = None) -> None:
         if reason is not None:

@@ -77,6 +77,19 @@ class _Texts:
             + "\n"
         )
 
+    def body(self, settings: AlertsSettings, alert: dict[str, Any], opening: str, *middle: str) -> str:
+        """``opening``, then what happened, case and severity, ``middle``, rule and time, and the footer."""
+        _ = self._
+        lines = [
+            _("What happened: {rule}").format(rule=self.rule(alert["rule"])),
+            _("Case: {case}").format(case=alert["case_id"]),
+            _("Severity: {severity}").format(severity=self.severity(alert["severity"])),
+            *middle,
+            _("Rule: {rule_id}").format(rule_id=alert["rule"]),
+            _("Raised at: {when}").format(when=self.when(alert["raised_at"])),
+        ]
+        return opening + "\n\n" + "\n".join(lines) + "\n\n" + self.footer(settings, alert)
+
 
 def raised_message(settings: AlertsSettings, alert: dict[str, Any], language: str | None = None) -> dict[str, str]:
     """The rule in plain words, severity, case code and the console link, in the recipient's language
@@ -86,21 +99,7 @@ def raised_message(settings: AlertsSettings, alert: dict[str, Any], language: st
     _ = t._
     case, rule, severity = alert["case_id"], t.rule(alert["rule"]), t.severity(alert["severity"])
     subject = _("[centinela] {severity} alert: {rule} (case {case})").format(severity=severity, rule=rule, case=case)
-    body = (
-        _("A centinela alert on one of your cases needs your attention.")
-        + "\n\n"
-        + _("What happened: {rule}").format(rule=rule)
-        + "\n"
-        + _("Case: {case}").format(case=case)
-        + "\n"
-        + _("Severity: {severity}").format(severity=severity)
-        + "\n"
-        + _("Rule: {rule_id}").format(rule_id=alert["rule"])
-        + "\n"
-        + _("Raised at: {when}").format(when=t.when(alert["raised_at"]))
-        + "\n\n"
-        + t.footer(settings, alert)
-    )
+    body = t.body(settings, alert, _("A centinela alert on one of your cases needs your attention."))
     return {"subject": subject, "body": body, "language": t.language}
 
 
@@ -127,24 +126,12 @@ def escalated_message(
     subject = _("[centinela] escalation level {level}: {severity} alert not acknowledged: {rule} (case {case})").format(
         level=level, severity=severity, rule=rule, case=case
     )
-    body = (
-        waited
-        + "\n\n"
-        + _("What happened: {rule}").format(rule=rule)
-        + "\n"
-        + _("Case: {case}").format(case=case)
-        + "\n"
-        + _("Severity: {severity}").format(severity=severity)
-        + "\n"
-        + _("Escalation level: {level}").format(level=level)
-        + "\n"
-        + _("Assigned advocate: {advocate}").format(advocate=alert.get("advocate_id") or _("(none)"))
-        + "\n"
-        + _("Rule: {rule_id}").format(rule_id=alert["rule"])
-        + "\n"
-        + _("Raised at: {when}").format(when=t.when(alert["raised_at"]))
-        + "\n\n"
-        + t.footer(settings, alert)
+    body = t.body(
+        settings,
+        alert,
+        waited,
+        _("Escalation level: {level}").format(level=level),
+        _("Assigned advocate: {advocate}").format(advocate=alert.get("advocate_id") or _("(none)")),
     )
     return {"subject": subject, "body": body, "language": t.language}
 

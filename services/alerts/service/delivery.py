@@ -117,23 +117,26 @@ class DeliveryWorker(BackgroundLoop):
             return "cancelled", None
         # again now, after resolving the name: it may point inside since the subscription was made
         if target_problem(sub["url"], self.allow, self.resolve) is not None:
-            self.deliveries.record(
-                subscription_id=sub["_id"],
-                job_id=job["_id"],
-                event_id=p["event_id"],
-                event_type=p["event_type"],
-                alert_id=p["alert_id"],
-                attempt=job["attempts"],
-                at=self.clock(),
-                outcome="blocked",
-                status_code=None,
-                error="address not allowed",
-                duration_ms=0.0,
-            )
+            self._record(job, sub, "blocked", None, "address not allowed", 0.0)
             return "blocked", "address not allowed"
         result = webhooks.post(
             self._http, sub["url"], sub["secret"], p["body"].encode(), p["event_id"], p["event_type"]
         )
+        outcome = "delivered" if result.ok else "failed"
+        self._record(job, sub, outcome, result.status_code, result.error, round(result.duration_ms, 1))
+        return ("sent", None) if result.ok else ("retry", result.error)
+
+    def _record(
+        self,
+        job: dict[str, Any],
+        sub: dict[str, Any],
+        outcome: str,
+        status_code: int | None,
+        error: str | None,
+        duration_ms: float,
+    ) -> None:
+        """One attempt of ``job`` in the subscription's delivery log (GET .../deliveries)."""
+        p = job["payload"]
         self.deliveries.record(
             subscription_id=sub["_id"],
             job_id=job["_id"],
@@ -142,9 +145,8 @@ class DeliveryWorker(BackgroundLoop):
             alert_id=p["alert_id"],
             attempt=job["attempts"],
             at=self.clock(),
-            outcome="delivered" if result.ok else "failed",
-            status_code=result.status_code,
-            error=result.error,
-            duration_ms=round(result.duration_ms, 1),
+            outcome=outcome,
+            status_code=status_code,
+            error=error,
+            duration_ms=duration_ms,
         )
-        return ("sent", None) if result.ok else ("retry", result.error)

@@ -7,36 +7,23 @@ the same list as a validation error), which its clients and tests rely on.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from shared.errors import CentinelaError
 
 
-class ServiceError(CentinelaError):
-    status_code: ClassVar[int] = 400
-    reason = "refused"
+class ServiceError(CentinelaError, status_code=400, reason="refused"):
+    """Base of the alerts service's refusals."""
 
 
-class NotFound(ServiceError):
+class NotFound(ServiceError, status_code=404, reason="not_found"):
     """Missing, or outside the caller's scope: both answer the same, so ids cannot be probed."""
 
-    status_code = 404
-    reason = "not_found"
+
+class Forbidden(ServiceError, status_code=403, reason="forbidden"): ...
 
 
-class Forbidden(ServiceError):
-    status_code = 403
-    reason = "forbidden"
+class Conflict(ServiceError, status_code=409, reason="conflict"): ...
 
 
-class Conflict(ServiceError):
-    status_code = 409
-    reason = "conflict"
-
-
-class InvalidField(ServiceError):
-    status_code = 422
-    reason = "invalid_input"
-
+class InvalidField(ServiceError, status_code=422, reason="invalid_input"):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message, field=field)

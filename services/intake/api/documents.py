@@ -21,14 +21,10 @@ router = APIRouter(tags=["documents"])
 DocId = Annotated[str, Path(pattern=d.DOC_ID_PATTERN, description="document id (dc_...)")]
 
 
-class TooLarge(IntakeError):
-    reason = "too_large"
-    status_code = 413
+class TooLarge(IntakeError, status_code=413, reason="too_large"): ...
 
 
-class UnsupportedType(IntakeError):
-    reason = "unsupported_media_type"
-    status_code = 415
+class UnsupportedType(IntakeError, status_code=415, reason="unsupported_media_type"): ...
 
 
 def out(item: documents.Shown) -> s.DocumentOut:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, TypeVar
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
 
 from services.intake import metrics
 from services.intake.domain import access, model
@@ -64,52 +65,36 @@ class Caller:
 
 
 # --- errors: the API maps them to HTTP with one handler ------------------------------------------
-class IntakeError(CentinelaError):
+class IntakeError(CentinelaError, status_code=400, reason="bad_request"):
     """A refusal the caller should see: an HTTP status and a detail that never carries personal data
     (a message, or a list of ``{"field", "type", "msg"}`` like request validation errors)."""
-
-    reason = "bad_request"
-    status_code: ClassVar[int] = 400
 
     def __init__(self, detail: str | list[dict[str, Any]]) -> None:
         super().__init__(detail if isinstance(detail, str) else "invalid request")
         self.detail = detail
 
 
-class NotFound(IntakeError):
-    reason = "not_found"
-    status_code = 404
+class NotFound(IntakeError, status_code=404, reason="not_found"): ...
 
 
-class Forbidden(IntakeError):
-    reason = "forbidden"
-    status_code = 403
+class Forbidden(IntakeError, status_code=403, reason="forbidden"): ...
 
 
-class Conflict(IntakeError):
-    reason = "conflict"
-    status_code = 409
+class Conflict(IntakeError, status_code=409, reason="conflict"): ...
 
 
-class PreconditionRequired(IntakeError):
-    reason = "precondition_required"
-    status_code = 428
+class PreconditionRequired(IntakeError, status_code=428, reason="precondition_required"): ...
 
 
-class Invalid(IntakeError):
+class Invalid(IntakeError, status_code=422, reason="invalid_input"):
     """422 naming the field, in the same shape as request validation errors."""
-
-    reason = "invalid_input"
-    status_code = 422
 
     def __init__(self, field: str, type_: str, msg: str) -> None:
         super().__init__([{"field": field, "type": type_, "msg": msg}])
         self.field = field
 
 
-class Unavailable(IntakeError):
-    reason = "unavailable"
-    status_code = 503
+class Unavailable(IntakeError, status_code=503, reason="unavailable"): ...
 
 
 def refused(exc: model.DomainError) -> IntakeError:
@@ -263,6 +248,28 @@ def mutate(
         if expected_version is not None:
             raise Conflict("version conflict: the case changed meanwhile")
     raise Conflict("the case is changing too fast; retry")
+
+
+def change_case(
+    ix: Intake,
+    caller: Caller,
+    case_id: str,
+    action: str,
+    step: Callable[..., tuple[Case, T, list[EventPayload]]],
+    *,
+    if_match: int | None,
+    details: Callable[[T], dict[str, Any]],
+    authorize: Authorize | None = None,
+    ids: tuple[str, ...] = (),
+    **arguments: Any,
+) -> Changed[T]:
+    """:func:`mutate` with one domain step, ``step(case, *ids, **arguments, now=<now>)``: the shape of
+    most use cases (``ids``: what in the case the step changes, e.g. a service id)."""
+
+    def change(case: Case) -> tuple[Case, T, list[EventPayload]]:
+        return step(case, *ids, **arguments, now=datetime.now(UTC))
+
+    return mutate(ix, caller, case_id, action, change, authorize=authorize, expected_version=if_match, details=details)
 
 
 CASE_ID_RE = vocab.CASE_ID_RE

@@ -1,9 +1,13 @@
 """Use cases on what a case holds: planned services and their sessions, risk flags, follow-ups,
-referrals. Each one is "decide with the domain, write once through ``mutate``"."""
+referrals. Each one is "decide with the domain, write once through ``mutate``" (``change_case``).
+
+What the caller states (a flag's kind and severity, a session's outcome ...) passes through as
+keywords to the domain step (``model.raise_flag``, ``model.record_session`` ...), whose signature is
+the one list of those fields; the use case adds who acts, the limits and the clock."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from typing import Any
 
 from services.intake import metrics
 from services.intake.domain import access, model
@@ -14,56 +18,32 @@ from services.intake.service.core import (
     Intake,
     NotFound,
     audit,
+    change_case,
     denied,
     in_scope,
     load,
     manager,
     missing,
-    mutate,
     out_of_scope,
     scoped,
 )
-from shared.events.envelope import EventPayload
 
 
 # --- services and sessions -------------------------------------------------------------------------
 def plan_service(
-    ix: Intake,
-    caller: Caller,
-    case_id: str,
-    *,
-    service_kind: str,
-    spl_type: str | None,
-    provider_org_id: str,
-    first_due_at: datetime | None,
-    timeframe: str | None,
-    interval_days: int | None,
-    sessions_planned: int | None,
-    if_match: int | None,
+    ix: Intake, caller: Caller, case_id: str, *, if_match: int | None, **service: Any
 ) -> Changed[model.Service]:
-    def change(case: Case) -> tuple[Case, model.Service, list[EventPayload]]:
-        return model.plan_service(
-            case,
-            service_kind=service_kind,
-            spl_type=spl_type,
-            provider_org_id=provider_org_id,
-            first_due_at=first_due_at,
-            timeframe=timeframe,
-            interval_days=interval_days,
-            sessions_planned=sessions_planned,
-            actor=caller.sub,
-            now=datetime.now(UTC),
-            max_services=ix.settings.max_services_per_case,
-        )
-
-    done = mutate(
+    done = change_case(
         ix,
         caller,
         case_id,
         "service.plan",
-        change,
-        expected_version=if_match,
+        model.plan_service,
+        if_match=if_match,
         details=lambda sv: {"service_id": sv.service_id, "service_kind": sv.service_kind},
+        actor=caller.sub,
+        max_services=ix.settings.max_services_per_case,
+        **service,
     )
     metrics.services_planned.labels(done.result.service_kind).inc()
     return done
@@ -77,15 +57,7 @@ def list_services(ix: Intake, caller: Caller, case_id: str) -> list[model.Servic
 
 
 def record_session(
-    ix: Intake,
-    caller: Caller,
-    case_id: str,
-    service_id: str,
-    *,
-    outcome: str,
-    occurred_at: datetime,
-    missed_reason: str | None,
-    if_match: int | None,
+    ix: Intake, caller: Caller, case_id: str, service_id: str, *, if_match: int | None, **session: Any
 ) -> Changed[model.Session]:
     action = "session.record"
 
@@ -96,28 +68,20 @@ def record_session(
         if not access.can_record_session(caller.principal, case, case.service(service_id).provider_org_id):
             raise denied(ix, caller, action, case_id, "this service is not assigned to your organisation")
 
-    def change(case: Case) -> tuple[Case, model.Session, list[EventPayload]]:
-        return model.record_session(
-            case,
-            service_id,
-            outcome=outcome,
-            occurred_at=occurred_at,
-            missed_reason=missed_reason,
-            actor=caller.sub,
-            actor_org=caller.org,
-            now=datetime.now(UTC),
-            max_sessions=ix.settings.max_sessions_per_case,
-        )
-
-    done = mutate(
+    done = change_case(
         ix,
         caller,
         case_id,
         action,
-        change,
-        authorize=authorize,
-        expected_version=if_match,
+        model.record_session,
+        if_match=if_match,
         details=lambda ss: {"service_id": service_id, "session_id": ss.session_id, "outcome": ss.outcome},
+        authorize=authorize,
+        ids=(service_id,),
+        actor=caller.sub,
+        actor_org=caller.org,
+        max_sessions=ix.settings.max_sessions_per_case,
+        **session,
     )
     metrics.sessions_recorded.labels(done.result.outcome).inc()
     return done
@@ -133,38 +97,22 @@ def list_sessions(ix: Intake, caller: Caller, case_id: str, service_id: str) -> 
 
 # --- risk flags and follow-ups -----------------------------------------------------------------------
 def raise_flag(
-    ix: Intake,
-    caller: Caller,
-    case_id: str,
-    *,
-    kind: str,
-    severity: str,
-    observed_at: datetime | None,
-    if_match: int | None,
+    ix: Intake, caller: Caller, case_id: str, *, if_match: int | None, **flag: Any
 ) -> Changed[model.RiskFlag]:
     """Anyone who can see the case may raise a flag: a provider often sees the danger first."""
-
-    def change(case: Case) -> tuple[Case, model.RiskFlag, list[EventPayload]]:
-        return model.raise_flag(
-            case,
-            kind=kind,
-            severity=severity,
-            observed_at=observed_at,
-            actor=caller.sub,
-            role=caller.principal.role,
-            now=datetime.now(UTC),
-            max_items=ix.settings.max_items_per_case,
-        )
-
-    done = mutate(
+    done = change_case(
         ix,
         caller,
         case_id,
         "risk.flag",
-        change,
-        authorize=in_scope(ix, caller, "risk.flag"),
-        expected_version=if_match,
+        model.raise_flag,
+        if_match=if_match,
         details=lambda f: {"flag_id": f.flag_id, "kind": f.kind, "severity": f.severity},
+        authorize=in_scope(ix, caller, "risk.flag"),
+        actor=caller.sub,
+        role=caller.principal.role,
+        max_items=ix.settings.max_items_per_case,
+        **flag,
     )
     metrics.risk_flags.labels(done.result.kind).inc()
     return done
@@ -179,62 +127,35 @@ def list_flags(ix: Intake, caller: Caller, case_id: str) -> list[model.RiskFlag]
 
 
 def plan_followup(
-    ix: Intake,
-    caller: Caller,
-    case_id: str,
-    *,
-    kind: str,
-    planned_date: date,
-    done_date: date | None,
-    outcome: str | None,
-    if_match: int | None,
+    ix: Intake, caller: Caller, case_id: str, *, if_match: int | None, **followup: Any
 ) -> Changed[model.FollowUp]:
-    def change(case: Case) -> tuple[Case, model.FollowUp, list[EventPayload]]:
-        return model.plan_followup(
-            case,
-            kind=kind,
-            planned_date=planned_date,
-            done_date=done_date,
-            outcome=outcome,
-            now=datetime.now(UTC),
-            max_items=ix.settings.max_items_per_case,
-        )
-
-    done = mutate(
+    return change_case(
         ix,
         caller,
         case_id,
         "followup.plan",
-        change,
-        expected_version=if_match,
+        model.plan_followup,
+        if_match=if_match,
         details=lambda f: {"followup_id": f.followup_id},
+        max_items=ix.settings.max_items_per_case,
+        **followup,
     )
-    return done
 
 
 def record_followup(
-    ix: Intake,
-    caller: Caller,
-    case_id: str,
-    followup_id: str,
-    *,
-    done_date: date,
-    outcome: str,
-    if_match: int | None,
+    ix: Intake, caller: Caller, case_id: str, followup_id: str, *, if_match: int | None, **done: Any
 ) -> Changed[model.FollowUp]:
-    def change(case: Case) -> tuple[Case, model.FollowUp, list[EventPayload]]:
-        return model.record_followup(case, followup_id, done_date=done_date, outcome=outcome, now=datetime.now(UTC))
-
-    done = mutate(
+    return change_case(
         ix,
         caller,
         case_id,
         "followup.record",
-        change,
-        expected_version=if_match,
+        model.record_followup,
+        if_match=if_match,
         details=lambda f: {"followup_id": f.followup_id},
+        ids=(followup_id,),
+        **done,
     )
-    return done
 
 
 # --- referrals -----------------------------------------------------------------------------------------
@@ -258,30 +179,24 @@ def refer(
         if override and not case.consent_for_services and not is_supervisor:
             raise denied(ix, caller, action, case_id, "only a supervisor may override consent_for_services")
 
-    def change(case: Case) -> tuple[Case, model.Referral, list[EventPayload]]:
-        return model.refer(
-            case,
-            to_org_id=to_org_id,
-            service_kind=service_kind,
-            consent_override=override and is_supervisor,
-            actor=caller.sub,
-            now=datetime.now(UTC),
-            max_items=ix.settings.max_items_per_case,
-        )
-
-    done = mutate(
+    done = change_case(
         ix,
         caller,
         case_id,
         action,
-        change,
-        authorize=authorize,
-        expected_version=if_match,
+        model.refer,
+        if_match=if_match,
         details=lambda r: {
             "referral_id": r.referral_id,
             "to_org_id": r.to_org_id,
             "consent_override": r.consent_override,
         },
+        authorize=authorize,
+        to_org_id=to_org_id,
+        service_kind=service_kind,
+        consent_override=override and is_supervisor,
+        actor=caller.sub,
+        max_items=ix.settings.max_items_per_case,
     )
     referral = done.result
     if referral.consent_override:
@@ -313,57 +228,40 @@ def change_referral(
         if referral is None:
             raise NotFound("referral not found")
 
-    def change(case: Case) -> tuple[Case, model.Referral, list[EventPayload]]:
-        return model.change_referral(
-            case, referral_id, status=status, actor=caller.sub, actor_org=caller.org, now=datetime.now(UTC)
-        )
-
-    done = mutate(
+    return change_case(
         ix,
         caller,
         case_id,
         action,
-        change,
-        authorize=authorize,
-        expected_version=if_match,
+        model.change_referral,
+        if_match=if_match,
         details=lambda r: {"referral_id": r.referral_id, "status": r.status},
+        authorize=authorize,
+        ids=(referral_id,),
+        status=status,
+        actor=caller.sub,
+        actor_org=caller.org,
     )
-    return done
 
 
 # --- reintegration outcomes ----------------------------------------------------------------------------
 def record_reintegration(
-    ix: Intake,
-    caller: Caller,
-    case_id: str,
-    *,
-    domain: model.ReintegrationDomain,
-    status: str,
-    effective_date: date,
-    if_match: int | None,
+    ix: Intake, caller: Caller, case_id: str, *, if_match: int | None, **outcome: Any
 ) -> Changed[model.ReintegrationOutcome]:
     """The owning organisation's staff record outcomes, also after closure (that is when they matter)."""
 
-    def change(case: Case) -> tuple[Case, model.ReintegrationOutcome, list[EventPayload]]:
-        return model.record_reintegration(
-            case,
-            domain=domain,
-            status=status,
-            effective_date=effective_date,
-            actor=caller.sub,
-            role=caller.principal.role,
-            now=datetime.now(UTC),
-            max_items=ix.settings.max_items_per_case,
-        )
-
-    return mutate(
+    return change_case(
         ix,
         caller,
         case_id,
         "reintegration.record",
-        change,
-        expected_version=if_match,
+        model.record_reintegration,
+        if_match=if_match,
         details=lambda o: {"outcome_id": o.outcome_id, "domain": o.domain, "status": o.status},
+        actor=caller.sub,
+        role=caller.principal.role,
+        max_items=ix.settings.max_items_per_case,
+        **outcome,
     )
 
 
