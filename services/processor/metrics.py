@@ -62,7 +62,7 @@ ticks_retried = metrics.counter(
     "deadline ticks sent again because no re-evaluation came back in time (lost around a rebalance)",
 )
 consumer_stuck = metrics.gauge(
-    "centinela_alerts_consumer_stuck",
+    "centinela_processor_consumer_stuck",
     "1 while the agent cannot progress (a record failing on broker trouble, or input waiting and nothing "
     "processed, for CENTINELA_PROCESSOR_STUCK_AFTER_SECONDS); /readyz then answers 503 with the reason",
 )

@@ -7,7 +7,7 @@
   ``max_attempts`` it goes to ``<topic>.dlq`` with the reason, and the partition moves on.
 * While one record has been failing transiently for ``stuck_after`` seconds, or input waits and
   nothing has been processed for that long, :attr:`Progress.stuck` says why (``/readyz`` answers
-  503 with it, ``centinela_alerts_consumer_stuck`` is 1).
+  503 with it, ``centinela_processor_consumer_stuck`` is 1).
 
 No faust here: the agent passes its handler and its dead-letter function, unit tests fake both.
 """

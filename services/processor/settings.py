@@ -50,7 +50,7 @@ class ProcessorSettings(CommonSettings):
         30.0,
         gt=0,
         description="after this long failing on one record, or with input waiting and nothing processed, "
-        "the processor reports itself stuck (/readyz 503 with the reason, centinela_alerts_consumer_stuck 1)",
+        "the processor reports itself stuck (/readyz 503 with the reason, centinela_processor_consumer_stuck 1)",
     )
     processor_max_ticks: int = Field(
         5000, ge=1, description="most due deadlines turned into re-evaluations per tick (the rest wait one tick)"

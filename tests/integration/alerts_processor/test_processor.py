@@ -254,7 +254,7 @@ def test_poison_event_goes_to_dlq_after_a_few_attempts_and_the_rest_flows(
     assert time.monotonic() - started < 30
     assert httpx.get(processor.url + "/readyz", timeout=5).status_code == 200
     body = httpx.get(processor.url + "/metrics", timeout=5).text
-    assert "centinela_alerts_consumer_stuck 0.0" in body
+    assert "centinela_processor_consumer_stuck 0.0" in body
 
 
 def test_metrics_exposed(processor: Proc) -> None:
