@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import Proc, base_env, new_prefix
+from tests.support import CREATED_PREFIXES, Proc, base_env, delete_topics, new_prefix
 
 TESTS = Path(__file__).resolve().parent
 # Tests are marked by the infrastructure they touch, which is where they live (DESIGN.md convention 6):
@@ -31,6 +31,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         marker = directory_marker(Path(str(item.path)))
         if marker is not None and item.get_closest_marker(marker) is None:
             item.add_marker(getattr(pytest.mark, marker))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Delete the topics of every prefix this session made, so the broker does not fill up."""
+    if CREATED_PREFIXES:
+        delete_topics(base_env()["CENTINELA_KAFKA_BOOTSTRAP"], CREATED_PREFIXES)
 
 
 @pytest.fixture(scope="session")

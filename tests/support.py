@@ -86,8 +86,36 @@ def base_env() -> dict[str, str]:
     }
 
 
+# every prefix handed out in this test process; tests/conftest.py deletes their topics at the end
+CREATED_PREFIXES: list[str] = []
+
+
 def new_prefix() -> str:
-    return f"t{uuid.uuid4().hex[:10]}."
+    prefix = f"t{uuid.uuid4().hex[:10]}."
+    CREATED_PREFIXES.append(prefix)
+    return prefix
+
+
+def delete_topics(bootstrap: str, prefixes: list[str]) -> int:
+    """Delete the topics under these prefixes (a broker full of old test topics runs out of heap)."""
+    from kafka import KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    if not prefixes:
+        return 0
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30000)
+    except KafkaError:
+        return 0
+    try:
+        names = [t for t in admin.list_topics() if t.startswith(tuple(prefixes))]
+        if names:
+            admin.delete_topics(names)
+        return len(names)
+    except KafkaError:
+        return 0
+    finally:
+        admin.close()
 
 
 class Proc:
