@@ -9,7 +9,7 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.collection import Collection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from services.intake.domain.access import ListScope
 from services.intake.domain.model import Case
@@ -26,7 +26,13 @@ _TOP_LEVEL_DATETIMES = ("registered_at", "updated_at")
 
 def ensure_indexes() -> None:
     CaseDocument.ensure_indexes()
-    AuditRecord.ensure_indexes()
+    try:
+        AuditRecord.ensure_indexes()
+    except OperationFailure as exc:
+        # 85/86: legal or alerts made the shared trail's indexes first (shared.audit, same keys, other
+        # options); the indexes are there, and intake starting is not a race against them
+        if exc.code not in (85, 86):
+            raise
 
 
 @dataclass(frozen=True)
