@@ -50,7 +50,7 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 FIELD_ERROR_SCHEMA: dict[str, Any] = {
     "title": "ValidationError",
     "type": "object",
-    "description": "One invalid input: where (`body.identity.birth_date`, `query.page_size`), the error type "
+    "description": "One invalid input: where (`body.identity.birth_date`, `query.limit`), the error type "
     "and a message; the submitted value is never echoed (it may be personal data)",
     "required": ["field", "type", "msg"],
     "properties": {

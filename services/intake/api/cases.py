@@ -61,17 +61,13 @@ def list_cases(
 ) -> s.CasePage:
     filters = CaseFilter(status=status_, region=region, advocate_id=advocate_id, org_id=org_id)
     check_limit(ix, paging.limit_field, paging.limit)
-    listed = cases.list_cases(
-        ix, caller, filters, paging.limit, paging.cursor, page=paging.page, with_total=paging.total
-    )
+    listed = cases.list_cases(ix, caller, filters, paging.limit, paging.cursor, with_total=paging.total)
     items = [views.summary(case, view) for case, view in listed.items]
     return s.CasePage(
         items=items,
         limit=paging.limit,
         next_cursor=listed.next_cursor,
         total=listed.total,
-        page=paging.page or 1,
-        page_size=paging.limit,
     )
 
 

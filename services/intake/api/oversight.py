@@ -49,8 +49,6 @@ class AuditPage(s.Out):
     limit: int = Field(description="the page size asked for")
     next_cursor: str | None = Field(None, description=s._NEXT_CURSOR)
     total: int | None = Field(None, description=s._TOTAL)
-    page: int = Field(1, description="deprecated (with `page_size`): the page number asked for; 1 with `cursor`")
-    page_size: int = Field(description="deprecated: the same as `limit`")
 
 
 @router.get(
@@ -91,17 +89,13 @@ def read_audit(
         until=until,
     )
     check_limit(ix, paging.limit_field, paging.limit)
-    found = oversight.read_audit(
-        ix, caller, query, paging.limit, paging.cursor, page=paging.page, with_total=paging.total
-    )
+    found = oversight.read_audit(ix, caller, query, paging.limit, paging.cursor, with_total=paging.total)
     items = [AuditOut.model_validate(e.public()) for e in found.records]
     return AuditPage(
         items=items,
         limit=paging.limit,
         next_cursor=found.next_cursor,
         total=found.total,
-        page=paging.page or 1,
-        page_size=paging.limit,
     )
 
 

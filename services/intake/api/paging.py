@@ -1,4 +1,9 @@
-"""Query parameters of intake's keyset-paged lists (``GET /v1/cases``, ``GET /v1/audit``)."""
+"""Query parameters of intake's keyset-paged lists (``GET /v1/cases``, ``GET /v1/audit``).
+
+Page-number paging (``page``, ``page_size``) was deprecated for a release and is gone: a request that
+still sends either gets a 422 naming the parameter and its replacement, never a silent first page
+(a client looping over page numbers would otherwise read page 1 for ever, or stop early).
+"""
 
 from __future__ import annotations
 
@@ -15,10 +20,17 @@ DEFAULT_LIMIT = 50
 @dataclass(frozen=True)
 class Paging:
     limit: int
-    limit_field: str  # the parameter that set it, named by a 422
     cursor: str | None
-    page: int | None  # deprecated page-number paging
     total: bool
+
+    limit_field = "query.limit"  # named by a 422 when the limit is above the maximum
+
+
+#: parameters of the page-number paging that was removed, and what replaces each
+REMOVED = {
+    "page": "page numbers are no longer served: pass the previous page's next_cursor as cursor",
+    "page_size": "replaced by limit",
+}
 
 
 def paging(
@@ -32,26 +44,14 @@ def paging(
         bool | None,
         Query(description="count the items matching the filters (default: on the first page only)"),
     ] = None,
-    page: Annotated[
-        int | None,
-        Query(
-            ge=1,
-            le=100_000,
-            deprecated=True,
-            description="replaced by `cursor`: page numbers repeat and skip items while the list grows; "
-            "accepted for one release",
-        ),
-    ] = None,
-    page_size: Annotated[int | None, Query(ge=1, deprecated=True, description="replaced by `limit`")] = None,
+    page: Annotated[str | None, Query(include_in_schema=False)] = None,
+    page_size: Annotated[str | None, Query(include_in_schema=False)] = None,
 ) -> Paging:
-    if limit is not None and page_size is not None and limit != page_size:
-        raise Invalid("query.page_size", "conflict", "differs from limit; send limit only")
-    if limit is None and page_size is not None:
-        size, field = page_size, "query.page_size"
-    else:
-        size, field = limit or DEFAULT_LIMIT, "query.limit"
+    for name, sent in (("page", page), ("page_size", page_size)):
+        if sent is not None:
+            raise Invalid(f"query.{name}", "removed", REMOVED[name])
     with_total = total if total is not None else cursor is None
-    return Paging(size, field, cursor, page, with_total)
+    return Paging(limit or DEFAULT_LIMIT, cursor, with_total)
 
 
 PagingParams = Annotated[Paging, Depends(paging)]

@@ -253,7 +253,7 @@ class Out(BaseModel):
 
 
 class FieldError(Out):
-    field: str = Field(description="where: body.spl_Type, query.page_size, header.If-Match ...")
+    field: str = Field(description="where: body.spl_Type, query.limit, header.If-Match ...")
     type: str
     msg: str
 
@@ -414,8 +414,6 @@ class CasePage(Out):
     limit: int = Field(description="the page size asked for")
     next_cursor: str | None = Field(None, description=_NEXT_CURSOR)
     total: int | None = Field(None, description=_TOTAL)
-    page: int = Field(1, description="deprecated (with `page_size`): the page number asked for; 1 with `cursor`")
-    page_size: int = Field(description="deprecated: the same as `limit`")
 
 
 class AuditOut(Out):
@@ -437,8 +435,6 @@ class AuditPage(Out):
     limit: int = Field(description="the page size asked for")
     next_cursor: str | None = Field(None, description=_NEXT_CURSOR)
     total: int | None = Field(None, description=_TOTAL)
-    page: int = Field(1, description="deprecated (with `page_size`): the page number asked for; 1 with `cursor`")
-    page_size: int = Field(description="deprecated: the same as `limit`")
 
 
 class Stats(Out):

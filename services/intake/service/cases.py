@@ -125,28 +125,20 @@ def list_cases(
     limit: int,
     cursor: str | None = None,
     *,
-    page: int | None = None,
     with_total: bool = True,
 ) -> Listed:
     """Newest first by (registered_at, id). ``cursor`` (the previous page's ``next_cursor``) continues
-    exactly after the last case served, whatever is registered meanwhile; ``page`` (deprecated, > 1) is the
-    old offset paging, which repeats and skips cases while the list grows. ``total`` only on request."""
+    exactly after the last case served, whatever is registered meanwhile. ``total`` only on request."""
     check_limit(ix, "query.limit", limit)
     scope = access.list_scope(caller.principal)
     next_cursor = None
-    if page is not None and page > 1:
-        if cursor is not None:
-            raise Invalid("query.page", "conflict", "use either cursor or page, not both")
-        cases, total = ix.repo.search(scope, filters, page, limit)
-        found: int | None = total
-    else:
-        query = digest(caller, filters.query())
-        after = decode(ix, "cases", cursor, query)
-        cases, more = ix.repo.page(scope, filters, limit, after)
-        if more and cases:
-            last = cases[-1]
-            next_cursor = codec(ix, "cases").encode(Position(last.registered_at, last.case_id), query)
-        found = ix.repo.count(scope, filters) if with_total else None
+    query = digest(caller, filters.query())
+    after = decode(ix, "cases", cursor, query)
+    cases, more = ix.repo.page(scope, filters, limit, after)
+    if more and cases:
+        last = cases[-1]
+        next_cursor = codec(ix, "cases").encode(Position(last.registered_at, last.case_id), query)
+    found = ix.repo.count(scope, filters) if with_total else None
     items = []
     for case in cases:
         view = access.case_view(caller.principal, case)

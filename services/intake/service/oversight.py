@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.intake.service.core import Caller, Forbidden, Intake, Invalid, audit
+from services.intake.service.core import Caller, Forbidden, Intake, audit
 from services.intake.service.paging import check_limit, codec, decode, digest
 from shared.audit import AuditEntry, AuditQuery
 from shared.page_cursor import Position
@@ -24,26 +24,19 @@ def read_audit(
     limit: int,
     cursor: str | None = None,
     *,
-    page: int | None = None,
     with_total: bool = True,
 ) -> AuditPage:
     """Newest first by (at, id); ``cursor`` continues exactly after the last record served while the log
-    grows (every read of it adds one). ``page`` > 1 is the deprecated offset paging."""
+    grows (every read of it adds one)."""
     check_limit(ix, "query.limit", limit)
     next_cursor = None
-    if page is not None and page > 1:
-        if cursor is not None:
-            raise Invalid("query.page", "conflict", "use either cursor or page, not both")
-        records, total = ix.audit.search(query, page, limit)
-        found: int | None = total
-    else:
-        bound = digest(caller, query.filters())
-        after = decode(ix, "audit", cursor, bound)
-        records, more = ix.audit.page(query, limit, after)
-        if more and records:
-            last = records[-1]
-            next_cursor = codec(ix, "audit").encode(Position(last.at, str(last.pk)), bound)
-        found = ix.audit.count(query) if with_total else None
+    bound = digest(caller, query.filters())
+    after = decode(ix, "audit", cursor, bound)
+    records, more = ix.audit.page(query, limit, after)
+    if more and records:
+        last = records[-1]
+        next_cursor = codec(ix, "audit").encode(Position(last.at, str(last.pk)), bound)
+    found = ix.audit.count(query) if with_total else None
     audit(ix, caller, "audit.read", query.case_id, details={"filters": sorted(query.filters())})
     return AuditPage(records=records, total=found, next_cursor=next_cursor)
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING
 from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
@@ -286,20 +285,6 @@ class CaseRepository:
         ciphertext) retries instead. False on a lost race."""
         result = self.coll.update_one({"_id": case_id, "version": version}, {"$set": blobs, "$inc": {"version": 1}})
         return result.matched_count == 1
-
-    def search(self, scope: ListScope, filters: CaseFilter, page: int, page_size: int) -> tuple[list[Case], int]:
-        """A page of the cases in ``scope`` matching ``filters``, newest first (never identity)."""
-        query = list_query(scope, filters)
-        if query is None:
-            return [], 0
-        total = self.coll.count_documents(query)
-        cursor = (
-            self.coll.find(query, {**CASE_PROJECTION, "identity": 0})
-            .sort([("registered_at", DESCENDING), ("_id", ASCENDING)])
-            .skip((page - 1) * page_size)
-            .limit(page_size)
-        )
-        return [from_mongo(d) for d in cursor], total
 
     def page(
         self, scope: ListScope, filters: CaseFilter, limit: int, after: Position | None = None

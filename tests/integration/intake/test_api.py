@@ -197,9 +197,9 @@ def test_listing_filters_pages_and_never_shows_identity(as_role: AsRole) -> None
     ids = {register(officer, region=region) for _ in range(3)}
     other_org = as_role("intake_officer", org=OTHER_ORG)
     hidden = register(other_org, region=region)
-    page = officer.get("/v1/cases", params={"region": region, "page_size": 2}).json()
+    page = officer.get("/v1/cases", params={"region": region, "limit": 2}).json()
     assert page["total"] == 3 and len(page["items"]) == 2
-    rest = officer.get("/v1/cases", params={"region": region, "page_size": 2, "page": 2}).json()
+    rest = officer.get("/v1/cases", params={"region": region, "limit": 2, "cursor": page["next_cursor"]}).json()
     assert {c["case_id"] for c in page["items"] + rest["items"]} == ids
     assert hidden not in {c["case_id"] for c in page["items"] + rest["items"]}
     assert all("identity" not in c and "person_ref" not in c for c in page["items"])
@@ -207,7 +207,7 @@ def test_listing_filters_pages_and_never_shows_identity(as_role: AsRole) -> None
     advocate = as_role("legal_advocate", sub=ADVOCATE, org=None)
     listed = {c["case_id"] for c in advocate.get("/v1/cases", params={"region": region}).json()["items"]}
     assert ids | {hidden} == listed  # the advocate is assigned to all four, across organisations
-    assert officer.get("/v1/cases", params={"page_size": 10_000}).status_code == 422
+    assert officer.get("/v1/cases", params={"limit": 10_000}).status_code == 422
 
 
 def test_identity_only_for_allowed_roles_and_break_glass(as_role: AsRole) -> None:

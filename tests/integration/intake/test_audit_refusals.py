@@ -19,7 +19,7 @@ MISSING = "cs_" + "Z" * 22
 
 
 def records(admin: Any, **params: str) -> list[dict[str, Any]]:
-    return list(admin.get("/v1/audit", params={"page_size": 200, **params}).json()["items"])
+    return list(admin.get("/v1/audit", params={"limit": 200, **params}).json()["items"])
 
 
 def test_role_refusals_are_audited(as_role: AsRole) -> None:

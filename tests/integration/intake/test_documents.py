@@ -111,7 +111,7 @@ def test_documents_are_encrypted_listed_read_and_audited(as_role: AsRole, case: 
     assert r.status_code == 200 and r.content == pdf
 
     def trail() -> list[dict[str, Any]] | None:
-        items = admin.get("/v1/audit", params={"case_id": case, "page_size": 200}).json()["items"]
+        items = admin.get("/v1/audit", params={"case_id": case, "limit": 200}).json()["items"]
         return items if sum(i["action"] == "document.read" for i in items) >= 8 else None
 
     items = wait_for(trail, timeout=10, what="document audit records")

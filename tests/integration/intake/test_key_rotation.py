@@ -197,7 +197,7 @@ def test_rotation_rekeys_everything_and_old_key_can_go(
 
     # the runs are in the audit trail, counts only
     with client(third, token, "admin", sub="admin-rekey", org=None) as admin:
-        items = admin.get("/v1/audit", params={"actor": "rekey-test", "page_size": 200}).json()["items"]
+        items = admin.get("/v1/audit", params={"actor": "rekey-test", "limit": 200}).json()["items"]
     finished = [i for i in items if i["action"] == "keys.rekey"]
     started = [i for i in items if i["action"] == "keys.rekey.started"]
     assert len(finished) == len(started) == 3

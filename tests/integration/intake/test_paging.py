@@ -154,15 +154,12 @@ def test_a_bad_cursor_is_422_naming_query_cursor(as_role: AsRole, org_officer: h
     assert org_officer.get("/v1/cases", params={"limit": 201}).status_code == 422
 
 
-def test_page_numbers_still_work_for_one_release(org_officer: httpx.Client) -> None:
-    """The console still pages the case list by page number (deprecated, documented)."""
-    ids = {register(org_officer) for _ in range(5)}
-    one = org_officer.get("/v1/cases", params={"page": 1, "page_size": 2}).json()
-    two = org_officer.get("/v1/cases", params={"page": 2, "page_size": 2}).json()
-    three = org_officer.get("/v1/cases", params={"page": 3, "page_size": 2}).json()
-    assert one["total"] == two["total"] == 5 and (one["page"], two["page"], two["page_size"]) == (1, 2, 2)
-    assert {c["case_id"] for p in (one, two, three) for c in p["items"]} == ids
-    r = org_officer.get("/v1/cases", params={"page": 2, "cursor": one["next_cursor"]})
-    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "query.page"
-    r = org_officer.get("/v1/cases", params={"page_size": 10_000})
-    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "query.page_size"
+def test_the_removed_page_numbers_are_refused_naming_the_parameter(org_officer: httpx.Client, as_role: AsRole) -> None:
+    """Page-number paging is gone: a client still sending it learns so at once instead of reading page 1 again."""
+    admin = as_role("admin", org=None)
+    for client, path in ((org_officer, "/v1/cases"), (admin, "/v1/audit")):
+        for params, field in (({"page": 2}, "query.page"), ({"page_size": 20}, "query.page_size")):
+            r = client.get(path, params=params)
+            assert r.status_code == 422 and r.json()["detail"][0]["field"] == field, (path, r.text)
+    page = org_officer.get("/v1/cases", params={"limit": 2}).json()
+    assert "page" not in page and "page_size" not in page

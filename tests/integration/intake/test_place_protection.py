@@ -54,7 +54,7 @@ def test_place_is_ciphertext_at_rest_and_never_in_events(as_role: AsRole, events
         assert view["place_of_exploitation"] == place and view["place_of_exploitation_code"] == "1701"
     provider = as_role("service_provider", org=PROVIDER_ORG).get(f"/v1/cases/{case_id}")
     assert provider.json()["place_of_exploitation"] is None and place not in provider.text
-    listing = officer.get("/v1/cases", params={"region": "Madre de Dios", "page_size": 200}).text
+    listing = officer.get("/v1/cases", params={"region": "Madre de Dios", "limit": 200}).text
     assert place not in listing
 
     # a change re-encrypts; the same text again changes nothing

@@ -83,7 +83,7 @@ def test_audit_trail_records_reads_changes_and_denials(as_role: AsRole) -> None:
     assert sup.patch(f"/v1/cases/{case_id}", json={"status": "FollowUp"}, headers={"If-Match": etag}).status_code == 200
 
     def trail() -> list[dict]:
-        page = admin.get("/v1/audit", params={"case_id": case_id, "page_size": 100}).json()
+        page = admin.get("/v1/audit", params={"case_id": case_id, "limit": 100}).json()
         return list(reversed(page["items"])) if len(page["items"]) >= 7 else []
 
     items = wait_for(trail, timeout=10, what="audit records")

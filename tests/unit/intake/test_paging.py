@@ -53,12 +53,16 @@ def test_audit_keyset_uses_one_indexed_equality() -> None:
 def test_paging_parameters() -> None:
     p = paging(None, None, None, None, None)
     assert (p.limit, p.limit_field, p.total) == (50, "query.limit", True)
-    p = paging(None, "c", None, None, 20)
-    assert (p.limit, p.limit_field, p.total, p.cursor) == (20, "query.page_size", False, "c")
-    assert paging(10, "c", True, None, 10).total is True
+    p = paging(20, "c", None, None, None)
+    assert (p.limit, p.limit_field, p.total, p.cursor) == (20, "query.limit", False, "c")
+    assert paging(10, "c", True, None, None).total is True
+
+
+@pytest.mark.parametrize(("page", "page_size", "field"), [("2", None, "query.page"), (None, "20", "query.page_size")])
+def test_the_removed_page_number_parameters_are_refused_by_name(page: str, page_size: str, field: str) -> None:
     with pytest.raises(Invalid) as exc:
-        paging(10, None, None, None, 20)
-    assert exc.value.field == "query.page_size"
+        paging(None, None, None, page, page_size)
+    assert exc.value.field == field and exc.value.status_code == 422
 
 
 class FakeCursor:
