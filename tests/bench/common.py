@@ -7,6 +7,7 @@ A run owns topic prefixes ``bench<run>x.`` and databases ``bench_<run>_*``: it s
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 import time
@@ -19,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from shared.events import CloudEvent, encode
 from shared.settings import CommonSettings
 from tests.support import Proc, free_port, uvicorn_args
 
@@ -208,6 +210,23 @@ def delete_topics(bootstrap: str, prefixes: list[str]) -> None:
         admin.close()
 
 
+async def _produce(bootstrap: str, records: list[tuple[str, bytes, bytes]]) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=10)
+    await producer.start()
+    try:
+        futures = [await producer.send(topic, value, key=key) for topic, key, value in records]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+def produce(bench: Bench, topic: str, events: list[CloudEvent]) -> None:
+    """``events`` onto the (prefixed) ``topic``, keyed by case id, with aiokafka (fast: loading, not measuring)."""
+    asyncio.run(_produce(bench.bootstrap, [(topic, e.subject.encode(), encode(e)) for e in events]))
+
+
 def metrics_text(proc: Proc) -> str:
     return httpx.get(proc.url + "/metrics", timeout=5).text
 
@@ -247,7 +266,7 @@ def poll(fn: Callable[[], Any], timeout: float, interval: float = 0.2) -> Any:
     while time.monotonic() < deadline:
         try:
             value = fn()
-        except (httpx.HTTPError, OSError):
+        except Exception:  # what is polled may not be up yet (HTTP, database, broker errors alike)
             value = None
         if value:
             return value

@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import threading
 import time
@@ -31,7 +30,7 @@ import httpx
 from pymongo import MongoClient
 
 from shared.auth import mint
-from shared.events import CloudEvent, decode, encode, new_event
+from shared.events import CloudEvent, decode, new_event
 from shared.events import case as ce
 from tests.bench.common import (
     PARTITIONS,
@@ -44,6 +43,9 @@ from tests.bench.common import (
     rss_bytes,
     section,
 )
+from tests.bench.common import (
+    produce as common_produce,
+)
 from tests.integration.alerts_processor.helpers import seconds_policy
 from tests.support import Proc
 
@@ -52,21 +54,8 @@ ORG, ADVOCATE = "org-bench", "adv-bench"
 
 
 # --- producing ---------------------------------------------------------------------------------
-async def _produce(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> None:
-    from aiokafka import AIOKafkaProducer
-
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=10)
-    await producer.start()
-    try:
-        futures = [await producer.send(topic, value, key=key) for key, value in records]
-        await asyncio.gather(*futures)
-    finally:
-        await producer.stop()
-
-
 def produce(bench: Bench, prefix: str, events: list[CloudEvent]) -> None:
-    records = [(e.subject.encode(), encode(e)) for e in events]
-    asyncio.run(_produce(bench.bootstrap, prefix + "case-events", records))
+    common_produce(bench, prefix + "case-events", events)
 
 
 def registered(case_id: str, t: datetime) -> CloudEvent:
@@ -464,12 +453,18 @@ def takeover(
 ) -> None:
     t_join = time.monotonic()
     b = bench.processor("proc-w2", env, policy, tmp / "w2")
-    b.wait_ready("/readyz", timeout=300)
     split = poll(lambda: 0 < owned(b) < PARTITIONS and owned(a) + owned(b) == PARTITIONS, timeout=300, interval=0.5)
     if not split:
-        raise RuntimeError("the second worker never got a share of the partitions")
+        try:
+            why = httpx.get(b.url + "/readyz", timeout=5).text[:300]
+        except httpx.HTTPError as exc:
+            why = repr(exc)
+        raise RuntimeError(f"the second worker never got a share of the partitions in 300 s (readyz: {why})")
     bench.progress(f"  second worker owns {owned(b)} partitions after {time.monotonic() - t_join:.0f}s")
-    kept = owned_partitions(b)
+    # which partitions the survivor-to-be holds (its per-partition lag series appear after its first fetch)
+    kept = poll(lambda: (p := owned_partitions(b)) and len(p) == owned(b) and p, timeout=60, interval=0.5)
+    if not kept:
+        raise RuntimeError("could not tell which partitions the second worker owns (no lag series)")
     # deadlines from shortly before the kill until well after the move, so some fall due in every phase
     spread = bench.sizes["probe_spread"] + 20
     probes = Probes.schedule(bench, prefix, probes_n, first_in=8, spread=spread)

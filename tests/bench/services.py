@@ -23,9 +23,9 @@ from pymongo import MongoClient
 
 from shared.auth import mint
 from shared.events import new_event
-from shared.kafka import Producer
+from shared.events.case import CaseRegistered, ProsecutorRefsSet
 from shared.topics import ALERTS
-from tests.bench.common import Bench, Row, cpu_seconds, percentile, poll, section
+from tests.bench.common import Bench, Row, cpu_seconds, percentile, poll, produce, section
 from tests.support import Proc, alert_raised, free_port
 
 ORG = "org-bench"
@@ -110,7 +110,15 @@ def intake(bench: Bench) -> None:
                         note=note,
                     )
                 )
-                bench.add(Row("intake", f"POST /v1/cases p99, {clients} clients", percentile(lat, 99), "s", note=note))
+                bench.add(
+                    Row(
+                        "intake",
+                        f"POST /v1/cases p99, {clients} client{'s' if clients > 1 else ''}",
+                        percentile(lat, 99),
+                        "s",
+                        note=note,
+                    )
+                )
         finally:
             http.close()
             raw.close()
@@ -134,6 +142,15 @@ def legal(bench: Bench, base: dict[str, float]) -> None:
         stored = 0
         try:
             with httpx.Client(timeout=300) as http:
+                share_with_integrator(bench, settings.topic("case-events"), work.cases, "bench")
+                # legal learns the shares from case-events: a batch naming every case answers 404 until it has
+
+                def shared() -> bool:
+                    body = [work.next(c) for c in work.cases]
+                    return http.post(proc.url + "/v1/court-updates", json=body, headers=headers).status_code == 200
+
+                if not poll(shared, timeout=120, interval=0.5):
+                    raise RuntimeError("the legal service never learnt the cases' integrator shares")
                 for level in (0, grown):
                     if level > stored:
                         bench.progress(f"  preloading {level - stored:,} updates")
@@ -164,21 +181,42 @@ def legal(bench: Bench, base: dict[str, float]) -> None:
             bench.stop(proc)
 
 
+def share_with_integrator(bench: Bench, topic: str, case_ids: list[str], source_system: str) -> None:
+    """Intake's facts that open the cases to ``source_system`` (registered, prosecutor references shared)."""
+    now = datetime.now(UTC)
+    events = []
+    for i, case_id in enumerate(case_ids):
+        events.append(new_event(CaseRegistered(case_id=case_id, org_id=ORG, advocate_id="adv-b", registered_at=now)))
+        events.append(
+            new_event(
+                ProsecutorRefsSet(
+                    case_id=case_id,
+                    org_id=ORG,
+                    carpeta_fiscal=f"cf-{i}",
+                    office="bench-office",
+                    shared_with_systems=[source_system],
+                    set_at=now,
+                    set_by_role="intake_officer",
+                )
+            )
+        )
+    produce(bench, topic, events)
+
+
 def alerts(bench: Bench) -> None:
     n = bench.sizes["alerts_backlog"]
     with section(bench, f"alerts service: a backlog of {n:,} alerts on the topic -> stored; inbox reads"):
         env = bench.namespace("alerts")
         settings = bench.settings(env["CENTINELA_TOPIC_PREFIX"])
-        producer = Producer(settings, client_id="bench-alerts")
         busy = f"case-busy-{uuid.uuid4().hex[:8]}"
         now = datetime.now(UTC)
+        backlog = []
         for i in range(n):
             at = now - timedelta(days=90 * i / n)
             case_id = busy if i % 200 == 0 else None
             payload = alert_raised(org=ORG, advocate="adv-b", case_id=case_id, episode=i + 1, raised_at=at)
-            producer.publish(ALERTS, new_event(payload))
-        producer.flush(120)
-        producer.close()
+            backlog.append(new_event(payload))
+        produce(bench, settings.topic(ALERTS), backlog)
         database = bench.db("alerts")
         client: MongoClient[Any] = MongoClient(bench.mongo_uri)
         coll = client[database]["alerts"]
