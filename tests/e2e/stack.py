@@ -30,8 +30,20 @@ import yaml
 
 from services.processor.domain.policy import DEFAULT_POLICY_FILE
 from shared.auth import mint
+from shared.events import Event, decode, key_for
 from shared.settings import CommonSettings
-from tests.support import Mailbox, Proc, Receiver, free_port, isolated_env, uvicorn_args, wait_for
+from shared.topics import ALERTS
+from tests.support import (
+    Mailbox,
+    Proc,
+    Receiver,
+    consumer,
+    drain,
+    free_port,
+    isolated_env,
+    uvicorn_args,
+    wait_for,
+)
 
 SEVERITIES = ("critical", "high", "medium", "low")
 # day-scale reminders: against a term of seconds they fire at once and fill every inbox
@@ -39,11 +51,16 @@ REMINDER_RULES = ("legal.deadline_approaching", "legal.hearing_upcoming")
 
 
 def quiet_policy(
-    rules: Mapping[str, Mapping[str, Any]] | None = None, *, escalation: str = "1h", reminders: bool = False
+    rules: Mapping[str, Mapping[str, Any]] | None = None,
+    *,
+    escalation: str = "1h",
+    reminders: bool = False,
+    only: bool = False,
 ) -> dict[str, Any]:
     """The shipped policy with every time-based rule an hour out (so only what a test causes can
     fire), the day-scale reminders off unless asked, escalation after ``escalation`` for every
-    severity, and then ``rules`` merged over it rule by rule (e.g. ``{"service.overdue": {"after": "2s"}}``)."""
+    severity, and then ``rules`` merged over it rule by rule (e.g. ``{"service.overdue": {"after": "2s"}}``).
+    With ``only`` every rule that ``rules`` does not name is turned off."""
     doc: dict[str, Any] = yaml.safe_load(DEFAULT_POLICY_FILE.read_text())
     for cfg in doc["rules"].values():
         if "after" in cfg:
@@ -56,6 +73,10 @@ def quiet_policy(
     doc["escalation"] = {sev: escalation for sev in SEVERITIES}
     for rule, cfg in (rules or {}).items():
         doc["rules"].setdefault(rule, {}).update(cfg)
+    if only:
+        for rule, cfg in doc["rules"].items():
+            if rule not in (rules or {}):
+                cfg["enabled"] = False
     return doc
 
 
@@ -158,6 +179,30 @@ class Stack:
         assert r.status_code == 201, r.text
         return str(r.json()["case_id"])
 
+    def plan_service(self, case_id: str, kind: str, first_due_at: datetime, provider_org: str, **schedule: Any) -> str:
+        """An intake officer plans a support service (``schedule``: sessions_planned, interval_days); its id."""
+        body = {"service_kind": kind, "provider_org_id": provider_org, "first_due_at": first_due_at.isoformat()}
+        r = httpx.post(
+            f"{self.intake.url}/v1/cases/{case_id}/services",
+            json=body | schedule,
+            headers=self.headers("intake_officer", "officer-e2e"),
+            timeout=10,
+        )
+        assert r.status_code == 201, r.text
+        return str(r.json()["service_id"])
+
+    def record_session(
+        self, case_id: str, service_id: str, provider_org: str, outcome: str = "attended", at: datetime | None = None
+    ) -> None:
+        """The provider records a session of the service (now unless ``at``)."""
+        r = httpx.post(
+            f"{self.intake.url}/v1/cases/{case_id}/services/{service_id}/sessions",
+            json={"outcome": outcome, "occurred_at": (at or datetime.now(UTC)).isoformat()},
+            headers=self.headers("service_provider", f"provider-{provider_org}", org=provider_org),
+            timeout=10,
+        )
+        assert r.status_code == 201, r.text
+
     # -- legal --------------------------------------------------------------------------------------
 
     def court_updates(self, updates: Sequence[Mapping[str, Any]], source: str, timeout: float = 120) -> dict[str, Any]:
@@ -204,6 +249,19 @@ class Stack:
 
         return wait_for(find, timeout=timeout, interval=0.3, what=f"{rule} alert {match} on {case_id}")
 
+    def alert_facts(self, case_id: str, until: Callable[[list[Event]], bool], timeout: float = 60) -> list[Event]:
+        """The alert lifecycle facts about one case on the stack's ``alerts`` topic, read from its
+        start until ``until(facts)`` holds (or fail after ``timeout`` seconds)."""
+        facts: list[Event] = []
+
+        def enough(records: list[Any]) -> bool:
+            facts[:] = [e for e in (decode(r.value) for r in records if r.key == key_for(case_id))]
+            return until(facts)
+
+        with consumer(self.env, ALERTS) as c:
+            drain(c, enough, timeout=timeout)
+        return facts
+
     def mail_to(self, address: str) -> list[Message]:
         """Messages the stack's SMTP server took for ``address`` (the config must ask for ``mail``)."""
         assert self.mailbox is not None, "this stack has no SMTP server (StackConfig.mail)"
@@ -219,6 +277,12 @@ class Stack:
         """What reached ``email`` by e-mail, or any webhook, about ``case_id``."""
         mails = [m.as_string() for m in self.mail_to(email) if case_id in m.as_string()]
         return mails + [r["body"].decode() for r in self.webhook_requests() if case_id.encode() in r["body"]]
+
+
+def court_update(case_id: str, kind: str, occurred_at: datetime, **fields: Any) -> dict[str, Any]:
+    """One court update (a fresh update_id; no source_system: the sender's token or batch gives it)."""
+    update_id = f"{kind[:12]}-{uuid.uuid4().hex[:10]}"
+    return {"update_id": update_id, "case_id": case_id, "kind": kind, "occurred_at": occurred_at.isoformat(), **fields}
 
 
 def _write_yaml(path: Path, doc: Mapping[str, Any]) -> Path:
@@ -299,6 +363,9 @@ def running_stack(
             {"CENTINELA_MONGO_DB": database("intake")},
             ports[0],
         )
+        # intake first: the audit trail every service writes lives in intake's database, and intake's
+        # start-up refuses an audit index another service created first with other options
+        intake.wait_ready()
         legal = start(
             "legal",
             uvicorn_args("services.legal.main:app", ports[1]),
@@ -321,7 +388,7 @@ def running_stack(
             },
             ports[3],
         )
-        for p in (intake, legal, alerts):
+        for p in (legal, alerts):
             p.wait_ready()
         processor.wait_ready("/readyz", timeout=90)
         settings = CommonSettings(
