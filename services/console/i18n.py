@@ -11,12 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import gettext
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
+import yaml
 from babel import Locale, negotiate_locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -102,6 +104,17 @@ class Formatter:
 
 def language_name(code: str) -> str:
     return (Locale.parse(code).get_display_name(code) or code).capitalize()
+
+
+def extract_labels(
+    fileobj: Any, keywords: Any, comment_tags: Any, options: Any
+) -> Iterator[tuple[int, None, str, list[str]]]:
+    """Babel extractor for ``labels.yaml`` (babel.cfg): every label, list item and string is a msgid."""
+    data = yaml.safe_load(fileobj.read().decode("utf-8")) or {}
+    for value in data.values():
+        items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else [value]
+        for text in items:
+            yield 0, None, str(text), []
 
 
 def msgids(po_path: Path) -> Iterable[tuple[str, str]]:

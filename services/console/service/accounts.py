@@ -175,14 +175,7 @@ class Accounts:
         if domain.is_locked(user, now):
             return "locked", None
         if not verify_password(user.password_hash, password):
-            attempts, locked_until = domain.after_failure(
-                user,
-                now,
-                self.settings.console_lockout_threshold,
-                timedelta(minutes=self.settings.console_lockout_minutes),
-            )
-            self.users.record_failure(user.user_id, attempts, locked_until)
-            return ("locked" if locked_until and locked_until > now else "bad"), None
+            return self._failure(user, now), None
         if user.password_hash and _hasher.check_needs_rehash(user.password_hash):
             self.users.update(user.user_id, password_hash=hash_password(password))
         if user.needs_totp:
@@ -190,20 +183,21 @@ class Accounts:
         self.users.record_failure(user.user_id, 0, None)
         return "ok", user
 
+    def _failure(self, user: User, now: datetime) -> SignInResult:
+        """Count a wrong password or code; the threshold-th locks the account for a while."""
+        attempts, locked_until = domain.after_failure(
+            user, now, self.settings.console_lockout_threshold, timedelta(minutes=self.settings.console_lockout_minutes)
+        )
+        self.users.record_failure(user.user_id, attempts, locked_until)
+        return "locked" if locked_until and locked_until > now else "bad"
+
     def check_totp(self, user: User, code: str, now: datetime) -> SignInResult:
         if domain.is_locked(user, now):
             return "locked"
         secret = self.unseal(user.user_id, user.totp_secret)
         step = totp_step(code, secret, now) if secret else None
         if step is None or not self.users.claim_totp_step(user.user_id, step):
-            attempts, locked_until = domain.after_failure(
-                user,
-                now,
-                self.settings.console_lockout_threshold,
-                timedelta(minutes=self.settings.console_lockout_minutes),
-            )
-            self.users.record_failure(user.user_id, attempts, locked_until)
-            return "locked" if locked_until and locked_until > now else "bad"
+            return self._failure(user, now)
         self.users.record_failure(user.user_id, 0, None)
         return "ok"
 

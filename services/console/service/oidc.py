@@ -19,7 +19,7 @@ import logging
 import secrets
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -40,12 +40,19 @@ ACCEPT = {"Accept": "application/json"}
 
 
 class OidcError(Exception):
-    """A refused or failed sign-in. ``reason`` is for logs and tests (never personal data)."""
+    """A refused sign-in; the message is a reason for logs and tests (never personal data)."""
 
-    def __init__(self, reason: str, *, unavailable: bool = False) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.unavailable = unavailable
+    unavailable = False
+
+    @property
+    def reason(self) -> str:
+        return str(self.args[0]) if self.args else "unknown"
+
+
+class OidcUnavailable(OidcError):
+    """The provider did not answer (network error, 5xx): try again later."""
+
+    unavailable = True
 
 
 @dataclass(frozen=True)
@@ -58,15 +65,13 @@ class Pending:
     started_at: float
 
     def as_doc(self) -> dict[str, Any]:
-        return {"state": self.state, "nonce": self.nonce, "verifier": self.verifier, "started_at": self.started_at}
+        return asdict(self)
 
     @classmethod
     def from_doc(cls, doc: Any) -> Pending | None:
-        if not isinstance(doc, dict):
-            return None
         try:
-            return cls(str(doc["state"]), str(doc["nonce"]), str(doc["verifier"]), float(doc["started_at"]))
-        except (KeyError, TypeError, ValueError):
+            return cls(**doc) if isinstance(doc, dict) else None
+        except TypeError:  # written by another version: that sign-in starts again
             return None
 
 
@@ -113,9 +118,9 @@ class OidcClient:
         try:
             r = self.http.get(url, headers={"Accept": "application/json"})
         except httpx.HTTPError as exc:
-            raise OidcError(f"{what}_unreachable", unavailable=True) from exc
+            raise OidcUnavailable(f"{what}_unreachable") from exc
         if r.status_code != 200:
-            raise OidcError(f"{what}_status_{r.status_code}", unavailable=r.status_code >= 500)
+            raise (OidcUnavailable if r.status_code >= 500 else OidcError)(f"{what}_status_{r.status_code}")
         try:
             doc = r.json()
         except ValueError:
@@ -231,9 +236,9 @@ class OidcClient:
                 str(doc["token_endpoint"]), data=form, auth=auth or httpx.USE_CLIENT_DEFAULT, headers=ACCEPT
             )
         except httpx.HTTPError as exc:
-            raise OidcError("token_endpoint_unreachable", unavailable=True) from exc
+            raise OidcUnavailable("token_endpoint_unreachable") from exc
         if r.status_code != 200:
-            raise OidcError(f"token_endpoint_status_{r.status_code}", unavailable=r.status_code >= 500)
+            raise (OidcUnavailable if r.status_code >= 500 else OidcError)(f"token_endpoint_status_{r.status_code}")
         try:
             body = r.json()
         except ValueError:

@@ -23,9 +23,10 @@ Admin = Annotated[Page, Depends(roles("admin"))]
 
 
 def _target(page: Page, user_id: str) -> User:
-    assert page.user is not None
+    """The user an admin acts on: only the admin's own organisation's (anyone else's answers 404)."""
+    admin = _require_admin(page)
     user = page.console.accounts.users.get(user_id[:64])
-    if user is None or user.org != page.user.org:
+    if user is None or user.org != admin.org:
         raise PageError(404, "This user does not exist in your organisation.")
     return user
 
@@ -103,8 +104,8 @@ async def invite(request: Request, page: Csrf) -> Response:
 
 @router.post("/users/{user_id}/roles")
 async def change_roles(user_id: str, request: Request, page: Csrf) -> Response:
-    admin = _require_admin(page)
     target = _target(page, user_id)
+    admin = _require_admin(page)
     chosen = [str(r) for r in (await request.form()).getlist("roles") if r in CONSOLE_ROLES]
     if not chosen:
         raise PageError(422, "Choose at least one role.")
@@ -119,9 +120,8 @@ async def change_roles(user_id: str, request: Request, page: Csrf) -> Response:
 
 @router.post("/users/{user_id}/deactivate")
 def deactivate(user_id: str, page: Csrf) -> Response:
-    admin = _require_admin(page)
     target = _target(page, user_id)
-    if target.user_id == admin.user_id:
+    if target.user_id == _require_admin(page).user_id:
         raise PageError(422, "You cannot deactivate yourself.")
     page.console.accounts.deactivate(target.user_id)
     page.flash("User deactivated.")
@@ -130,7 +130,6 @@ def deactivate(user_id: str, page: Csrf) -> Response:
 
 @router.post("/users/{user_id}/activate")
 def activate(user_id: str, page: Csrf) -> Response:
-    _require_admin(page)
     target = _target(page, user_id)
     page.console.accounts.users.update(target.user_id, active=True, failed_attempts=0, locked_until=None)
     page.flash("User activated.")
@@ -139,7 +138,6 @@ def activate(user_id: str, page: Csrf) -> Response:
 
 @router.post("/users/{user_id}/reset")
 def reset(user_id: str, page: Csrf) -> Response:
-    _require_admin(page)
     target = _target(page, user_id)
     token = page.console.accounts.reset(target.user_id, utcnow())
     return _list(page, reset_user=target, link=_link(page, token))
@@ -147,7 +145,6 @@ def reset(user_id: str, page: Csrf) -> Response:
 
 @router.post("/users/{user_id}/reset-totp")
 def reset_totp(user_id: str, page: Csrf) -> Response:
-    _require_admin(page)
     target = _target(page, user_id)
     page.console.accounts.users.update(target.user_id, totp_secret=None, totp_enrolled=False, totp_last_step=0)
     page.console.accounts.sessions.delete_for_user(target.user_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
@@ -14,6 +15,16 @@ from services.console.web.core import LANG_COOKIE, AnyPage, Csrf, Page, PageErro
 
 router = APIRouter()
 LOCKED = "Too many failed attempts: the account is locked for a while. Try again later or ask your administrator."
+
+
+def step_up(page: Page, user_id: str, now: datetime, stage: Stage, then: str | None = None) -> Response:
+    """One more step of sign-in passed: a new session id (an id planted before sign-in never becomes
+    a signed-in one), then ``then`` (the next step) or, once signed in, where the user was going."""
+    assert page.session is not None
+    target = then or safe_next(page.session.next_url) or "/"
+    sid, page.session = page.console.accounts.rotate(page.session, now, stage=stage, user_id=user_id)
+    page.request.state.set_sid = sid
+    return redirect(target)
 
 
 def home_for(page: Page) -> str:
@@ -62,14 +73,13 @@ def login(page: Csrf, username: Annotated[str, Form()] = "", password: Annotated
         )
     if result == "bad" or user is None:
         return page.render("login.html", status=401, username=username, error="User name or password is wrong.")
-    # a new session id at every step up: an id planted before sign-in never becomes a signed-in one
-    stage: Stage = "full" if result == "ok" else "password_ok"
-    target = safe_next(page.session.next_url) or "/"
-    sid, page.session = accounts.rotate(page.session, now, stage=stage, user_id=user.user_id)
-    page.request.state.set_sid = sid
     if result == "ok":
-        return redirect(target)
-    return redirect("/login/totp" if result == "needs_totp" else "/login/enrol")
+        return step_up(page, user.user_id, now, "full")
+    return step_up(page, user.user_id, now, "password_ok", second_factor(result))
+
+
+def second_factor(result: str) -> str:
+    return "/login/totp" if result == "needs_totp" else "/login/enrol"
 
 
 def _pending(page: Page) -> tuple[Page, str]:
@@ -107,10 +117,7 @@ def totp(page: Csrf, code: Annotated[str, Form()] = "") -> Response:
             LOCKED if result == "locked" else "The code is wrong or has expired. Type the 6 digits your app shows now."
         )
         return page.render("totp.html", status=401, error=error, enrol=None)
-    target = safe_next(page.session.next_url) or "/"
-    sid, page.session = accounts.rotate(page.session, now, stage="full", user_id=user.user_id)
-    page.request.state.set_sid = sid
-    return redirect(target)
+    return step_up(page, user.user_id, now, "full")
 
 
 @router.get("/login/enrol")
@@ -139,10 +146,7 @@ def enrol(page: Csrf, code: Annotated[str, Form()] = "") -> Response:
             error="The code is wrong or has expired. Type the 6 digits your app shows now.",
             enrol={"secret": secret, "uri": totp_uri(secret, user.username)},
         )
-    target = safe_next(page.session.next_url) or "/"
-    sid, page.session = accounts.rotate(page.session, now, stage="full", user_id=user.user_id)
-    page.request.state.set_sid = sid
-    return redirect(target)
+    return step_up(page, user.user_id, now, "full")
 
 
 @router.post("/logout")

@@ -339,10 +339,46 @@ def _after_write(page: Page, case_id: str, message: str) -> Response:
 def _api_errors(exc: ApiError, fallback: str) -> forms.Errors:
     if exc.status in (403, 404):
         return {"_": "You cannot change this case."}
+    if exc.status == 413:
+        return {"file": "The file is too large."}
+    if exc.status == 415:
+        return {"file": "This kind of file is not accepted: use PDF, PNG, JPEG, text or DOCX."}
     fields = {forms.api_field(f): m for f, m in exc.fields.items()}
     if fields:
         return fields
     return {"_": fallback}
+
+
+def _send(
+    page: Page,
+    case_id: str,
+    path: str,
+    errors: forms.Errors,
+    form: dict[str, Any],
+    open_form: str,
+    messages: tuple[str, str],
+    method: str = "POST",
+    **call: Any,
+) -> Response:
+    """One change to intake (``/v1/cases/{case_id}{path}``) unless the form already has errors:
+    done, back to the case with ``done``; refused or unreachable, the case page again with the form
+    open, what was typed kept, and the reason next to its field. ``messages``: (done, refused)."""
+    done, refused = messages
+    assert page.user is not None
+    if not errors:
+        try:
+            page.console.apis.intake.call(
+                page.user, method, f"/v1/cases/{case_id[:64]}{path}", request_id=_rid(page), **call
+            )
+            return _after_write(page, case_id, done)
+        except ApiError as exc:
+            errors = _api_errors(exc, refused)
+        except ApiUnavailable:
+            errors = {"_": "The case registry is not answering. Try again in a moment."}
+    return case_page(page, case_id, status=422, form_errors=errors, form=form, open_form=open_form)
+
+
+SESSION_SENT = ("Session recorded.", "The case registry refused the session.")
 
 
 @router.post("/cases/{case_id}/services/{service_id}/sessions")
@@ -351,24 +387,19 @@ async def record_session(case_id: str, service_id: str, request: Request, page: 
     assert page.user is not None
     form = await _form(request)
     body, errors = forms.session_body(form, page.console.fmt.tz, labels.SESSION_OUTCOMES, labels.MISSED_REASONS)
-    if not errors:
-        try:
-            page.console.apis.intake.post(
-                page.user, f"/v1/cases/{case_id[:64]}/services/{service_id[:64]}/sessions", body, request_id=_rid(page)
-            )
-            return _after_write(page, case_id, "Session recorded.")
-        except ApiError as exc:
-            errors = _api_errors(exc, "The case registry refused the session.")
-        except ApiUnavailable:
-            errors = {"_": "The case registry is not answering. Try again in a moment."}
-    return case_page(
+    return _send(
         page,
         case_id,
-        status=422,
-        form_errors=errors,
-        form={**form, "service_id": service_id},
-        open_form=f"session-{service_id}",
+        f"/services/{service_id[:64]}/sessions",
+        errors,
+        {**form, "service_id": service_id},
+        f"session-{service_id}",
+        SESSION_SENT,
+        json=body,
     )
+
+
+RISK_SENT = ("Risk flag raised. The advocate is alerted.", "The case registry refused the risk flag.")
 
 
 @router.post("/cases/{case_id}/risk-flags")
@@ -377,17 +408,10 @@ async def flag_risk(case_id: str, request: Request, page: Csrf) -> Response:
     assert page.user is not None
     form = await _form(request)
     body, errors = forms.risk_body(form, page.console.fmt.tz, labels.RISK_KINDS, labels.SEVERITIES)
-    if not errors:
-        try:
-            page.console.apis.intake.post(
-                page.user, f"/v1/cases/{case_id[:64]}/risk-flags", body, request_id=_rid(page)
-            )
-            return _after_write(page, case_id, "Risk flag raised. The advocate is alerted.")
-        except ApiError as exc:
-            errors = _api_errors(exc, "The case registry refused the risk flag.")
-        except ApiUnavailable:
-            errors = {"_": "The case registry is not answering. Try again in a moment."}
-    return case_page(page, case_id, status=422, form_errors=errors, form=form, open_form="risk")
+    return _send(page, case_id, "/risk-flags", errors, form, "risk", RISK_SENT, json=body)
+
+
+SERVICE_SENT = ("Service planned.", "The case registry refused the service.")
 
 
 @router.post("/cases/{case_id}/services")
@@ -411,15 +435,10 @@ async def plan_service(case_id: str, request: Request, page: Csrf) -> Response:
                 body[name] = int(raw)
             else:
                 errors[name] = page._("Enter a whole number between %(low)s and %(high)s.", low=low, high=high)
-    if not errors:
-        try:
-            page.console.apis.intake.post(page.user, f"/v1/cases/{case_id[:64]}/services", body, request_id=_rid(page))
-            return _after_write(page, case_id, "Service planned.")
-        except ApiError as exc:
-            errors = _api_errors(exc, "The case registry refused the service.")
-        except ApiUnavailable:
-            errors = {"_": "The case registry is not answering. Try again in a moment."}
-    return case_page(page, case_id, status=422, form_errors=errors, form=form, open_form="service")
+    return _send(page, case_id, "/services", errors, form, "service", SERVICE_SENT, json=body)
+
+
+FOLLOWUP_PLANNED = ("Follow-up planned.", "The case registry refused the follow-up.")
 
 
 @router.post("/cases/{case_id}/follow-ups")
@@ -431,17 +450,10 @@ async def plan_followup(case_id: str, request: Request, page: Csrf) -> Response:
     kind = forms.choice(form, "followup_kind", labels.FOLLOWUP_KINDS, errors)
     by = forms.local_date(form, "followup_needed_by_date", errors, required=True)
     body: dict[str, Any] = {"kind": kind, "followup_needed_by_date": by.isoformat() if by else None}
-    if not errors:
-        try:
-            page.console.apis.intake.post(
-                page.user, f"/v1/cases/{case_id[:64]}/follow-ups", body, request_id=_rid(page)
-            )
-            return _after_write(page, case_id, "Follow-up planned.")
-        except ApiError as exc:
-            errors = _api_errors(exc, "The case registry refused the follow-up.")
-        except ApiUnavailable:
-            errors = {"_": "The case registry is not answering. Try again in a moment."}
-    return case_page(page, case_id, status=422, form_errors=errors, form=form, open_form="followup")
+    return _send(page, case_id, "/follow-ups", errors, form, "followup", FOLLOWUP_PLANNED, json=body)
+
+
+FOLLOWUP_SENT = ("Follow-up recorded.", "The case registry refused the follow-up.")
 
 
 @router.post("/cases/{case_id}/follow-ups/{followup_id}")
@@ -452,21 +464,20 @@ async def record_followup(case_id: str, followup_id: str, request: Request, page
     errors: forms.Errors = {}
     done = forms.local_date(form, "done_date", errors, required=True, not_future=True)
     outcome = forms.choice(form, "outcome", labels.FOLLOWUP_OUTCOMES, errors)
-    if not errors:
-        try:
-            page.console.apis.intake.call(
-                page.user,
-                "PATCH",
-                f"/v1/cases/{case_id[:64]}/follow-ups/{followup_id[:64]}",
-                json={"done_date": done.isoformat() if done else None, "outcome": outcome},
-                request_id=_rid(page),
-            )
-            return _after_write(page, case_id, "Follow-up recorded.")
-        except ApiError as exc:
-            errors = _api_errors(exc, "The case registry refused the follow-up.")
-        except ApiUnavailable:
-            errors = {"_": "The case registry is not answering. Try again in a moment."}
-    return case_page(page, case_id, status=422, form_errors=errors, form=form, open_form=f"followup-{followup_id}")
+    return _send(
+        page,
+        case_id,
+        f"/follow-ups/{followup_id[:64]}",
+        errors,
+        form,
+        f"followup-{followup_id}",
+        FOLLOWUP_SENT,
+        "PATCH",
+        json={"done_date": done.isoformat() if done else None, "outcome": outcome},
+    )
+
+
+DOCUMENT_SENT = ("Document added.", "The case registry refused the document.")
 
 
 @router.post("/cases/{case_id}/documents")
@@ -482,34 +493,22 @@ async def add_document(case_id: str, request: Request, page: Csrf) -> Response:
     title = str(form.get("title") or "").strip()[:200]
     if isinstance(upload, str) or upload is None or not upload.filename:
         errors["file"] = "Choose a file."
+    call: dict[str, Any] = {}
     if not errors:
         assert upload is not None and not isinstance(upload, str) and category is not None
-        content = await upload.read()
-        data = {"category": category, **({"title": title} if title else {})}
-        try:
-            page.console.apis.intake.call(
-                page.user,
-                "POST",
-                f"/v1/cases/{case_id[:64]}/documents",
-                files={
-                    "file": (upload.filename or "document", content, upload.content_type or "application/octet-stream")
-                },
-                data=data,
-                request_id=_rid(page),
-            )
-            return _after_write(page, case_id, "Document added.")
-        except ApiError as exc:
-            errors = (
-                {"file": "The file is too large."}
-                if exc.status == 413
-                else {"file": "This kind of file is not accepted: use PDF, PNG, JPEG, text or DOCX."}
-                if exc.status == 415
-                else _api_errors(exc, "The case registry refused the document.")
-            )
-        except ApiUnavailable:
-            errors = {"_": "The case registry is not answering. Try again in a moment."}
-    safe = {"category": category or "", "title": title}
-    return case_page(page, case_id, status=422, form_errors=errors, form=safe, open_form="document")
+        kind = upload.content_type or "application/octet-stream"
+        call["files"] = {"file": (upload.filename or "document", await upload.read(), kind)}
+        call["data"] = {"category": category, **({"title": title} if title else {})}
+    return _send(
+        page,
+        case_id,
+        "/documents",
+        errors,
+        {"category": category or "", "title": title},
+        "document",
+        DOCUMENT_SENT,
+        **call,
+    )
 
 
 @router.get("/cases/{case_id}/documents/{doc_id}")

@@ -15,11 +15,12 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query
 from fastapi.responses import RedirectResponse, Response
 
-from services.console.domain.accounts import Stage, safe_next
+from services.console.domain.accounts import safe_next
 from services.console.metrics import SIGN_INS
 from services.console.service.accounts import utcnow
 from services.console.service.oidc import OidcError, Pending
 from services.console.store.accounts import IdentityTaken
+from services.console.web.auth import second_factor, step_up
 from services.console.web.core import AnyPage, Csrf, Page, PageError, redirect, roles
 from services.console.web.labels import N_
 
@@ -88,18 +89,14 @@ def oidc_callback(
     if not user.active:
         log.warning("oidc sign-in refused: console user deactivated")
         return _refuse(page, 403, INACTIVE, "inactive")
-    step_up = user.needs_totp and not identity.mfa
-    stage: Stage = "password_ok" if step_up else "full"
-    result = ("needs_totp" if user.totp_enrolled else "needs_enrolment") if step_up else "ok"
+    # the second factor: the console's TOTP, unless the provider says it checked one itself
+    code_needed = user.needs_totp and not identity.mfa
+    result = ("needs_totp" if user.totp_enrolled else "needs_enrolment") if code_needed else "ok"
     SIGN_INS.labels("oidc", result).inc()
-    target = safe_next(session.next_url) or "/"
-    # a new session id, as after a password: an id planted before sign-in never becomes a signed-in one
-    sid, page.session = accounts.rotate(session, now, stage=stage, user_id=user.user_id)
-    page.request.state.set_sid = sid
     if result == "ok":
         accounts.users.record_failure(user.user_id, 0, None)
-        return redirect(target)
-    return redirect("/login/totp" if result == "needs_totp" else "/login/enrol")
+        return step_up(page, user.user_id, now, "full")
+    return step_up(page, user.user_id, now, "password_ok", second_factor(result))
 
 
 @router.post("/admin/users/{user_id}/oidc")

@@ -12,11 +12,10 @@ English; another advocate cannot open the case. Every main screen is checked wit
 from __future__ import annotations
 
 import shutil
-import sys
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,15 +23,11 @@ from zoneinfo import ZoneInfo
 import httpx
 import pyotp
 import pytest
-import yaml
 from pymongo import MongoClient
 
-from services.console.domain.accounts import User
-from services.console.service.accounts import hash_password
-from services.processor.domain.policy import DEFAULT_POLICY_FILE
-from shared.auth import mint
-from shared.settings import CommonSettings
-from tests.support import ROOT, Proc, free_port, isolated_env, uvicorn_args, wait_for
+from tests.e2e.stack import Stack, StackConfig, StartStack, quiet_policy
+from tests.integration.console.support import PASSWORD, insert_user
+from tests.support import ROOT, Proc, wait_for
 
 pytestmark = pytest.mark.e2e
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -41,137 +36,75 @@ CHROMIUM = "/usr/bin/chromium"
 AXE = Path(__file__).resolve().parent / "axe.min.js"
 SHOTS = ROOT / "docs" / "screenshots" / "console"
 ORG = "org-e2e"
-PASSWORD = "una contraseña larga de prueba"
 LIMA = ZoneInfo("America/Lima")
+INBOX_PAGE = 2  # alerts per inbox page: small, so that a few alerts make a second page
 
 if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
     pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
 
 
 @dataclass
-class Stack:
-    console: Proc
-    alerts: Proc
-    legal: Proc
-    settings: CommonSettings
-    db: Any
-    totp: dict[str, str]
+class Console:
+    """The e2e stack (intake, legal, processor, alerts) with the console in front of it."""
 
-    def add_user(self, username: str, user_id: str, roles: list[str], *, totp: bool, org: str = ORG) -> None:
-        secret = pyotp.random_base32() if totp else None
-        user = User(
-            user_id=user_id,
-            username=username,
-            org=org,
-            roles=roles,
-            display_name=username,
-            password_hash=hash_password(PASSWORD),
-            totp_secret=secret,
-            totp_enrolled=totp,
-        )
-        self.db["users"].insert_one({**{k: v for k, v in user.__dict__.items() if k != "user_id"}, "_id": user_id})
+    base: Stack
+    console: Proc
+    db: Any
+    totp: dict[str, str] = field(default_factory=dict)
+
+    def add_user(self, username: str, user_id: str, roles: list[str], *, totp: bool) -> None:
+        secret = insert_user(self.db, username, user_id, ORG, roles, totp=totp)
         if secret:
             self.totp[username] = secret
 
     def alert_status(self, alert_id: str, advocate: str) -> str:
-        token = mint(self.settings, sub=advocate, roles=["legal_advocate"], org=ORG)
-        r = httpx.get(
-            f"{self.alerts.url}/v1/alerts/{alert_id}", headers={"Authorization": f"Bearer {token}"}, timeout=10
+        return str(self.base.alert_detail(alert_id, advocate)["status"])
+
+    def wait_overdue(self, case_id: str, advocate: str) -> None:
+        def raised() -> bool:
+            return any(a["rule"] == "service.overdue" for a in self.base.alerts_of(case_id, sub=advocate))
+
+        wait_for(raised, timeout=60, interval=0.3, what=f"service.overdue for {advocate}")
+
+    def overdue_service(self, advocate: str) -> str:
+        """A case of ``advocate`` whose psychosocial session was due a minute ago: service.overdue
+        reaches the advocate's inbox two seconds later."""
+        case_id = self.base.register_case(advocate=advocate)
+        r = httpx.post(
+            f"{self.base.intake.url}/v1/cases/{case_id}/services",
+            json={
+                "service_kind": "psychosocial",
+                "provider_org_id": "prov-e2e",
+                "first_due_at": (datetime.now(UTC) + timedelta(seconds=1)).isoformat(),
+                "sessions_planned": 1,
+            },
+            headers=self.base.headers("intake_officer", "officer-e2e"),
+            timeout=10,
         )
-        r.raise_for_status()
-        return str(r.json()["status"])
-
-
-def _policy(tmp: Path) -> Path:
-    """The shipped policy with a 2-second service.overdue; every other time-based rule an hour out."""
-    doc = yaml.safe_load(DEFAULT_POLICY_FILE.read_text())
-    for cfg in doc["rules"].values():
-        if "after" in cfg:
-            cfg["after"] = "1h"
-    if "followup.overdue" in doc["rules"]:
-        doc["rules"]["followup.overdue"]["schedule_after_closure"] = ["1h"]
-    doc["rules"]["service.overdue"]["after"] = "2s"
-    doc["escalation"] = {sev: "1h" for sev in ("critical", "high", "medium", "low")}
-    path = tmp / "policy.yaml"
-    path.write_text(yaml.safe_dump(doc))
-    return path
+        assert r.status_code == 201, r.text
+        return case_id
 
 
 @pytest.fixture(scope="module")
-def stack(
-    stack_env: dict[str, str],
-    db_name: Callable[[str], str],
-    log_dir: Path,
-    procs: list[Proc],
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Stack]:
-    tmp = tmp_path_factory.mktemp("console-e2e")
-    env = isolated_env(stack_env)
-    policy = _policy(tmp)
-    ports = [free_port() for _ in range(5)]
-
-    def start(name: str, args: list[str], extra: dict[str, str], port: int) -> Proc:
-        proc = Proc(name, args, {**env, **extra}, log_dir, port=port)
-        procs.append(proc)
-        return proc
-
-    intake = start(
-        "console-e2e-intake",
-        uvicorn_args("services.intake.main:app", ports[0]),
-        {"CENTINELA_MONGO_DB": db_name("ce2e_intake")},
-        ports[0],
-    )
-    legal = start(
-        "console-e2e-legal",
-        uvicorn_args("services.legal.main:app", ports[1]),
-        {"CENTINELA_MONGO_DB": db_name("ce2e_legal")},
-        ports[1],
-    )
-    alerts = start(
-        "console-e2e-alerts",
-        uvicorn_args("services.alerts.main:app", ports[2]),
+def stack(start_stack: StartStack) -> Iterator[Console]:
+    base = start_stack(StackConfig("ce2e", org=ORG, policy=quiet_policy({"service.overdue": {"after": "2s"}})))
+    console = base.start_app(
+        "console",
+        "services.console.main:app",
         {
-            "CENTINELA_MONGO_DB": db_name("ce2e_alerts"),
-            "CENTINELA_POLICY_FILE": str(policy),
-            "CENTINELA_ESCALATION_TICK_SECONDS": "0.5",
-        },
-        ports[2],
-    )
-    processor = start(
-        "console-e2e-processor",
-        [sys.executable, "-m", "services.processor", "worker", "--web-port", str(ports[3]), "-l", "warn"],
-        {
-            "CENTINELA_POLICY_FILE": str(policy),
-            "CENTINELA_PROCESSOR_TICK_SECONDS": "0.5",
-            "CENTINELA_PROCESSOR_DATADIR": str(tmp / "processor-data"),
-        },
-        ports[3],
-    )
-    console_db = db_name("ce2e_console")
-    console = start(
-        "console-e2e-console",
-        uvicorn_args("services.console.main:app", ports[4]),
-        {
-            "CENTINELA_MONGO_DB": console_db,
-            "CENTINELA_CONSOLE_INTAKE_URL": intake.url,
-            "CENTINELA_CONSOLE_LEGAL_URL": legal.url,
-            "CENTINELA_CONSOLE_ALERTS_URL": alerts.url,
-            "CENTINELA_CONSOLE_PUBLIC_URL": f"http://127.0.0.1:{ports[4]}",
+            "CENTINELA_CONSOLE_INTAKE_URL": base.intake.url,
+            "CENTINELA_CONSOLE_LEGAL_URL": base.legal.url,
+            "CENTINELA_CONSOLE_ALERTS_URL": base.alerts.url,
             # the inbox's timer is pushed out of the test's reach: a new alert can only arrive by the live stream
             "CENTINELA_CONSOLE_LIVE_POLL_SECONDS": "600",
+            "CENTINELA_CONSOLE_INBOX_PAGE_SIZE": str(INBOX_PAGE),
         },
-        ports[4],
     )
-    for p in (intake, legal, alerts, console):
-        p.wait_ready()
-    processor.wait_ready("/readyz", timeout=90)
-    mongo: MongoClient = MongoClient(env["CENTINELA_MONGO_URI"], tz_aware=True)  # type: ignore[type-arg]
-    settings = CommonSettings(
-        kafka_bootstrap=env["CENTINELA_KAFKA_BOOTSTRAP"], topic_prefix=env["CENTINELA_TOPIC_PREFIX"]
-    )
-    s = Stack(console, alerts, legal, settings, mongo[console_db], {})
+    mongo: MongoClient = MongoClient(base.env["CENTINELA_MONGO_URI"], tz_aware=True)
+    s = Console(base, console, mongo[base.db_name("console")])
     s.add_user("abogada", "adv-e2e", ["legal_advocate"], totp=True)
     s.add_user("otro.abogado", "adv-other", ["legal_advocate"], totp=False)
+    s.add_user("paginas", "adv-pages", ["legal_advocate"], totp=False)
     s.add_user("registro", "officer-e2e", ["intake_officer"], totp=True)
     s.add_user("admin", "admin-e2e", ["admin"], totp=True)
     s.add_user("supervisora", "sup-e2e", ["supervisor"], totp=True)
@@ -214,7 +147,7 @@ def axe(page: Any, screen: str) -> None:
     assert bad == [], f"accessibility violations on {screen}: {bad}"
 
 
-def sign_in(page: Any, stack: Stack, username: str, *, shots: bool = False) -> None:
+def sign_in(page: Any, stack: Console, username: str, *, shots: bool = False) -> None:
     page.goto(f"{stack.console.url}/login")
     if shots:
         axe(page, "login")
@@ -232,7 +165,18 @@ def sign_in(page: Any, stack: Stack, username: str, *, shots: bool = False) -> N
     page.wait_for_url(lambda url: "/login" not in url)
 
 
-def test_an_advocates_morning(stack: Stack, browser: Any) -> None:
+def visit(browser: Any, s: Console, username: str, path: str, expect: str, screen: str, name: str) -> Any:
+    """Sign in as ``username``, open ``path``, check it shows ``expect`` and passes axe; save a screenshot."""
+    page = new_page(browser)
+    sign_in(page, s, username)
+    page.goto(f"{s.console.url}{path}")
+    assert expect in page.inner_text("main")
+    axe(page, screen)
+    shot(page, name)
+    return page
+
+
+def test_an_advocates_morning(stack: Console, browser: Any) -> None:
     s = stack
     advocate = new_page(browser)
     sign_in(advocate, s, "abogada", shots=True)
@@ -305,6 +249,13 @@ def test_an_advocates_morning(stack: Stack, browser: Any) -> None:
     assert "Atención psicosocial" in main and "Vencida desde" in main
     assert "Sesión planificada sin registrar" in main
     assert "Nombres" not in main and "Centinela" not in main  # an advocate never sees the identity
+    # who viewed or changed the case (intake's access record): the officer registered it, she opened it
+    assert "Quién consultó o modificó este caso" in main
+    views = advocate.locator("#case-views")
+    created = views.locator("tr[data-action='case.create']")
+    assert "Registró el caso" in created.inner_text() and "registro" in created.inner_text()
+    opened = views.locator("tr[data-action='case.read']", has_text="abogada").first
+    assert "Abrió el caso" in opened.inner_text() and "Abogado/a" in opened.inner_text()
     axe(advocate, "case")
     shot(advocate, "06-case")
 
@@ -373,7 +324,12 @@ def test_an_advocates_morning(stack: Stack, browser: Any) -> None:
         return "aud-001" in advocate.inner_text("main")
 
     wait_for(on_agenda, timeout=30, interval=1, what="the hearing on the agenda")
-    assert f"{hearing_day.strftime('%d/%m/%Y')} 09:30" in advocate.inner_text("main")
+    # the agenda is legal's calendar: the hearing and the new stage's deadline, with the calendar link
+    hearing = advocate.locator("#agenda tr[data-kind='hearing']", has_text="aud-001")
+    assert f"{hearing_day.strftime('%d/%m/%Y')} 09:30" in hearing.inner_text()
+    stage = advocate.locator("#agenda tr[data-kind='stage_deadline']", has_text=case_id)
+    assert "Diligencias preliminares" in stage.inner_text()
+    assert advocate.locator("form[action='/agenda/feed/rotate']").count() == 1
     axe(advocate, "agenda")
     shot(advocate, "09-agenda")
     advocate.goto(f"{s.console.url}/cases/{case_id}")
@@ -422,20 +378,63 @@ def test_an_advocates_morning(stack: Stack, browser: Any) -> None:
     axe(other, "not found")
     shot(other, "12-case-of-another-advocate")
 
-    # the organisation's admin sees the users
-    admin = new_page(browser)
-    sign_in(admin, s, "admin")
-    admin.goto(f"{s.console.url}/admin/users")
-    assert "abogada" in admin.inner_text("main")
-    axe(admin, "users")
-    shot(admin, "13-admin-users")
-
-    # the supervisor's overview of the organisation
-    supervisor = new_page(browser)
-    sign_in(supervisor, s, "supervisora")
-    supervisor.goto(f"{s.console.url}/supervisor")
-    assert "Alertas escaladas" in supervisor.inner_text("main")
-    axe(supervisor, "supervision")
-    shot(supervisor, "14-supervision")
+    # the organisation's admin sees the users; the supervisor, the organisation
+    admin = visit(browser, s, "admin", "/admin/users", "abogada", "users", "13-admin-users")
+    supervisor = visit(browser, s, "supervisora", "/supervisor", "Alertas escaladas", "supervision", "14-supervision")
     for p in (advocate, officer, phone, other, admin, supervisor):
         p.context.close()
+
+
+SWAPS = """() => {
+    window.__swaps = 0;
+    document.body.addEventListener("htmx:afterSwap", (e) => { if (e.target.id === "inbox") window.__swaps += 1; });
+}"""
+
+
+def test_a_live_refresh_keeps_the_page_and_the_filters_the_advocate_is_on(stack: Console, browser: Any) -> None:
+    s = stack
+    first = [s.overdue_service("adv-pages") for _ in range(INBOX_PAGE + 1)]
+    for case_id in first:
+        s.wait_overdue(case_id, "adv-pages")
+    page = new_page(browser)
+    sign_in(page, s, "paginas")
+    page.wait_for_selector('#inbox[data-live="on"]')
+    assert page.locator("#inbox li.alert").count() == INBOX_PAGE
+    on_first = [c for c in first if c in page.inner_text("#inbox")]
+    assert len(on_first) == INBOX_PAGE
+    (oldest,) = set(first) - set(on_first)
+
+    # page 2 (by the alerts API's cursor) holds the oldest alert
+    page.locator("#inbox nav.pager a", has_text="Más antiguas").click()
+    page.wait_for_url("**cursor=*")
+    page.wait_for_selector('#inbox[data-live="on"]')
+    cursor = page.locator("#inbox-cursor").input_value()
+    assert cursor
+    older = page.locator("#inbox li.alert")
+    assert older.count() == 1 and oldest in older.inner_text()
+    page.evaluate(SWAPS)
+
+    # a new alert arrives by the live stream: the list is redrawn, and stays on page 2
+    newest = s.overdue_service("adv-pages")
+    s.wait_overdue(newest, "adv-pages")
+    page.wait_for_function("() => window.__swaps >= 1", timeout=60_000)
+    assert page.locator("#inbox-cursor").input_value() == cursor
+    assert page.locator("#inbox li.alert").count() == 1
+    assert oldest in page.inner_text("#inbox") and newest not in page.inner_text("#inbox")
+    shot(page, "15-inbox-page-2-after-live-refresh")
+
+    # page 1 shows the new alert; with a filter on, a live refresh keeps the filter
+    page.locator("#inbox nav.pager a", has_text="Más recientes").click()
+    page.locator("#inbox li.alert", has_text=newest).wait_for()
+    page.evaluate(SWAPS)
+    page.select_option("#f-severity", "critical")
+    page.wait_for_function("() => window.__swaps >= 1")
+    assert page.locator("#inbox li.alert").count() == 0
+    page.evaluate("() => { window.__swaps = 0; }")
+    another = s.overdue_service("adv-pages")
+    s.wait_overdue(another, "adv-pages")
+    page.wait_for_function("() => window.__swaps >= 1", timeout=60_000)
+    assert page.locator("#f-severity").input_value() == "critical"
+    assert page.locator("#inbox li.alert").count() == 0
+    assert another not in page.inner_text("#inbox")
+    page.context.close()

@@ -13,7 +13,6 @@ import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -23,26 +22,18 @@ import pytest
 from fastapi.testclient import TestClient
 from pymongo import MongoClient
 
-from services.console.adapters.apis import ApiClient, Apis
-from services.console.domain.accounts import User
 from services.console.main import build_app
-from services.console.service.accounts import hash_password
 from services.console.settings import ConsoleSettings
 from tests.integration.console.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider, running_provider
+from tests.integration.console.support import PASSWORD, apis_over, csrf_of, insert_user
 
 pytestmark = pytest.mark.integration
-PASSWORD = "contraseña de prueba larga"
 
 
 def _apis_handler(request: httpx.Request) -> httpx.Response:
     if request.url.path == "/v1/alerts":
         return httpx.Response(200, json={"items": [], "limit": 200, "next_cursor": None})
     return httpx.Response(404, json={"detail": "not found"})
-
-
-@cache
-def password_hash() -> str:
-    return hash_password(PASSWORD)  # Argon2id takes a while: once for every user of the module
 
 
 @dataclass
@@ -54,20 +45,10 @@ class Env:
     admins: dict[str, TestClient] = field(default_factory=dict)
 
     def user(self, username: str, roles: list[str], *, org: str = "org-1", totp: bool = False) -> str:
-        secret = pyotp.random_base32() if totp else None
-        user = User(
-            user_id=f"id-{username}",
-            username=username,
-            org=org,
-            roles=roles,
-            password_hash=password_hash(),
-            totp_secret=secret,
-            totp_enrolled=totp,
-        )
-        self.db["users"].insert_one({**{k: v for k, v in user.__dict__.items() if k != "user_id"}, "_id": user.user_id})
+        secret = insert_user(self.db, username, f"id-{username}", org, roles, totp=totp)
         if secret:
             self.totp[username] = secret
-        return user.user_id
+        return f"id-{username}"
 
 
 @pytest.fixture(scope="module")
@@ -83,15 +64,8 @@ def env() -> Iterator[Env]:
             console_oidc_client_secret=CLIENT_SECRET,
             console_oidc_name="Proveedor de prueba",
         )
-        transport = httpx.MockTransport(_apis_handler)
-        apis = Apis(
-            intake=ApiClient("intake", "http://intake", settings, transport=transport),
-            legal=ApiClient("legal", "http://legal", settings, transport=transport),
-            alerts=ApiClient("alerts", "http://alerts", settings, transport=transport),
-            settings=settings,
-            reports=ApiClient("reports", "http://reports", settings, transport=transport),
-        )
-        mongo: MongoClient = MongoClient(settings.mongo_uri, tz_aware=True)  # type: ignore[type-arg]
+        apis = apis_over(settings, httpx.MockTransport(_apis_handler))
+        mongo: MongoClient = MongoClient(settings.mongo_uri, tz_aware=True)
         app = build_app(settings, client=mongo, apis=apis)
         with TestClient(app):
             e = Env(app, provider, mongo[db_name], {})
@@ -100,12 +74,6 @@ def env() -> Iterator[Env]:
             yield e
         mongo.drop_database(db_name)
         mongo.close()
-
-
-def csrf_of(html: str) -> str:
-    m = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert m, html[:500]
-    return m.group(1)
 
 
 def client(env: Env) -> TestClient:

@@ -22,15 +22,12 @@ import pytest
 from fastapi.testclient import TestClient
 from pymongo import MongoClient
 
-from services.console.adapters.apis import ApiClient, Apis
-from services.console.domain.accounts import User
 from services.console.main import build_app
-from services.console.service.accounts import hash_password
 from services.console.settings import ConsoleSettings
 from shared.auth import verify
+from tests.integration.console.support import PASSWORD, apis_over, csrf_of, insert_user
 
 pytestmark = pytest.mark.integration
-PASSWORD = "contraseña de prueba larga"
 CASE = "cs_org1case"
 
 
@@ -155,27 +152,10 @@ class Env:
 
     def user(
         self, username: str, org: str, roles: list[str], *, totp: bool = False, user_id: str | None = None
-    ) -> User:
-        secret = pyotp.random_base32() if totp else None
-        user = User(
-            user_id=user_id or f"id-{username}",
-            username=username,
-            org=org,
-            roles=roles,
-            password_hash=hash_password(PASSWORD),
-            totp_secret=secret,
-            totp_enrolled=totp,
-        )
-        self.db["users"].insert_one({**{k: v for k, v in user.__dict__.items() if k != "user_id"}, "_id": user.user_id})
+    ) -> None:
+        secret = insert_user(self.db, username, user_id or f"id-{username}", org, roles, totp=totp)
         if secret:
             self.totp[username] = secret
-        return user
-
-
-def csrf_of(html: str) -> str:
-    m = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert m, html[:500]
-    return m.group(1)
 
 
 def new_client(app: Any) -> TestClient:
@@ -214,15 +194,8 @@ def env() -> Iterator[Env]:
         "sessions": [],
         "risk_flags": [],
     }
-    transport = httpx.MockTransport(fake.handler)
-    apis = Apis(
-        intake=ApiClient("intake", "http://intake", settings, transport=transport),
-        legal=ApiClient("legal", "http://legal", settings, transport=transport),
-        alerts=ApiClient("alerts", "http://alerts", settings, transport=transport),
-        settings=settings,
-        reports=ApiClient("reports", "http://reports", settings, transport=transport),
-    )
-    mongo: MongoClient = MongoClient(settings.mongo_uri, tz_aware=True)  # type: ignore[type-arg]
+    apis = apis_over(settings, httpx.MockTransport(fake.handler))
+    mongo: MongoClient = MongoClient(settings.mongo_uri, tz_aware=True)
     app = build_app(settings, client=mongo, apis=apis)
     with TestClient(app) as lifespan_client:
         e = Env(lifespan_client, fake, mongo[db_name], {})

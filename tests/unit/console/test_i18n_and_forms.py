@@ -113,29 +113,15 @@ def test_dates_in_lima_in_peruvian_order() -> None:
 
 def test_session_form_names_the_wrong_field() -> None:
     now = datetime(2026, 3, 1, 10, 0, tzinfo=LIMA)
-    body, errors = forms.session_body(
-        {"outcome": "attended", "occurred_at_date": "2026-03-02", "occurred_at_time": "09:00"},
-        LIMA,
-        labels.SESSION_OUTCOMES,
-        labels.MISSED_REASONS,
-        now=now,
-    )
+
+    def check(form: dict[str, str]) -> tuple[dict[str, object], dict[str, str]]:
+        return forms.session_body(form, LIMA, labels.SESSION_OUTCOMES, labels.MISSED_REASONS, now=now)
+
+    _, errors = check({"outcome": "attended", "occurred_at_date": "2026-03-02", "occurred_at_time": "09:00"})
     assert errors == {"occurred_at": "must not be in the future"}
-    body, errors = forms.session_body(
-        {"outcome": "missed", "occurred_at_date": "2026-03-01"},
-        LIMA,
-        labels.SESSION_OUTCOMES,
-        labels.MISSED_REASONS,
-        now=now,
-    )
+    _, errors = check({"outcome": "missed", "occurred_at_date": "2026-03-01"})
     assert errors == {"missed_reason": "Say why the session was missed."}
-    body, errors = forms.session_body(
-        {"outcome": "attended", "occurred_at_date": "2026-03-01", "occurred_at_time": "08:15"},
-        LIMA,
-        labels.SESSION_OUTCOMES,
-        labels.MISSED_REASONS,
-        now=now,
-    )
+    body, errors = check({"outcome": "attended", "occurred_at_date": "2026-03-01", "occurred_at_time": "08:15"})
     assert errors == {}
     assert body == {"outcome": "attended", "occurred_at": "2026-03-01T08:15:00-05:00"}
 
