@@ -160,7 +160,7 @@ def test_kafka_update_for_an_unshared_case_is_dead_lettered(
 
     bad = hearing(unshared, "sgf")
     bus.send_raw(COURT_UPDATES, unshared.encode(), json.dumps(bad).encode()).get(timeout=30)
-    good = update(shared, "stage_changed", "2025-01-05T10:00:00Z", source="sgf", stage="complaint_filed")
+    good = update(shared, "stage_changed", "2025-01-05T10:00:00Z", source="sgf", stage="preparatory_investigation")
     bus.send_raw(COURT_UPDATES, shared.encode(), json.dumps(good).encode()).get(timeout=30)
 
     with consumer(bound_env, "court-updates.dlq") as c:
@@ -168,12 +168,12 @@ def test_kafka_update_for_an_unshared_case_is_dead_lettered(
         def mine(records: list[Any]) -> list[Any]:
             return [r for r in records if r.key == unshared.encode()]
 
-        [record] = mine(drain(c, lambda rs: len(mine(rs)) >= 1, timeout=60))
+        [record] = mine(drain(c, lambda rs: len(mine(rs)) >= 1, timeout=120))
     headers = dlq_headers(record.headers)
     assert headers["dlq.reason.code"] == "not_shared"
     assert headers["dlq.reason"] == "case_id: not shared with this source_system"
     # the shared case's Kafka update went in; the unshared one left only a refusal in the trail
-    readable_timeline(bound, shared, advocate, until=lambda t: t["stage"] == "complaint_filed")
+    readable_timeline(bound, shared, advocate, until=lambda t: t["stage"] == "preparatory_investigation")
     assert len(readable_timeline(bound, unshared, advocate)["entries"]) == 0
     denied = [r for r in audit_of(bound, tok, unshared) if r["outcome"] == "denied"]
     assert [(r["actor"], r["details"]["why"]) for r in denied] == [("system:sgf", "not_shared")]
