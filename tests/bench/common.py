@@ -186,7 +186,10 @@ class Bench:
         self.procs.clear()
         client: MongoClient[Any] = MongoClient(self.mongo_uri, serverSelectionTimeoutMS=5000)
         try:
-            for name in self.databases:
+            # every database of this run, also those a service derived from ours (the audit trail lives in
+            # ``bench_<run>_intake`` for a ``bench_<run>_legal`` service)
+            mine = {n for n in client.list_database_names() if n.startswith(f"bench_{self.run_id}_")}
+            for name in self.databases | mine:
                 client.drop_database(name)
         finally:
             client.close()
