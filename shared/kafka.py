@@ -81,6 +81,17 @@ def _uses_sasl(settings: CommonSettings) -> bool:
     return settings.kafka_security_protocol.startswith("SASL_")
 
 
+def _sasl(settings: CommonSettings) -> dict[str, Any]:
+    """The SASL keywords kafka-python and aiokafka share (none without SASL)."""
+    if not _uses_sasl(settings):
+        return {}
+    return {
+        "sasl_mechanism": settings.kafka_sasl_mechanism,
+        "sasl_plain_username": settings.kafka_sasl_username,
+        "sasl_plain_password": settings.kafka_sasl_password.get_secret_value(),
+    }
+
+
 def kafka_python_security(settings: CommonSettings) -> dict[str, Any]:
     """Keyword arguments for kafka-python's KafkaProducer, KafkaConsumer and KafkaAdminClient."""
     config: dict[str, Any] = {"security_protocol": settings.kafka_security_protocol}
@@ -92,12 +103,7 @@ def kafka_python_security(settings: CommonSettings) -> dict[str, Any]:
             ssl_keyfile=settings.kafka_ssl_keyfile or None,
             ssl_password=settings.kafka_ssl_key_password.get_secret_value() or None,
         )
-    if _uses_sasl(settings):
-        config.update(
-            sasl_mechanism=settings.kafka_sasl_mechanism,
-            sasl_plain_username=settings.kafka_sasl_username,
-            sasl_plain_password=settings.kafka_sasl_password.get_secret_value(),
-        )
+    config.update(_sasl(settings))
     return config
 
 
@@ -123,12 +129,7 @@ def aiokafka_security(settings: CommonSettings) -> dict[str, Any]:
     context = kafka_ssl_context(settings)
     if context is not None:
         config["ssl_context"] = context
-    if _uses_sasl(settings):
-        config.update(
-            sasl_mechanism=settings.kafka_sasl_mechanism,
-            sasl_plain_username=settings.kafka_sasl_username,
-            sasl_plain_password=settings.kafka_sasl_password.get_secret_value(),
-        )
+    config.update(_sasl(settings))
     return config
 
 
