@@ -6,7 +6,8 @@ from shared import metrics
 
 SIGN_INS = metrics.counter(
     "centinela_console_sign_ins_total",
-    "sign-in steps, by step (password|totp|enrol) and outcome (ok|needs_totp|needs_enrolment|bad|locked)",
+    "sign-in steps, by step (password|totp|enrol|oidc) and outcome "
+    "(ok|needs_totp|needs_enrolment|bad|locked; oidc also unlinked|inactive|failed|unavailable)",
     ("step", "outcome"),
 )
 API_CALLS = metrics.counter(

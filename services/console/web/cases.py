@@ -33,6 +33,13 @@ VIEW_READERS = ("legal_advocate", "supervisor")
 VIEWS_ON_CASE_PAGE = 20
 CaseReader = Annotated[Page, Depends(roles(*CASE_READERS))]
 NOT_FOUND = "This case does not exist or is not assigned to you."
+# what each form says when intake took the change, and when it refused it
+SESSION_SENT = ("Session recorded.", "The case registry refused the session.")
+RISK_SENT = ("Risk flag raised. The advocate is alerted.", "The case registry refused the risk flag.")
+SERVICE_SENT = ("Service planned.", "The case registry refused the service.")
+FOLLOWUP_PLANNED = ("Follow-up planned.", "The case registry refused the follow-up.")
+FOLLOWUP_SENT = ("Follow-up recorded.", "The case registry refused the follow-up.")
+DOCUMENT_SENT = ("Document added.", "The case registry refused the document.")
 
 
 def _rid(page: Page) -> str | None:
@@ -327,6 +334,12 @@ def _writer(page: Page, allowed: tuple[str, ...]) -> None:
         raise PageError(403, "Your role does not give access to this page.")
 
 
+async def _writer_form(request: Request, page: Page, allowed: tuple[str, ...]) -> dict[str, str]:
+    """The fields of a form that changes a case, once the user's role may send it."""
+    _writer(page, allowed)
+    return await _form(request)
+
+
 async def _form(request: Request) -> dict[str, str]:
     return {k: v for k, v in (await request.form()).items() if isinstance(v, str) and k != "csrf_token"}
 
@@ -378,14 +391,9 @@ def _send(
     return case_page(page, case_id, status=422, form_errors=errors, form=form, open_form=open_form)
 
 
-SESSION_SENT = ("Session recorded.", "The case registry refused the session.")
-
-
 @router.post("/cases/{case_id}/services/{service_id}/sessions")
 async def record_session(case_id: str, service_id: str, request: Request, page: Csrf) -> Response:
-    _writer(page, SESSION_WRITERS)
-    assert page.user is not None
-    form = await _form(request)
+    form = await _writer_form(request, page, SESSION_WRITERS)
     body, errors = forms.session_body(form, page.console.fmt.tz, labels.SESSION_OUTCOMES, labels.MISSED_REASONS)
     return _send(
         page,
@@ -399,26 +407,16 @@ async def record_session(case_id: str, service_id: str, request: Request, page: 
     )
 
 
-RISK_SENT = ("Risk flag raised. The advocate is alerted.", "The case registry refused the risk flag.")
-
-
 @router.post("/cases/{case_id}/risk-flags")
 async def flag_risk(case_id: str, request: Request, page: Csrf) -> Response:
-    _writer(page, FLAG_WRITERS)
-    assert page.user is not None
-    form = await _form(request)
+    form = await _writer_form(request, page, FLAG_WRITERS)
     body, errors = forms.risk_body(form, page.console.fmt.tz, labels.RISK_KINDS, labels.SEVERITIES)
     return _send(page, case_id, "/risk-flags", errors, form, "risk", RISK_SENT, json=body)
 
 
-SERVICE_SENT = ("Service planned.", "The case registry refused the service.")
-
-
 @router.post("/cases/{case_id}/services")
 async def plan_service(case_id: str, request: Request, page: Csrf) -> Response:
-    _writer(page, MANAGERS)
-    assert page.user is not None
-    form = await _form(request)
+    form = await _writer_form(request, page, MANAGERS)
     errors: forms.Errors = {}
     kind = forms.choice(form, "service_kind", labels.SERVICE_KINDS, errors)
     provider = forms.ident(form, "provider_org_id", errors)
@@ -438,29 +436,21 @@ async def plan_service(case_id: str, request: Request, page: Csrf) -> Response:
     return _send(page, case_id, "/services", errors, form, "service", SERVICE_SENT, json=body)
 
 
-FOLLOWUP_PLANNED = ("Follow-up planned.", "The case registry refused the follow-up.")
-
-
 @router.post("/cases/{case_id}/follow-ups")
 async def plan_followup(case_id: str, request: Request, page: Csrf) -> Response:
-    _writer(page, MANAGERS)
-    assert page.user is not None
-    form = await _form(request)
+    form = await _writer_form(request, page, MANAGERS)
     errors: forms.Errors = {}
-    kind = forms.choice(form, "followup_kind", labels.FOLLOWUP_KINDS, errors)
     by = forms.local_date(form, "followup_needed_by_date", errors, required=True)
-    body: dict[str, Any] = {"kind": kind, "followup_needed_by_date": by.isoformat() if by else None}
+    body = {
+        "kind": forms.choice(form, "followup_kind", labels.FOLLOWUP_KINDS, errors),
+        "followup_needed_by_date": by.isoformat() if by else None,
+    }
     return _send(page, case_id, "/follow-ups", errors, form, "followup", FOLLOWUP_PLANNED, json=body)
-
-
-FOLLOWUP_SENT = ("Follow-up recorded.", "The case registry refused the follow-up.")
 
 
 @router.post("/cases/{case_id}/follow-ups/{followup_id}")
 async def record_followup(case_id: str, followup_id: str, request: Request, page: Csrf) -> Response:
-    _writer(page, MANAGERS)
-    assert page.user is not None
-    form = await _form(request)
+    form = await _writer_form(request, page, MANAGERS)
     errors: forms.Errors = {}
     done = forms.local_date(form, "done_date", errors, required=True, not_future=True)
     outcome = forms.choice(form, "outcome", labels.FOLLOWUP_OUTCOMES, errors)
@@ -475,9 +465,6 @@ async def record_followup(case_id: str, followup_id: str, request: Request, page
         "PATCH",
         json={"done_date": done.isoformat() if done else None, "outcome": outcome},
     )
-
-
-DOCUMENT_SENT = ("Document added.", "The case registry refused the document.")
 
 
 @router.post("/cases/{case_id}/documents")
@@ -548,9 +535,8 @@ def legal_event_form(
 
 @router.post("/cases/{case_id}/legal-events")
 async def record_legal_event(case_id: str, request: Request, page: Csrf) -> Response:
-    _writer(page, LEGAL_WRITERS)
+    form = await _writer_form(request, page, LEGAL_WRITERS)
     assert page.user is not None
-    form = await _form(request)
     settings = page.console.settings
     body, errors = forms.court_update_body(
         form,
