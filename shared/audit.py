@@ -154,7 +154,7 @@ class AuditQuery:
 def _service_clause(service: str) -> dict[str, Any]:
     """Records naming ``service``, and the older ones without a ``service`` whose action says it was ``service``."""
     if service == "intake":
-        legacy: dict[str, Any] = {"$not": re.compile(r"^(legal|alerts)\\.")}
+        legacy: dict[str, Any] = {"$not": re.compile(r"^(legal|alerts)\.")}
     elif f"{service}." in _LEGACY_PREFIXES:
         legacy = {"$regex": f"^{service}\\."}
     else:

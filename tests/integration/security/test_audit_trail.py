@@ -212,6 +212,9 @@ def test_one_query_returns_every_services_records(intake: Proc, legal: Proc, ale
     assert SECRET_WORDS.split()[0] not in json.dumps(records)
     # filters: by service, by request id, by actor
     assert {r["service"] for r in trail(case_id=case_id, service="alerts")} == {"alerts"}
+    only_intake = admin.get("/v1/audit", params={"case_id": case_id, "service": "intake", "limit": "200"}).json()
+    assert {r["service"] for r in only_intake["items"]} == {"intake"}
+    assert only_intake["total"] == len(only_intake["items"])  # the count agrees with the page
     [acked] = trail(request_id=rid)
     assert (acked["service"], acked["action"], acked["actor"], acked["case_id"]) == (
         "alerts",
