@@ -3,30 +3,22 @@ the alerts service for one module (see tests/e2e/stack.py) and stops them when t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack
-from pathlib import Path
 
 import pytest
 
 from tests.e2e.stack import Stack, StackConfig, StartStack, running_stack
-from tests.support import Proc
 
 
 @pytest.fixture(scope="module")
-def start_stack(
-    stack_env: dict[str, str],
-    db_name: Callable[[str], str],
-    log_dir: Path,
-    procs: list[Proc],
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[StartStack]:
+def start_stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StartStack]:
+    # the session's namespace (tests/conftest.py): its topic prefix, databases, log folder and process list
+    session = {name: request.getfixturevalue(name) for name in ("stack_env", "db_name", "log_dir", "procs")}
     with ExitStack() as stacks:
 
         def start(config: StackConfig) -> Stack:
             tmp = tmp_path_factory.mktemp(f"stack-{config.name}")
-            return stacks.enter_context(
-                running_stack(config, stack_env=stack_env, db_name=db_name, log_dir=log_dir, procs=procs, tmp=tmp)
-            )
+            return stacks.enter_context(running_stack(config, tmp=tmp, **session))
 
         yield start

@@ -65,21 +65,8 @@ def register_case(s: Stack, family_name: str | None = None) -> str:
 def test_missed_psychosocial_session_alerts_the_advocate_and_resolves_itself(stack: Stack) -> None:
     s = stack
     case_id = register_case(s)
-    officer = s.headers("intake_officer", "officer-e2e")
     due = datetime.now(UTC) + timedelta(seconds=1)
-    r = httpx.post(
-        f"{s.intake.url}/v1/cases/{case_id}/services",
-        json={
-            "service_kind": "psychosocial",
-            "provider_org_id": PROVIDER_ORG,
-            "first_due_at": due.isoformat(),
-            "sessions_planned": 1,
-        },
-        headers=officer,
-        timeout=10,
-    )
-    assert r.status_code == 201, r.text
-    service_id = r.json()["service_id"]
+    service_id = s.plan_service(case_id, "psychosocial", due, PROVIDER_ORG, sessions_planned=1)
 
     alert = s.wait_alert(case_id, "service.overdue", status="open")
     assert alert["severity"] == "medium"
@@ -115,14 +102,7 @@ def test_missed_psychosocial_session_alerts_the_advocate_and_resolves_itself(sta
     assert s.alerts_of(case_id, sub=OTHER_ADVOCATE) == []
 
     # the provider records the session: the alert resolves itself and says why
-    provider = s.headers("service_provider", "provider-e2e", org=PROVIDER_ORG)
-    r = httpx.post(
-        f"{s.intake.url}/v1/cases/{case_id}/services/{service_id}/sessions",
-        json={"outcome": "attended", "occurred_at": datetime.now(UTC).isoformat()},
-        headers=provider,
-        timeout=10,
-    )
-    assert r.status_code == 201, r.text
+    s.record_session(case_id, service_id, PROVIDER_ORG)
     resolved = s.wait_alert(case_id, "service.overdue", status="resolved")
     detail = httpx.get(
         f"{s.alerts.url}/v1/alerts/{resolved['id']}", headers=s.headers("legal_advocate", ADVOCATE), timeout=10

@@ -177,31 +177,12 @@ def test_the_caseload_import_alerts_only_what_is_still_open(stack: Stack, tmp_pa
 def test_an_open_alerts_summary_follows_its_evidence_and_keeps_the_old_one_in_history(stack: Stack) -> None:
     s = stack
     case_id = register_case(s)
-    officer = s.headers("intake_officer", "officer-h18")
-    r = httpx.post(
-        f"{s.intake.url}/v1/cases/{case_id}/services",
-        json={
-            "service_kind": "psychosocial",
-            "provider_org_id": PROVIDER_ORG,
-            "first_due_at": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
-            "sessions_planned": 6,
-            "interval_days": 7,
-        },
-        headers=officer,
-        timeout=10,
-    )
-    assert r.status_code == 201, r.text
-    service_id = r.json()["service_id"]
-    provider = s.headers("service_provider", "provider-h18", org=PROVIDER_ORG)
+    due = datetime.now(UTC) - timedelta(hours=1)
+    service_id = s.plan_service(case_id, "psychosocial", due, PROVIDER_ORG, sessions_planned=6, interval_days=7)
 
     def missed(minutes_ago: int) -> None:
-        r = httpx.post(
-            f"{s.intake.url}/v1/cases/{case_id}/services/{service_id}/sessions",
-            json={"outcome": "missed", "occurred_at": (datetime.now(UTC) - timedelta(minutes=minutes_ago)).isoformat()},
-            headers=provider,
-            timeout=10,
-        )
-        assert r.status_code == 201, r.text
+        at = datetime.now(UTC) - timedelta(minutes=minutes_ago)
+        s.record_session(case_id, service_id, PROVIDER_ORG, outcome="missed", at=at)
 
     missed(30)
     missed(20)

@@ -19,14 +19,13 @@ a term of seconds) are disabled in this test's policy so that only the overdue a
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.e2e.stack import REMINDER_RULES, Stack, StackConfig, StartStack
+from tests.e2e.stack import REMINDER_RULES, Stack, StackConfig, StartStack, court_update
 from tests.support import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -78,14 +77,12 @@ def _register_case(s: Stack) -> str:
     )
 
 
-def _update(case_id: str, kind: str, occurred_at: datetime, **fields: Any) -> dict[str, Any]:
-    return {
-        "update_id": f"{kind[:12]}-{uuid.uuid4().hex[:10]}",
-        "case_id": case_id,
-        "kind": kind,
-        "occurred_at": occurred_at.isoformat(),
-        **fields,
-    }
+def _extension(case_id: str, granted_at: datetime | None = None, **term: Any) -> dict[str, Any]:
+    """The judge's extension of the preparatory investigation (``term``: new_deadline or extra_days)."""
+    at = granted_at or _millis(datetime.now(UTC))
+    return court_update(
+        case_id, "deadline_extended", at, granted_by="juez_investigacion_preparatoria", legal_basis=ARTICLE, **term
+    )
 
 
 def _accepted(r: httpx.Response) -> dict[str, Any]:
@@ -110,7 +107,9 @@ def test_an_advocates_extension_moves_the_overdue_alert(stack: Stack) -> None:
 
     # The legal service learns who may record on the case from intake's case-events: until it has,
     # the case is unknown to it (404). Nothing of a 404 request is applied, so retrying is safe.
-    complaint = _update(case_id, "stage_changed", datetime.now(UTC) - timedelta(minutes=5), stage="complaint_filed")
+    complaint = court_update(
+        case_id, "stage_changed", datetime.now(UTC) - timedelta(minutes=5), stage="complaint_filed"
+    )
 
     def recorded() -> httpx.Response | None:
         r = record(s, complaint)
@@ -120,14 +119,16 @@ def test_an_advocates_extension_moves_the_overdue_alert(stack: Stack) -> None:
 
     # Another advocate of the same organisation: the case does not exist for her.
     intruder = record(
-        s, _update(case_id, "stage_changed", datetime.now(UTC), stage="preparatory_investigation"), sub=OTHER_ADVOCATE
+        s,
+        court_update(case_id, "stage_changed", datetime.now(UTC), stage="preparatory_investigation"),
+        sub=OTHER_ADVOCATE,
     )
     assert intruder.status_code == 404, intruder.text
     assert timeline(s, case_id, sub=OTHER_ADVOCATE).status_code == 404
 
     # 1. the prosecutor formalises the investigation; the advocate records it
     started = _millis(datetime.now(UTC))
-    _accepted(record(s, _update(case_id, "stage_changed", started, stage="preparatory_investigation")))
+    _accepted(record(s, court_update(case_id, "stage_changed", started, stage="preparatory_investigation")))
     first_deadline = started + TERM
     longest = started + TERM + EXTENSION
     tl = timeline(s, case_id).json()
@@ -148,14 +149,7 @@ def test_an_advocates_extension_moves_the_overdue_alert(stack: Stack) -> None:
     granted_at = _millis(datetime.now(UTC))
     new_deadline = granted_at + EXTENDED_BY
     assert new_deadline < longest, "the machine is too slow for this test's terms: the overdue alert came very late"
-    extension = _update(
-        case_id,
-        "deadline_extended",
-        granted_at,
-        granted_by="juez_investigacion_preparatoria",
-        legal_basis=ARTICLE,
-        new_deadline=new_deadline.isoformat(),
-    )
+    extension = _extension(case_id, granted_at, new_deadline=new_deadline.isoformat())
     _accepted(record(s, extension))
 
     # the alert resolves by itself, because the deadline moved (before the new one passes)
@@ -192,14 +186,7 @@ def test_an_advocates_extension_moves_the_overdue_alert(stack: Stack) -> None:
     assert first_again["status"] == "resolved", first_again  # the old episode is not reopened
 
     # 5. an extension beyond term + extension is refused, naming the article; nothing moves
-    too_far = _update(
-        case_id,
-        "deadline_extended",
-        _millis(datetime.now(UTC)),
-        granted_by="juez_investigacion_preparatoria",
-        legal_basis=ARTICLE,
-        new_deadline=(longest + timedelta(seconds=30)).isoformat(),
-    )
+    too_far = _extension(case_id, new_deadline=(longest + timedelta(seconds=30)).isoformat())
     r = record(s, too_far)
     assert r.status_code == 200, r.text
     [result] = r.json()["results"]
@@ -207,14 +194,7 @@ def test_an_advocates_extension_moves_the_overdue_alert(stack: Stack) -> None:
     assert ARTICLE in result["reason"], result
     assert "new_deadline" in result["reason"], result
     # in days too: a day on a term of seconds is beyond it as well
-    by_days = _update(
-        case_id,
-        "deadline_extended",
-        _millis(datetime.now(UTC)),
-        granted_by="juez_investigacion_preparatoria",
-        legal_basis=ARTICLE,
-        extra_days=1,
-    )
+    by_days = _extension(case_id, extra_days=1)
     [result] = record(s, by_days).json()["results"]
     assert result["status"] == "rejected", result
     assert ARTICLE in result["reason"], result
@@ -226,14 +206,7 @@ def test_an_advocates_extension_moves_the_overdue_alert(stack: Stack) -> None:
     # 6. the other advocate still cannot record on the case, and sees none of its alerts
     r = record(
         s,
-        _update(
-            case_id,
-            "deadline_extended",
-            _millis(datetime.now(UTC)),
-            granted_by="juez_investigacion_preparatoria",
-            legal_basis=ARTICLE,
-            new_deadline=(longest - timedelta(seconds=1)).isoformat(),
-        ),
+        _extension(case_id, new_deadline=(longest - timedelta(seconds=1)).isoformat()),
         sub=OTHER_ADVOCATE,
     )
     assert r.status_code == 404, r.text

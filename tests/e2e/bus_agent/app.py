@@ -1,7 +1,7 @@
 """Bus smoke agent: reads ``case-events`` as raw bytes, decodes with the shared codec.
 
 Decoded payloads are appended as JSON lines to ``$BUS_AGENT_OUT``; poison goes to
-``case-events.dlq`` with the same headers as shared.kafka.ConsumerLoop, and the agent keeps going.
+``case-events.dlq`` with the same headers as shared.consumer.PartitionedConsumer, and the agent keeps going.
 
     BUS_AGENT_OUT=/tmp/out.jsonl BUS_AGENT_DATADIR=/tmp/agent python -m tests.e2e.bus_agent worker --web-port N
 """
