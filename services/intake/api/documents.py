@@ -28,19 +28,10 @@ class UnsupportedType(IntakeError, status_code=415, reason="unsupported_media_ty
 
 
 def out(item: documents.Shown) -> s.DocumentOut:
+    """The stored metadata with the title and file name in plain (the ciphertext never leaves)."""
     doc = item.doc
-    return s.DocumentOut(
-        doc_id=doc.doc_id,
-        category=doc.category,
-        media_type=doc.media_type,
-        size=doc.size,
-        title=item.title,
-        filename=item.filename,
-        uploaded_at=doc.uploaded_at,
-        uploaded_by=doc.uploaded_by,
-        uploaded_by_role=doc.uploaded_by_role,
-        uploaded_by_org=doc.uploaded_by_org,
-    )
+    shown = {"media_type": doc.media_type, "title": item.title, "filename": item.filename}
+    return s.DocumentOut.model_validate({**doc.model_dump(), **shown})
 
 
 @router.post(

@@ -1,4 +1,4 @@
-"""MongoDB documents (mongoengine) of intake: the case aggregate and the append-only audit log.
+"""MongoDB documents (mongoengine) of intake: the case aggregate (the audit log is the shared trail, ``store.audit``).
 
 The case document embeds its services, sessions, flags, follow-ups and referrals plus the
 ``outbox`` array of pending events, so one single-document write changes the case and records
@@ -7,8 +7,6 @@ the domain model validates them; the schema here declares the indexed, queried f
 """
 
 from __future__ import annotations
-
-from datetime import UTC, datetime
 
 import mongoengine as me
 
@@ -65,27 +63,3 @@ class CaseDocument(me.Document):
     prosecutor_ref_key = me.StringField()  # store-only, derived from prosecutor_refs
     outbox = me.ListField(me.DictField())
     pending_links = me.ListField(me.DictField())  # {"case_id", "entries"}: see CaseRepository.link
-
-
-class AuditRecord(me.Document):
-    """Append-only: the service only ever inserts; there is no update or delete path."""
-
-    meta = {
-        "collection": "audit",
-        "auto_create_index": False,
-        "indexes": [{"fields": ["case_id", "at"]}, {"fields": ["actor", "at"]}, {"fields": ["at"]}],
-        "ordering": ["-at"],
-    }
-
-    at = me.DateTimeField(required=True, default=lambda: datetime.now(UTC))
-    actor = me.StringField(required=True)
-    role = me.StringField(required=True)
-    roles = me.ListField(me.StringField())
-    org = me.StringField()
-    action = me.StringField(required=True)
-    case_id = me.StringField()
-    # ok; denied (role, scope or break-glass refused); not_found (the id does not exist)
-    outcome = me.StringField(required=True, choices=("ok", "denied", "not_found"))
-    request_id = me.StringField()
-    reason = me.StringField(max_length=500)
-    details = me.DictField()

@@ -1,19 +1,20 @@
-"""Repositories: the case aggregate with its outbox, and the audit log. Query building lives here."""
+"""The case aggregate's repository with its outbox; query building lives here. (The audit log is
+``store.audit`` on the shared trail.)"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from pymongo.collection import Collection
-from pymongo.errors import DuplicateKeyError, OperationFailure
+from pymongo.errors import DuplicateKeyError
 
 from services.intake.domain.access import ListScope
 from services.intake.domain.model import Case
 from services.intake.domain.prosecution import ref_key
-from services.intake.store.documents import AuditRecord, CaseDocument
+from services.intake.store.documents import CaseDocument
 from services.intake.store.keyset import newest_first, sort_key
 from shared import outbox
 from shared.events.envelope import EventPayload
@@ -24,14 +25,8 @@ _TOP_LEVEL_DATETIMES = ("registered_at", "updated_at")
 
 
 def ensure_indexes() -> None:
+    # the audit trail's indexes are the trail's own (shared.audit.AuditTrail.ensure_indexes, from main)
     CaseDocument.ensure_indexes()
-    try:
-        AuditRecord.ensure_indexes()
-    except OperationFailure as exc:
-        # 85/86: legal or alerts made the shared trail's indexes first (shared.audit, same keys, other
-        # options); the indexes are there, and intake starting is not a race against them
-        if exc.code not in (85, 86):
-            raise
 
 
 @dataclass(frozen=True)
@@ -45,34 +40,6 @@ class CaseFilter:
 
     def query(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if v}
-
-
-@dataclass(frozen=True)
-class AuditQuery:
-    case_id: str | None = None
-    actor: str | None = None
-    action: str | None = None
-    org: str | None = None
-    outcome: str | None = None
-    request_id: str | None = None
-    since: datetime | None = None  # inclusive, aware UTC
-    until: datetime | None = None  # exclusive, aware UTC
-
-    def filters(self) -> dict[str, Any]:
-        out: dict[str, Any] = {k: v for k, v in vars(self).items() if k not in ("since", "until") and v is not None}
-        if self.since is not None:
-            out["at__gte"] = self.since
-        if self.until is not None:
-            out["at__lt"] = self.until
-        return out
-
-    def keyset(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The one equality a keyset read filters on (an indexed ``(field, at)``), and the equalities left."""
-        equal = {k: v for k, v in vars(self).items() if k not in ("since", "until") and v is not None}
-        for name in ("case_id", "actor"):
-            if name in equal:
-                return {name: equal.pop(name)}, equal
-        return {}, equal
 
 
 #: the first time window of a keyset read, widened fourfold until a page is full (store.keyset)
@@ -326,67 +293,3 @@ class CaseRepository:
             pipeline.append({"$match": {"org_id": org_id}})
         pipeline.append({"$group": {"_id": "$status", "n": {"$sum": 1}}})
         return {str(d["_id"]): int(d["n"]) for d in self.coll.aggregate(pipeline)}
-
-
-class AuditLog:
-    def __init__(self, collection: Collection[Any] | None = None) -> None:
-        # the keyset read goes through pymongo; None: the collection of ``AuditRecord`` (read when used)
-        self._coll = collection
-
-    @property
-    def coll(self) -> Collection[Any]:
-        return self._coll if self._coll is not None else AuditRecord._get_collection()
-
-    def record(
-        self,
-        *,
-        actor: str,
-        role: str,
-        roles: list[str],
-        org: str | None,
-        action: str,
-        case_id: str | None,
-        outcome: str,
-        request_id: str | None,
-        reason: str | None,
-        details: dict[str, Any] | None = None,
-    ) -> None:
-        AuditRecord(
-            at=datetime.now(UTC),
-            actor=actor,
-            role=role,
-            roles=roles,
-            org=org,
-            action=action,
-            case_id=case_id,
-            outcome=outcome,
-            request_id=request_id,
-            reason=reason,
-            details=details or {},
-        ).save(force_insert=True)
-
-    def page(self, query: AuditQuery, limit: int, after: Position | None = None) -> tuple[list[AuditRecord], bool]:
-        """Up to ``limit`` records newest first by (at, id), after ``after``; and whether more follow. One
-        keyset read on ``(case_id, at)``, ``(actor, at)`` or ``(at)``, the other filters applied here."""
-        clause, rest = query.keyset()
-        docs = newest_first(
-            self.coll,
-            clause,
-            "at",
-            limit + 1,
-            after,
-            keep=lambda d: _matches(d, rest),
-            since=query.since,
-            until=query.until,
-            first_window=AUDIT_FIRST_WINDOW,
-        )
-        return [AuditRecord._from_son(d) for d in docs[:limit]], len(docs) > limit
-
-    def count(self, query: AuditQuery) -> int:
-        return int(AuditRecord.objects(**query.filters()).count())
-
-    def search(self, query: AuditQuery, page: int, page_size: int) -> tuple[list[AuditRecord], int]:
-        """Deprecated page-number paging (``page`` > 1): repeats and skips records while the log grows."""
-        qs = AuditRecord.objects(**query.filters()).order_by("-at")
-        total = qs.count()
-        return list(qs.skip((page - 1) * page_size).limit(page_size)), total

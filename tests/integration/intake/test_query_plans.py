@@ -16,7 +16,9 @@ from pymongo import MongoClient
 
 from services.intake.domain.access import ListScope
 from services.intake.store import repository as r
-from services.intake.store.documents import AuditRecord, CaseDocument
+from services.intake.store.audit import AuditLog
+from services.intake.store.documents import CaseDocument
+from shared.audit import AuditQuery, AuditTrail
 from shared.explain import assert_indexed, explain_aggregate, explain_filter, explain_find_and_modify
 from shared.page_cursor import Position
 
@@ -176,8 +178,7 @@ def test_keyset_audit_reads_are_indexed(stack_env: dict[str, str], db_name: Call
     client: MongoClient[Any] = MongoClient(stack_env["CENTINELA_MONGO_URI"])
     coll = client[db_name("intake_plans")][f"audit_{uuid.uuid4().hex[:8]}"]
     try:
-        for spec in AuditRecord._meta["index_specs"]:
-            coll.create_index(spec["fields"])
+        AuditTrail(coll, "intake").ensure_indexes()
         coll.insert_many(
             [
                 {
@@ -193,13 +194,13 @@ def test_keyset_audit_reads_are_indexed(stack_env: dict[str, str], db_name: Call
             ]
         )
         recording = Recording(coll)
-        log = r.AuditLog(recording)  # type: ignore[arg-type]
+        log = AuditLog(AuditTrail(recording, "intake"))  # type: ignore[arg-type]
         after = Position(T0 + timedelta(minutes=350), "f" * 24)
         queries = [
-            r.AuditQuery(),
-            r.AuditQuery(case_id="cs_3", action="a3"),
-            r.AuditQuery(actor="u2", org="org-2"),
-            r.AuditQuery(action="a1", since=T0 + timedelta(minutes=10), until=T0 + timedelta(minutes=200)),
+            AuditQuery(),
+            AuditQuery(case_id="cs_3", action="a3"),
+            AuditQuery(actor="u2", org="org-2"),
+            AuditQuery(action="a1", since=T0 + timedelta(minutes=10), until=T0 + timedelta(minutes=200)),
         ]
         for query in queries:
             recording.finds.clear()
