@@ -305,3 +305,19 @@ class CommonSettings(BaseSettings):
     def topic(self, name: str) -> str:
         """Physical name of a catalogue topic (prefix applied)."""
         return f"{self.topic_prefix}{name}"
+
+
+#: the alert policy the processor and the alerts service read (shipped beside the processor's rules)
+DEFAULT_POLICY_FILE = "services/processor/policy.yaml"
+
+
+class PolicySettings(CommonSettings):
+    """A process that reads the alert policy file: the processor and the alerts service."""
+
+    policy_file: str = Field(
+        DEFAULT_POLICY_FILE,
+        description="alert policy YAML (rule thresholds, escalation times) of the processor and the alerts "
+        "service; rules it does not name keep the shipped defaults; relative paths are tried from the working "
+        "directory, then the project root; the alerts service refuses to start when it is missing or invalid "
+        "and uses its `escalation` section",
+    )

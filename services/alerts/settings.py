@@ -6,18 +6,13 @@ from typing import Literal
 
 from pydantic import Field, SecretStr
 
-from shared.settings import CommonSettings
+from shared.settings import PolicySettings
 
 
-class AlertsSettings(CommonSettings):
+class AlertsSettings(PolicySettings):
     service_name: str = "alerts"
 
     # --- alerts service (HTTP, notifications, escalation) ---
-    policy_file: str = Field(
-        "services/processor/policy.yaml",
-        description="alert policy YAML shared with the processor (rules + escalation times); the service "
-        "validates the whole file, refuses to start when it is missing or invalid, and uses its `escalation` section",
-    )
     public_base_url: str = Field(
         "http://127.0.0.1:8004",
         description="base of the links put in notifications: the console's public address (e-mails link to "
