@@ -1,8 +1,8 @@
 """One audit trail for every service: one record shape, one writer, one collection.
 
-Every service that reads or changes case data (intake, legal, alerts) appends to the same ``audit``
-collection, so an admin reads the whole trail with one ``GET /v1/audit`` on intake (filterable by
-case, actor, request id, service, time). A record is::
+Every service that reads or changes case data (intake, legal, alerts), and reports (figures and exports),
+appends to the same ``audit`` collection, so an admin reads the whole trail with one ``GET /v1/audit`` on
+intake (filterable by case, actor, request id, service, time). A record is::
 
     {_id, at, service, actor, role, roles, org, action, case_id, outcome, request_id, route, reason, details}
 
@@ -40,7 +40,7 @@ allow_log_keys("audit_db", "audit_service")
 
 COLLECTION = "audit"
 OUTCOMES = ("ok", "denied", "not_found")
-SERVICES = ("intake", "legal", "alerts")
+SERVICES = ("intake", "legal", "alerts", "reports")
 #: the service of a record written before records named their service (legal's actions began "legal.")
 _LEGACY_PREFIXES = {"legal.": "legal", "alerts.": "alerts"}
 

@@ -6,7 +6,8 @@
 
 The export reads the read model in MongoDB (``CENTINELA_MONGO_URI``, database ``centinela_reports``),
 writes an HTCDS 2.0-shaped CSV in which every quasi-identifier combination appears at least k times,
-and records the export in the service's audit log (actor: ``--actor`` or the OS user).
+and records the export on the shared audit trail (``shared.audit``, service ``reports``; actor: ``--actor``
+or the OS user).
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ import sys
 from pathlib import Path
 
 from services.reports.service.projector import Materialiser
-from services.reports.service.reports import Reports, export_csv
+from services.reports.service.reports import Reports, Who, export_csv
 from services.reports.settings import ReportsSettings
-from services.reports.store.readmodel import AuditLog, CellRepository, FactsRepository, ensure_indexes
+from services.reports.store.readmodel import CellRepository, FactsRepository, ensure_indexes
+from shared.audit import open_trail
 from shared.mongo import connect
 
 
@@ -30,8 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     ex = sub.add_parser("export", help="write the anonymised export (audited)")
     ex.add_argument("--k", type=int, default=None, help="minimum combination size (default CENTINELA_REPORTS_EXPORT_K)")
     ex.add_argument("--out", required=True, help="CSV file to write ('-' for standard output)")
-    ex.add_argument("--reason", default="command-line export", help="why and for whom (audit log)")
-    ex.add_argument("--actor", default=None, help="who runs it (audit log; default: the OS user)")
+    ex.add_argument("--reason", default="command-line export", help="why and for whom (audit trail)")
+    ex.add_argument("--actor", default=None, help="who runs it (audit trail; default: the OS user)")
     ex.add_argument("--max-suppressed", type=float, default=None, help="share of rows that may be dropped")
     sub.add_parser("fold", help="fold every changed case into the aggregate cells")
     sub.add_parser("rebuild", help="recompute every aggregate cell from every case (after a restore)")
@@ -51,17 +53,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd == "rebuild":
             print(f"reports: {materialiser.rebuild_all()} cell(s) rebuilt")
             return 0
-        reports = Reports(CellRepository(db), facts, AuditLog(db), settings.reports_min_cell)
+        trail = open_trail(settings, client, "reports")
+        reports = Reports(CellRepository(db), facts, trail, settings.reports_min_cell)
         result = reports.export(
             k=args.k or settings.reports_export_k,
             max_suppressed=settings.reports_export_max_suppressed
             if args.max_suppressed is None
             else args.max_suppressed,
-            actor=args.actor or getpass.getuser(),
-            role="admin",
-            roles=["admin"],
-            org=None,
-            request_id=None,
+            who=Who(args.actor or getpass.getuser(), "admin"),
             reason=args.reason,
         )
         text = export_csv(result.rows)

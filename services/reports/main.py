@@ -14,8 +14,9 @@ from services.reports.api import router
 from services.reports.service.projector import Materialiser, Projector
 from services.reports.service.reports import Reports
 from services.reports.settings import ReportsSettings
-from services.reports.store.readmodel import AuditLog, CellRepository, FactsRepository, ensure_indexes
+from services.reports.store.readmodel import CellRepository, FactsRepository, ensure_indexes
 from shared.app import ServiceRuntime, create_app, service_lifespan
+from shared.audit import open_trail
 from shared.logging import setup_logging
 
 
@@ -27,7 +28,10 @@ def build_app(settings: ReportsSettings | None = None, *, consume: bool = True) 
         db = runtime.db
         ensure_indexes(db)
         facts = FactsRepository(db)
-        runtime.app.state.reports = Reports(CellRepository(db), facts, AuditLog(db), settings.reports_min_cell)
+        # every read, export and refusal goes to the one audit trail of every service (api.audit, shared.audit)
+        trail = open_trail(settings, runtime.mongo, "reports")
+        trail.ensure_indexes()
+        runtime.app.state.reports = Reports(CellRepository(db), facts, trail, settings.reports_min_cell)
         materialiser = Materialiser(
             db,
             settings.reports_materialise_seconds,

@@ -25,12 +25,12 @@ router = APIRouter()
 #: who may see who read or changed a case: its assigned advocate, its organisation's supervisors, admins
 READ_VIEWS = ("legal_advocate", "supervisor", "admin")
 ViewsCaller = Annotated[Caller, Depends(guard(*READ_VIEWS))]
-Service = Literal["intake", "legal", "alerts"]
+Service = Literal["intake", "legal", "alerts", "reports"]
 
 
 class AuditOut(s.Out):
     at: datetime
-    service: str = Field(description="the service that wrote the record: intake, legal or alerts")
+    service: str = Field(description="the service that wrote the record: intake, legal, alerts or reports")
     actor: str
     role: str
     roles: list[str]
@@ -55,7 +55,7 @@ class AuditPage(s.Out):
     "/audit",
     response_model=AuditPage,
     tags=["audit"],
-    summary="the audit trail of every service (intake, legal, alerts), newest first, by cursor (admins)",
+    summary="the audit trail of every service (intake, legal, alerts, reports), newest first, by cursor (admins)",
     responses={
         422: {
             "description": "a bad filter, `limit` above the maximum, or a `cursor` not issued for this "
@@ -104,7 +104,7 @@ class CaseViewOut(s.Out):
     actor: str = Field(description="the token subject of who acted")
     role: str
     action: str = Field(description="e.g. case.read, case.update, legal.timeline.read, alerts.alert.acknowledge")
-    service: str = Field(description="intake, legal or alerts")
+    service: str = Field(description="intake, legal, alerts or reports")
     outcome: str = Field(description="ok; denied (refused); not_found")
 
 

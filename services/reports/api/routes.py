@@ -1,7 +1,8 @@
 """Reports routes: justice-access figures (JSON and CSV) and the anonymised export.
 
 Aggregates only, never a case: supervisors see their own organisation, admins and operations
-(``ops_viewer``) every organisation. The export is for admins and every export is audited.
+(``ops_viewer``) every organisation. The export is for admins. Every call, refusals included, is recorded
+on the shared audit trail (:mod:`services.reports.api.audit`).
 """
 
 from __future__ import annotations
@@ -9,25 +10,21 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
+from services.reports.api.audit import get_reports, refuse, require, who
 from services.reports.domain.figures import DIMENSIONS
-from services.reports.service.reports import ReportQuery, Reports, export_csv
+from services.reports.service.reports import FIGURES_CSV, FIGURES_READ, ReportQuery, Reports, export_csv
 from services.reports.settings import ReportsSettings
-from shared.auth import Principal, current_principal, require
+from shared.auth import Principal
 from shared.vocab import EXTERNAL_ID_PATTERN
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
 MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])(-\d{2})?$")
 FIGURE_ROLES = ("supervisor", "admin", "ops_viewer")
-
-
-def get_reports(request: Request) -> Reports:
-    reports: Reports = request.app.state.reports
-    return reports
 
 
 Rp = Annotated[Reports, Depends(get_reports)]
@@ -47,6 +44,7 @@ def _month(field: str, value: str | None) -> str | None:
 
 
 def build_query(
+    request: Request,
     caller: FigureCaller,
     org: Annotated[str | None, Query(pattern=EXTERNAL_ID_PATTERN, description="organisation id")] = None,
     region: Annotated[
@@ -62,9 +60,9 @@ def build_query(
     if not caller.has("admin", "ops_viewer"):
         # a supervisor sees their own organisation only
         if not caller.org:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, "a supervisor token must carry an org")
+            raise refuse(request, caller, "no_org", "a supervisor token must carry an org")
         if org and org != caller.org:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, "supervisors see their own organisation only")
+            raise refuse(request, caller, "other_org", "supervisors see their own organisation only", asked_org=org)
         org = caller.org
     start, end = _month("from", period_from), _month("to", period_to)
     if start and end and start > end:
@@ -77,19 +75,28 @@ def build_query(
 Q = Annotated[ReportQuery, Depends(build_query)]
 
 
-@router.get("/justice-access", summary="justice-access figures (aggregate, small cells suppressed)")
-def justice_access(q: Q, reports: Rp) -> dict[str, Any]:
-    return reports.justice_access(q)
+def figures_read(request: Request, caller: FigureCaller, q: Q, reports: Rp, action: str) -> dict[str, Any]:
+    """The figures, and the record of who read which (the filters' codes and how many groups)."""
+    report = reports.justice_access(q)
+    details = {"filters": report["filters"], "group_by": q.group_by, "groups": len(report["groups"])}
+    reports.record(who(request, caller), action, details=details)
+    return report
+
+
+@router.get("/justice-access", summary="justice-access figures (aggregate, small cells suppressed; audited)")
+def justice_access(request: Request, caller: FigureCaller, q: Q, reports: Rp) -> dict[str, Any]:
+    return figures_read(request, caller, q, reports, FIGURES_READ)
 
 
 @router.get(
     "/justice-access.csv",
-    summary="the same figures as CSV, one row per group",
+    summary="the same figures as CSV, one row per group (audited)",
     response_class=PlainTextResponse,
 )
-def justice_access_csv(q: Q, reports: Rp) -> Response:
+def justice_access_csv(request: Request, caller: FigureCaller, q: Q, reports: Rp) -> Response:
+    report = figures_read(request, caller, q, reports, FIGURES_CSV)
     return Response(
-        reports.justice_access_csv(q),
+        reports.csv_of(report),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="justice-access.csv"'},
     )
@@ -108,31 +115,14 @@ class ExportRequest(BaseModel):
 def create_export(
     body: ExportRequest,
     request: Request,
-    caller: Annotated[Principal, Depends(current_principal)],
+    caller: Annotated[Principal, Depends(require("admin"))],
     reports: Rp,
 ) -> Response:
     settings: ReportsSettings = request.app.state.settings
-    rid = getattr(request.state, "request_id", None)
-    if not caller.has("admin"):
-        reports.audit.record(
-            actor=caller.sub,
-            role=caller.role,
-            roles=sorted(caller.roles),
-            org=caller.org,
-            action="export.anonymised",
-            outcome="denied",
-            request_id=rid,
-            reason=None,
-        )
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "requires one of the roles: admin")
     result = reports.export(
         k=body.k or settings.reports_export_k,
         max_suppressed=settings.reports_export_max_suppressed,
-        actor=caller.sub,
-        role=caller.role,
-        roles=sorted(caller.roles),
-        org=caller.org,
-        request_id=rid,
+        who=who(request, caller),
         reason=body.reason,
     )
     summary = result.summary()
@@ -146,12 +136,3 @@ def create_export(
             "X-Export-Suppressed-Rows": str(summary["suppressed_rows"]),
         },
     )
-
-
-@router.get("/audit", summary="the latest export audit records (admin)")
-def audit(
-    reports: Rp,
-    caller: Annotated[Principal, Depends(require("admin"))],
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-) -> list[dict[str, Any]]:
-    return reports.audit.latest(limit)

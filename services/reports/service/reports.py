@@ -10,10 +10,30 @@ from typing import Any
 
 from services.reports.domain.anonymise import COLUMNS, ExportResult, anonymise, htcds_row
 from services.reports.domain.figures import DIMENSIONS, figures, flatten, merge
-from services.reports.store.readmodel import AuditLog, CellRepository, FactsRepository
+from services.reports.store.readmodel import CellRepository, FactsRepository
+from shared.audit import AuditTrail
+from shared.auth import Principal
 from shared.metrics import counter
 
 EXPORTS = counter("centinela_reports_exports_total", "anonymised exports written", ("outcome",))
+#: the audit action of each use case (the shared trail, ``service: reports``)
+FIGURES_READ, FIGURES_CSV, EXPORT = "reports.figures.read", "reports.figures.csv", "reports.export.anonymised"
+
+
+@dataclass(frozen=True)
+class Who:
+    """Who asks, as the audit trail names them: token subject, roles, organisation, request id."""
+
+    actor: str
+    role: str
+    roles: tuple[str, ...] = ()
+    org: str | None = None
+    request_id: str | None = None
+
+    @classmethod
+    def of(cls, principal: Principal, request_id: object = None) -> Who:
+        rid = request_id if isinstance(request_id, str) else None
+        return cls(principal.sub, principal.role, tuple(sorted(principal.roles)), principal.org, rid)
 
 
 @dataclass(frozen=True)
@@ -42,11 +62,38 @@ def _groups(cell: dict[str, Any], group_by: str | None) -> list[str]:
 
 
 class Reports:
-    def __init__(self, cells: CellRepository, facts: FactsRepository, audit: AuditLog, k: int) -> None:
+    """The figures and the export; ``audit`` is the shared trail (None: nothing is recorded, for tools that
+    only read the cells)."""
+
+    def __init__(self, cells: CellRepository, facts: FactsRepository, audit: AuditTrail | None, k: int) -> None:
         self.cells = cells
         self.facts = facts
         self.audit = audit
         self.k = k
+
+    def record(
+        self,
+        who: Who,
+        action: str,
+        outcome: str = "ok",
+        *,
+        details: dict[str, Any] | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """One record on the shared trail: ids and codes only (the route comes from the request served)."""
+        if self.audit is None:
+            return
+        self.audit.record(
+            actor=who.actor,
+            role=who.role,
+            roles=list(who.roles or (who.role,)),
+            org=who.org,
+            action=action,
+            outcome=outcome,
+            request_id=who.request_id,
+            reason=reason,
+            details=details,
+        )
 
     def justice_access(self, q: ReportQuery) -> dict[str, Any]:
         if q.group_by is not None and q.group_by not in DIMENSIONS:
@@ -72,8 +119,9 @@ class Reports:
             "groups": rows,
         }
 
-    def justice_access_csv(self, q: ReportQuery) -> str:
-        report = self.justice_access(q)
+    @staticmethod
+    def csv_of(report: dict[str, Any]) -> str:
+        """The figures of :meth:`justice_access` as CSV, one row per group."""
         columns = list(flatten(figures({}, 1)))
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
@@ -90,11 +138,7 @@ class Reports:
         *,
         k: int,
         max_suppressed: float,
-        actor: str,
-        role: str,
-        roles: list[str],
-        org: str | None,
-        request_id: str | None,
+        who: Who,
         reason: str | None,
     ) -> ExportResult:
         """Build the anonymised export; the audit record is written before the rows leave."""
@@ -103,17 +147,7 @@ class Reports:
         except Exception:
             EXPORTS.labels("failed").inc()
             raise
-        self.audit.record(
-            actor=actor,
-            role=role,
-            roles=roles,
-            org=org,
-            action="export.anonymised",
-            outcome="ok",
-            request_id=request_id,
-            reason=reason,
-            details=result.summary(),
-        )
+        self.record(who, EXPORT, details=result.summary(), reason=reason)
         EXPORTS.labels("ok").inc()
         return result
 

@@ -1,1 +1,1 @@
-"""MongoDB repositories of the reports read model and its audit log."""
+"""MongoDB repositories of the reports read model."""

@@ -1,5 +1,6 @@
 """The read model in MongoDB: ``case_facts`` (one document per case), ``cells`` (sums of
-contributions by organisation x region x exploitation x month), ``leases`` and ``audit``.
+contributions by organisation x region x exploitation x month) and ``leases``. The audit records go to the
+shared trail (``shared.audit``), not here.
 
 Every query shape is served by an index (:func:`ensure_indexes`): dirty cases by ``dirty``, a cell's
 cases by ``cell``, cells by ``org`` and ``period``.
@@ -31,8 +32,6 @@ def ensure_indexes(db: Database[Any]) -> None:
     db.case_facts.create_index([("cell", ASCENDING)], name="cell")
     db.cells.create_index([("org", ASCENDING), ("period", ASCENDING)], name="org_period")
     db.cells.create_index([("period", ASCENDING)], name="period")
-    db.audit.create_index([("at", ASCENDING)], name="at")
-    db.audit.create_index([("actor", ASCENDING), ("at", ASCENDING)], name="actor_at")
 
 
 class FactsRepository:
@@ -168,42 +167,3 @@ class Lease:
         except DuplicateKeyError:  # someone else holds a live lease
             return False
         return doc is not None and doc.get("holder") == self.holder
-
-
-class AuditLog:
-    """Append-only, same shape as intake's ``audit`` records (who, role, what, when, outcome, why)."""
-
-    def __init__(self, db: Database[Any]) -> None:
-        self.col: Collection[Any] = db.audit
-
-    def record(
-        self,
-        *,
-        actor: str,
-        role: str,
-        roles: list[str],
-        org: str | None,
-        action: str,
-        outcome: str,
-        request_id: str | None,
-        reason: str | None,
-        details: dict[str, Any] | None = None,
-    ) -> None:
-        self.col.insert_one(
-            {
-                "at": datetime.now(UTC),
-                "actor": actor,
-                "role": role,
-                "roles": roles,
-                "org": org,
-                "action": action,
-                "case_id": None,
-                "outcome": outcome,
-                "request_id": request_id,
-                "reason": (reason or "")[:500] or None,
-                "details": details or {},
-            }
-        )
-
-    def latest(self, limit: int = 50) -> list[dict[str, Any]]:
-        return list(self.col.find({}, {"_id": 0}).sort("at", -1).limit(limit))
