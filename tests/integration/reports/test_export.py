@@ -19,7 +19,7 @@ from services.reports.domain.facts import CaseFacts
 from services.reports.domain.figures import contribution, figures, merge
 from services.reports.service.projector import Materialiser
 from services.reports.service.reports import ReportQuery, Reports
-from services.reports.store.readmodel import AuditLog, CellRepository, FactsRepository, ensure_indexes
+from services.reports.store.readmodel import CellRepository, FactsRepository, ensure_indexes
 from tests.support import ROOT
 from tests.unit.reports.helpers import synthetic_population
 
@@ -52,7 +52,7 @@ def test_rebuilt_cells_count_every_case_exactly_once(
     _env, db = loaded
     cells = Materialiser(db, 1.0, 2000, 10.0).rebuild_all()
     assert cells == db.cells.count_documents({}) > 0
-    reports = Reports(CellRepository(db), FactsRepository(db), AuditLog(db), 5)
+    reports = Reports(CellRepository(db), FactsRepository(db), None, 5)
     expected: dict[str, Any] = {}
     for f in population:
         merge(expected, contribution(f))
@@ -97,12 +97,16 @@ def test_command_writes_a_k_anonymous_export_and_audits_it(
     assert len(rows) >= 0.95 * N
     text = out.read_text(encoding="utf-8")
     assert "cs_synthetic" not in text and "org-" not in text
+    # the shared trail (shared.audit): this database, as it is not named <x>_reports and no
+    # CENTINELA_AUDIT_DB is set; the command line has no request, so no route or request id
     record = db.audit.find_one({"actor": "it-admin", "details.k": k})
     assert record is not None
-    assert (record["action"], record["outcome"], record["reason"]) == (
-        "export.anonymised",
+    assert (record["service"], record["action"], record["outcome"], record["reason"]) == (
+        "reports",
+        "reports.export.anonymised",
         "ok",
         "CTDC test submission",
     )
+    assert (record["role"], record["roles"], record["route"], record["request_id"]) == ("admin", ["admin"], None, None)
     assert record["details"]["output_rows"] == len(rows)
     assert record["details"]["input_rows"] == N

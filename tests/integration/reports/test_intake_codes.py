@@ -6,36 +6,20 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from pymongo.database import Database
 
 from services.intake.settings import IntakeSettings
 from services.reports.domain.anonymise import check_k_anonymous
 from services.reports.settings import ReportsSettings
 from shared.auth import mint
-from tests.support import Proc, free_port, uvicorn_args, wait_for
+from tests.support import Proc, wait_for
 
 N = 6  # coded cases: one class of k = 5 or more, so nothing is generalised away or suppressed
 N_BARE = 5  # and a second class: cases whose identity gives no codes
-
-
-@pytest.fixture(scope="module")
-def intake_proc(reports_env: dict[str, str], db_name: Callable[[str], str], log_dir: Path) -> Iterator[Proc]:
-    # the same topics as the reports service, a database of its own
-    env = {**reports_env, "CENTINELA_MONGO_DB": db_name("intake_codes"), "CENTINELA_OUTBOX_POLL_SECONDS": "0.2"}
-    port = free_port()
-    proc = Proc("intake-codes", uvicorn_args("services.intake.main:app", port), env, log_dir, port=port)
-    try:
-        proc.wait_ready("/readyz")
-        yield proc
-    finally:
-        proc.stop()
 
 
 def _birth(years: int) -> str:
