@@ -27,6 +27,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 WIDTH = 1600
 ROW_PX = 34
+BAR_PX = 18  # one bar of a bar gauge: 12 px track, 3 px margin above and below
 COLOURS = ["#3274d9", "#e0752d", "#37872d", "#c4162a", "#8f3bb8", "#fade2a", "#1f78c1", "#96d98d", "#ff7383"]
 GRAFANA_VARS = {"$__rate_interval": "2m", "$__interval": "1m", "$__range": "1h"}
 
@@ -133,11 +134,15 @@ def panel_html(panel: dict[str, Any], results: list[Series], unit: str, start: f
         return f'<div class="panel" style="{style}"><h3>{title}</h3>{chart}<div class="legend">{items}</div></div>'
     rows = [(name, pts[-1][1]) for name, pts in results if pts]
     top = max([abs(v) for _, v in rows if math.isfinite(v)] + [1e-9])
+    fits = max(1, (h - 24) // BAR_PX)  # as many bars as the panel's height holds; the rest counted
+    shown = rows if len(rows) <= fits else rows[: fits - 1]
     bars = "".join(
         f'<div class="bar"><span class="name">{html.escape(name)}</span><span class="track">'
         f'<span class="fill" style="width:{share(v, top):.0f}%"></span></span><b>{fmt_value(v, unit)}</b></div>'
-        for name, v in rows[:14]
+        for name, v in shown
     )
+    if len(shown) < len(rows):
+        bars += f'<div class="empty">… {len(rows) - len(shown)} more</div>'
     bars = bars or '<div class="empty">no data</div>'
     return f'<div class="panel" style="{style}"><h3>{title}</h3>{bars}</div>'
 
