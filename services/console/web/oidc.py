@@ -36,7 +36,8 @@ INACTIVE = N_("This user of the console is deactivated. Ask your administrator."
 
 def _refuse(page: Page, status: int, message: str, outcome: str) -> Response:
     SIGN_INS.labels("oidc", outcome).inc()
-    return page.render("login.html", status=status, username="", error=message)
+    # the message is about the provider's account, not the user name field of the form
+    return page.render("login.html", status=status, username="", error=message, provider_error=True)
 
 
 @router.get("/login/oidc")

@@ -26,8 +26,9 @@ import pytest
 from pymongo import MongoClient
 
 from tests.e2e.stack import Stack, StackConfig, StartStack, quiet_policy
+from tests.integration.console.oidc_provider import CLIENT_ID, CLIENT_SECRET, running_provider
 from tests.integration.console.support import PASSWORD, insert_user
-from tests.support import ROOT, Proc, wait_for
+from tests.support import ROOT, Proc, free_port, uvicorn_args, wait_for
 
 pytestmark = pytest.mark.e2e
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -85,21 +86,21 @@ class Console:
         return case_id
 
 
+def console_env(base: Stack) -> dict[str, str]:
+    return {
+        "CENTINELA_CONSOLE_INTAKE_URL": base.intake.url,
+        "CENTINELA_CONSOLE_LEGAL_URL": base.legal.url,
+        "CENTINELA_CONSOLE_ALERTS_URL": base.alerts.url,
+        # the inbox's timer is pushed out of the test's reach: a new alert can only arrive by the live stream
+        "CENTINELA_CONSOLE_LIVE_POLL_SECONDS": "600",
+        "CENTINELA_CONSOLE_INBOX_PAGE_SIZE": str(INBOX_PAGE),
+    }
+
+
 @pytest.fixture(scope="module")
 def stack(start_stack: StartStack) -> Iterator[Console]:
     base = start_stack(StackConfig("ce2e", org=ORG, policy=quiet_policy({"service.overdue": {"after": "2s"}})))
-    console = base.start_app(
-        "console",
-        "services.console.main:app",
-        {
-            "CENTINELA_CONSOLE_INTAKE_URL": base.intake.url,
-            "CENTINELA_CONSOLE_LEGAL_URL": base.legal.url,
-            "CENTINELA_CONSOLE_ALERTS_URL": base.alerts.url,
-            # the inbox's timer is pushed out of the test's reach: a new alert can only arrive by the live stream
-            "CENTINELA_CONSOLE_LIVE_POLL_SECONDS": "600",
-            "CENTINELA_CONSOLE_INBOX_PAGE_SIZE": str(INBOX_PAGE),
-        },
-    )
+    console = base.start_app("console", "services.console.main:app", console_env(base))
     mongo: MongoClient = MongoClient(base.env["CENTINELA_MONGO_URI"], tz_aware=True)
     s = Console(base, console, mongo[base.db_name("console")])
     s.add_user("abogada", "adv-e2e", ["legal_advocate"], totp=True)
@@ -108,6 +109,7 @@ def stack(start_stack: StartStack) -> Iterator[Console]:
     s.add_user("registro", "officer-e2e", ["intake_officer"], totp=True)
     s.add_user("admin", "admin-e2e", ["admin"], totp=True)
     s.add_user("supervisora", "sup-e2e", ["supervisor"], totp=True)
+    s.add_user("admin.oidc", "admin-oidc", ["admin"], totp=True)  # its own TOTP window: a code is good once
     SHOTS.mkdir(parents=True, exist_ok=True)
     yield s
     mongo.close()
@@ -438,3 +440,65 @@ def test_a_live_refresh_keeps_the_page_and_the_filters_the_advocate_is_on(stack:
     assert page.locator("#inbox li.alert").count() == 0
     assert another not in page.inner_text("#inbox")
     page.context.close()
+
+
+def test_sign_in_through_the_organisations_provider(
+    stack: Console, browser: Any, log_dir: Path, procs: list[Proc]
+) -> None:
+    """A second console on the same accounts, with sign-in through a loopback OpenID Connect
+    provider (tests/integration/console/oidc_provider.py): the browser goes to the provider and back."""
+    s = stack
+    with running_provider() as provider:
+        port = free_port()
+        env = {
+            **s.base.env,
+            **console_env(s.base),
+            "CENTINELA_MONGO_DB": s.base.db_name("console"),
+            "CENTINELA_CONSOLE_PUBLIC_URL": f"http://127.0.0.1:{port}",
+            "CENTINELA_CONSOLE_OIDC_ISSUER": provider.url,
+            "CENTINELA_CONSOLE_OIDC_CLIENT_ID": CLIENT_ID,
+            "CENTINELA_CONSOLE_OIDC_CLIENT_SECRET": CLIENT_SECRET,
+            "CENTINELA_CONSOLE_OIDC_NAME": "Cuenta de la ONG",
+        }
+        oidc = Proc("ce2e-console-oidc", uvicorn_args("services.console.main:app", port), env, log_dir, port=port)
+        procs.append(oidc)
+        oidc.wait_ready()
+        first, s.console = s.console, oidc  # sign_in() and the pages below talk to this console
+
+        # the admin links the advocate's account at the organisation's provider
+        admin = new_page(browser)
+        sign_in(admin, s, "admin.oidc")
+        admin.goto(f"{oidc.url}/admin/users")
+        admin.fill("#oidc-adv-other", "otro@ong.pe")
+        admin.click("form[action='/admin/users/adv-other/oidc'] button[type=submit]")
+        admin.wait_for_selector("text=Ingreso externo vinculado.")
+        axe(admin, "users with external sign-in")
+        shot(admin, "18-admin-users-provider-link")
+
+        advocate = new_page(browser)
+        advocate.goto(f"{oidc.url}/login")
+        axe(advocate, "login with a provider")
+        shot(advocate, "16-login-with-provider")
+        provider.next_login = {"sub": "otro@ong.pe"}
+        advocate.click("#oidc-sign-in")
+        advocate.wait_for_url(f"{oidc.url}/inbox")
+        assert advocate.locator("h1").inner_text() == "Bandeja"
+        assert "otro.abogado" in advocate.inner_text("footer")
+        assert "POST /token" in provider.requests
+
+        # an account nobody linked gets a page that says so, and no session
+        stranger = new_page(browser)
+        stranger.goto(f"{oidc.url}/login")
+        provider.next_login = {"sub": "nadie@ong.pe"}
+        stranger.click("#oidc-sign-in")
+        stranger.wait_for_selector("#login-error")
+        assert "no está vinculada a un usuario de esta consola" in stranger.inner_text("#login-error")
+        assert stranger.get_attribute("#username", "aria-invalid") is None  # not the user name's fault
+        axe(stranger, "refused provider sign-in")
+        shot(stranger, "17-provider-account-not-linked")
+        stranger.goto(f"{oidc.url}/inbox")
+        assert "/login" in stranger.url
+        for p in (admin, advocate, stranger):
+            p.context.close()
+        s.console = first
+        oidc.stop()
