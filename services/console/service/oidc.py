@@ -22,7 +22,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 import httpx
 import jwt
@@ -230,7 +230,8 @@ class OidcClient:
         if secret and "client_secret_basic" not in methods and "client_secret_post" in methods:
             form["client_secret"] = secret
         elif secret:
-            auth = httpx.BasicAuth(client_id, secret)
+            # RFC 6749 2.3.1: both are form-urlencoded before they go into the Basic header
+            auth = httpx.BasicAuth(quote_plus(client_id), quote_plus(secret))
         try:
             r = self.http.post(
                 str(doc["token_endpoint"]), data=form, auth=auth or httpx.USE_CLIENT_DEFAULT, headers=ACCEPT
