@@ -4,10 +4,16 @@ every rule, publish the alert facts that follow.
 Crash safety: an alert fact is acknowledged by the broker *before* the state that records it is
 written to the table, so a crash in between replays the input and re-sends the same fact (same
 alert id, same event id) instead of losing it.
+
+Batches: the agent works through the records waiting in its buffer (at most :data:`BATCH`) and
+stages each case's new state (``tables.states``); when the buffer is empty or the batch full, it
+writes each changed case once and only then marks the batch's records finished (acks them). A
+record is never finished before the state that folded it is written (``tables.py``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -17,7 +23,7 @@ from services.processor import metrics as m
 from services.processor.app import app, now, progress, settings, watcher
 from services.processor.domain.engine import step
 from services.processor.retry import process
-from services.processor.tables import case_state, heap, load
+from services.processor.tables import heap, load, states, verify_partitions
 from services.processor.topics import alerts_topic, dlq_topic, logical, source_topic
 from services.processor.transport import mark_processed
 from shared.events import CloudEvent, DecodeError, Event, decode, encode
@@ -26,6 +32,11 @@ from shared.kafka import dlq_record_headers
 from shared.topics import ALERTS
 
 log = logging.getLogger("centinela.processor")
+
+# most records worked through before their states are written and they are marked finished
+BATCH = 500
+# turns of the event loop an empty buffer gets to fill up again before the batch ends
+YIELDS = 4
 
 
 async def publish(emissions: list[CloudEvent]) -> None:
@@ -104,10 +115,10 @@ async def handle(event: EventT) -> None:
             return
     if result.emissions:
         await publish(result.emissions)
-    if result.state != state:
-        case_state[case_id] = result.state.to_json()
+    if result.state is not state:  # step hands back the state it was given when nothing changed
+        verify_partitions(msg.topic)
+        states.stage(case_id, result.state, msg.partition)
     heap.schedule(case_id, result.next_due, msg.partition)
-    m.heap_size.set(len(heap))
 
 
 def _manual_resolution(value: object) -> Event | None:
@@ -125,6 +136,10 @@ def _manual_resolution(value: object) -> Event | None:
 
 @app.agent(source_topic)
 async def evaluate(stream: Any) -> None:
+    # the agent acks its records itself, after their states are written (finish); records faust
+    # skips around a rebalance it still acks, and the transport does not count those as finished
+    stream.enable_acks = False
+    pending: list[tuple[EventT, str]] = []
     async for event in stream.events():
         topic = logical(event.message.topic)
         await process(
@@ -135,10 +150,55 @@ async def evaluate(stream: Any) -> None:
             progress,
             max_attempts=settings.processor_max_attempts,
         )
+        pending.append((event, topic))
+        if len(pending) >= BATCH or await _drained(stream):
+            await finish(stream, pending)
+
+
+async def finish(stream: Any, pending: list[tuple[EventT, str]]) -> None:
+    """Write the batch's states (one changelog record per case), then mark its records finished."""
+    states.flush()
+    for event, topic in pending:
         # only now may faust ack (and later commit) this offset: a record it skips around a
         # rebalance is never marked, so it is read again (services/processor/transport.py, point 3)
         mark_processed(app.consumer, event.message)
-        m.events_processed.labels(topic).inc()
+        await stream.ack(event)
+        _processed.inc(topic)
+    pending.clear()
+    m.heap_size.set(len(heap))
+
+
+async def _drained(stream: Any) -> bool:
+    """Has the buffer run dry? The consumer hands records over one at a time, in turn with this
+    agent, so an empty buffer is first given a few turns of the event loop to fill up again."""
+    for _ in range(YIELDS):
+        if not _buffer_empty(stream):
+            return False
+        await asyncio.sleep(0)
+    return _buffer_empty(stream)
+
+
+def _buffer_empty(stream: Any) -> bool:
+    """Nothing more waiting in the agent's buffer (then the batch ends here; unknown: end it)."""
+    queue = getattr(getattr(stream, "channel", None), "queue", None)
+    empty = getattr(queue, "empty", None)
+    return True if empty is None else bool(empty())
+
+
+class _Counters:
+    """``events_processed`` per topic, its labelled children looked up once."""
+
+    def __init__(self) -> None:
+        self._children: dict[str, Any] = {}
+
+    def inc(self, topic: str) -> None:
+        child = self._children.get(topic)
+        if child is None:
+            child = self._children[topic] = m.events_processed.labels(topic)
+        child.inc()
+
+
+_processed = _Counters()
 
 
 async def dead_letter_or_drop(event: EventT, reason: str) -> None:
