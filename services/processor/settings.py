@@ -1,24 +1,20 @@
 """The processor's settings (``CENTINELA_*`` variables), built once at start-up in ``app.py``.
 
 The variable names are the ones the processor always read (``CENTINELA_PROCESSOR_*``,
-``CENTINELA_POLICY_FILE``), so existing deployments keep working.
+``CENTINELA_POLICY_FILE``), so existing deployments keep working; the policy file's setting is the
+one the alerts service reads too (``shared.settings.PolicySettings``).
 """
 
 from __future__ import annotations
 
 from pydantic import Field
 
-from shared.settings import CommonSettings
+from shared.settings import PolicySettings
 
 
-class ProcessorSettings(CommonSettings):
+class ProcessorSettings(PolicySettings):
     service_name: str = "processor"
 
-    policy_file: str = Field(
-        "services/processor/policy.yaml",
-        description="alert policy YAML (rule thresholds, escalation times); rules it does not name keep the "
-        "shipped defaults; relative paths are tried from the working directory, then the project root",
-    )
     processor_tick_seconds: float = Field(
         1.0, gt=0, le=3600, description="wall-clock period of the stall detector (deadline heap check)"
     )
