@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from kafka import TopicPartition
@@ -13,66 +13,13 @@ from services.legal.domain.errors import IllegalUpdate
 from services.legal.settings import LegalSettings
 from shared.consumer import PartitionedConsumer, is_transient
 from shared.kafka import InvalidMessage, dlq_headers
+from tests.unit.shared.fake_kafka import Clock, FakeConsumer, FakeProducer
+from tests.unit.shared.fake_kafka import Record as FakeRecord
 
 TOPIC = "court-updates"
 
 
-@dataclass
-class Record:
-    partition: int
-    offset: int
-    value: bytes
-    topic: str = TOPIC
-    key: bytes = b"c-1"
-    headers: list[Any] = field(default_factory=list)
-
-
-class FakeConsumer:
-    def __init__(self) -> None:
-        self.committed: dict[int, int] = {}
-        self.sought: dict[int, int] = {}
-        self._paused: set[TopicPartition] = set()
-
-    def commit(self, offsets: dict[TopicPartition, Any]) -> None:
-        for tp, meta in offsets.items():
-            self.committed[tp.partition] = meta.offset
-
-    def seek(self, tp: TopicPartition, offset: int) -> None:
-        self.sought[tp.partition] = offset
-
-    def pause(self, *tps: TopicPartition) -> None:
-        self._paused.update(tps)
-
-    def resume(self, *tps: TopicPartition) -> None:
-        self._paused.difference_update(tps)
-
-    def paused(self) -> set[TopicPartition]:
-        return set(self._paused)
-
-
-class Future:
-    def get(self, timeout: float | None = None) -> None:
-        return None
-
-
-class FakeProducer:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, bytes, list[tuple[str, bytes]]]] = []
-
-    def send_raw(self, topic: str, key: bytes, value: bytes, headers: list[tuple[str, bytes]]) -> Future:
-        self.sent.append((topic, value, headers))
-        return Future()
-
-    def close(self) -> None:
-        pass
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+Record = partial(FakeRecord, topic=TOPIC)
 
 
 def make(handler: Any, max_attempts: int = 3) -> tuple[PartitionedConsumer[bytes], FakeConsumer, FakeProducer, Clock]:
@@ -90,7 +37,7 @@ def make(handler: Any, max_attempts: int = 3) -> tuple[PartitionedConsumer[bytes
     )
     loop.health.clock = clock
     fake, producer = FakeConsumer(), FakeProducer()
-    loop.consumer = fake  # type: ignore[assignment]
+    loop.consumer = fake
     loop.producer = producer  # type: ignore[assignment]
     return loop, fake, producer, clock
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from kafka import TopicPartition
@@ -11,49 +10,9 @@ from shared.consumer import PartitionedConsumer, poison_reason
 from shared.errors import InvalidInput, Rejected, StorageUnavailable
 from shared.metrics import metrics_payload
 from shared.settings import CommonSettings
+from tests.unit.shared.fake_kafka import FakeConsumer, FakeProducer, Record
 
 TOPIC = "case-events"
-
-
-@dataclass
-class Record:
-    partition: int
-    offset: int
-    value: bytes
-    topic: str = TOPIC
-    key: bytes = b"c-1"
-    headers: list[Any] = field(default_factory=list)
-
-
-class FakeConsumer:
-    def __init__(self) -> None:
-        self.committed: dict[int, int] = {}
-        self._paused: set[TopicPartition] = set()
-
-    def commit(self, offsets: dict[TopicPartition, Any]) -> None:
-        for tp, meta in offsets.items():
-            self.committed[tp.partition] = meta.offset
-
-    def seek(self, tp: TopicPartition, offset: int) -> None:
-        pass
-
-    def pause(self, *tps: TopicPartition) -> None:
-        self._paused.update(tps)
-
-    def paused(self) -> set[TopicPartition]:
-        return set(self._paused)
-
-
-class FakeProducer:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, bytes]] = []
-
-    def send_raw(self, topic: str, key: bytes, value: bytes, headers: list[tuple[str, bytes]]) -> Any:
-        self.sent.append((topic, value))
-        return type("F", (), {"get": lambda self, timeout=None: None})()
-
-    def close(self) -> None:
-        pass
 
 
 def test_non_transient_centinela_errors_are_poison_with_their_reason_code() -> None:
@@ -77,7 +36,7 @@ def make(handle_many: Any, handler: Any) -> tuple[PartitionedConsumer[bytes], Fa
         max_attempts=3,
     )
     fake, producer = FakeConsumer(), FakeProducer()
-    loop.consumer = fake  # type: ignore[assignment]
+    loop.consumer = fake
     loop.producer = producer  # type: ignore[assignment]
     return loop, fake, producer
 
@@ -103,6 +62,7 @@ def test_a_failing_batch_falls_back_to_records_and_poison_is_dead_lettered() -> 
     assert not loop._process_batch(tp, [Record(1, 0, b"ok"), Record(1, 1, b"bad")])
     assert fake.committed == {}
     assert loop._process(tp, Record(1, 0, b"ok")) and loop._process(tp, Record(1, 1, b"bad"))
-    assert producer.sent == [("case-events.dlq", b"bad")] and fake.committed == {1: 2}
+    assert [(topic, value) for topic, value, _ in producer.sent] == [("case-events.dlq", b"bad")]
+    assert fake.committed == {1: 2}
     failures = 'centinela_unitconsumer_consumer_failures_total{kind="poison",topic="case-events"} 1.0'
     assert failures in metrics_payload().decode()

@@ -9,19 +9,10 @@ from typing import Any
 
 import pytest
 
-from shared.events import (
-    DecodeError,
-    EventPayload,
-    decode,
-    encode,
-    event_type,
-    key_for,
-    new_event,
-    registered_types,
-    upcaster,
-)
+from shared.events import DecodeError, EventPayload, decode, encode, new_event
 from shared.events import envelope as envelope_module
 from shared.events.case import CaseRegistered
+from shared.events.envelope import event_type, key_for, registered_types, upcaster
 from tests.samples.generate import build_payload, is_catalogue_type
 
 SENTINEL = "Maria-Quispe-SENTINEL-7f3a"  # stands for personal data that must never reach a reason
@@ -101,24 +92,18 @@ def test_invalid_envelope_names_the_fields() -> None:
     assert SENTINEL not in info.value.reason
 
 
-def test_unknown_type() -> None:
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("type", "centinela.nothing.happened", "unknown event type 'centinela.nothing.happened'"),
+        ("dataschemaversion", CaseRegistered.VERSION + 1, "newer than supported"),  # a newer version is refused
+        ("subject", "another-case", "subject does not match"),  # the subject must be the case id
+    ],
+)
+def test_envelope_fields_that_cannot_be_decoded(field: str, value: Any, reason: str) -> None:
     doc = _valid_doc()
-    doc["type"] = "centinela.nothing.happened"
-    with pytest.raises(DecodeError, match="unknown event type 'centinela.nothing.happened'"):
-        decode(doc)
-
-
-def test_newer_version_is_refused() -> None:
-    doc = _valid_doc()
-    doc["dataschemaversion"] = CaseRegistered.VERSION + 1
-    with pytest.raises(DecodeError, match="newer than supported"):
-        decode(doc)
-
-
-def test_subject_must_match_case_id() -> None:
-    doc = _valid_doc()
-    doc["subject"] = "another-case"
-    with pytest.raises(DecodeError, match="subject does not match"):
+    doc[field] = value
+    with pytest.raises(DecodeError, match=reason):
         decode(doc)
 
 
