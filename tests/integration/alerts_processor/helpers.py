@@ -13,6 +13,7 @@ import yaml
 
 from services.processor.domain.policy import DEFAULT_POLICY_FILE
 from shared.events import Event, decode
+from shared.events import case as ce
 from shared.kafka import Producer
 from shared.settings import CommonSettings
 from tests.support import Proc, free_port
@@ -79,6 +80,17 @@ def start_processor(
     return proc
 
 
+def processor_reading(
+    name: str, policy_text: str, env: dict[str, str], log_dir: Path, procs: list[Proc], tmp: Path
+) -> Proc:
+    """A ready processor reading the policy file ``policy_text`` (written under ``tmp``), stopped with ``procs``."""
+    policy = tmp / f"{name}.yaml"
+    policy.write_text(policy_text)
+    proc = start_processor(name, env, log_dir, policy)
+    procs.append(proc)
+    return proc
+
+
 def producer(env: dict[str, str]) -> Producer:
     settings = CommonSettings(
         kafka_bootstrap=env["CENTINELA_KAFKA_BOOTSTRAP"],
@@ -90,6 +102,18 @@ def producer(env: dict[str, str]) -> Producer:
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def registered(case_id: str, org: str, advocate: str, at: datetime | None = None) -> ce.CaseRegistered:
+    return ce.CaseRegistered(case_id=case_id, org_id=org, advocate_id=advocate, registered_at=at or now())
+
+
+def service_planned(case_id: str, first_due_at: datetime, **fields: Any) -> ce.ServicePlanned:
+    """A planned service: a psychosocial one of provider org-p (``s1``) planned now unless ``fields``
+    say otherwise (service_id, service_kind, spl_type, provider_org_id, sessions_planned, interval_days...)."""
+    defaults = {"service_id": "s1", "spl_type": "SocialCare", "service_kind": "psychosocial", "planned_at": now()}
+    defaults["provider_org_id"] = "org-p"
+    return ce.ServicePlanned(case_id=case_id, first_due_at=first_due_at, **(defaults | fields))
 
 
 def new_case() -> str:

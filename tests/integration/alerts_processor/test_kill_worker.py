@@ -46,6 +46,7 @@ from kafka import KafkaConsumer, TopicPartition
 from services.processor.domain.engine import alert_id
 from shared.events import case as ce
 from shared.events import new_event
+from tests.integration.alerts_processor import helpers
 from tests.integration.alerts_processor.helpers import alert_events, new_case, now, producer, seconds_policy
 from tests.integration.alerts_processor.helpers import start_processor as start
 from tests.support import Proc, wait_for
@@ -81,6 +82,15 @@ class Run:
 
     def expected(self) -> set[str]:
         return set(self.names())
+
+    def kill(self, proc: Proc) -> None:
+        self.killed_at = time.time()
+        proc.stop(sig=signal.SIGKILL)
+
+    def owned_again(self, moved: set[int], at: float) -> None:
+        """``moved`` partitions changed hands; from ``at`` on a live worker owns every partition."""
+        self.moved = moved
+        self.owned_again_at = dict.fromkeys(range(PARTITIONS), at)
 
     def names(self) -> dict[str, str]:
         """Expected alert id -> case/rule[/subject], to name what is missing."""
@@ -135,19 +145,8 @@ def owned(proc: Proc) -> int:
 
 def case_events(case_id: str, t: datetime) -> list[Any]:
     return [
-        new_event(ce.CaseRegistered(case_id=case_id, org_id="org-k", advocate_id="adv-k", registered_at=t)),
-        new_event(
-            ce.ServicePlanned(
-                case_id=case_id,
-                service_id="s1",
-                spl_type="SocialCare",
-                service_kind="psychosocial",
-                provider_org_id="org-p",
-                first_due_at=t + timedelta(seconds=DUE_IN),
-                interval_days=7,
-                planned_at=t,
-            )
-        ),
+        new_event(helpers.registered(case_id, "org-k", "adv-k", t)),
+        new_event(helpers.service_planned(case_id, t + timedelta(seconds=DUE_IN), interval_days=7, planned_at=t)),
         new_event(ce.RiskFlagged(case_id=case_id, flag_id="f1", kind="other", severity="medium", raised_at=t)),
     ]
 
@@ -294,11 +293,17 @@ def takeover(run: Run, cases: int, spread: float, kill: Callable[[], None], move
     verdict(run, collect(run, timeout=DUE_IN + OVERDUE_AFTER + LATE + 30))
 
 
-def test_sigkill_one_of_two_workers_under_load(
-    run_env: dict[str, str], log_dir: Path, procs: list[Proc], tmp_path: Path
-) -> None:
-    policy = seconds_policy(tmp_path, service__overdue=f"{OVERDUE_AFTER:g}s")
-    run = Run(run_env)
+@pytest.fixture
+def policy(tmp_path: Path) -> Path:
+    return seconds_policy(tmp_path, service__overdue=f"{OVERDUE_AFTER:g}s")
+
+
+@pytest.fixture
+def run(run_env: dict[str, str]) -> Run:
+    return Run(run_env)
+
+
+def test_sigkill_one_of_two_workers_under_load(run: Run, policy: Path, log_dir: Path, procs: list[Proc]) -> None:
     a = worker("processor-kill-a", run, log_dir, policy, procs)
     b = worker("processor-kill-b", run, log_dir, policy, procs)
     try:
@@ -307,11 +312,9 @@ def test_sigkill_one_of_two_workers_under_load(
 
         def kill_a() -> None:
             mine = owned_partitions(b)
-            run.killed_at = time.time()
-            a.stop(sig=signal.SIGKILL)
+            run.kill(a)
             moved_at = wait_owned([b], PARTITIONS, timeout=SESSION_TIMEOUT + 60)
-            run.moved = set(range(PARTITIONS)) - mine
-            run.owned_again_at = dict.fromkeys(range(PARTITIONS), moved_at)
+            run.owned_again(set(range(PARTITIONS)) - mine, moved_at)
 
         try:
             takeover(run, CASES, SPREAD, kill_a, move_bound=SESSION_TIMEOUT + 10)
@@ -322,23 +325,17 @@ def test_sigkill_one_of_two_workers_under_load(
         b.stop()
 
 
-def test_sigkill_the_only_worker_and_restart_it(
-    run_env: dict[str, str], log_dir: Path, procs: list[Proc], tmp_path: Path
-) -> None:
-    policy = seconds_policy(tmp_path, service__overdue=f"{OVERDUE_AFTER:g}s")
-    run = Run(run_env)
+def test_sigkill_the_only_worker_and_restart_it(run: Run, policy: Path, log_dir: Path, procs: list[Proc]) -> None:
     only = worker("processor-only", run, log_dir, policy, procs)
     restarted: list[Proc] = []
     try:
         wait_owned([only], PARTITIONS, timeout=90)
 
         def kill_and_restart() -> None:
-            run.killed_at = time.time()
-            only.stop(sig=signal.SIGKILL)
+            run.kill(only)
             restarted.append(worker("processor-only-restarted", run, log_dir, policy, procs))
             back_at = wait_owned(restarted, PARTITIONS, timeout=SESSION_TIMEOUT + 60)
-            run.moved = set(range(PARTITIONS))  # every partition changed hands (to the new process)
-            run.owned_again_at = dict.fromkeys(range(PARTITIONS), back_at)
+            run.owned_again(set(range(PARTITIONS)), back_at)  # every partition changed hands (to the new process)
 
         # the new process must start (imports, faust, join) before the dead member's session expires
         try:

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from services.processor.domain.engine import alert_id
-from shared.events import case as ce
 from shared.events import new_event
 from shared.events.alerts import AlertResolved
-from tests.integration.alerts_processor.helpers import find, new_case, now, producer, start_processor
+from tests.integration.alerts_processor import helpers
+from tests.integration.alerts_processor.helpers import find, new_case, now, producer
 from tests.support import Proc, consumer, drain
 
 pytestmark = pytest.mark.integration
@@ -31,26 +31,14 @@ rules:
 def test_manual_resolution_then_a_new_episode_after_the_quiet_period(
     stack_env: dict[str, str], log_dir: Path, procs: list[Proc], tmp_path: Path
 ) -> None:
-    policy = tmp_path / "quiet.yaml"
-    policy.write_text(POLICY)
-    proc = start_processor("processor-manual-resolution", stack_env, log_dir, policy)
-    procs.append(proc)
+    proc = helpers.processor_reading("processor-manual-resolution", POLICY, stack_env, log_dir, procs, tmp_path)
     pub = producer(stack_env)
     try:
         case_id = new_case()
         t = now()
         for payload in (
-            ce.CaseRegistered(case_id=case_id, org_id="org-m", advocate_id="adv-m", registered_at=t),
-            ce.ServicePlanned(
-                case_id=case_id,
-                service_id="s1",
-                spl_type="SocialCare",
-                service_kind="psychosocial",
-                provider_org_id="org-p",
-                first_due_at=t,
-                interval_days=7,
-                planned_at=t,
-            ),
+            helpers.registered(case_id, "org-m", "adv-m", t),
+            helpers.service_planned(case_id, t, interval_days=7, planned_at=t),
         ):
             pub.publish("case-events", new_event(payload)).get(timeout=15)
         with consumer(stack_env, "alerts") as c:

@@ -11,7 +11,8 @@ import pytest
 
 from shared.events import case as ce
 from shared.events import new_event
-from tests.integration.alerts_processor.helpers import find, new_case, now, producer, start_processor
+from tests.integration.alerts_processor import helpers
+from tests.integration.alerts_processor.helpers import find, new_case, now, producer
 from tests.support import Proc, consumer, drain, free_port, wait_for
 
 pytestmark = pytest.mark.integration
@@ -26,10 +27,7 @@ rules:
 def test_partial_policy_file_overrides_two_rules_and_keeps_the_rest(
     stack_env: dict[str, str], log_dir: Path, procs: list[Proc], tmp_path: Path
 ) -> None:
-    policy = tmp_path / "two-rules.yaml"
-    policy.write_text(TWO_RULES)
-    proc = start_processor("processor-partial-policy", stack_env, log_dir, policy)
-    procs.append(proc)
+    proc = helpers.processor_reading("processor-partial-policy", TWO_RULES, stack_env, log_dir, procs, tmp_path)
     try:
         wait_for(lambda: "alert policy in force" in proc.log_text(), timeout=30, what="the policy logged")
         line = next(x for x in proc.log_text().splitlines() if "alert policy in force" in x)
@@ -42,14 +40,13 @@ def test_partial_policy_file_overrides_two_rules_and_keeps_the_rest(
         pub = producer(stack_env)
         try:
             for payload in (
-                ce.CaseRegistered(case_id=case_id, org_id="org-p", advocate_id="adv-p", registered_at=t),
-                ce.ServicePlanned(
-                    case_id=case_id,
-                    service_id="s1",
-                    spl_type="Health",
+                helpers.registered(case_id, "org-p", "adv-p", t),
+                helpers.service_planned(
+                    case_id,
+                    t,
                     service_kind="health_checkup",
+                    spl_type="Health",
                     provider_org_id="org-x",
-                    first_due_at=t,
                     sessions_planned=1,
                     planned_at=t,
                 ),

@@ -15,6 +15,7 @@ from shared.events import encode, new_event
 from shared.events import legal as le
 from shared.events.alerts import alert_id_for
 from shared.kafka import Producer, dlq_headers
+from tests.integration.alerts_processor import helpers
 from tests.integration.alerts_processor.helpers import (
     alert_events,
     find,
@@ -54,7 +55,7 @@ def send(p: Producer, topic: str, *envelopes: object) -> None:
 
 
 def registered(case_id: str, advocate: str = "adv-it") -> object:
-    return new_event(ce.CaseRegistered(case_id=case_id, org_id="org-it", advocate_id=advocate, registered_at=now()))
+    return new_event(helpers.registered(case_id, "org-it", advocate))
 
 
 def test_service_overdue_raised_after_threshold_then_resolved_by_session(
@@ -62,15 +63,8 @@ def test_service_overdue_raised_after_threshold_then_resolved_by_session(
 ) -> None:
     case_id = new_case()
     due = now()
-    planned = ce.ServicePlanned(
-        case_id=case_id,
-        service_id="svc-1",
-        spl_type="SocialCare",
-        service_kind="psychosocial",
-        provider_org_id="org-prov",
-        first_due_at=due,
-        sessions_planned=1,
-        planned_at=due,
+    planned = helpers.service_planned(
+        case_id, due, service_id="svc-1", provider_org_id="org-prov", sessions_planned=1, planned_at=due
     )
     send(pub, "case-events", registered(case_id), new_event(planned))
     with consumer(stack_env, "alerts") as c:
@@ -227,15 +221,8 @@ def test_poison_event_goes_to_dlq_after_a_few_attempts_and_the_rest_flows(
 
     poison_case = new_case()
     far = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=-14)))
-    poison = ce.ServicePlanned(
-        case_id=poison_case,
-        service_id="svc-x",
-        spl_type="Health",
-        service_kind="health_checkup",
-        provider_org_id="org-prov",
-        first_due_at=far,
-        planned_at=now(),
-    )
+    kind = {"service_kind": "health_checkup", "spl_type": "Health"}
+    poison = helpers.service_planned(poison_case, far, service_id="svc-x", provider_org_id="org-prov", **kind)
     pub.send_raw("case-events", poison_case.encode(), encode(new_event(poison))).get(timeout=15)
     valid = [new_case() for _ in range(12)]
     started = time.monotonic()

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import pytest
@@ -15,14 +16,33 @@ import yaml
 from aiosmtpd.controller import Controller
 
 from services.alerts.settings import AlertsSettings
+from services.alerts.store.alert_repository import AlertRepository
+from services.alerts.store.documents import ensure_indexes
 from services.processor.domain.policy import DEFAULT_POLICY_FILE
 from shared.auth import mint
 from shared.events.alerts import AlertRaised
 from shared.kafka import Producer
+from shared.mongo import connect
 from shared.topics import ALERTS
 from tests.support import Mailbox, Proc, Receiver, alert_raised, free_port, uvicorn_args, wait_for
 
 SENTINEL = "Rosa Quispe Huaman 2011-03-04 DNI 70112233"
+
+
+def uid(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def same_alert(alert: AlertRaised) -> dict[str, Any]:
+    """The fields that name ``alert`` in a later fact about it (resolved, updated...)."""
+    return {"case_id": alert.case_id, "alert_id": alert.alert_id, "rule": alert.rule, "episode": alert.episode}
+
+
+class Delivered(NamedTuple):
+    alert: AlertRaised
+    mine: dict[str, str]  # the advocate's token
+    advocate: str
+    org: str
 
 
 @dataclass
@@ -42,27 +62,11 @@ class AlertsService:
         t = mint(self.settings, sub=sub or f"{role}-{uuid.uuid4().hex[:6]}", roles=[role], org=org)
         return {"Authorization": f"Bearer {t}"}
 
-    def raise_alert(
-        self,
-        *,
-        advocate: str,
-        org: str,
-        severity: str = "high",
-        rule: str = "service.overdue",
-        case_id: str | None = None,
-        episode: int = 1,
-        evidence: dict[str, Any] | None = None,
-        event_id: str | None = None,
-    ) -> AlertRaised:
-        payload = alert_raised(
-            org=org,
-            advocate=advocate,
-            severity=severity,
-            rule=rule,
-            case_id=case_id,
-            episode=episode,
-            evidence=evidence or {"service_id": "svc-1", "due_at": "2025-01-01T00:00:00Z"},
-        )
+    def raise_alert(self, *, event_id: str | None = None, **fields: Any) -> AlertRaised:
+        """Publish an ``alert.raised`` (``fields`` as for tests.support.alert_raised: advocate, org,
+        severity, rule, case_id, episode, evidence) with a service's evidence unless given."""
+        fields.setdefault("evidence", {"service_id": "svc-1", "due_at": "2025-01-01T00:00:00Z"})
+        payload = alert_raised(**fields)
         self.publish(payload, event_id=event_id)
         return payload
 
@@ -86,10 +90,27 @@ class AlertsService:
         def check() -> dict[str, Any] | None:
             r = self.get(f"/v1/alerts/{alert_id}", headers)
             if r.status_code == 200 and until(r.json()):
-                return r.json()  # type: ignore[no-any-return]
+                return r.json()
             return None
 
         return wait_for(check, timeout=30, what=f"alert {alert_id}")
+
+    def deliver(self, **fields: Any) -> Delivered:
+        """An alert (``fields`` as for :meth:`raise_alert`) for a new advocate of a new organisation,
+        once it is in the advocate's inbox."""
+        adv, org = uid("adv"), uid("org")
+        alert = self.raise_alert(advocate=adv, org=org, **fields)
+        mine = self.token("legal_advocate", adv, org)
+        self.wait_alert(alert.alert_id, mine)
+        return Delivered(alert, mine, adv, org)
+
+    def wait_ticks(self, after: float) -> None:
+        """Poll until the escalation loop has ticked at a (unix) time later than ``after``."""
+        wait_for(
+            lambda: self.metric("centinela_alerts_escalation_last_tick_timestamp_seconds") > after,
+            timeout=30,
+            what="escalation ticks",
+        )
 
     def directory(self, user_id: str, email: str, org: str, role: str) -> None:
         r = self.put(f"/v1/directory/{user_id}", self.token("admin"), {"email": email, "org_id": org, "role": role})
@@ -120,6 +141,17 @@ def write_policy(path: Path, escalation: dict[str, str]) -> Path:
     doc["escalation"] = escalation
     path.write_text(yaml.safe_dump(doc))
     return path
+
+
+@contextmanager
+def repository(stack_env: dict[str, str], database: str) -> Iterator[AlertRepository]:
+    """The alerts store on ``database`` (indexes made), connected for the duration."""
+    client = connect(AlertsSettings(mongo_uri=stack_env["CENTINELA_MONGO_URI"], mongo_db=database))
+    ensure_indexes()
+    try:
+        yield AlertRepository()
+    finally:
+        client.close()
 
 
 @pytest.fixture(scope="module")

@@ -17,14 +17,10 @@ from shared.events import DecodeError, decode, encode, new_event
 from shared.events.alerts import AlertResolved
 from shared.kafka import dlq_headers
 from shared.topics import ALERTS, dlq
-from tests.integration.alerts_service.conftest import SENTINEL, AlertsService
+from tests.integration.alerts_service.conftest import SENTINEL, AlertsService, same_alert, uid
 from tests.support import Receiver, alert_raised, consumer, drain, wait_for
 
 pytestmark = pytest.mark.integration
-
-
-def uid(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def facts_for(records: list[Any], alert_id: str, type_suffix: str) -> list[Any]:
@@ -187,10 +183,7 @@ def test_replayed_raised_event_is_one_alert(alerts_service: AlertsService) -> No
 
 def test_ack_resolve_publish_events_and_conflicts(alerts_service: AlertsService) -> None:
     s = alerts_service
-    adv, org = uid("adv"), uid("org")
-    alert = s.raise_alert(advocate=adv, org=org)
-    mine = s.token("legal_advocate", adv, org)
-    s.wait_alert(alert.alert_id, mine)
+    alert, mine, adv, org = s.deliver()
     with consumer(s.env, ALERTS) as c:  # from the beginning: no group-join race; facts_for filters by alert
         acked = s.post(f"/v1/alerts/{alert.alert_id}/ack", mine, {"comment": f"calling the shelter about {SENTINEL}"})
         assert acked.status_code == 200, acked.text
@@ -222,10 +215,7 @@ def test_ack_resolve_publish_events_and_conflicts(alerts_service: AlertsService)
 
 def test_snooze_validates_and_hides(alerts_service: AlertsService) -> None:
     s = alerts_service
-    adv, org = uid("adv"), uid("org")
-    alert = s.raise_alert(advocate=adv, org=org)
-    mine = s.token("legal_advocate", adv, org)
-    s.wait_alert(alert.alert_id, mine)
+    alert, mine, adv, org = s.deliver()
     past = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
     r = s.post(f"/v1/alerts/{alert.alert_id}/snooze", mine, {"until": past})
     assert r.status_code == 422
@@ -291,16 +281,10 @@ def test_poison_on_the_alerts_topic_goes_to_the_dlq_and_the_rest_goes_on(alerts_
 
 def test_auto_resolve_from_the_processor(alerts_service: AlertsService) -> None:
     s = alerts_service
-    adv, org = uid("adv"), uid("org")
-    alert = s.raise_alert(advocate=adv, org=org)
-    mine = s.token("legal_advocate", adv, org)
-    s.wait_alert(alert.alert_id, mine)
+    alert, mine, adv, org = s.deliver()
     s.publish(
         AlertResolved(
-            case_id=alert.case_id,
-            alert_id=alert.alert_id,
-            rule=alert.rule,
-            episode=1,
+            **same_alert(alert),
             auto=True,
             reason="the overdue session was recorded",
             resolved_at=datetime.now(UTC),
@@ -491,14 +475,7 @@ def test_escalation_once_per_level_with_supervisor_email(alerts_service: AlertsS
         assert unacked.case_id in subject(msgs[0]) and "Escalamiento nivel 1" in subject(msgs[0])
 
         # let several more escalation ticks pass, then count: one level-1 escalation, one e-mail
-        wait_for(
-            lambda: (
-                s.metric("centinela_alerts_escalation_last_tick_timestamp_seconds")
-                > escalated_at + 2 * s.escalation_seconds
-            ),
-            timeout=30,
-            what="escalation ticks",
-        )
+        s.wait_ticks(after=escalated_at + 2 * s.escalation_seconds)
         # a marker on the same case (same partition) published now: once it is read, everything before it is too
         marker = s.raise_alert(advocate=adv, org=org, case_id=unacked.case_id, rule="legal.no_activity")
         records += drain(c, lambda rs: bool(facts_for(rs, marker.alert_id, "raised")), timeout=30)
@@ -565,10 +542,7 @@ def test_live_stream_receives_new_alerts_for_the_caller_only(alerts_service: Ale
 
 def test_service_metrics_exposed(alerts_service: AlertsService) -> None:
     s = alerts_service
-    adv, org = uid("adv"), uid("org")
-    alert = s.raise_alert(advocate=adv, org=org, severity="low")
-    mine = s.token("legal_advocate", adv, org)
-    s.wait_alert(alert.alert_id, mine)
+    alert, mine, adv, org = s.deliver(severity="low")
     before = s.metric("centinela_alerts_time_to_ack_seconds_count")
     assert s.post(f"/v1/alerts/{alert.alert_id}/ack", mine).status_code == 200
     assert s.metric("centinela_alerts_time_to_ack_seconds_count") == before + 1
@@ -594,10 +568,7 @@ def test_an_open_alert_follows_the_cases_new_advocate(alerts_service: AlertsServ
 
     s.publish(
         AlertUpdated(
-            case_id=alert.case_id,
-            alert_id=alert.alert_id,
-            rule=alert.rule,
-            episode=1,
+            **same_alert(alert),
             severity=alert.severity,
             org_id=org,
             advocate_id=new,

@@ -11,10 +11,8 @@ from typing import Any
 import pytest
 
 from services.alerts.domain.page_cursor import Position
-from services.alerts.settings import AlertsSettings
 from services.alerts.store.alert_repository import AlertRepository
-from services.alerts.store.documents import ensure_indexes
-from shared.mongo import connect
+from tests.integration.alerts_service.conftest import repository
 
 pytestmark = pytest.mark.integration
 
@@ -23,11 +21,8 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 
 @pytest.fixture(scope="module")
 def repo(stack_env: dict[str, str], db_name: Callable[[str], str]) -> Iterator[AlertRepository]:
-    settings = AlertsSettings(mongo_uri=stack_env["CENTINELA_MONGO_URI"], mongo_db=db_name("alerts_pages"))
-    client = connect(settings)
-    ensure_indexes()
-    yield AlertRepository()
-    client.close()
+    with repository(stack_env, db_name("alerts_pages")) as r:
+        yield r
 
 
 def store(repo: AlertRepository, advocate: str, org: str, ages: list[timedelta]) -> list[dict[str, Any]]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -25,29 +25,44 @@ def bump(path: Path) -> None:
     os.utime(path, (stamp, stamp))
 
 
-def start(name: str, env: dict[str, str], log_dir: Path, procs: list[Proc]) -> Proc:
-    port = free_port()
-    proc = Proc(f"{name}-{uuid.uuid4().hex[:6]}", uvicorn_args("services.alerts.main:app", port), env, log_dir, port)
-    procs.append(proc)
-    return proc
+StartService = Callable[..., tuple[Proc, dict[str, str]]]
+
+
+@pytest.fixture
+def start(
+    stack_env: dict[str, str], db_name: Callable[[str], str], log_dir: Path, procs: list[Proc]
+) -> Iterator[StartService]:
+    """``start(name, policy, **env)``: an alerts service process on the session's topics reading
+    ``policy``, with its own database and (unless ``group=False``) its own consumer group; returns
+    the process (not yet ready) and its environment. Stopped when the test ends: it would otherwise
+    consume (and escalate, and dead-letter) the other tests' alerts under its own policy."""
+    started: list[Proc] = []
+
+    def start_service(name: str, policy: Path, group: bool = True, **extra: str) -> tuple[Proc, dict[str, str]]:
+        env = {**stack_env, "CENTINELA_MONGO_DB": db_name("alerts_policy"), "CENTINELA_POLICY_FILE": str(policy)}
+        if group:
+            env["CENTINELA_ALERTS_CONSUMER_GROUP"] = f"alerts-policy-{uuid.uuid4().hex[:8]}"
+        env |= extra
+        port = free_port()
+        args = uvicorn_args("services.alerts.main:app", port)
+        proc = Proc(f"{name}-{uuid.uuid4().hex[:6]}", args, env, log_dir, port)
+        procs.append(proc)
+        started.append(proc)
+        return proc, env
+
+    yield start_service
+    for proc in started:
+        proc.stop()
 
 
 @pytest.mark.parametrize("problem", ["missing", "escalation-only", "bad-duration"])
-def test_service_refuses_to_start_naming_the_policy_file(
-    problem: str,
-    stack_env: dict[str, str],
-    db_name: Callable[[str], str],
-    log_dir: Path,
-    procs: list[Proc],
-    tmp_path: Path,
-) -> None:
+def test_service_refuses_to_start_naming_the_policy_file(problem: str, start: StartService, tmp_path: Path) -> None:
     path = tmp_path / "policy.yaml"
     if problem == "escalation-only":
         path.write_text("escalation:\n  critical: 15min\n")
     elif problem == "bad-duration":
         write_policy(path, {"critical": SENTINEL})
-    env = {**stack_env, "CENTINELA_MONGO_DB": db_name("alerts_policy"), "CENTINELA_POLICY_FILE": str(path)}
-    proc = start("alerts-bad-policy", env, log_dir, procs)
+    proc, _ = start("alerts-bad-policy", path, group=False)
     wait_for(lambda: not proc.alive(), timeout=30, what="the service to exit")
     assert proc.popen.returncode != 0
     log = proc.log_text()
@@ -57,23 +72,15 @@ def test_service_refuses_to_start_naming_the_policy_file(
 
 
 def test_running_service_reloads_the_policy_and_keeps_it_on_a_broken_edit(
-    stack_env: dict[str, str],
-    db_name: Callable[[str], str],
-    log_dir: Path,
-    procs: list[Proc],
-    mailbox: Mailbox,
-    tmp_path: Path,
+    start: StartService, mailbox: Mailbox, tmp_path: Path
 ) -> None:
     path = write_policy(tmp_path / "policy.yaml", {"critical": "1h"})  # high/medium/low: never escalate
-    env = {
-        **stack_env,
-        "CENTINELA_MONGO_DB": db_name("alerts_policy"),
-        "CENTINELA_POLICY_FILE": str(path),
-        "CENTINELA_ALERTS_CONSUMER_GROUP": f"alerts-policy-{uuid.uuid4().hex[:8]}",
-        "CENTINELA_ESCALATION_TICK_SECONDS": "0.3",
-        "CENTINELA_ESCALATION_MAX_LEVEL": "1",
-    }
-    proc = start("alerts-policy-reload", env, log_dir, procs)
+    proc, env = start(
+        "alerts-policy-reload",
+        path,
+        CENTINELA_ESCALATION_TICK_SECONDS="0.3",
+        CENTINELA_ESCALATION_MAX_LEVEL="1",
+    )
     proc.wait_ready()
     settings = AlertsSettings(
         kafka_bootstrap=env["CENTINELA_KAFKA_BOOTSTRAP"], topic_prefix=env["CENTINELA_TOPIC_PREFIX"]
@@ -89,12 +96,7 @@ def test_running_service_reloads_the_policy_and_keeps_it_on_a_broken_edit(
         s.wait_alert(low.alert_id, mine)
 
         # several ticks past the 2 s the file is about to say: under "1h" nothing escalated
-        seen = time.time()
-        wait_for(
-            lambda: s.metric("centinela_alerts_escalation_last_tick_timestamp_seconds") > seen + 2.5,
-            timeout=30,
-            what="escalation ticks",
-        )
+        s.wait_ticks(after=time.time() + 2.5)
         assert s.get(f"/v1/alerts/{critical.alert_id}", mine).json()["escalation_level"] == 0
 
         write_policy(path, {"critical": "2s"})
@@ -108,25 +110,14 @@ def test_running_service_reloads_the_policy_and_keeps_it_on_a_broken_edit(
         wait_for(lambda: "previous policy stays in force" in proc.log_text(), timeout=10, what="refusal logged")
         assert proc.alive()
         # "low" has no time in either file: it never escalates, however many ticks pass
-        seen = time.time()
-        wait_for(
-            lambda: s.metric("centinela_alerts_escalation_last_tick_timestamp_seconds") > seen + 1,
-            timeout=30,
-            what="escalation ticks",
-        )
+        s.wait_ticks(after=time.time() + 1)
         assert s.get(f"/v1/alerts/{low.alert_id}", mine).json()["escalation_level"] == 0
         assert s.get("/readyz", {}).status_code == 200
     finally:
         producer.close()
 
 
-def test_admins_see_the_effective_policy_and_start_up_logs_it(
-    stack_env: dict[str, str],
-    db_name: Callable[[str], str],
-    log_dir: Path,
-    procs: list[Proc],
-    tmp_path: Path,
-) -> None:
+def test_admins_see_the_effective_policy_and_start_up_logs_it(start: StartService, tmp_path: Path) -> None:
     """A file naming two rules (and one severity's escalation) starts the service; every other rule
     keeps its default; admins read the result, marked, and the start-up log carries it (issue 18 item 3)."""
     import httpx
@@ -137,13 +128,7 @@ def test_admins_see_the_effective_policy_and_start_up_logs_it(
     path.write_text(
         "rules:\n  service.overdue: {after: 3d}\n  legal.no_activity: {severity: high}\nescalation: {critical: 30min}\n"
     )
-    env = {
-        **stack_env,
-        "CENTINELA_MONGO_DB": db_name("alerts_policy"),
-        "CENTINELA_POLICY_FILE": str(path),
-        "CENTINELA_ALERTS_CONSUMER_GROUP": f"alerts-policy-{uuid.uuid4().hex[:8]}",
-    }
-    proc = start("alerts-policy-describe", env, log_dir, procs)
+    proc, _ = start("alerts-policy-describe", path)
     proc.wait_ready("/healthz")
     settings = AlertsSettings()
 

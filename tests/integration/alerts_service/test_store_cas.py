@@ -17,10 +17,8 @@ from services.alerts.service.escalation import Escalator
 from services.alerts.settings import AlertsSettings
 from services.alerts.store.alert_repository import AlertRepository
 from services.alerts.store.contacts import JobRepository
-from services.alerts.store.documents import ensure_indexes
 from shared.events.alerts import AlertRaised
-from shared.mongo import connect
-from tests.integration.alerts_service.conftest import write_policy
+from tests.integration.alerts_service.conftest import repository, write_policy
 from tests.support import alert_raised
 
 pytestmark = pytest.mark.integration
@@ -28,11 +26,8 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def repo(stack_env: dict[str, str], db_name: Callable[[str], str]) -> Iterator[AlertRepository]:
-    settings = AlertsSettings(mongo_uri=stack_env["CENTINELA_MONGO_URI"], mongo_db=db_name("alerts_store"))
-    client = connect(settings)
-    ensure_indexes()
-    yield AlertRepository()
-    client.close()
+    with repository(stack_env, db_name("alerts_store")) as r:
+        yield r
 
 
 def raised(severity: str = "critical", minutes_ago: float = 10) -> AlertRaised:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -99,6 +100,17 @@ def case_body(tag: str, **extra: Any) -> dict[str, Any]:
     }
     body.update(extra)
     return body
+
+
+def created(r: httpx.Response, key: str) -> str:
+    """The id under ``key`` of what ``r`` created (it must be a 201)."""
+    assert r.status_code == 201, r.text
+    return str(r.json()[key])
+
+
+def register(client: httpx.Client, **extra: Any) -> str:
+    """A new case (a new child) registered through ``client``; its id."""
+    return created(client.post("/v1/cases", json=case_body(uuid.uuid4().hex, **extra)), "case_id")
 
 
 def now_iso() -> str:

@@ -14,7 +14,16 @@ import httpx
 import pytest
 
 from shared.auth import ROLES
-from tests.integration.intake.conftest import ADVOCATE, ORG, OTHER_ORG, PROVIDER_ORG, AsRole, case_body
+from tests.integration.intake.conftest import (
+    ADVOCATE,
+    ORG,
+    OTHER_ORG,
+    PROVIDER_ORG,
+    AsRole,
+    case_body,
+    created,
+    register,
+)
 
 PRINCIPALS: dict[str, dict[str, Any]] = {
     "intake_officer": {"sub": "officer-1", "org": ORG},
@@ -32,19 +41,13 @@ class Fixture:
 
     def __init__(self, officer: httpx.Client, provider: httpx.Client) -> None:
         self.officer = officer
-        r = officer.post("/v1/cases", json=case_body(uuid.uuid4().hex))
-        assert r.status_code == 201
-        self.case_id = r.json()["case_id"]
-        r = officer.post(
-            f"/v1/cases/{self.case_id}/services",
-            json={
-                "service_kind": "legal_counselling",
-                "provider_org_id": PROVIDER_ORG,
-                "service_response_timeframe": "3_days",
-            },
-        )
-        assert r.status_code == 201
-        self.service_id = r.json()["service_id"]
+        self.case_id = register(officer)
+        service = {
+            "service_kind": "legal_counselling",
+            "provider_org_id": PROVIDER_ORG,
+            "service_response_timeframe": "3_days",
+        }
+        self.service_id = created(officer.post(f"/v1/cases/{self.case_id}/services", json=service), "service_id")
         self.refs = {
             "carpeta_fiscal": f"3306014501-2024-{uuid.uuid4().int % 9_000_000 + 1}-0",
             "office": "FPETP-LIMA-01",
