@@ -29,12 +29,17 @@ from services.intake.domain.model import (
     FollowUpOutcome,
     MethodOfControl,
     MissedReason,
+    ProsecutorRefs,
+    ReferralFields,
     ReferralStatus,
     ReintegrationDomain,
+    ReintegrationFields,
     ResponseTimeframe,
+    RiskFlagFields,
     RiskKind,
     RiskSeverity,
     ServiceKind,
+    SessionFields,
     SessionOutcome,
     SplType,
     TraffickingStatus,
@@ -277,23 +282,12 @@ class ServiceOut(Out):
     planned_at: datetime
 
 
-class SessionOut(Out):
-    session_id: str
-    service_id: str
-    outcome: str
-    occurred_at: datetime
-    missed_reason: str | None = None
-    recorded_at: datetime
-    recorded_by: str
+class SessionOut(SessionFields, Out):
+    pass
 
 
-class RiskFlagOut(Out):
-    flag_id: str
-    kind: str
-    severity: str
-    observed_at: datetime | None = None
-    raised_at: datetime
-    raised_by_role: str
+class RiskFlagOut(RiskFlagFields, Out):
+    pass
 
 
 class FollowUpOut(Out):
@@ -304,15 +298,8 @@ class FollowUpOut(Out):
     outcome: str | None = None
 
 
-class ReferralOut(Out):
-    referral_id: str
-    from_org_id: str
-    to_org_id: str
-    service_kind: str | None = None
-    status: str
-    consent_override: bool
-    created_at: datetime
-    updated_at: datetime
+class ReferralOut(ReferralFields, Out):
+    pass
 
 
 class CaseSummary(Out):
@@ -352,13 +339,8 @@ class CaseOut(CaseSummary):
     identity: dict[str, Any] | None = Field(None, description="only with include_identity=true for allowed roles")
 
 
-class ReintegrationOut(Out):
-    outcome_id: str
-    domain: str
-    status: str
-    effective_date: date
-    recorded_at: datetime
-    recorded_by_role: str
+class ReintegrationOut(ReintegrationFields, Out):
+    pass
 
 
 class ReintegrationList(Out):
@@ -366,13 +348,8 @@ class ReintegrationList(Out):
     current: dict[str, ReintegrationOut] = Field(description="each domain's latest outcome by effective date")
 
 
-class ProsecutorRefsOut(Out):
-    carpeta_fiscal: str
-    office: str
-    expediente: str | None = None
-    shared_with_systems: list[str] = Field(default_factory=list)
-    set_at: datetime
-    set_by: str
+class ProsecutorRefsOut(ProsecutorRefs, Out):
+    pass
 
 
 class DocumentOut(Out):
@@ -411,27 +388,6 @@ _TOTAL = "items matching the filters: counted on the first page (no `cursor`), o
 
 class CasePage(Out):
     items: list[CaseSummary]
-    limit: int = Field(description="the page size asked for")
-    next_cursor: str | None = Field(None, description=_NEXT_CURSOR)
-    total: int | None = Field(None, description=_TOTAL)
-
-
-class AuditOut(Out):
-    at: datetime
-    actor: str
-    role: str
-    roles: list[str]
-    org: str | None = None
-    action: str
-    case_id: str | None = None
-    outcome: str
-    request_id: str | None = None
-    reason: str | None = None
-    details: dict[str, Any] = Field(default_factory=dict)
-
-
-class AuditPage(Out):
-    items: list[AuditOut]
     limit: int = Field(description="the page size asked for")
     next_cursor: str | None = Field(None, description=_NEXT_CURSOR)
     total: int | None = Field(None, description=_TOTAL)

@@ -185,7 +185,9 @@ class Service(_Model):
     planned_by: str
 
 
-class Session(_Model):
+# The ``...Fields`` bases are what a reader of the case sees (intake's response schemas extend them);
+# the aggregate adds who did it where that stays inside the service.
+class SessionFields(_Model):
     session_id: str
     service_id: str
     outcome: str
@@ -193,17 +195,23 @@ class Session(_Model):
     missed_reason: str | None = None
     recorded_at: datetime
     recorded_by: str
+
+
+class Session(SessionFields):
     recorded_by_org: str | None = None
 
 
-class RiskFlag(_Model):
+class RiskFlagFields(_Model):
     flag_id: str
     kind: str
     severity: str
     observed_at: datetime | None = None
     raised_at: datetime
-    raised_by: str
     raised_by_role: str
+
+
+class RiskFlag(RiskFlagFields):
+    raised_by: str
 
 
 class FollowUp(_Model):
@@ -223,7 +231,7 @@ class ReferralChange(_Model):
     org: str | None = None
 
 
-class Referral(_Model):
+class ReferralFields(_Model):
     referral_id: str
     from_org_id: str
     to_org_id: str
@@ -232,17 +240,23 @@ class Referral(_Model):
     consent_override: bool = False
     created_at: datetime
     updated_at: datetime
+
+
+class Referral(ReferralFields):
     history: list[ReferralChange] = Field(default_factory=list)
 
 
-class ReintegrationOutcome(_Model):
+class ReintegrationFields(_Model):
     outcome_id: str
     domain: str
     status: str
     effective_date: date
     recorded_at: datetime
-    recorded_by: str
     recorded_by_role: str
+
+
+class ReintegrationOutcome(ReintegrationFields):
+    recorded_by: str
 
 
 class ProsecutorRefs(_Model):
@@ -571,18 +585,7 @@ def plan_service(
         planned_at=now,
         planned_by=actor,
     )
-    event = ServicePlanned(
-        case_id=case.case_id,
-        service_id=service.service_id,
-        spl_type=spl,
-        service_kind=service_kind,
-        provider_org_id=provider_org_id,
-        first_due_at=due,
-        interval_days=interval_days,
-        sessions_planned=sessions_planned,
-        service_response_timeframe=tf,
-        planned_at=now,
-    )
+    event = ServicePlanned(case_id=case.case_id, **service.model_dump(exclude={"planned_by"}))
     return _next(case, now, services=[*case.services, service]), service, [event]
 
 
@@ -652,14 +655,7 @@ def raise_flag(
         raised_by=actor,
         raised_by_role=role,
     )
-    event = RiskFlagged(
-        case_id=case.case_id,
-        flag_id=flag.flag_id,
-        kind=kind,
-        severity=severity,
-        raised_at=now,
-        observed_at=flag.observed_at,
-    )
+    event = RiskFlagged(case_id=case.case_id, **flag.model_dump(exclude={"raised_by", "raised_by_role"}))
     return _next(case, now, risk_flags=[*case.risk_flags, flag]), flag, [event]
 
 
@@ -751,17 +747,22 @@ def refer(
         updated_at=now,
         history=[ReferralChange(status="in_progress", at=now, by=actor, org=case.org_id)],
     )
-    event = ReferralStatusChanged(
+    event = _referral_changed(case, referral, previous_status=None)
+    return _next(case, now, referrals=[*case.referrals, referral]), referral, [event]
+
+
+def _referral_changed(case: Case, referral: Referral, previous_status: str | None) -> ReferralStatusChanged:
+    """The fact of a referral's new status (``referral`` as it is after the change)."""
+    return ReferralStatusChanged(
         case_id=case.case_id,
         referral_id=referral.referral_id,
         from_org_id=referral.from_org_id,
-        to_org_id=to_org_id,
-        status="in_progress",
-        previous_status=None,
-        changed_at=now,
+        to_org_id=referral.to_org_id,
+        status=referral.status,
+        previous_status=previous_status,
+        changed_at=referral.updated_at,
         consent_override=referral.consent_override,
     )
-    return _next(case, now, referrals=[*case.referrals, referral]), referral, [event]
 
 
 def change_referral(
@@ -783,16 +784,7 @@ def change_referral(
         deep=True,
     )
     referrals = [changed if r.referral_id == referral_id else r for r in case.referrals]
-    event = ReferralStatusChanged(
-        case_id=case.case_id,
-        referral_id=referral_id,
-        from_org_id=current.from_org_id,
-        to_org_id=current.to_org_id,
-        status=status,
-        previous_status=current.status,
-        changed_at=now,
-        consent_override=current.consent_override,
-    )
+    event = _referral_changed(case, changed, previous_status=current.status)
     return _next(case, now, referrals=referrals), changed, [event]
 
 
@@ -864,11 +856,7 @@ def record_reintegration(
     event = ReintegrationRecorded(
         case_id=case.case_id,
         org_id=case.org_id,
-        outcome_id=outcome.outcome_id,
-        domain=domain,
-        status=status,
-        effective_date=effective_date,
         previous_status=previous.status if previous else None,
-        recorded_at=now,
+        **outcome.model_dump(exclude={"recorded_by", "recorded_by_role"}),
     )
     return _next(case, now, reintegration=[*case.reintegration, outcome]), outcome, [event]
