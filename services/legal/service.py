@@ -8,6 +8,7 @@ advocates and supervisors) go through :meth:`LegalService.submit_many`.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -119,6 +120,17 @@ class AgendaItem:
     at: datetime
     ref: str | None = None
     article: str | None = None
+
+
+@dataclass(frozen=True)
+class CaseListQuery:
+    """The supervisors' list filters and page (see TimelineRepository.list_cases)."""
+
+    stage: str | None
+    stalled_since: datetime | None
+    overdue_at: datetime | None
+    skip: int
+    limit: int
 
 
 @dataclass(frozen=True)
@@ -564,16 +576,5 @@ class LegalService:
             return [], 0
         return self.audit.search(query, page, page_size)
 
-    def list_cases(
-        self,
-        org_id: str,
-        *,
-        stage: str | None,
-        stalled_since: datetime | None,
-        overdue_at: datetime | None,
-        skip: int,
-        limit: int,
-    ) -> tuple[list[dict[str, Any]], int]:
-        return self.repo.list_cases(
-            org_id, stage=stage, stalled_since=stalled_since, overdue_at=overdue_at, skip=skip, limit=limit
-        )
+    def list_cases(self, org_id: str, query: CaseListQuery) -> tuple[list[dict[str, Any]], int]:
+        return self.repo.list_cases(org_id, **dataclasses.asdict(query))

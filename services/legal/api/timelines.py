@@ -11,7 +11,7 @@ from services.legal.api.deps import CaseId, Reader, RequestId, Service, Supervis
 from services.legal.api.schemas import CasePage, CaseSummary, Timeline
 from services.legal.domain.bounds import RANGE_TEXT, QueryInstant
 from services.legal.domain.stages import Stage
-from services.legal.service import Actor, CaseNotFound
+from services.legal.service import Actor, CaseListQuery, CaseNotFound
 
 router = APIRouter(tags=["timelines"])
 
@@ -64,14 +64,8 @@ def list_cases(
             422, [{"field": "query.page_size", "type": "less_than_equal", "msg": "page_size too large"}]
         )
     now = datetime.now(UTC)
-    docs, total = service.list_cases(
-        principal.org,
-        stage=stage,
-        stalled_since=stalled_since,
-        overdue_at=now if overdue else None,
-        skip=(page - 1) * page_size,
-        limit=page_size,
-    )
+    query = CaseListQuery(stage, stalled_since, now if overdue else None, (page - 1) * page_size, page_size)
+    docs, total = service.list_cases(principal.org, query)
     items = [
         CaseSummary(
             case_id=d["_id"],
