@@ -6,8 +6,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from services.alerts.domain.page_cursor import CursorCodec, CursorError, Position, query_digest
+from services.alerts.domain.page_cursor import CursorCodec, query_digest
 from services.alerts.domain.webhook_targets import AllowList, Resolver, target_problem
+from services.alerts.service.paging import decode_after, next_cursor
 from services.alerts.service.refusals import InvalidField, NotFound
 from services.alerts.store.contacts import DeliveryRepository, DirectoryRepository, SubscriptionRepository
 from shared.auth import Principal
@@ -58,15 +59,8 @@ class Configuration:
         """One page of a webhook's delivery attempts, newest first, and the cursor of the next page."""
         self.subscription(sub_id)
         query = query_digest("deliveries", sub_id)
-        after = None
-        if cursor is not None:
-            try:
-                after = self.cursors.decode(cursor, query)
-            except CursorError as exc:
-                raise InvalidField("query.cursor", str(exc)) from exc
-        docs, more = self.deliveries.page(sub_id, limit, after)
-        next_cursor = self.cursors.encode(Position(docs[-1]["at"], docs[-1]["_id"]), query) if more and docs else None
-        return docs, next_cursor
+        docs, more = self.deliveries.page(sub_id, limit, decode_after(self.cursors, cursor, query))
+        return docs, next_cursor(self.cursors, docs, more, "at", query)
 
     # -- staff directory
     def put_directory(

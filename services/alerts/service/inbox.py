@@ -16,9 +16,10 @@ from typing import Any
 
 from services.alerts import metrics as m
 from services.alerts.domain import alert_status as st
-from services.alerts.domain.page_cursor import CursorCodec, CursorError, Position, query_digest
+from services.alerts.domain.page_cursor import CursorCodec, query_digest
 from services.alerts.domain.visibility import scope_filter
 from services.alerts.service.ingest import Notifier, pending_entry
+from services.alerts.service.paging import decode_after, next_cursor
 from services.alerts.service.refusals import Conflict, Forbidden, InvalidField, NotFound
 from services.alerts.store.alert_repository import AlertRepository
 from shared import outbox
@@ -66,18 +67,9 @@ class Inbox:
         """One page of the caller's alerts, newest first; ``next_cursor`` continues exactly after it."""
         scope = self.scope(principal)
         query = query_digest(principal.sub, sorted(principal.roles), principal.org, filters)
-        after = None
-        if cursor is not None:
-            try:
-                after = self.cursors.decode(cursor, query)
-            except CursorError as exc:
-                raise InvalidField("query.cursor", str(exc)) from exc
+        after = decode_after(self.cursors, cursor, query)
         docs, more, total = self.alerts.page(scope, filters, limit, after, with_total=with_total)
-        next_cursor = None
-        if more and docs:
-            last = docs[-1]
-            next_cursor = self.cursors.encode(Position(last["raised_at"], last["_id"]), query)
-        return AlertsPage(docs, next_cursor, total)
+        return AlertsPage(docs, next_cursor(self.cursors, docs, more, "raised_at", query), total)
 
     def get(self, principal: Principal, alert_id: str) -> dict[str, Any]:
         doc = self.alerts.get(alert_id, self.scope(principal))

@@ -85,22 +85,28 @@ class SubscriptionRepository:
         return self.coll.delete_one({"_id": sub_id}).deleted_count == 1
 
 
+def _new_job(channel: str, payload: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """A queued job as first inserted: pending, due now, no attempt yet."""
+    return {
+        "channel": channel,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "payload": payload,
+        "created_at": now,
+    }
+
+
 class JobRepository:
     def __init__(self, collection: Collection | None = None) -> None:
         self.coll = collection if collection is not None else _coll(NotifyJobDoc)
 
     def enqueue(self, job_id: str, channel: str, payload: dict[str, Any], now: datetime) -> bool:
         """Insert once (deterministic id); True when new."""
-        doc = {
-            "channel": channel,
-            "status": "pending",
-            "attempts": 0,
-            "next_attempt_at": now,
-            "payload": payload,
-            "created_at": now,
-        }
         try:
-            result = self.coll.update_one({"_id": job_id}, {"$setOnInsert": doc}, upsert=True)
+            result = self.coll.update_one(
+                {"_id": job_id}, {"$setOnInsert": _new_job(channel, payload, now)}, upsert=True
+            )
         except DuplicateKeyError:  # queued at the same moment by another worker
             return False
         return result.upserted_id is not None
@@ -112,16 +118,7 @@ class JobRepository:
         ops = [
             UpdateOne(
                 {"_id": job_id},
-                {
-                    "$setOnInsert": {
-                        "channel": channel,
-                        "status": "pending",
-                        "attempts": 0,
-                        "next_attempt_at": now,
-                        "payload": payload,
-                        "created_at": now,
-                    }
-                },
+                {"$setOnInsert": _new_job(channel, payload, now)},
                 upsert=True,
             )
             for job_id, channel, payload in jobs
