@@ -3,6 +3,7 @@ case) and /v1/stats (aggregate counts, no case data)."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -17,7 +18,7 @@ from services.intake.service import oversight
 from services.intake.service.core import Caller, Intake, audit, missing, out_of_scope
 from services.intake.service.paging import check_limit, codec, decode, digest
 from shared.audit import AuditQuery
-from shared.bounds import QueryDatetime
+from shared.audit_filters import AuditFilters
 from shared.page_cursor import Position
 
 router = APIRouter()
@@ -67,27 +68,10 @@ def read_audit(
     ix: Ix,
     caller: AuditCaller,
     paging: PagingParams,
-    case_id: Annotated[str | None, Query(max_length=64)] = None,
-    actor: Annotated[str | None, Query(max_length=128)] = None,
-    action: Annotated[str | None, Query(max_length=64)] = None,
-    org: Annotated[str | None, Query(max_length=64)] = None,
-    outcome: Annotated[str | None, Query(pattern="^(ok|denied|not_found)$")] = None,
-    request_id: Annotated[str | None, Query(max_length=64)] = None,
+    filters: AuditFilters,
     service: Annotated[Service | None, Query(description="only the records this service wrote")] = None,
-    since: Annotated[QueryDatetime | None, Query(description="from this instant (no offset: UTC)")] = None,
-    until: Annotated[QueryDatetime | None, Query(description="before this instant (no offset: UTC)")] = None,
 ) -> AuditPage:
-    query = AuditQuery(
-        case_id=case_id,
-        actor=actor,
-        action=action,
-        org=org,
-        outcome=outcome,
-        request_id=request_id,
-        service=service,
-        since=since,
-        until=until,
-    )
+    query = dataclasses.replace(filters, service=service)
     check_limit(ix, paging.limit_field, paging.limit)
     found = oversight.read_audit(ix, caller, query, paging.limit, paging.cursor, with_total=paging.total)
     items = [AuditOut.model_validate(e.public()) for e in found.records]

@@ -4,6 +4,7 @@ paging, filter by service); this one stays for older clients."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -12,9 +13,8 @@ from pydantic import BaseModel
 
 from services.legal.api.deps import Admin, RequestId, Service
 from services.legal.service import Actor
-from services.legal.store.audit import AuditQuery
 from shared.audit import service_of
-from shared.bounds import QueryDatetime
+from shared.audit_filters import AuditFilters
 
 router = APIRouter(tags=["audit"])
 
@@ -51,18 +51,11 @@ def read_audit(
     principal: Admin,
     service: Service,
     rid: RequestId,
-    case_id: Annotated[str | None, Query(max_length=64)] = None,
-    actor: Annotated[str | None, Query(max_length=128)] = None,
-    action: Annotated[str | None, Query(max_length=64)] = None,
-    org: Annotated[str | None, Query(max_length=64)] = None,
-    outcome: Annotated[str | None, Query(pattern="^(ok|denied|not_found)$")] = None,
-    request_id: Annotated[str | None, Query(max_length=64)] = None,
+    filters: AuditFilters,
     service_name: Annotated[
         Literal["intake", "legal", "alerts"] | None,
         Query(alias="service", description="only the records this service wrote"),
     ] = None,
-    since: Annotated[QueryDatetime | None, Query(description="from this instant (no offset: UTC)")] = None,
-    until: Annotated[QueryDatetime | None, Query(description="before this instant (no offset: UTC)")] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1)] = 50,
 ) -> AuditPage:
@@ -70,20 +63,10 @@ def read_audit(
         raise HTTPException(
             422, [{"field": "query.page_size", "type": "less_than_equal", "msg": "page_size too large"}]
         )
-    query = AuditQuery(
-        case_id=case_id,
-        actor=actor,
-        action=action,
-        org=org,
-        outcome=outcome,
-        request_id=request_id,
-        service=service_name,
-        since=since,
-        until=until,
-    )
+    query = dataclasses.replace(filters, service=service_name)
     docs, total = service.audit_search(query, page, page_size)
     if service.audit is not None:  # reading the audit log is itself audited
-        service.audit.record_many([Actor.of(principal, rid).record("legal.audit.read", case_id, "ok")])
+        service.audit.record_many([Actor.of(principal, rid).record("legal.audit.read", query.case_id, "ok")])
     return AuditPage(items=[AuditOut(**_clean(d)) for d in docs], page=page, page_size=page_size, total=total)
 
 
