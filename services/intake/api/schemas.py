@@ -38,6 +38,7 @@ from services.intake.domain.model import (
     RiskFlagFields,
     RiskKind,
     RiskSeverity,
+    ServiceFields,
     ServiceKind,
     SessionFields,
     SessionOutcome,
@@ -270,16 +271,9 @@ class Refusal(Out):
     detail: str | list[FieldError]
 
 
-class ServiceOut(Out):
+class ServiceOut(ServiceFields, Out):
     service_id: str
     spl_Type: str  # noqa: N815
-    service_kind: str
-    provider_org_id: str
-    first_due_at: datetime
-    service_response_timeframe: str | None = None
-    interval_days: int | None = None
-    sessions_planned: int | None = None
-    planned_at: datetime
 
 
 class SessionOut(SessionFields, Out):

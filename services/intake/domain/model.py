@@ -172,9 +172,9 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
-class Service(_Model):
-    service_id: str
-    spl_type: str
+class ServiceFields(_Model):
+    """A planned service as a reader sees it, but for its id and SPL type (the API spells it spl_Type)."""
+
     service_kind: str
     provider_org_id: str
     first_due_at: datetime
@@ -182,6 +182,11 @@ class Service(_Model):
     interval_days: int | None = None
     sessions_planned: int | None = None
     planned_at: datetime
+
+
+class Service(ServiceFields):
+    service_id: str
+    spl_type: str
     planned_by: str
 
 
