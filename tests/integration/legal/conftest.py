@@ -103,6 +103,11 @@ def update(case_id: str, kind: str, occurred_at: str, source: str = "sgf", **fie
     }
 
 
+def scheduled(case_id: str, occurred_at: str, hearing_id: str, scheduled_for: str) -> dict[str, Any]:
+    """A ``hearing_scheduled`` update: ``hearing_id`` set at ``occurred_at`` for ``scheduled_for``."""
+    return update(case_id, "hearing_scheduled", occurred_at, hearing_id=hearing_id, scheduled_for=scheduled_for)
+
+
 def post(proc: Proc, headers: dict, body: Any) -> httpx.Response:
     return httpx.post(proc.url + "/v1/court-updates", json=body, headers=headers, timeout=60)
 

@@ -13,6 +13,7 @@ from tests.integration.legal.conftest import (
     post,
     readable_timeline,
     register_case,
+    scheduled,
     timeline,
     update,
 )
@@ -30,13 +31,7 @@ def _full_case(legal, tokens, case_id):
             update(case_id, "protective_measure_granted", "2025-01-04T10:00:00Z", measure="restraining_order"),
             update(case_id, "stage_changed", "2025-01-20T10:00:00Z", stage="intermediate_stage"),
             update(case_id, "stage_changed", "2025-02-20T10:00:00Z", stage="trial"),
-            update(
-                case_id,
-                "hearing_scheduled",
-                "2025-02-21T10:00:00Z",
-                hearing_id="h1",
-                scheduled_for="2025-03-01T10:00:00Z",
-            ),
+            scheduled(case_id, "2025-02-21T10:00:00Z", "h1", "2025-03-01T10:00:00Z"),
             update(case_id, "victim_notified", "2025-02-22T10:00:00Z", about="hearing"),
             update(
                 case_id,

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from tests.integration.legal.conftest import new_id, post, readable_timeline, register_case, timeline, update
+from tests.integration.legal.conftest import new_id, post, readable_timeline, register_case, scheduled, timeline, update
 from tests.support import wait_for
 from tests.unit.legal.icsparse import parse
 
@@ -37,21 +37,9 @@ def test_calendar_and_feed_show_my_hearings_and_deadlines_only(legal, tokens, pr
     body = {
         "updates": [
             update(mine, "stage_changed", iso(now - timedelta(days=10)), stage="preliminary_investigation"),
-            update(
-                mine,
-                "hearing_scheduled",
-                iso(now - timedelta(days=9)),
-                hearing_id="h-cal",
-                scheduled_for=iso(now + timedelta(days=3)),
-            ),
+            scheduled(mine, iso(now - timedelta(days=9)), "h-cal", iso(now + timedelta(days=3))),
             update(theirs, "stage_changed", iso(now - timedelta(days=3)), stage="trial", imported=True),
-            update(
-                theirs,
-                "hearing_scheduled",
-                iso(now - timedelta(days=1)),
-                hearing_id="h-theirs",
-                scheduled_for=iso(now + timedelta(days=5)),
-            ),
+            scheduled(theirs, iso(now - timedelta(days=1)), "h-theirs", iso(now + timedelta(days=5))),
         ]
     }
     assert post(legal, h, body).json()["accepted"] == 4

@@ -7,13 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shared.events import decode
-from tests.integration.legal.conftest import (
-    new_id,
-    post,
-    readable_timeline,
-    register_case,
-    update,
-)
+from tests.integration.legal.conftest import new_id, post, readable_timeline, register_case, scheduled, update
 from tests.support import consumer, drain
 from tests.unit.legal.lima import eod
 
@@ -34,13 +28,7 @@ def test_batch_accepted_and_facts_published_with_deadline(legal, tokens, stack_e
         "updates": [
             update(case_id, "stage_changed", "2025-01-02T09:00:00-05:00", stage="complaint_filed"),
             update(case_id, "stage_changed", "2025-01-10T09:00:00-05:00", stage="preliminary_investigation"),
-            update(
-                case_id,
-                "hearing_scheduled",
-                "2025-01-11T09:00:00-05:00",
-                hearing_id="h1",
-                scheduled_for="2025-02-01T09:00:00-05:00",
-            ),
+            scheduled(case_id, "2025-01-11T09:00:00-05:00", "h1", "2025-02-01T09:00:00-05:00"),
         ]
     }
     r = post(legal, tokens.integrator(), body)
