@@ -189,6 +189,8 @@ def test_keyset_audit_reads_are_indexed(stack_env: dict[str, str], db_name: Call
                     "case_id": f"cs_{i % 30}",
                     "outcome": "ok",
                     "org": f"org-{i % 3}",
+                    "service": ("intake", "legal", "alerts")[i % 3],
+                    "request_id": f"r-{i}",
                 }
                 for i in range(N)
             ]
@@ -201,6 +203,8 @@ def test_keyset_audit_reads_are_indexed(stack_env: dict[str, str], db_name: Call
             AuditQuery(case_id="cs_3", action="a3"),
             AuditQuery(actor="u2", org="org-2"),
             AuditQuery(action="a1", since=T0 + timedelta(minutes=10), until=T0 + timedelta(minutes=200)),
+            AuditQuery(service="legal"),
+            AuditQuery(request_id="r-7"),
         ]
         for query in queries:
             recording.finds.clear()
