@@ -221,7 +221,7 @@ def test_open_alerts_follow_the_case_to_its_new_advocate_with_their_history(stac
     # B is told by e-mail about each alert handed over
     wait_for(
         lambda: all(_mails_about(s, ADVOCATE_B, a) for a in moved),
-        timeout=30,
+        timeout=TIMEOUT,
         what="e-mails to B",
     )
     assert _mails_about(s, ADVOCATE_B, handled) == []
