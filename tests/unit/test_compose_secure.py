@@ -114,11 +114,15 @@ def test_make_secrets_refuses_to_overwrite(secrets_dir: Path) -> None:
 
 
 def docker_compose() -> list[str] | None:
+    """`docker compose` (the plugin) or Debian's `docker-compose`; neither needs a Docker engine for `config`."""
     docker = shutil.which("docker")
-    if docker is None:
-        return None
-    ok = subprocess.run([docker, "compose", "version"], capture_output=True, timeout=30).returncode == 0
-    return [docker, "compose"] if ok else None
+    if (
+        docker is not None
+        and subprocess.run([docker, "compose", "version"], capture_output=True, timeout=30).returncode == 0
+    ):
+        return [docker, "compose"]
+    legacy = shutil.which("docker-compose")
+    return [legacy] if legacy is not None else None
 
 
 def test_docker_compose_config_accepts_the_merge(secrets_dir: Path) -> None:
