@@ -100,7 +100,9 @@ class Identity(Strict):
 Region = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[\w][\w .'-]{0,63}$")]
 Place = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 PlaceCode = Annotated[str, StringConstraints(max_length=16), AfterValidator(places.normalise_place_code)]
-ExploitationList = Annotated[list[ExploitationType], Field(max_length=11), AfterValidator(_unique)]
+ExploitationList = Annotated[
+    list[ExploitationType], Field(max_length=len(vocab.EXPLOITATION_TYPES)), AfterValidator(_unique)
+]
 # HTCDS 2.0 values; the earlier words are accepted and translated first (domain.htcds)
 ControlList = Annotated[
     list[MethodOfControl],

@@ -46,19 +46,10 @@ CaseStatus = vocab.CaseStatus
 CLOSED_STATUSES = vocab.CLOSED_STATUSES
 # HTCDS 2.0 values; the earlier words are still accepted (domain.htcds has the mapping)
 TraffickingStatus = htcds.TraffickingStatus
-ExploitationType = Literal[
-    "ForcedLabour",
-    "SexualExploitation",
-    "ChildLabour",
-    "ForcedMarriage",
-    "Servitude",
-    "ForcedBegging",
-    "ForcedCriminality",
-    "ForcedMilitaryService",
-    "Slavery",
-    "OrganRemoval",
-    "Other",
-]
+# HTCDS 2.0 vic_TypeOfExploitation plus the project's earlier words, stored as given (events, the
+# processor and reports carry them; shared.vocab maps each to its HTCDS value for exports)
+ExploitationType = vocab.ExploitationType
+EXPLOITATION_TYPES = vocab.EXPLOITATION_TYPES
 MethodOfControl = htcds.MethodOfControl
 SplType = Literal[
     "Education",
