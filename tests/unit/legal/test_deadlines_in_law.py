@@ -6,7 +6,6 @@ Each deadline is checked at, just before and just after its threshold; dates are
 
 from __future__ import annotations
 
-import itertools
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -24,16 +23,15 @@ from services.legal.domain.timeline import (
     integrate,
     replay,
 )
-from services.legal.domain.updates import parse_update
 from services.legal.settings import DEFAULT_DEADLINES_FILE, DEFAULT_HOLIDAYS_DIR
 from shared.durations import parse_calendar_duration
 from shared.events import decode, encode
 from shared.events import legal as ev
 from tests.unit.legal.lima import LIMA, eod
+from tests.unit.legal.records import build_with, recorded
 
 POLICY: DeadlinePolicy = load_policy(DEFAULT_DEADLINES_FILE, holidays_dir=DEFAULT_HOLIDAYS_DIR)
 SECOND = timedelta(seconds=1)
-_seq = itertools.count()
 
 
 def lima(day: str, hour: int = 10) -> datetime:
@@ -42,20 +40,11 @@ def lima(day: str, hour: int = 10) -> datetime:
 
 
 def rec(kind: str, at: datetime, **fields: object) -> Recorded:
-    n = next(_seq)
-    update = parse_update(
-        {"source_system": "sgf", "update_id": f"d{n}", "case_id": "c-law", "kind": kind, "occurred_at": at.isoformat()}
-        | fields
-    )
-    return Recorded(update=update, received_at=datetime.now(UTC) + timedelta(microseconds=n))
+    return recorded(kind, at, case_id="c-law", prefix="d", **fields)
 
 
 def build(*records: Recorded) -> list[Recorded]:
-    accepted: list[Recorded] = []
-    for r in records:
-        integrate(accepted, r, POLICY)
-        accepted.append(r)
-    return accepted
+    return build_with(POLICY, *records)
 
 
 def only(history: list[Recorded], kind: str) -> TrackedDeadline:

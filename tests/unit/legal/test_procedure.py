@@ -5,7 +5,6 @@ Every deadline is checked at, just before and just after it (overdue means stric
 
 from __future__ import annotations
 
-import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,39 +12,24 @@ import pytest
 from services.legal.api.schemas import Timeline
 from services.legal.domain.deadlines import DeadlinePolicy, load_policy
 from services.legal.domain.timeline import IllegalUpdate, Recorded, facts_for, integrate, replay
-from services.legal.domain.updates import InvalidUpdate, parse_update
+from services.legal.domain.updates import InvalidUpdate
 from services.legal.settings import DEFAULT_DEADLINES_FILE
 from shared.durations import add_months
 from shared.events import legal as ev
 from tests.unit.legal.lima import eod
+from tests.unit.legal.records import build_with, recorded
 
 T0 = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
 POLICY: DeadlinePolicy = load_policy(DEFAULT_DEADLINES_FILE)
 SECOND = timedelta(seconds=1)
-_seq = itertools.count()
 
 
-def rec(kind: str, day: float, **fields) -> Recorded:
-    n = next(_seq)
-    update = parse_update(
-        {
-            "source_system": "sgf",
-            "update_id": f"p{n}",
-            "case_id": "c-1",
-            "kind": kind,
-            "occurred_at": (T0 + timedelta(days=day)).isoformat(),
-            **fields,
-        }
-    )
-    return Recorded(update=update, received_at=datetime.now(UTC) + timedelta(microseconds=n))
+def rec(kind: str, day: float, **fields: object) -> Recorded:
+    return recorded(kind, T0 + timedelta(days=day), prefix="p", **fields)
 
 
 def build(*records: Recorded) -> list[Recorded]:
-    accepted: list[Recorded] = []
-    for r in records:
-        integrate(accepted, r, POLICY)
-        accepted.append(r)
-    return accepted
+    return build_with(POLICY, *records)
 
 
 def overdue_around(records: list[Recorded], deadline: datetime) -> tuple[bool, bool, bool]:

@@ -2,44 +2,27 @@
 
 from __future__ import annotations
 
-import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from services.legal.domain.deadlines import DeadlinePolicy, load_policy
 from services.legal.domain.timeline import IllegalUpdate, Recorded, integrate, replay
-from services.legal.domain.updates import parse_update
 from services.legal.settings import DEFAULT_DEADLINES_FILE
 from tests.unit.legal.lima import eod
+from tests.unit.legal.records import build_with, recorded
 
 T0 = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
 POLICY: DeadlinePolicy = load_policy(DEFAULT_DEADLINES_FILE)
-_seq = itertools.count()
 
 
-def rec(kind: str, day: float, **fields) -> Recorded:
-    n = next(_seq)
-    update = parse_update(
-        {
-            "source_system": "sgf",
-            "update_id": f"u{n}",
-            "case_id": "c-1",
-            "kind": kind,
-            "occurred_at": (T0 + timedelta(days=day)).isoformat(),
-            **fields,
-        }
-    )
-    return Recorded(update=update, received_at=datetime.now(UTC) + timedelta(microseconds=n), path="rest")
+def rec(kind: str, day: float, **fields: object) -> Recorded:
+    return recorded(kind, T0 + timedelta(days=day), **fields)
 
 
 def build(*records: Recorded) -> list[Recorded]:
     """Integrate one by one in arrival order, as the pipeline does."""
-    accepted: list[Recorded] = []
-    for r in records:
-        integrate(accepted, r, POLICY)
-        accepted.append(r)
-    return accepted
+    return build_with(POLICY, *records)
 
 
 def test_stage_changes_in_order_set_stage_start_and_deadline():
