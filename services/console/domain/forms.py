@@ -25,6 +25,8 @@ LEGAL_BASIS = re.compile(
 )
 ELEVATION_OUTCOMES = ("archive_upheld", "formalise", "continue_investigation")
 REASON_REQUIRED = frozenset({"case_archived", "hearing_postponed", "trial_suspended"})
+# how the child's testimony was taken (legal's testimony_taken): the single Cámara Gesell interview or not
+TESTIMONY_METHODS = ("camara_gesell", "other")
 
 
 def _get(form: Mapping[str, str], name: str) -> str:
@@ -225,6 +227,18 @@ def court_update_body(
                     errors["extra_days"] = "Enter a whole number of days between 1 and 3650."
         elif name in ("hearing_id", "representative_ref"):
             value = ident(form, name, errors, required=name == "hearing_id")
+        elif name == "measure_id":
+            # a granted measure is named by its update unless the court's reference is given
+            value = ident(form, name, errors, required=kind != "protective_measure_granted")
+        elif name == "method":
+            value = choice(form, "method", TESTIMONY_METHODS, errors)
+        elif name == "expires_at":
+            at = local_datetime(form, name, tz, errors, required=kind == "protective_measure_renewed")
+            value = None
+            if at and occurred and at <= occurred:
+                errors["expires_at"] = "The measure must end after the date it was ordered."
+            elif at:
+                value = at.isoformat()
         elif name in ("reason", "measure", "about"):
             value = code(
                 form, name, errors, required=name == "measure" or (name == "reason" and kind in REASON_REQUIRED)

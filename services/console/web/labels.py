@@ -8,9 +8,12 @@ and so on for every upper-case name not defined here). Extraction reads that fil
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import yaml
+from pydantic import BaseModel
+
+from services.legal.domain import updates as court_updates
 
 LABELS_FILE = Path(__file__).resolve().parent.parent / "labels.yaml"
 _DATA: dict[str, Any] = yaml.safe_load(LABELS_FILE.read_text(encoding="utf-8"))
@@ -32,34 +35,44 @@ def __getattr__(name: str) -> dict[str, str]:
 
 
 SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
-# The kind-specific fields of each court update (README "The court update format").
-COURT_FIELDS: dict[str, tuple[str, ...]] = {
-    "stage_changed": ("stage", "complexity"),
-    "hearing_scheduled": ("hearing_id", "scheduled_for"),
-    "hearing_held": ("hearing_id",),
-    "hearing_postponed": ("hearing_id", "reason", "new_date"),
-    "victim_notified": ("about",),
-    "victim_attended": ("hearing_id",),
-    "victim_absent": ("hearing_id",),
-    "legal_representation_assigned": ("representative_ref",),
-    "protective_measure_granted": ("measure",),
-    "verdict_issued": ("outcome",),
-    "reparation_ordered": ("amount", "currency"),
-    "reparation_paid": ("amount", "currency"),
-    "appeal_filed": ("against",),
-    "case_archived": ("reason",),
-    "case_reopened": ("reason", "stage"),
-    "deadline_extended": ("granted_by", "legal_basis", "new_deadline", "extra_days"),
-    "complexity_declared": ("complexity", "legal_basis"),
-    "provisional_reserve": ("reason",),
-    "principio_de_oportunidad": ("legal_basis",),
-    "elevation_requested": (),
-    "elevation_decided": ("elevation_outcome",),
-    "accusation_filed": (),
-    "dismissal_requested": (),
-    "trial_suspended": ("reason",),
-    "trial_resumed": (),
-    "order_issued": ("order",),
+# The court update kinds and their fields come from the legal service's own format
+# (services/legal/domain/updates.py), so a kind legal accepts is offered by the form without a copy to
+# forget; labels.yaml gives each its words. A field legal adds needs a widget in
+# templates/partials/legal_fields.html and a check in domain/forms.py (tests/unit/console/test_court_kinds.py).
+# Not offered to people: `imported` marks the first update of a caseload an integrator brings in.
+_NOT_OFFERED = frozenset({("stage_changed", "imported")})
+# Form names that differ from the API's (two kinds have an `outcome`, with different options).
+_FORM_NAMES = {("elevation_decided", "outcome"): "elevation_outcome"}
+_COMMON = frozenset({"source_system", "update_id", "case_id", "occurred_at", "kind"})
+
+
+def court_models() -> dict[str, type[BaseModel]]:
+    """Each kind legal accepts -> its pydantic model, in the order of legal's ``KINDS``."""
+    models: dict[str, type[BaseModel]] = {}
+    for model in get_args(get_args(court_updates.CourtUpdate)[0]):
+        models[get_args(model.model_fields["kind"].annotation)[0]] = model
+    return {kind: models[kind] for kind in court_updates.KINDS}
+
+
+def _court_fields(required_only: bool) -> dict[str, tuple[str, ...]]:
+    return {
+        kind: tuple(
+            _FORM_NAMES.get((kind, name), name)
+            for name, info in model.model_fields.items()
+            if name not in _COMMON and (kind, name) not in _NOT_OFFERED and (info.is_required() or not required_only)
+        )
+        for kind, model in court_models().items()
+    }
+
+
+# the kind-specific fields of each court update, and those legal requires
+COURT_FIELDS: dict[str, tuple[str, ...]] = _court_fields(required_only=False)
+COURT_REQUIRED: dict[str, tuple[str, ...]] = _court_fields(required_only=True)
+# labels.yaml's order first (how an advocate meets them), then any kind legal accepts that has no words
+# here yet (shown by its code: the catalogue test then fails until it has a label and translations)
+COURT_KINDS: dict[str, str] = {
+    **{k: v for k, v in _TABLES["COURT_KINDS"].items() if k in COURT_FIELDS},
+    **{k: k for k in COURT_FIELDS if k not in _TABLES["COURT_KINDS"]},
 }
 
 
