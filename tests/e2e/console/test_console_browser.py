@@ -309,6 +309,20 @@ def test_an_advocates_morning(stack: Console, browser: Any) -> None:
 
     wait_for(stage_shown, timeout=30, interval=1, what="the new stage in the prosecution section")
 
+    # the child's testimony (a kind legal learnt after the form was written): the method is a select
+    advocate.goto(f"{s.console.url}/cases/{case_id}/legal-events/new")
+    advocate.select_option("#kind", "testimony_taken")
+    advocate.wait_for_selector("#method")
+    advocate.select_option("#method", "camara_gesell")
+    advocate.click("main form button[type=submit]")
+    advocate.wait_for_url(f"**/cases/{case_id}")
+    assert "Hecho procesal registrado." in advocate.inner_text("main")
+    legal_timeline = httpx.get(
+        f"{s.base.legal.url}/v1/cases/{case_id}/legal-timeline", headers=s.base.advocate_headers("adv-e2e"), timeout=10
+    ).json()
+    testimony = [e for e in legal_timeline["entries"] if e["kind"] == "testimony_taken"]
+    assert [e["details"]["method"] for e in testimony] == ["camara_gesell"]
+
     # a hearing next week lands in the agenda
     hearing_day = (datetime.now(LIMA) + timedelta(days=7)).date()
     advocate.goto(f"{s.console.url}/cases/{case_id}/legal-events/new")
