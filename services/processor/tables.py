@@ -37,8 +37,9 @@ case_state = app.Table(
     "case-state",
     default=None,
     partitions=settings.partitions,
-    # the value is the state's JSON, kept as bytes: serialised once per write (pydantic's own JSON
-    # encoder), parsed only when a case is looked at; the records are the same JSON as before
+    # the value is the state's JSON, kept as bytes: serialised once per write (CaseState.to_bytes:
+    # pydantic's JSON without the fields at their defaults), parsed only when a case is looked at;
+    # older records (every field, the event-id list) still load (CaseState migrates them on read)
     schema=faust.Schema(key_serializer="json", value_serializer="raw"),
     help="per-case folded state (services.processor.domain.state.CaseState as JSON)",
 )
@@ -53,7 +54,7 @@ def _parse(doc: object) -> CaseState | None:
     if not doc:
         return None
     if isinstance(doc, bytes | bytearray | str):
-        return CaseState.model_validate_json(doc)
+        return CaseState.from_bytes(doc)
     return CaseState.from_json(doc)  # a JSON object (what a table test or an older store may hold)
 
 
@@ -92,7 +93,7 @@ class StateWriter:
         staged, self._staged = self._staged, {}
         data = case_state.data
         for case_id, (partition, state) in staged.items():
-            value = state.model_dump_json().encode()
+            value = state.to_bytes()
             data[case_id] = value
             case_state.send_changelog(partition, case_id, value)
         return len(staged)

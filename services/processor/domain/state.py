@@ -1,16 +1,25 @@
 """Per-case state folded from case-events and legal-events (pure, JSON-serialisable).
 
-Folding is idempotent by event id: the ids of the most recent events of a case are kept (a
-bounded list), so a replay after a crash or a rebalance changes nothing. The state holds only
+Folding is idempotent by event id within a bounded window: the last :data:`MAX_SEEN_EVENT_IDS`
+event ids of a case are remembered as 8-byte hashes (``CaseState.seen_ids``), so the repeats this
+system makes (a redelivered run after a takeover, an outbox re-publish after a crash) change
+nothing; see :func:`fold` for why that window is what idempotency needs here. The state holds only
 pseudonymous ids and times — never identity.
+
+:func:`fold` never changes the state it is given (the engine tells "nothing changed" by identity):
+it makes a shallow copy, fresh copies of the top-level lists and dicts, and copies of the nested
+tracks an event changes in place — not a deep copy of the whole state.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_serializer, field_validator, model_validator
 
 from shared.events import Event
 from shared.events import case as ce
@@ -26,10 +35,13 @@ __all__ = [
     "CaseState",
     "day_end",
     "fold",
+    "seen_hash",
     "utc",
 ]
 
-MAX_SEEN_EVENT_IDS = 512
+# event ids remembered per case for idempotency (8 bytes each: at most 1 KiB, 1.4 KB of JSON)
+MAX_SEEN_EVENT_IDS = 128
+SEEN_HASH_BYTES = 8
 MAX_DONE_IDS = 64
 # stages where the prosecution is over: no stall can happen any more
 ENDED_STAGES = frozenset({"final", "archived"})
@@ -44,6 +56,28 @@ def day_end(d: date, tz: str | tzinfo | None = None) -> datetime:
     (``tz``: an IANA name such as ``America/Lima``; None keeps UTC), returned in UTC."""
     zone: tzinfo = UTC if tz is None else (ZoneInfo(tz) if isinstance(tz, str) else tz)
     return datetime.combine(d + timedelta(days=1), time.min, tzinfo=zone).astimezone(UTC)
+
+
+def seen_hash(event_id: str) -> bytes:
+    """The 8 bytes remembered for ``event_id`` (BLAKE2b): with at most 128 of them per case, the chance
+    that a new id collides with a remembered one is below 1e-17 per event."""
+    return hashlib.blake2b(event_id.encode("utf-8"), digest_size=SEEN_HASH_BYTES).digest()
+
+
+def _ring_has(ring: bytes, digest: bytes) -> bool:
+    """Is ``digest`` one of the 8-byte entries of ``ring`` (a match must start on an entry boundary)?"""
+    at = ring.find(digest)
+    while at != -1:
+        if at % SEEN_HASH_BYTES == 0:
+            return True
+        at = ring.find(digest, at + 1)
+    return False
+
+
+def _ring_add(ring: bytes, digest: bytes) -> bytes:
+    ring += digest
+    excess = len(ring) - MAX_SEEN_EVENT_IDS * SEEN_HASH_BYTES
+    return ring[excess:] if excess > 0 else ring
 
 
 def _bounded_append(items: list[str], value: str, limit: int) -> None:
@@ -177,7 +211,8 @@ class AlertTrack(BaseModel):
 class CaseState(BaseModel):
     case_id: str
     partition: int | None = None
-    seen_event_ids: list[str] = Field(default_factory=list)
+    # the last MAX_SEEN_EVENT_IDS event ids folded, oldest first, as 8-byte hashes (base64 in JSON)
+    seen_ids: bytes = b""
     # intake
     org_id: str | None = None
     advocate_id: str | None = None
@@ -250,7 +285,31 @@ class CaseState(BaseModel):
         return self.legal_seen and self.stage not in ENDED_STAGES
 
     def seen(self, event_id: str) -> bool:
-        return event_id in self.seen_event_ids
+        return _ring_has(self.seen_ids, seen_hash(event_id))
+
+    @field_serializer("seen_ids", when_used="json")
+    def _seen_ids_text(self, value: bytes) -> str:
+        return base64.b64encode(value).decode("ascii")
+
+    @field_validator("seen_ids", mode="before")
+    @classmethod
+    def _seen_ids_bytes(cls, value: object) -> object:
+        if isinstance(value, str):
+            raw = base64.b64decode(value, validate=True)
+            return raw[len(raw) % SEEN_HASH_BYTES :][-MAX_SEEN_EVENT_IDS * SEEN_HASH_BYTES :]
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _migrate_seen_event_ids(cls, data: Any) -> Any:
+        """A state written before the hashes (``seen_event_ids``: up to 512 id strings) keeps its
+        newest MAX_SEEN_EVENT_IDS ids, hashed."""
+        if isinstance(data, dict) and "seen_event_ids" in data:
+            data = dict(data)
+            ids = data.pop("seen_event_ids") or []
+            ring = b"".join(seen_hash(str(i)) for i in ids[-MAX_SEEN_EVENT_IDS:])
+            data.setdefault("seen_ids", ring)
+        return data
 
     def to_json(self) -> dict[str, object]:
         return self.model_dump(mode="json")
@@ -259,16 +318,54 @@ class CaseState(BaseModel):
     def from_json(cls, doc: object) -> CaseState:
         return cls.model_validate(doc)
 
+    def to_bytes(self) -> bytes:
+        """The table's and changelog's form: JSON without the fields at their defaults (they are most
+        of an empty state), read back by :meth:`from_bytes` (or any JSON reader, defaults filled in)."""
+        return self.model_dump_json(exclude_defaults=True).encode()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes | bytearray | str) -> CaseState:
+        return cls.model_validate_json(raw)
+
+
+# the top-level lists and dicts of CaseState: fold gives the new state its own copy of each
+_CONTAINERS: tuple[tuple[str, type], ...] = tuple(
+    (name, f.default_factory)
+    for name, f in CaseState.model_fields.items()
+    if f.default_factory in (list, dict)
+)
+
 
 def fold(state: CaseState | None, event: Event, *, partition: int | None = None) -> tuple[CaseState, bool]:
-    """Apply ``event`` to a copy of ``state``. Returns (new state, applied); a seen id is not applied."""
+    """Apply ``event`` to a copy of ``state``. Returns (new state, applied); a seen id is not applied.
+
+    ``state`` is never changed. The copy is shallow plus what folding may change in place: every
+    top-level list and dict (cheap: small, and their items are shared), and each nested track
+    (service, follow-up, protective measure, alert) an event changes is copied where it changes.
+
+    Idempotency: the repeats this system makes are (1) a run redelivered after a takeover or a
+    cleared buffer: the records after the partition's committed offset, in their original order; the
+    agent finishes records at most one batch after folding them and faust commits finished offsets
+    every few seconds, so a case's repeats are of its events of the last seconds; (2) an outbox
+    re-publish after a failed or interrupted chunk: the entries still in the case's documents, that is
+    its events written since its previous successful publish. No envelope carries a per-source sequence
+    (ids are random, ``time`` is a wall clock that several writers may order differently), so a
+    high-water mark could drop a genuine fact; the last MAX_SEEN_EVENT_IDS ids of the case, hashed,
+    are what is kept instead: a repeat is recognised while fewer than MAX_SEEN_EVENT_IDS other events
+    of the same case were folded between it and its original, which both kinds of repeat stay within
+    unless one case receives more than 128 facts inside one commit interval or one outbox chunk.
+    """
     base = state if state is not None else CaseState(case_id=event.case_id)
-    if base.seen(event.id):
+    digest = seen_hash(event.id)
+    if _ring_has(base.seen_ids, digest):
         return base, False
-    st = base.model_copy(deep=True)
+    st = base.model_copy()
+    fields = st.__dict__
+    for name, kind in _CONTAINERS:
+        fields[name] = kind(fields[name])
     if partition is not None:
         st.partition = partition
-    _bounded_append(st.seen_event_ids, event.id, MAX_SEEN_EVENT_IDS)
+    st.seen_ids = _ring_add(st.seen_ids, digest)
     st.last_event_type = event.type
     st.batch_pending = False
     _apply(st, event)
@@ -348,9 +445,8 @@ def _apply(st: CaseState, event: Event) -> None:  # noqa: C901 - one branch per 
         track = st.followups.get(p.followup_id)
         if track is not None and track.done:
             return  # the same follow-up recorded twice (a correction) counts once
-        if track is None:
-            track = FollowUpTrack(planned_date=p.done_date, event_id=eid)
-            st.followups[p.followup_id] = track
+        track = FollowUpTrack(planned_date=p.done_date, event_id=eid) if track is None else track.model_copy()
+        st.followups[p.followup_id] = track
         track.done = True
         done_at = day_end(p.done_date) - timedelta(microseconds=1)
         st.last_contact_at = _max(st.last_contact_at, min(done_at, utc(p.recorded_at)))
@@ -362,13 +458,32 @@ def _apply(st: CaseState, event: Event) -> None:  # noqa: C901 - one branch per 
     # -- a person resolved an alert by hand (the alerts service); quiet_until is set by the episode logic
     elif isinstance(p, AlertResolved) and not p.auto:
         # per-subject alerts are keyed rule#subject: find the track by the alert id first
-        alert = next((a for a in st.alerts.values() if a.alert_id == p.alert_id), None) or st.alerts.get(p.rule)
+        key = next((k for k, a in st.alerts.items() if a.alert_id == p.alert_id), None)
+        key = key if key is not None else p.rule if p.rule in st.alerts else None
+        alert = None if key is None else _own_alert(st, key)
         if alert is not None and p.episode in alert.open_episodes:
             alert.open_episodes.remove(p.episode)
         if alert is not None and alert.episode == p.episode and alert.open:
             alert.open = False
             alert.resolved_by = p.by
             alert.resolved_at = utc(p.resolved_at)
+
+
+def _own_alert(st: CaseState, key: str) -> AlertTrack:
+    """The alert track ``key`` of ``st``, copied (with its lists) so that changing it leaves the old state alone."""
+    track = st.alerts[key]
+    own = track.model_copy(
+        update={"raised_signals": list(track.raised_signals), "open_episodes": list(track.open_episodes)}
+    )
+    st.alerts[key] = own
+    return own
+
+
+def _own_measure(st: CaseState, measure_id: str) -> MeasureTrack:
+    known = st.protective_measures.get(measure_id)
+    own = MeasureTrack() if known is None else known.model_copy()
+    st.protective_measures[measure_id] = own
+    return own
 
 
 def _max(a: datetime | None, b: datetime) -> datetime:
@@ -386,6 +501,10 @@ def _session(st: CaseState, p: ce.SessionRecorded, eid: str) -> None:
         _insert(st.attended_sessions, Mark(at=occurred, event_id=eid, kind=p.service_kind))
     if track is None or p.session_id in track.session_ids:
         return  # a session of an unknown service, or the same session corrected: the plan does not advance
+    track = track.model_copy(
+        update={"session_ids": list(track.session_ids), "missed_event_ids": list(track.missed_event_ids)}
+    )
+    st.services[p.service_id] = track
     _bounded_append(track.session_ids, p.session_id, MAX_DONE_IDS)
     track.sessions_recorded += 1
     if p.outcome == "missed":
@@ -530,7 +649,7 @@ def _legal(st: CaseState, p: le.LegalFact, eid: str) -> None:  # noqa: C901 - on
         st.last_reparation_paid_at = _max(st.last_reparation_paid_at, occurred)
     elif isinstance(p, le.ProtectiveMeasureGranted | le.ProtectiveMeasureRenewed):
         measure_id = p.measure_id or p.update_id
-        track = st.protective_measures.setdefault(measure_id, MeasureTrack())
+        track = _own_measure(st, measure_id)
         if isinstance(p, le.ProtectiveMeasureGranted):
             track.measure = p.measure
         else:
@@ -539,7 +658,7 @@ def _legal(st: CaseState, p: le.LegalFact, eid: str) -> None:  # noqa: C901 - on
             track.expires_at = utc(p.expires_at) if p.expires_at else None
             track.set_at, track.event_id = occurred, eid
     elif isinstance(p, le.ProtectiveMeasureEnded):
-        track = st.protective_measures.setdefault(p.measure_id, MeasureTrack())
+        track = _own_measure(st, p.measure_id)
         track.ended_at = _max(track.ended_at, occurred)
     elif isinstance(p, le.TestimonyTaken):
         _insert(st.testimonies, Mark(at=occurred, event_id=eid, kind=p.method))
