@@ -12,13 +12,18 @@ from tests.bench.common import Row, fmt
 COLUMNS = ("path", "measured", "baseline (same run)", "ratio", "goal", "verdict")
 
 
+def ratio_text(ratio: float) -> str:
+    """Two significant digits for small ratios (0.0024), two decimals otherwise (0.47, 16.11)."""
+    return f"{ratio:.2g}" if 0 < abs(ratio) < 0.1 else f"{ratio:.2f}"
+
+
 def table_lines(rows: list[Row]) -> list[str]:
     cells = [
         (
             r.path,
             f"{fmt(r.value)} {r.unit}",
             f"{fmt(r.baseline)} ({r.baseline_name})" if r.baseline is not None else "-",
-            f"{r.ratio:.2f}x" if r.ratio is not None else "-",
+            f"{ratio_text(r.ratio)}x" if r.ratio is not None else "-",
             r.goal_text(),
             r.verdict,
         )
@@ -41,7 +46,7 @@ def markdown(rows: list[Row]) -> str:
     out = ["| path | measured | baseline (same run) | ratio | goal | verdict | note |", "|---|---|---|---|---|---|---|"]
     for r in rows:
         base = f"{fmt(r.baseline)} ({r.baseline_name})" if r.baseline is not None else "—"
-        ratio = f"{r.ratio:.2f}×" if r.ratio is not None else "—"
+        ratio = f"{ratio_text(r.ratio)}×" if r.ratio is not None else "—"
         verdict = f"**{r.verdict}**" if r.verdict == "NOT met" else r.verdict
         out.append(
             f"| {r.path} | {fmt(r.value)} {r.unit} | {base} | {ratio} | {r.goal_text()} | {verdict} | {r.note} |"
