@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import mongomock
 import pyotp
@@ -26,7 +27,7 @@ PASSWORD = "una frase larga y secreta"
 
 @pytest.fixture
 def accounts() -> Accounts:
-    db = mongomock.MongoClient(tz_aware=True)["console_unit"]
+    db: Any = mongomock.MongoClient(tz_aware=True)["console_unit"]
     settings = ConsoleSettings(
         console_lockout_threshold=3,
         console_lockout_minutes=10,
@@ -85,9 +86,9 @@ def test_a_totp_code_works_once(accounts: Accounts) -> None:
     user = add_user(accounts, "sup", ["supervisor"], secret)
     code = pyotp.TOTP(secret).at(T0)
     assert accounts.check_totp(user, code, T0) == "ok"
-    user = accounts.users.get(user.user_id)
-    assert user is not None
-    assert accounts.check_totp(user, code, T0) == "bad"  # replayed in the same window
+    again = accounts.users.get(user.user_id)
+    assert again is not None
+    assert accounts.check_totp(again, code, T0) == "bad"  # replayed in the same window
 
 
 def test_roles_that_see_identity_must_use_a_second_factor(accounts: Accounts) -> None:
@@ -100,9 +101,9 @@ def test_roles_that_see_identity_must_use_a_second_factor(accounts: Accounts) ->
 def test_enrolment_keeps_the_secret_until_a_code_proves_it(accounts: Accounts) -> None:
     user = add_user(accounts, "officer", ["intake_officer"])
     secret = accounts.start_enrolment(user)
-    user = accounts.users.get(user.user_id)
-    assert user is not None and accounts.start_enrolment(user) == secret
-    assert accounts.finish_enrolment(user, pyotp.TOTP(secret).at(T0), T0) == "ok"
+    stored = accounts.users.get(user.user_id)
+    assert stored is not None and accounts.start_enrolment(stored) == secret
+    assert accounts.finish_enrolment(stored, pyotp.TOTP(secret).at(T0), T0) == "ok"
     assert accounts.users.get(user.user_id).totp_enrolled  # type: ignore[union-attr]
     assert accounts.check_password("officer", PASSWORD, T0)[0] == "needs_totp"
 

@@ -3,6 +3,8 @@ the label tables read from labels.yaml."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from services.console.service.oidc import OidcClient, OidcError, Pending, challenge
@@ -11,9 +13,8 @@ from services.console.web import labels
 
 
 def client(**settings: str) -> OidcClient:
-    return OidcClient(
-        ConsoleSettings(console_oidc_issuer="https://id.example.org", console_oidc_client_id="c", **settings)
-    )
+    options: dict[str, Any] = {"console_oidc_issuer": "https://id.example.org", "console_oidc_client_id": "c"}
+    return OidcClient(ConsoleSettings(**{**options, **settings}))
 
 
 def test_pkce_challenge_is_rfc_7636s_example() -> None:
