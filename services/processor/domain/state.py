@@ -39,8 +39,10 @@ __all__ = [
     "utc",
 ]
 
-# event ids remembered per case for idempotency (8 bytes each: at most 1 KiB, 1.4 KB of JSON)
-MAX_SEEN_EVENT_IDS = 128
+# event ids remembered per case for idempotency (8 bytes each: at most 8 KiB for a case with that many
+# events; a typical case has a few dozen). 1,024 covers a redelivered REST batch of 500 court updates
+# for one case (up to two facts each), the largest chunk one case can receive at once.
+MAX_SEEN_EVENT_IDS = 1024
 SEEN_HASH_BYTES = 8
 MAX_DONE_IDS = 64
 # stages where the prosecution is over: no stall can happen any more
@@ -59,8 +61,8 @@ def day_end(d: date, tz: str | tzinfo | None = None) -> datetime:
 
 
 def seen_hash(event_id: str) -> bytes:
-    """The 8 bytes remembered for ``event_id`` (BLAKE2b): with at most 128 of them per case, the chance
-    that a new id collides with a remembered one is below 1e-17 per event."""
+    """The 8 bytes remembered for ``event_id`` (BLAKE2b): with at most 1,024 of them per case, the chance
+    that a new id collides with a remembered one is below 1e-16 per event."""
     return hashlib.blake2b(event_id.encode("utf-8"), digest_size=SEEN_HASH_BYTES).digest()
 
 
@@ -330,9 +332,7 @@ class CaseState(BaseModel):
 
 # the top-level lists and dicts of CaseState: fold gives the new state its own copy of each
 _CONTAINERS: tuple[tuple[str, type], ...] = tuple(
-    (name, f.default_factory)
-    for name, f in CaseState.model_fields.items()
-    if f.default_factory in (list, dict)
+    (name, f.default_factory) for name, f in CaseState.model_fields.items() if f.default_factory in (list, dict)
 )
 
 
@@ -353,7 +353,8 @@ def fold(state: CaseState | None, event: Event, *, partition: int | None = None)
     high-water mark could drop a genuine fact; the last MAX_SEEN_EVENT_IDS ids of the case, hashed,
     are what is kept instead: a repeat is recognised while fewer than MAX_SEEN_EVENT_IDS other events
     of the same case were folded between it and its original, which both kinds of repeat stay within
-    unless one case receives more than 128 facts inside one commit interval or one outbox chunk.
+    unless one case receives more than MAX_SEEN_EVENT_IDS facts inside one commit interval or one outbox
+    chunk (a REST batch is at most 500 updates).
     """
     base = state if state is not None else CaseState(case_id=event.case_id)
     digest = seen_hash(event.id)
