@@ -162,7 +162,8 @@ class Bench:
     def processor(self, name: str, env: dict[str, str], policy: Path, datadir: Path, **extra: str) -> Proc:
         """A processor worker (faust) on a free web port; not waited for (callers time its start)."""
         port = free_port()
-        args = [sys.executable, "-m", "services.processor", "worker", "--web-port", str(port), "-l", "warn"]
+        level = os.environ.get("CENTINELA_BENCH_PROCESSOR_LOG_LEVEL", "warn")  # info: rebalances, heap rebuilds
+        args = [sys.executable, "-m", "services.processor", "worker", "--web-port", str(port), "-l", level]
         full = {
             **env,
             "CENTINELA_POLICY_FILE": str(policy),

@@ -489,6 +489,8 @@ def takeover(
     # waits for every probe alert up to LOST_AFTER past the last deadline: one not there by then counts as lost
     probes.wait(watch, timeout=spread + 8 + OVERDUE_AFTER + LOST_AFTER)
     seen, missing = probes.latencies(watch)
+    if missing:
+        bench.progress(f"  missing after the takeover: {len(missing)}, e.g. {sorted(missing)[:5]}")
     # latency counted from when the deadline could first be seen by a live owner: max(deadline, move)
     on_moved = [
         lat + probes.deadlines[c] - max(probes.deadlines[c], moved_at) for c, (lat, p) in seen.items() if p in moved

@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         for kind, path in written.items():
             shutil.copyfile(path, docs / f"latest.{kind}")
         print(f"published to {docs}/latest.*")
-    if all(r.value is not None for r in bench.rows):
+    if all(r.value is not None for r in bench.rows) and not os.environ.get("CENTINELA_BENCH_KEEP_LOGS"):
         shutil.rmtree(tmp, ignore_errors=True)
     else:  # something was not measured: the process logs say why
         print(f"process logs kept in {tmp}")
