@@ -83,10 +83,16 @@ class HttpMetricsMiddleware:
             await self.app(scope, receive, send_wrapper)
         finally:
             route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
+            path = scope.get("path", "")
+            # routes added with add_route (/metrics) carry no route in the scope; name the fixed ones
+            template = getattr(route, "path", None) or (path if path in OPERATIONAL_PATHS else "unmatched")
             method = scope.get("method", "GET")
             self.requests.labels(method, template, str(status["code"])).inc()
             self.latency.labels(method, template).observe(time.perf_counter() - start)
+
+
+# the operational endpoints every service serves: a label of their own instead of "unmatched"
+OPERATIONAL_PATHS = frozenset({"/metrics", "/healthz", "/readyz"})
 
 
 def metrics_payload() -> bytes:

@@ -130,6 +130,14 @@ def test_metrics_count_route_templates_not_paths(client: TestClient) -> None:
     assert "case-secret-id-1" not in text
 
 
+def test_operational_endpoints_have_their_own_route_label(client: TestClient) -> None:
+    client.get("/metrics")
+    client.get("/no/such/path/secret-9")
+    text = client.get("/metrics").text
+    assert 'centinela_unitapp_http_requests_total{method="GET",route="/metrics",status="200"}' in text
+    assert 'route="unmatched",status="404"' in text and "secret-9" not in text
+
+
 def test_small_chunked_body_reaches_the_route(client: TestClient) -> None:
     def chunks() -> Iterator[bytes]:
         yield b'{"nickname": "ok", '
