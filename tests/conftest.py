@@ -35,8 +35,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Delete the topics of every prefix this session made, so the broker does not fill up."""
-    if CREATED_PREFIXES:
+    from kafka.errors import KafkaError
+
+    try:
         delete_topics(base_env()["CENTINELA_KAFKA_BOOTSTRAP"], CREATED_PREFIXES)
+    except KafkaError:  # tidying only: a broker already gone keeps its topics, the results stand
+        pass
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,7 @@ import httpx
 
 from shared.events import CloudEvent, encode
 from shared.settings import CommonSettings
-from tests.support import Proc, free_port, uvicorn_args
+from tests.support import Proc, delete_topics, free_port, uvicorn_args
 
 PARTITIONS = 6
 
@@ -194,24 +194,16 @@ class Bench:
                 client.drop_database(name)
         finally:
             client.close()
-        delete_topics(self.bootstrap, self.prefixes)
+        remove_topics(self.bootstrap, self.prefixes)
 
 
-def delete_topics(bootstrap: str, prefixes: list[str]) -> None:
-    """Delete every topic named with one of ``prefixes`` (this run's topics, faust's internal ones included)."""
-    if not prefixes:
-        return
-    from kafka.admin import KafkaAdminClient
-
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="bench-cleanup")
+def remove_topics(bootstrap: str, prefixes: list[str]) -> None:
+    """This run's topics deleted (``tests.support.delete_topics``); a failure leaves them behind,
+    never breaks the table."""
     try:
-        names = [t for t in admin.list_topics() if any(t.startswith(p) for p in prefixes)]
-        if names:
-            admin.delete_topics(names)
-    except Exception as exc:  # tidying only: a failure leaves topics behind, never breaks the table
+        delete_topics(bootstrap, prefixes, client_id="bench-cleanup")
+    except Exception as exc:
         print(f"bench: could not delete topics: {exc!r}", flush=True)
-    finally:
-        admin.close()
 
 
 async def _produce(bootstrap: str, records: list[tuple[str, bytes, bytes]]) -> None:

@@ -29,8 +29,8 @@ from shared.auth import mint
 from shared.events import new_event
 from shared.kafka import Producer
 from shared.settings import CommonSettings
-from shared.topics import ALERTS, CATALOGUE, ensure_topics
-from tests.support import alert_raised, free_port
+from shared.topics import ALERTS, ensure_topics
+from tests.support import alert_raised, delete_topics, free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -136,21 +136,12 @@ def main(argv: list[str] | None = None) -> int:
             proc.kill()
         client.drop_database(db)
         client.close()
-        _delete_topics(bootstrap, [prefix + spec.name for spec in CATALOGUE])
+        try:
+            delete_topics(bootstrap, [prefix], client_id="measure-ingest")  # the run's own prefix
+        except Exception:  # never created or the broker is gone: nothing to tidy
+            pass
     print(json.dumps(result))
     return 0
-
-
-def _delete_topics(bootstrap: str, names: list[str]) -> None:
-    from kafka.admin import KafkaAdminClient
-
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="measure-ingest")
-    try:
-        admin.delete_topics(names)
-    except Exception:  # already gone or never created: nothing to tidy
-        pass
-    finally:
-        admin.close()
 
 
 if __name__ == "__main__":
