@@ -298,56 +298,36 @@ def run(bench: Bench, base: dict[str, float], tmp: Path) -> None:  # noqa: C901 
             seen, missing = probes.latencies(watch)
             lat = [x for x, _ in seen.values()]
             note = f"{len(seen)}/{probes_n} alerted" + (f", {len(missing)} MISSING" if missing else "")
-            bench.add(
-                Row(
+            for q in (50, 99):
+                # a missing alert fails the p99 row whatever the latency of the others
+                goal = 0.0 if q == 99 and missing else 1.0
+                row = Row(
                     "latency",
-                    f"deadline -> alert.raised p50 @ {n:,} open",
-                    percentile(lat, 50),
+                    f"deadline -> alert.raised p{q} @ {n:,} open",
+                    percentile(lat, q),
                     "s",
-                    goal=1.0,
+                    goal=goal,
                     higher=False,
                     note=note,
                 )
-            )
-            bench.add(
-                Row(
-                    "latency",
-                    f"deadline -> alert.raised p99 @ {n:,} open",
-                    percentile(lat, 99),
-                    "s",
-                    goal=1.0 if not missing else 0.0,
-                    higher=False,
-                    note=note,
-                )
-            )
+                bench.add(row)
             stored = poll(
                 lambda: (s := stored_latencies(client, alerts_db, probes)) and len(s) >= len(seen) and s,
                 timeout=60,
                 interval=0.5,
             ) or stored_latencies(client, alerts_db, probes)
             note = f"{len(stored)}/{probes_n} stored (alert's created_at)"
-            bench.add(
-                Row(
+            for q in (50, 99):
+                row = Row(
                     "latency",
-                    f"deadline -> in the inbox p50 @ {n:,} open",
-                    percentile(stored, 50),
+                    f"deadline -> in the inbox p{q} @ {n:,} open",
+                    percentile(stored, q),
                     "s",
                     goal=1.0,
                     higher=False,
                     note=note,
                 )
-            )
-            bench.add(
-                Row(
-                    "latency",
-                    f"deadline -> in the inbox p99 @ {n:,} open",
-                    percentile(stored, 99),
-                    "s",
-                    goal=1.0,
-                    higher=False,
-                    note=note,
-                )
-            )
+                bench.add(row)
 
         with section(bench, "risk flag (intake API) -> alert in the inbox (alerts API)"):
             flag_to_inbox(bench, env, alerts, client)
