@@ -6,8 +6,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from pymongo import DESCENDING
-
 from services.intake.store.keyset import newest_first
 from shared.audit import AuditEntry, AuditQuery, AuditTrail
 from shared.page_cursor import Position
@@ -84,11 +82,3 @@ class AuditLog:
 
     def count(self, query: AuditQuery) -> int:
         return int(self.coll.count_documents(query.mongo()))
-
-    def search(self, query: AuditQuery, page: int, page_size: int) -> tuple[list[AuditEntry], int]:
-        """Deprecated page-number paging (``page`` > 1): repeats and skips records while the log grows."""
-        filters = query.mongo()
-        total = int(self.coll.count_documents(filters))
-        cursor = self.coll.find(filters).sort([("at", DESCENDING), ("_id", DESCENDING)])
-        docs = list(cursor.skip((page - 1) * page_size).limit(page_size))
-        return [AuditEntry.from_doc(d) for d in docs], total
