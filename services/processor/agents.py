@@ -77,7 +77,7 @@ async def handle(event: EventT) -> None:
     msg = event.message
     if logical(msg.topic) == "ticks":
         case_id = (event.key or b"").decode("utf-8", "replace")
-        state = load(case_id)
+        state = load(case_id, msg.partition)
         if state is None:
             heap.schedule(case_id, None, msg.partition)  # nothing to look at: no re-send of this tick
             return
@@ -88,7 +88,7 @@ async def handle(event: EventT) -> None:
         if resolution is None:
             return  # the processor's own facts, escalations, acknowledgements: nothing to fold
         case_id = resolution.case_id
-        state = load(case_id)
+        state = load(case_id, msg.partition)
         if state is None:
             return
         with m.rule_evaluation.time():
@@ -107,7 +107,7 @@ async def handle(event: EventT) -> None:
             await dead_letter(event, exc.reason)
             return
         case_id = decoded.case_id
-        state = load(case_id)
+        state = load(case_id, msg.partition)
         with m.rule_evaluation.time():
             result = step(state, decoded, now(), watcher.policy, partition=msg.partition)
         if not result.applied:
@@ -157,7 +157,7 @@ async def evaluate(stream: Any) -> None:
 
 async def finish(stream: Any, pending: list[tuple[EventT, str]]) -> None:
     """Write the batch's states (one changelog record per case), then mark its records finished."""
-    states.flush()
+    await states.flush()
     for event, topic in pending:
         # only now may faust ack (and later commit) this offset: a record it skips around a
         # rebalance is never marked, so it is read again (services/processor/transport.py, point 3)

@@ -5,6 +5,7 @@ The processor is split by faust building block, as faust's own examples are:
 * ``app.py``     — this module: the app, built once from :class:`ProcessorSettings`
 * ``topics.py``  — the topics it reads and writes (raw bytes; the shared codec decodes)
 * ``tables.py``  — the ``case-state`` table and the per-worker deadline heap rebuilt from it
+* ``store.py``   — the table's RocksDB store: states and changelog offsets on disk, per partition
 * ``agents.py``  — the one agent that folds events into state and publishes alert facts
 * ``timers.py``  — the wall-clock stall detector that turns due deadlines into ticks
 * ``web.py``     — the web driver and its only views: ``/metrics``, ``/healthz``, ``/readyz``
@@ -108,7 +109,7 @@ def make_app(settings: ProcessorSettings) -> ProcessorApp:
         broker=_broker(settings.kafka_bootstrap),
         broker_credentials=faust_credentials(settings),
         logging_config=worker_logging_config(),
-        store="memory://",
+        store="memory://",  # no other table; case-state brings its own RocksDB store (store.py)
         datadir=str(_datadir()),
         topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication_factor,
@@ -118,8 +119,9 @@ def make_app(settings: ProcessorSettings) -> ProcessorApp:
         producer_acks=-1,
         consumer_auto_offset_reset="earliest",
         broker_session_timeout=settings.processor_session_timeout_seconds,
-        # standbys of a memory store buy little: recovery re-reads the changelog anyway
-        table_standby_replicas=0,
+        # standby copies of the other workers' partitions on this worker's disk (store.py): a takeover
+        # reads the changelog from the standby's offset, not from the beginning
+        table_standby_replicas=settings.processor_standby_replicas,
     )
 
 

@@ -19,7 +19,24 @@ class ProcessorSettings(PolicySettings):
         1.0, gt=0, le=3600, description="wall-clock period of the stall detector (deadline heap check)"
     )
     processor_datadir: str = Field(
-        ".run/processor-data", description="faust data directory (memory store: tables recover from the changelog)"
+        ".run/processor-data",
+        description="faust data directory: the case-state table's RocksDB databases (one per partition) live here; "
+        "one directory per worker (a second worker on the same directory waits for the lock, then fails); a "
+        "restart with the same directory reads only the changelog records written after it",
+    )
+    processor_store_cache_mb: int = Field(
+        8,
+        ge=1,
+        le=4096,
+        description="RocksDB block cache per partition database of the case-state table, in MiB (write buffers: "
+        "a quarter of it, two of them); with the parsed-case cache this bounds the worker's memory, not the caseload",
+    )
+    processor_standby_replicas: int = Field(
+        1,
+        ge=0,
+        le=3,
+        description="copies of every other worker's case-state partitions each worker keeps up to date on its own "
+        "disk, so a takeover reads only the last changelog records instead of rebuilding the cases from zero",
     )
     processor_web_host: str = Field(
         "127.0.0.1",

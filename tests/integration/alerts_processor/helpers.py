@@ -52,7 +52,10 @@ def start_processor(
     args: tuple[str, ...] = (),
     port: int | None = None,
     session_timeout: float = 10.0,
+    datadir: Path | None = None,
 ) -> Proc:
+    """A ready processor worker; its case-state databases in ``datadir`` (default: a directory of its
+    own under ``log_dir``: two workers never share one, a restart may reuse its predecessor's)."""
     port = port or free_port()
     proc = Proc(
         name,
@@ -72,6 +75,7 @@ def start_processor(
             "CENTINELA_POLICY_FILE": str(policy),
             "CENTINELA_PROCESSOR_TICK_SECONDS": "0.5",
             "CENTINELA_PROCESSOR_SESSION_TIMEOUT_SECONDS": f"{session_timeout:g}",
+            "CENTINELA_PROCESSOR_DATADIR": str(datadir or log_dir / f"{name}-data"),
         },
         log_dir,
         port=port,

@@ -265,8 +265,8 @@ def owned_partitions(proc: Proc) -> set[int]:
     return out
 
 
-def worker(name: str, run: Run, log_dir: Path, policy: Path, procs: list[Proc]) -> Proc:
-    proc = start(name, run.env, log_dir, policy, session_timeout=SESSION_TIMEOUT)
+def worker(name: str, run: Run, log_dir: Path, policy: Path, procs: list[Proc], datadir: Path | None = None) -> Proc:
+    proc = start(name, run.env, log_dir, policy, session_timeout=SESSION_TIMEOUT, datadir=datadir)
     procs.append(proc)
     return proc
 
@@ -333,7 +333,8 @@ def test_sigkill_the_only_worker_and_restart_it(run: Run, policy: Path, log_dir:
 
         def kill_and_restart() -> None:
             run.kill(only)
-            restarted.append(worker("processor-only-restarted", run, log_dir, policy, procs))
+            # the same disk, as a restarted container has: recovery reads only what the databases lack
+            restarted.append(worker("processor-only-restarted", run, log_dir, policy, procs, log_dir / "processor-only-data"))
             back_at = wait_owned(restarted, PARTITIONS, timeout=SESSION_TIMEOUT + 60)
             run.owned_again(set(range(PARTITIONS)), back_at)  # every partition changed hands (to the new process)
 

@@ -21,14 +21,32 @@ T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 class FakeTable:
-    """The two things StateWriter uses of the faust table: its store and its changelog."""
+    """What StateWriter uses of services.processor.store.CaseTable: read, scan, write (changelog, then store)."""
 
     def __init__(self) -> None:
         self.data: dict[str, Any] = {}
+        self.partition_of: dict[str, int] = {}
         self.changelog: list[tuple[int, str, bytes]] = []
+        self.fail_sends = False
 
     def send_changelog(self, partition: int, key: str, value: bytes) -> None:
+        if self.fail_sends:
+            raise ConnectionError("broker down")
         self.changelog.append((partition, key, value))
+
+    async def write(self, staged: dict[str, tuple[int, bytes]]) -> None:
+        for key, (partition, value) in staged.items():
+            self.send_changelog(partition, key, value)
+        for key, (partition, value) in staged.items():
+            self.data[key] = value
+            self.partition_of[key] = partition
+
+    def read(self, partition: int, key: str) -> Any:
+        return self.data.get(key)
+
+    def scan(self, partitions: set[int]) -> Any:
+        where = self.partition_of
+        return [(where.get(k, 0), k, v) for k, v in self.data.items() if where.get(k, 0) in partitions]
 
 
 @pytest.fixture
@@ -48,21 +66,35 @@ def flagged(case_id: str, flag: str) -> Any:
     return decode(encode(new_event(payload)))
 
 
-def test_a_case_changed_twice_in_a_batch_is_written_once_with_its_last_state(table: FakeTable) -> None:
+async def test_a_case_changed_twice_in_a_batch_is_written_once_with_its_last_state(table: FakeTable) -> None:
     writer = tables.StateWriter()
     first = step(None, registered("c-1"), T0, load_policy()).state
     writer.stage("c-1", first, 4)
-    assert writer.load("c-1") is first  # the next event of the batch sees the staged state
+    assert writer.load("c-1", 4) is first  # the next event of the batch sees the staged state
     second = step(first, flagged("c-1", "f1"), T0, load_policy()).state
     writer.stage("c-1", second, 4)
     assert table.changelog == [] and table.data == {}  # nothing written before the flush
 
-    assert writer.flush() == 1
+    assert await writer.flush() == 1
     assert [(p, k) for p, k, _ in table.changelog] == [(4, "c-1")]
     stored = table.changelog[0][2]
     assert table.data["c-1"] == stored
     assert CaseState.model_validate_json(stored) == second
-    assert writer.flush() == 0  # a flush writes what was staged since the last one, once
+    assert await writer.flush() == 0  # a flush writes what was staged since the last one, once
+
+
+async def test_a_failed_changelog_send_keeps_the_states_staged_and_out_of_the_store(table: FakeTable) -> None:
+    writer = tables.StateWriter()
+    state = step(None, registered("c-10"), T0, load_policy()).state
+    writer.stage("c-10", state, 2)
+    table.fail_sends = True
+    with pytest.raises(ConnectionError):
+        await writer.flush()
+    assert table.data == {} and writer.staged == 1  # the local store is never ahead of the changelog
+    assert writer.load("c-10", 2) is state
+    table.fail_sends = False
+    assert await writer.flush() == 1
+    assert table.data["c-10"] == table.changelog[0][2]
 
 
 def test_a_state_is_read_back_from_the_table_bytes_and_from_an_older_json_object(table: FakeTable) -> None:
@@ -70,20 +102,20 @@ def test_a_state_is_read_back_from_the_table_bytes_and_from_an_older_json_object
     table.data["c-2"] = state.model_dump_json().encode()
     table.data["c-3"] = json.loads(state.model_copy(update={"case_id": "c-3"}).model_dump_json())
     writer = tables.StateWriter()
-    assert writer.load("c-2") == state
-    assert writer.load("c-3") is not None and writer.load("c-3").case_id == "c-3"  # type: ignore[union-attr]
-    assert writer.load("c-missing") is None
+    assert writer.load("c-2", 0) == state
+    assert writer.load("c-3", 0) is not None and writer.load("c-3", 0).case_id == "c-3"  # type: ignore[union-attr]
+    assert writer.load("c-missing", 0) is None
 
 
 def test_forget_drops_parsed_states_so_a_recovered_table_is_read_again(table: FakeTable) -> None:
     writer = tables.StateWriter()
     old = step(None, registered("c-4"), T0, load_policy()).state
     table.data["c-4"] = old.model_dump_json().encode()
-    assert writer.load("c-4") == old
+    assert writer.load("c-4", 0) == old
     newer = step(old, flagged("c-4", "f1"), T0, load_policy()).state
     table.data["c-4"] = newer.model_dump_json().encode()  # what recovery from the changelog does
     writer.forget()
-    assert writer.load("c-4") == newer
+    assert writer.load("c-4", 0) == newer
 
 
 def test_the_parsed_cases_kept_are_bounded(table: FakeTable) -> None:
@@ -91,20 +123,23 @@ def test_the_parsed_cases_kept_are_bounded(table: FakeTable) -> None:
     for i in range(3):
         state = step(None, registered(f"c-{i}"), T0, load_policy()).state
         table.data[f"c-{i}"] = state.model_dump_json().encode()
-        writer.load(f"c-{i}")
+        writer.load(f"c-{i}", 0)
     assert len(writer._live) == 2 and "c-0" not in writer._live
-    assert writer.load("c-0") is not None  # parsed again from the table
+    assert writer.load("c-0", 0) is not None  # parsed again from the table
 
 
 def test_current_includes_staged_states_not_yet_in_the_table(table: FakeTable) -> None:
     writer = tables.StateWriter()
     stored = step(None, registered("c-5"), T0, load_policy()).state
     table.data["c-5"] = stored.model_dump_json().encode()
+    table.partition_of["c-5"] = 1
     staged = step(stored, flagged("c-5", "f1"), T0, load_policy()).state
     writer.stage("c-5", staged, 1)
     fresh = step(None, registered("c-6"), T0, load_policy()).state
     writer.stage("c-6", fresh, 2)
-    assert dict(writer.current()) == {"c-5": staged, "c-6": fresh}
+    other = step(None, registered("c-7"), T0, load_policy()).state
+    writer.stage("c-7", other, 3)  # a partition not asked for
+    assert {c: (s, p) for c, s, p in writer.current({1, 2})} == {"c-5": (staged, 1), "c-6": (fresh, 2)}
 
 
 class FakeStream:
