@@ -89,11 +89,26 @@ class AlertRepository:
                 for d in self._windowed(clause, rest, need, after, now or datetime.now(UTC)):
                     merged[d["_id"]] = d
             docs = sorted(merged.values(), key=_sort_key, reverse=True)[:need]
-        total = None
-        if with_total:
-            clauses_all: list[dict[str, Any]] = [scope, filters] if filters else [scope]
-            total = self.coll.count_documents({"$and": clauses_all} if len(clauses_all) > 1 else scope)
+        total = self._count(scope, filters) if with_total else None
         return docs[:limit], len(docs) > limit, total
+
+    def _count(self, scope: dict[str, Any], filters: dict[str, Any]) -> int:
+        """How many alerts of ``scope`` match ``filters``, read through the scope's (or the case's) index.
+
+        Not ``count_documents``: the local database server answers every count by reading the whole
+        collection (it never uses an index for a count), so the cost would follow the data stored,
+        not the caller's inbox. The equality filters outside the index are applied here, as the page does.
+        """
+        fields = {"_id": 1, "advocate_id": 1, "org_id": 1, **dict.fromkeys(filters, 1)}
+        rest = {k: v for k, v in filters.items() if k != "case_id"}
+        if "case_id" in filters:
+            reads = [({"case_id": filters["case_id"]}, scope)]
+        else:
+            reads = [(clause, {}) for clause in (scope["$or"] if "$or" in scope else [scope])]
+        ids: set[str] = set()  # an alert in two clauses of the scope (own, and the organisation's) counts once
+        for query, also in reads:
+            ids.update(d["_id"] for d in self.coll.find(query, fields) if _matches(d, also) and _matches(d, rest))
+        return len(ids)
 
     def _windowed(
         self, clause: dict[str, Any], rest: dict[str, Any], need: int, after: Position | None, now: datetime
@@ -147,13 +162,15 @@ class AlertRepository:
         self._window_hints[key] = max(window, _FIRST_WINDOW / 10)
 
     def open_counts(self) -> dict[str, int]:
-        """Unresolved alerts per severity: one indexed count per (status, severity), never a scan of
-        the resolved history (the escalation tick calls this)."""
-        counts = {}
-        for severity in SEVERITY_ORDER:
-            counts[severity] = sum(
-                self.coll.count_documents({"status": status, "severity": severity}) for status in UNRESOLVED
-            )
+        """Unresolved alerts per severity (the escalation tick's gauge): one read of the unresolved
+        alerts' severities through the (status, severity, ...) index, counted here; never a scan of
+        the resolved history. Not ``count_documents``: the local database server counts by reading
+        every document of the collection, index or not (MongoDB serves this read from the index alone)."""
+        counts = dict.fromkeys(SEVERITY_ORDER, 0)
+        for doc in self.coll.find({"status": {"$in": list(UNRESOLVED)}}, {"_id": 0, "severity": 1}):
+            severity = doc.get("severity")
+            if severity in counts:
+                counts[severity] += 1
         return counts
 
     # -- the one way to change an alert

@@ -18,6 +18,9 @@ from mongoengine import (
     ListField,
     StringField,
 )
+from pymongo.errors import OperationFailure
+
+_INDEX_NOT_FOUND = 27
 
 
 class AlertDoc(Document):
@@ -28,7 +31,8 @@ class AlertDoc(Document):
             {"fields": ["advocate_id", "-raised_at", "-_id"]},
             {"fields": ["org_id", "-raised_at", "-_id"]},
             {"fields": ["status", "severity", "escalation_level", "raised_at"]},
-            {"fields": ["status", "snoozed_until"]},
+            # snoozes that are over: only snoozed alerts have an entry, so storing a new alert writes none
+            {"fields": ["snoozed_until"], "partialFilterExpression": {"status": "snoozed"}},
             {"fields": ["case_id", "-raised_at", "-_id"]},
             # the sweep of notifications a crash left unqueued: sparse, only alerts with some pending
             {"fields": ["notify_since"], "sparse": True},
@@ -145,6 +149,22 @@ ALL_DOCUMENTS: tuple[type[Document], ...] = (
 )
 
 
+#: indexes an earlier version created that no query uses any more: each one is written for every
+#: stored alert, so start-up drops them (``status_1_snoozed_until_1``: replaced by the partial
+#: ``snoozed_until_1``, which holds only the alerts that are snoozed)
+RETIRED_INDEXES: dict[type[Document], tuple[str, ...]] = {AlertDoc: ("status_1_snoozed_until_1",)}
+
+
 def ensure_indexes() -> None:
     for doc in ALL_DOCUMENTS:
         doc.ensure_indexes()
+    for doc, names in RETIRED_INDEXES.items():
+        coll = doc._get_collection()
+        present = set(coll.index_information())
+        for name in names:
+            if name in present:
+                try:
+                    coll.drop_index(name)
+                except OperationFailure as exc:  # another instance starting at the same time dropped it first
+                    if exc.code != _INDEX_NOT_FOUND:
+                        raise

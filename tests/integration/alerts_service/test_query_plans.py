@@ -57,7 +57,9 @@ ALERT_SHAPES: list[tuple[str, dict[str, Any], dict[str, int] | None]] = [
     ),
     ("snoozes that are over", {"status": "snoozed", "snoozed_until": {"$lte": NOW}}, None),
     ("notifications a crash left", {"notify_since": {"$lte": NOW}}, None),
-    ("unresolved per severity (count)", {"status": "open", "severity": "high"}, None),
+    ("unresolved per severity (read, counted here)", {"status": {"$in": ["open", "acknowledged", "snoozed"]}}, None),
+    ("inbox total (advocate)", {"advocate_id": "adv-1"}, None),
+    ("inbox total (organisation)", {"org_id": "org-1"}, None),
 ]
 
 

@@ -1,0 +1,145 @@
+"""The store's counts and polls on the real database, without a count command: the local database
+server answers ``count`` (and ``count_documents``' aggregate) by reading every document of the
+collection, so the escalation tick's gauge and the inbox's ``total`` read through an index instead,
+and give the same numbers. The snooze poll's partial index, and the start-up that retires the old one."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from pymongo import MongoClient, monitoring
+
+from services.alerts.store.alert_repository import AlertRepository
+from services.alerts.store.documents import AlertDoc, ensure_indexes
+from tests.integration.alerts_service.conftest import repository
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+class Commands(monitoring.CommandListener):
+    """The names of the commands a client sent."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.names.append(event.command_name)
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def database(stack_env: dict[str, str], db_name: Callable[[str], str]) -> Iterator[tuple[str, str]]:
+    name = db_name("alerts_reads")
+    with repository(stack_env, name):  # connects mongoengine and makes the indexes
+        yield stack_env["CENTINELA_MONGO_URI"], name
+
+
+@pytest.fixture()
+def watched(database: tuple[str, str]) -> Iterator[tuple[AlertRepository, Commands]]:
+    """A repository on its own client, whose commands are recorded."""
+    uri, name = database
+    commands = Commands()
+    client: MongoClient[dict[str, Any]] = MongoClient(uri, event_listeners=[commands])
+    try:
+        yield AlertRepository(client[name]["alerts"]), commands
+    finally:
+        client.close()
+
+
+def alert(**fields: Any) -> dict[str, Any]:
+    return {
+        "_id": f"al_{uuid.uuid4().hex[:12]}",
+        "case_id": f"case-{uuid.uuid4().hex[:6]}",
+        "rule": "service.overdue",
+        "severity": "high",
+        "status": "open",
+        "escalation_level": 0,
+        "raised_at": NOW - timedelta(minutes=5),
+        **fields,
+    }
+
+
+def test_unresolved_per_severity_is_counted_without_a_count_command(
+    watched: tuple[AlertRepository, Commands],
+) -> None:
+    repo, commands = watched
+    before = repo.open_counts()
+    docs = [alert(severity="critical", status=s) for s in ("open", "acknowledged", "snoozed", "resolved")]
+    docs += [alert(severity="low", status="open"), alert(severity="low", status="resolved")]
+    repo.coll.insert_many(docs)
+    commands.names.clear()
+    after = repo.open_counts()
+    assert {k: after[k] - before[k] for k in after} == {"critical": 3, "high": 0, "medium": 0, "low": 1}
+    assert commands.names == ["find"], commands.names  # no count, no aggregate: one indexed read
+
+
+def test_the_total_counts_each_alert_of_the_scope_once_without_a_count_command(
+    watched: tuple[AlertRepository, Commands],
+) -> None:
+    repo, commands = watched
+    adv, org, other = (f"{p}-{uuid.uuid4().hex[:6]}" for p in ("adv", "org", "adv"))
+    case = f"case-{uuid.uuid4().hex[:6]}"
+    mine = [alert(advocate_id=adv, org_id=org, status=s) for s in ("open", "open", "resolved")]
+    mine.append(alert(advocate_id=adv, org_id=org, case_id=case, severity="low"))
+    colleague = [alert(advocate_id=other, org_id=org, case_id=case), alert(advocate_id=other, org_id=org)]
+    elsewhere = [alert(advocate_id=adv, org_id="elsewhere-" + org)]  # still the advocate's own
+    repo.coll.insert_many(mine + colleague + elsewhere)
+    commands.names.clear()
+
+    def total(scope: dict[str, Any], filters: dict[str, Any]) -> int | None:
+        return repo.page(scope, filters, 2, with_total=True, now=NOW)[2]
+
+    assert total({"advocate_id": adv}, {}) == 5
+    assert total({"advocate_id": adv}, {"status": "open"}) == 4
+    assert total({"advocate_id": adv}, {"status": "open", "severity": "low"}) == 1
+    assert total({"org_id": org}, {}) == 6
+    assert total({"org_id": org}, {"case_id": case}) == 2
+    assert total({"advocate_id": adv}, {"case_id": case}) == 1
+    # an advocate who is also the organisation's supervisor: their own alerts are in both clauses, once
+    assert total({"$or": [{"advocate_id": adv}, {"org_id": org}]}, {}) == 7
+    assert total({"$or": [{"advocate_id": adv}, {"org_id": org}]}, {"status": "resolved"}) == 1
+    assert total({"advocate_id": "nobody-" + adv}, {}) == 0
+    assert "count" not in commands.names and "aggregate" not in commands.names, commands.names
+    # and asked for nothing, nothing is counted
+    assert repo.page({"advocate_id": adv}, {}, 2, now=NOW)[2] is None
+
+
+def test_snoozes_that_are_over_end_and_the_others_stay(database: tuple[str, str]) -> None:
+    uri, name = database
+    client: MongoClient[dict[str, Any]] = MongoClient(uri)
+    try:
+        repo = AlertRepository(client[name]["alerts"])
+        over = alert(status="snoozed", snoozed_until=NOW - timedelta(minutes=1))
+        later = alert(status="snoozed", snoozed_until=NOW + timedelta(hours=1))
+        acknowledged = alert(status="acknowledged", snoozed_until=NOW - timedelta(hours=1))  # snoozed before
+        repo.coll.insert_many([over, later, acknowledged])
+        woken = {d["_id"] for d in repo.wake_snoozed(NOW)}
+        assert over["_id"] in woken
+        assert later["_id"] not in woken and acknowledged["_id"] not in woken
+        assert repo.get(over["_id"])["status"] == "open"  # type: ignore[index]
+        assert repo.get(later["_id"])["status"] == "snoozed"  # type: ignore[index]
+        assert repo.get(acknowledged["_id"])["status"] == "acknowledged"  # type: ignore[index]
+    finally:
+        client.close()
+
+
+def test_start_up_retires_the_old_snooze_index(database: tuple[str, str]) -> None:
+    coll = AlertDoc._get_collection()
+    coll.create_index([("status", 1), ("snoozed_until", 1)])  # what an earlier version made
+    assert "status_1_snoozed_until_1" in coll.index_information()
+    ensure_indexes()
+    ensure_indexes()  # again: nothing left to drop is not an error
+    indexes = coll.index_information()
+    assert "status_1_snoozed_until_1" not in indexes
+    assert indexes["snoozed_until_1"]["partialFilterExpression"] == {"status": "snoozed"}
