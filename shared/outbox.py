@@ -13,10 +13,18 @@ interleave one case's events.
 Cost grows with the backlog, never with the data: the relay finds pending documents through a
 sparse index on ``outbox.created_at`` (only documents with a pending entry are in it), oldest first,
 on MongoDB and SecantusDB alike (``tests/integration/storage/test_query_plans.py`` runs ``explain``
-on every shape here and fails on a collection scan). It is woken by ``notify()`` after a local write;
-without writes it polls with a backoff from ``outbox_poll_seconds`` up to ``outbox_idle_poll_seconds``
-(other processes' writes are picked up within that), so an idle stack costs one indexed lookup and
-one lease renewal per service every couple of seconds.
+on every shape here and fails on a collection scan).
+
+Idle costs one indexed lookup per collection every ``outbox_idle_poll_seconds``, nothing else: the relay
+is woken by ``notify()`` after a write in its own process (every service notifies after its writes);
+without writes it probes for one pending document (``has_pending``) with a backoff from
+``outbox_poll_seconds`` up to ``outbox_idle_poll_seconds``, and only when something is pending does it
+take the lease and publish. A relay that finds nothing pending gives its lease back, so a sibling
+process with a fresh write does not wait for it to expire; a relay that sees pending entries while
+another holds the lease looks again every ``outbox_poll_seconds`` (the holder publishes them, or its
+lease runs out and this one takes over). Worst-case added latency: none for a write in a process whose
+relay runs (the usual case); ``outbox_idle_poll_seconds`` for a write made by a process without a
+running relay (``CENTINELA_OUTBOX_ENABLED=false``, a producer still connecting, a script).
 """
 
 from __future__ import annotations
@@ -94,6 +102,15 @@ def pending_query(coll: Collection[Any], limit: int = MAX_DOCS_PER_PASS) -> Any:
     return coll.find(PENDING_FILTER, PENDING_PROJECTION).limit(limit)
 
 
+# The idle probe: is anything pending at all? The same filter and index as the poll, one key read.
+PROBE_PROJECTION: dict[str, Any] = {"_id": 1}
+
+
+def has_pending(coll: Collection[Any]) -> bool:
+    """True when at least one document of ``coll`` has a pending entry (one indexed lookup, limit 1)."""
+    return coll.find_one(PENDING_FILTER, PROBE_PROJECTION) is not None
+
+
 # Lease shapes. ``{_id, $or: [...]}`` was a collection scan on SecantusDB (a top-level ``$or`` disables
 # its index selection) and ``{_id, owner}`` too (it serves ``_id`` only when alone), so renewal and
 # takeover are two plain filters, each covered by a compound index that starts with ``_id``. MongoDB
@@ -144,11 +161,14 @@ class OutboxRelay(BackgroundLoop):
         self.lease_seconds = lease_seconds
         self.batch = batch
         self.max_docs_per_pass = max(batch, max_docs_per_pass)
-        # Idle polls back off up to this, never past half the lease so a live holder keeps it.
-        idle = 2.0 if idle_poll_interval is None else idle_poll_interval
-        self.idle_poll_interval = max(poll_interval, min(idle, lease_seconds / 2))
+        # Idle probes back off up to this. The lease is not held while idle (given back when a probe finds
+        # nothing), so the interval is free of the lease's length.
+        idle = 10.0 if idle_poll_interval is None else idle_poll_interval
+        self.idle_poll_interval = max(poll_interval, idle)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._more = False
+        self._holding = False
+        self._notified = False  # a local write since the last pass: publish without probing first
         self._backoff = poll_interval
         self._indexed: set[str] = set()
         self.published = metrics.counter(
@@ -169,6 +189,7 @@ class OutboxRelay(BackgroundLoop):
     def notify(self) -> None:
         """Wake the relay after a write (instead of waiting for the next poll) and reset the idle backoff."""
         self._backoff = self.poll_interval
+        self._notified = True
         super().notify()
 
     def ensure_indexes(self) -> None:
@@ -184,6 +205,10 @@ class OutboxRelay(BackgroundLoop):
 
     def stop(self, timeout: float | None = None) -> None:
         super().stop(timeout)
+        self._release_lease()
+
+    def _release_lease(self) -> None:
+        self._holding = False
         try:
             self.leases.delete_one(lease_renew_filter(self.service, self.owner))
         except Exception:  # the lease expires by itself
@@ -203,21 +228,34 @@ class OutboxRelay(BackgroundLoop):
             return False
         return bool(doc and doc.get("owner") == self.owner)
 
+    def _pending_anywhere(self) -> bool:
+        return any(has_pending(coll) for coll in self.collections)
+
     def step(self) -> float:
         try:
             self.ensure_indexes()
-            if self._acquire_lease():
-                published = self.run_once()
-                if self._more:
-                    return 0  # a backlog: no pause between passes
-                if published:
-                    self._backoff = self.poll_interval
-                    return self._backoff
-            # Nothing to do (or another relay holds the lease): back off towards the idle interval;
-            # notify() brings it back to poll_interval after a write in this process.
-            delay = self._backoff
-            self._backoff = min(self._backoff * 2, self.idle_poll_interval)
-            return delay
+            notified, self._notified = self._notified, False
+            if not (self._more or notified) and not self._pending_anywhere():
+                # Idle: one indexed probe per collection, no lease traffic. Give the lease back (once) so
+                # a sibling's write is published by its own relay at once, then back off towards the idle
+                # interval; notify() brings it back to poll_interval after a write in this process.
+                if self._holding:
+                    self._release_lease()
+                delay = self._backoff
+                self._backoff = min(self._backoff * 2, self.idle_poll_interval)
+                return delay
+            if not self._acquire_lease():
+                # Pending, but another relay publishes: look again soon (it publishes them, or it died
+                # and its lease runs out within outbox_lease_seconds).
+                self._holding = False
+                self._backoff = self.poll_interval
+                return self.poll_interval
+            self._holding = True
+            self.run_once()
+            if self._more:
+                return 0  # a backlog: no pause between passes
+            self._backoff = self.poll_interval
+            return self._backoff
         except Exception as exc:
             self.failures.inc()
             log.warning("outbox relay pass failed; will retry", extra={"exc": type(exc).__name__})

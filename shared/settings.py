@@ -202,11 +202,12 @@ class CommonSettings(BaseSettings):
     outbox_enabled: bool = Field(True, description="run the outbox relay in this process (false: only write)")
     outbox_poll_seconds: float = Field(0.5, gt=0, le=300, description="relay poll interval when not notified")
     outbox_idle_poll_seconds: float = Field(
-        2.0,
+        10.0,
         gt=0,
         le=300,
-        description="longest relay poll interval after idle passes (backoff from outbox_poll_seconds; a write "
-        "in this process wakes the relay at once, other processes' writes wait at most this long)",
+        description="longest wait between the idle relay's probes for pending entries (one indexed lookup each, "
+        "backoff from outbox_poll_seconds); a write in this process wakes the relay at once, a write by a process "
+        "without a running relay waits at most this long",
     )
     outbox_lease_seconds: float = Field(10.0, gt=0, le=600, description="relay lease; a dead relay's is taken over")
 

@@ -63,6 +63,17 @@ def test_outbox_poll_uses_the_sparse_index(relay: OutboxRelay, cases: Any) -> No
     assert plan.returned in (None, PENDING)
 
 
+def test_idle_probe_uses_the_sparse_index(relay: OutboxRelay, cases: Any) -> None:
+    plan = assert_indexed(
+        explain_filter(cases, outbox.PENDING_FILTER, projection=outbox.PROBE_PROJECTION, limit=1), "outbox idle probe"
+    )
+    assert outbox.PENDING_INDEX in plan.indexes
+    assert plan.docs_examined is None or plan.docs_examined <= PENDING
+    assert outbox.has_pending(cases)
+    cases.update_many({}, {"$unset": {"outbox": ""}})
+    assert not outbox.has_pending(cases)
+
+
 def test_outbox_backlog_count_uses_the_index(relay: OutboxRelay, cases: Any) -> None:
     pipeline = [{"$match": outbox.PENDING_FILTER}, {"$group": {"_id": None, "n": {"$sum": {"$size": "$outbox"}}}}]
     assert_indexed(explain_aggregate(cases, pipeline), "outbox backlog count")

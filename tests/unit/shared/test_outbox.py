@@ -160,9 +160,79 @@ def test_idle_relay_backs_off_and_a_write_wakes_it(db: Any) -> None:
     assert r.step() == 0.5 and r.step() == 1.0
 
 
-def test_idle_backoff_never_outlives_half_the_lease(db: Any) -> None:
+class Counting:
+    """A collection that records the name of every method called on it (what the relay asks the server)."""
+
+    def __init__(self, coll: Any) -> None:
+        self.coll = coll
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.coll, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self.calls.append(name)
+            return attr(*args, **kwargs)
+
+        return call
+
+
+def test_the_idle_backoff_is_free_of_the_lease_length(db: Any) -> None:
     r = OutboxRelay(FakeProducer(), [db.cases], db.leases, "unitsvc", lease_seconds=4.0, idle_poll_interval=30.0)  # type: ignore[arg-type]
-    assert r.idle_poll_interval == 2.0
+    assert r.idle_poll_interval == 30.0
+    assert OutboxRelay(FakeProducer(), [db.cases], db.leases, "u").idle_poll_interval == 10.0  # type: ignore[arg-type]
+
+
+def test_an_idle_relay_costs_one_probe_per_pass_and_no_lease(db: Any) -> None:
+    cases, leases = Counting(db.cases), Counting(db.leases)
+    r = OutboxRelay(FakeProducer(), [cases], leases, "unitsvc", poll_interval=0.5, idle_poll_interval=8.0)  # type: ignore[arg-type,list-item]
+    r.ensure_indexes()
+    cases.calls.clear()
+    leases.calls.clear()
+    assert [r.step() for _ in range(6)] == [0.5, 1.0, 2.0, 4.0, 8.0, 8.0]
+    assert cases.calls == ["find_one"] * 6  # has_pending: limit 1 on the sparse index
+    assert leases.calls == []
+    assert db.leases.count_documents({}) == 0
+
+
+def test_a_notified_pass_publishes_without_probing(db: Any) -> None:
+    cases = Counting(db.cases)
+    producer = FakeProducer()
+    r = OutboxRelay(producer, [cases], db.leases, "unitsvc")  # type: ignore[arg-type,list-item]
+    r.ensure_indexes()
+    db.cases.insert_one({"_id": "c1", "outbox": entries(CASE_EVENTS, closed("c1"))})
+    cases.calls.clear()
+    r.notify()
+    assert r.step() == 0.5
+    assert "find_one" not in cases.calls and len(producer.sent) == 1
+
+
+def test_the_relay_gives_its_lease_back_when_idle_so_a_sibling_publishes_at_once(db: Any) -> None:
+    first, second = FakeProducer(), FakeProducer()
+    r1, r2 = relay(db, first), relay(db, second)
+    db.cases.insert_one({"_id": "c1", "outbox": entries(CASE_EVENTS, closed("c1"))})
+    r1.step()
+    assert len(first.sent) == 1 and db.leases.find_one({"_id": "unitsvc"})["owner"] == r1.owner
+    r1.step()  # nothing pending any more: the lease goes
+    assert db.leases.count_documents({}) == 0
+    db.cases.insert_one({"_id": "c2", "outbox": entries(CASE_EVENTS, closed("c2"))})
+    r2.notify()
+    r2.step()
+    assert [k for _, k, _ in second.sent] == [b"c2"]
+
+
+def test_pending_under_another_relays_lease_is_looked_at_again_soon_and_taken_over_when_it_expires(db: Any) -> None:
+    producer = FakeProducer()
+    holder, waiting = relay(db, FakeProducer()), relay(db, producer)
+    assert holder._acquire_lease()
+    db.cases.insert_one({"_id": "c1", "outbox": entries(CASE_EVENTS, closed("c1"))})
+    assert [waiting.step() for _ in range(3)] == [0.5, 0.5, 0.5]  # no idle backoff while something waits
+    assert producer.sent == []
+    db.leases.update_one({"_id": "unitsvc"}, {"$set": {"until": datetime(2000, 1, 1, tzinfo=UTC)}})  # holder died
+    waiting.step()
+    assert [k for _, k, _ in producer.sent] == [b"c1"]
 
 
 def test_one_pass_publishes_a_backlog_in_chunks_up_to_its_limit(db: Any) -> None:
