@@ -33,6 +33,9 @@ SEVERITY_ORDER = ("critical", "high", "medium", "low")
 _NEWEST_FIRST = [("raised_at", DESCENDING), ("_id", DESCENDING)]
 #: extra rows per read, for the ones the page's other filters (status, rule...) leave out
 _SLACK = 10
+_MS = timedelta(milliseconds=1)
+#: the window remembered for a scope: what its last page spanned, and this much more
+_HINT_MARGIN = 1.25
 _MAX_HINTS = 20_000
 _DUPLICATE_KEY = 11000
 _LIST_PROJECTION = {"outbox": 0, "evidence": 0, "history": 0, "notify": 0}
@@ -120,6 +123,7 @@ class AlertRepository:
         """
         pos = after  # everything served so far is at or before this position
         top = after.at if after is not None else now
+        start = aware(top)
         hint_key = repr(sorted(clause.items()))
         window = self._window_hints.get(hint_key, _FIRST_WINDOW)
         out: list[dict[str, Any]] = []
@@ -128,7 +132,10 @@ class AlertRepository:
             lower = lower.replace(microsecond=lower.microsecond // 1000 * 1000)  # the database keeps ms
             stale = 0
             while True:
-                bounds: dict[str, Any] = {"$gte": lower}
+                # ``$gt`` a millisecond before, not ``$gte``: the same alerts (the database keeps ms), but the
+                # local server's index on (.., raised_at desc, _id desc) reads ``$gte`` as ``$gt`` and lost
+                # an alert raised exactly at a window's edge
+                bounds: dict[str, Any] = {"$gt": lower - _MS}
                 if pos is not None:
                     bounds["$lte"] = pos.at  # raised_at == pos.at stays in: the id decides
                 # the rows tied with ``pos`` on raised_at come back again first (served already): room for them
@@ -139,7 +146,9 @@ class AlertRepository:
                 fresh = [d for d in rows if _is_after(d, pos)]
                 out += [d for d in fresh if _matches(d, rest)]
                 if len(out) >= need:
-                    self._remember(hint_key, window)
+                    # next time, a window about as long as this page took: the database reads every
+                    # alert of the window, so a window grown x2..x8 past the page costs as much again
+                    self._remember(hint_key, (start - aware(out[need - 1]["raised_at"])) * _HINT_MARGIN)
                     return out
                 if len(rows) < chunk:
                     break  # the window is read to its start
@@ -372,7 +381,19 @@ class AlertRepository:
 
     # -- notifications written with a change, queued right after it (or by the sweep after a crash)
     def notified(self, alert_id: str, event_ids: list[str]) -> None:
-        """Drop the notifications of ``event_ids`` from the alert once their jobs are queued."""
+        """Drop the notifications of ``event_ids`` from the alert once their jobs are queued.
+
+        Usually they are all the alert holds: then one update drops them and the marker together,
+        conditional on exactly those being there. Otherwise (a change racing this one pushed more)
+        they are pulled and the marker goes only with the last entry.
+        """
+        ids = list(dict.fromkeys(event_ids))
+        only_these = {"_id": alert_id, "notify": {"$size": len(ids)}, "notify.event_id": {"$all": ids}}
+        if (
+            ids
+            and self.coll.update_one(only_these, {"$set": {"notify": []}, "$unset": {"notify_since": ""}}).matched_count
+        ):
+            return
         self.coll.update_one({"_id": alert_id}, {"$pull": {"notify": {"event_id": {"$in": event_ids}}}})
         # a change racing this one may have pushed more: the marker goes only with the last entry
         self.coll.update_one({"_id": alert_id, "notify": {"$size": 0}}, {"$unset": {"notify_since": ""}})

@@ -43,7 +43,7 @@ def colls(stack_env: dict[str, str], db_name: Callable[[str], str]) -> Iterator[
     client.close()
 
 
-WINDOW = {"$gte": NOW - timedelta(hours=2), "$lte": NOW}
+WINDOW = {"$gt": NOW - timedelta(hours=2), "$lte": NOW}  # as the inbox asks: $gt a millisecond before the edge
 ALERT_SHAPES: list[tuple[str, dict[str, Any], dict[str, int] | None]] = [
     ("inbox window (advocate)", {"advocate_id": "adv-1", "raised_at": WINDOW}, NEWEST),
     ("inbox window (organisation)", {"org_id": "org-1", "raised_at": WINDOW}, NEWEST),

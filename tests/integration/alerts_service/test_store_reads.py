@@ -143,3 +143,59 @@ def test_start_up_retires_the_old_snooze_index(database: tuple[str, str]) -> Non
     indexes = coll.index_information()
     assert "status_1_snoozed_until_1" not in indexes
     assert indexes["snoozed_until_1"]["partialFilterExpression"] == {"status": "snoozed"}
+
+
+def test_queued_notifications_leave_the_alert_with_their_marker_in_one_update(
+    watched: tuple[AlertRepository, Commands],
+) -> None:
+    repo, commands = watched
+    entry = {"kind": "escalated-1", "event_id": "ev-a", "value": "{}", "at": NOW}
+    lone = alert(notify=[entry], notify_since=NOW)
+    raced = alert(notify=[entry, {**entry, "event_id": "ev-b"}], notify_since=NOW)
+    repo.coll.insert_many([lone, raced])
+    commands.names.clear()
+    repo.notified(lone["_id"], ["ev-a"])
+    assert commands.names == ["update"]  # the usual case: one round trip
+    doc = repo.coll.find_one({"_id": lone["_id"]})
+    assert doc is not None and doc["notify"] == [] and "notify_since" not in doc
+    # a change pushed another notification meanwhile: it stays, and so does the marker the sweep finds it by
+    repo.notified(raced["_id"], ["ev-a"])
+    doc = repo.coll.find_one({"_id": raced["_id"]})
+    assert doc is not None and [e["event_id"] for e in doc["notify"]] == ["ev-b"] and "notify_since" in doc
+    assert raced["_id"] in {d["_id"] for d in repo.pending_notifications(NOW + timedelta(seconds=1))}
+    repo.notified(raced["_id"], ["ev-b"])
+    doc = repo.coll.find_one({"_id": raced["_id"]})
+    assert doc is not None and not doc.get("notify") and "notify_since" not in doc
+    assert raced["_id"] not in {d["_id"] for d in repo.pending_notifications(NOW + timedelta(seconds=1))}
+
+
+def test_the_inbox_window_remembered_is_about_what_a_page_spans(watched: tuple[AlertRepository, Commands]) -> None:
+    """The database reads every alert of a window before it sorts and limits: a scope's next page starts
+    with a window about as long as its last page took (not the x2..x8 wider one that found it)."""
+    repo, commands = watched
+    adv = f"adv-{uuid.uuid4().hex[:6]}"
+    docs = [alert(advocate_id=adv, raised_at=NOW - timedelta(minutes=i)) for i in range(300)]  # one a minute
+    repo.coll.insert_many(docs)
+    first, more, _ = repo.page({"advocate_id": adv}, {}, 50, now=NOW)
+    shown = [(d["raised_at"].replace(tzinfo=UTC), d["_id"]) for d in first]
+    assert more and shown == [(d["raised_at"], d["_id"]) for d in docs[:50]]
+    (hint,) = [w for k, w in repo._window_hints.items() if adv in k]
+    assert timedelta(minutes=50) <= hint <= timedelta(minutes=50) * 1.3, hint  # the 51st alert is 50 min old
+    commands.names.clear()
+    again, _, _ = repo.page({"advocate_id": adv}, {}, 50, now=NOW)
+    assert [d["_id"] for d in again] == [d["_id"] for d in first]
+    assert commands.names == ["find"]  # the remembered window fills the page in one read
+
+
+def test_an_alert_raised_exactly_at_the_edge_of_a_window_is_in_the_inbox(
+    watched: tuple[AlertRepository, Commands],
+) -> None:
+    """The first window reaches back 10 minutes, the next ones x2..x8 further: an alert at exactly
+    such an edge is served once, like its neighbours (the local server's descending index read
+    ``raised_at >= edge`` as ``> edge`` and the page skipped it)."""
+    repo, _ = watched
+    adv = f"adv-{uuid.uuid4().hex[:6]}"
+    docs = [alert(advocate_id=adv, raised_at=NOW - timedelta(minutes=m)) for m in (0, 9, 10, 11, 80, 90, 160)]
+    repo.coll.insert_many(docs)
+    page, more, _ = repo.page({"advocate_id": adv}, {}, 50, now=NOW)
+    assert [d["_id"] for d in page] == [d["_id"] for d in docs] and not more
