@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -63,6 +64,15 @@ def build_app(settings: AlertsSettings | None = None) -> FastAPI:
         publisher = OutboxPublisher(settings, [AlertDoc._get_collection()], OutboxLeaseDoc._get_collection())
         worker = DeliveryWorker(settings, jobs, subscriptions, deliveries)
         notifier = Notifier(settings, directory, subscriptions, jobs, policy, on_jobs=worker.notify)
+        escalator = Escalator(
+            settings, alerts, policy, on_change=live.publish, on_outbox=publisher.notify, notifier=notifier
+        )
+
+        def changed(kind: str, doc: dict[str, Any]) -> None:
+            """A change made here: to the live stream, and to the escalation loop's schedule (no polling)."""
+            live.publish(kind, doc)
+            escalator.consider(doc)
+
         cursors = CursorCodec(derive_key(settings.jwt_secret.get_secret_value()))
         # every read, action and refusal of the API goes to the one audit trail (api.audit, shared.audit)
         trail = open_trail(settings, runtime.mongo, "alerts")
@@ -70,7 +80,7 @@ def build_app(settings: AlertsSettings | None = None) -> FastAPI:
         runtime.app.state.audit = trail
         runtime.app.state.alerts = AlertsService(
             settings=settings,
-            inbox=Inbox(alerts, notifier, cursors, on_change=live.publish, on_outbox=publisher.notify),
+            inbox=Inbox(alerts, notifier, cursors, on_change=changed, on_outbox=publisher.notify),
             configuration=Configuration(
                 subscriptions,
                 directory,
@@ -89,16 +99,13 @@ def build_app(settings: AlertsSettings | None = None) -> FastAPI:
             subscriptions,
             jobs,
             policy,
-            on_change=live.publish,
+            on_change=changed,
             on_jobs=worker.notify,
             notifier=notifier,
         )
         # the consumer reaches the broker in its own thread: an outage delays consumption, not start-up
         consumer = alerts_consumer(settings, ingestor)
         runtime.app.state.consumers = [consumer]
-        escalator = Escalator(
-            settings, alerts, policy, on_change=live.publish, on_outbox=publisher.notify, notifier=notifier
-        )
         runtime.start(publisher, worker, consumer, escalator)
 
     @asynccontextmanager

@@ -49,7 +49,17 @@ class AlertsSettings(PolicySettings):
     notify_max_attempts: int = Field(6, ge=1, le=50, description="delivery attempts per e-mail / webhook")
     notify_backoff_base_seconds: float = Field(2.0, gt=0, description="retry n waits base * 2**(n-1)")
     notify_backoff_max_seconds: float = Field(600.0, gt=0, description="longest wait between two delivery attempts")
-    notify_poll_seconds: float = Field(1.0, gt=0, description="how often the delivery worker looks for due jobs")
+    notify_poll_seconds: float = Field(
+        1.0, gt=0, description="wait of the delivery worker after a failed pass (database away) before it looks again"
+    )
+    notify_idle_poll_seconds: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="longest sleep of the idle delivery worker: it sleeps until the next job is due (a retry, a "
+        "dead sender's lease) and a job queued in this process wakes it at once; a job queued by another process "
+        "whose worker stopped waits at most this long",
+    )
     webhook_timeout_seconds: float = Field(5.0, gt=0, description="timeout of one webhook POST (connect and read)")
     webhook_allow_hosts: str = Field(
         "",
@@ -57,6 +67,19 @@ class AlertsSettings(PolicySettings):
         "they are loopback, link-local, private or metadata addresses (refused otherwise, at subscription "
         "and before each delivery); e.g. hooks.internal,10.20.0.0/16",
     )
-    escalation_tick_seconds: float = Field(5.0, gt=0, description="wall-clock period of the escalation loop")
+    escalation_tick_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="how often the escalation loop wakes to look at its schedule and the policy file (no database "
+        "query unless something is due or the policy changed); a failed pass is retried after this",
+    )
+    escalation_rescan_seconds: float = Field(
+        60.0,
+        gt=0,
+        le=3600,
+        description="longest time between two reads of the escalation schedule from the database: alerts changed in "
+        "this process are scheduled at once, an alert stored or snoozed by another process whose loop stopped is "
+        "escalated (and notifications a crash left are queued) at most this late",
+    )
     escalation_max_level: int = Field(3, ge=1, le=10, description="level n is reached after n x the severity time")
     sse_heartbeat_seconds: float = Field(15.0, gt=0, description="comment line sent on idle live streams")

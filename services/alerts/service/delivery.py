@@ -3,6 +3,12 @@
 Jobs are durable documents with deterministic ids, so a crash between "event consumed" and
 "e-mail sent" resends at worst once more, and a replayed event never enqueues a second job.
 Nothing here raises into the consumer or the request path: failures are counted and retried.
+
+Idle, the worker does not poll: after a pass that found nothing due it reads when the next job
+falls due (``next_job_due``: the claim's two shapes with a later cutoff, sorted, limit 1, on the same
+indexes) and sleeps until then, at most ``notify_idle_poll_seconds``. A job queued in this process
+wakes it at once (``notify``), so the added latency is none for those; a retry is sent at its
+``next_attempt_at``; an attempt whose sender died is taken over when its lease runs out.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from pymongo import ASCENDING
 
 from services.alerts import metrics as m
 from services.alerts.adapters import smtp, webhooks
@@ -22,6 +29,30 @@ from services.alerts.store.contacts import DeliveryRepository, JobRepository, Su
 from shared.background import BackgroundLoop
 
 log = logging.getLogger(__name__)
+
+
+# "When is the next job due?": the claim's two shapes (one index each: status + next_attempt_at,
+# status + lease_until) with a cutoff at the end of the idle sleep, oldest first, one key read.
+def next_pending_query(horizon: datetime) -> dict[str, Any]:
+    return {"status": "pending", "next_attempt_at": {"$lte": horizon}}
+
+
+def next_lease_end_query(horizon: datetime) -> dict[str, Any]:
+    return {"status": "sending", "lease_until": {"$lte": horizon}}
+
+
+def next_job_due(jobs: Any, horizon: datetime) -> datetime | None:
+    """The earliest time before ``horizon`` at which a job of ``jobs`` (a collection) can be claimed, or None."""
+    times = []
+    for query, field in (
+        (next_pending_query(horizon), "next_attempt_at"),
+        (next_lease_end_query(horizon), "lease_until"),
+    ):
+        doc = jobs.find_one(query, {field: 1}, sort=[(field, ASCENDING)])
+        if doc is not None and isinstance(doc.get(field), datetime):
+            at = doc[field]
+            times.append(at if at.tzinfo is not None else at.replace(tzinfo=UTC))
+    return min(times, default=None)
 
 
 def backoff(settings: AlertsSettings, attempt: int) -> timedelta:
@@ -42,8 +73,11 @@ class DeliveryWorker(BackgroundLoop):
         *,
         resolve: Resolver = webhooks.resolve,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        next_due: Callable[[datetime], datetime | None] | None = None,
     ) -> None:
         super().__init__()
+        #: when the next job falls due (before the given horizon); default: the job collection's indexes
+        self.next_due = next_due or (lambda horizon: next_job_due(jobs.coll, horizon))
         self.allow = AllowList.parse(settings.webhook_allow_hosts)
         self.resolve = resolve
         self.settings = settings
@@ -64,9 +98,21 @@ class DeliveryWorker(BackgroundLoop):
         try:
             if self.run_once():
                 return 0  # more may be due: no pause
+            return self.idle_wait()
         except Exception as exc:  # MongoDB away: wait and try again
             log.warning("delivery pass failed: %s", type(exc).__name__)
         return self.settings.notify_poll_seconds
+
+    def idle_wait(self) -> float:
+        """Seconds until the next job falls due, at most ``notify_idle_poll_seconds`` (notify() cuts it short)."""
+        cap = self.settings.notify_idle_poll_seconds
+        now = self.clock()
+        at = self.next_due(now + timedelta(seconds=cap))
+        if at is None:
+            return cap
+        # a job due already (queued between the claim and this read) is claimed at once; a floor keeps a
+        # job the claim cannot take from spinning the loop
+        return min(cap, max((at - now).total_seconds(), 0.05))
 
     def run_once(self) -> bool:
         """Send one due job; False when none was due."""

@@ -8,19 +8,32 @@ writes the ``alert.escalated`` fact into the outbox and the supervisors' e-mails
 into the alert; they are queued right after (and by this loop's sweep after a crash).
 
 Each tick also ends snoozes that are over.
+
+The loop does not poll the database on a clock. After a tick it reads when the next thing falls
+due (:class:`EscalationSchedule`: the oldest open alert per severity and level, the earliest snooze
+end, the oldest notification a crash left; the due queries' own shapes with a later cutoff, sorted,
+limit 1) and sleeps until then. It wakes every ``escalation_tick_seconds`` to look at that time and
+the policy file without a query (a changed policy means a tick at once), and reads the schedule
+again at least every ``escalation_rescan_seconds``. A change made in this process (an alert stored,
+re-opened, snoozed, updated) is given to :meth:`Escalator.consider`, which moves the wake-up earlier
+when that alert falls due sooner: such an alert is escalated at its due time, as the policy says.
+Only an alert stored or snoozed by *another* process whose loop stopped waits for the rescan.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pymongo import ASCENDING
+
 from services.alerts import metrics as m
 from services.alerts.adapters.policy_file import EscalationPolicy
-from services.alerts.service.ingest import Notifier, pending_entry
+from services.alerts.service.ingest import SWEEP_GRACE, Notifier, pending_entry
 from services.alerts.settings import AlertsSettings
 from services.processor.domain.policy import SEVERITIES
 from shared import outbox
@@ -38,6 +51,47 @@ class Escalated:
     level: int
 
 
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+# The schedule's shapes: the due queries' own filters (each served by its index) with a later cutoff,
+# sorted on the indexed time, limit 1 - what the server reads is one key, not the open alerts.
+def next_escalation_query(severity: str, level: int, cutoff: datetime) -> dict[str, Any]:
+    return {"status": "open", "severity": severity, "escalation_level": level, "raised_at": {"$lte": cutoff}}
+
+
+def next_snooze_end_query(horizon: datetime) -> dict[str, Any]:
+    return {"status": "snoozed", "snoozed_until": {"$lte": horizon}}
+
+
+def oldest_unqueued_query(horizon: datetime) -> dict[str, Any]:
+    return {"notify_since": {"$lte": horizon}}
+
+
+class EscalationSchedule:
+    """When the escalation loop has something to do next, read from the alerts collection's indexes."""
+
+    def __init__(self, coll: Any) -> None:
+        self.coll = coll
+
+    def _first(self, query: dict[str, Any], field: str) -> datetime | None:
+        doc = self.coll.find_one(query, {field: 1}, sort=[(field, ASCENDING)])
+        value = doc.get(field) if doc is not None else None
+        return _aware(value) if isinstance(value, datetime) else None
+
+    def oldest_open(self, severity: str, level: int, cutoff: datetime) -> datetime | None:
+        """``raised_at`` of the oldest alert open at ``level`` raised by ``cutoff``."""
+        return self._first(next_escalation_query(severity, level, cutoff), "raised_at")
+
+    def next_snooze_end(self, horizon: datetime) -> datetime | None:
+        return self._first(next_snooze_end_query(horizon), "snoozed_until")
+
+    def oldest_unqueued(self, horizon: datetime) -> datetime | None:
+        """``notify_since`` of the oldest alert whose notifications were written but not queued."""
+        return self._first(oldest_unqueued_query(horizon), "notify_since")
+
+
 class Escalator(BackgroundLoop):
     """One wall-clock loop per service process; safe to run in several processes at once."""
 
@@ -53,6 +107,7 @@ class Escalator(BackgroundLoop):
         on_outbox: Callable[[], None],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         notifier: Notifier | None = None,
+        schedule: EscalationSchedule | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
@@ -63,17 +118,75 @@ class Escalator(BackgroundLoop):
         self.clock = clock
         #: None (unit tests of the loop alone): the notifications stay pending in the alert
         self.notifier = notifier
-        self._next_counts = datetime.min.replace(tzinfo=UTC)
+        #: None and no ``repo.coll`` (fakes): no schedule, a tick every ``escalation_tick_seconds``
+        coll = getattr(repo, "coll", None)
+        self.schedule = schedule if schedule is not None else (EscalationSchedule(coll) if coll is not None else None)
+        self._next_counts = datetime.min.replace(tzinfo=UTC)  # the open-alert gauges: not before this
+        self._counted_at = datetime.min.replace(tzinfo=UTC)
+        self._counts_dirty = True  # an alert changed in this process since the gauges were counted
+        self._lock = threading.Lock()
+        self._due = datetime.min.replace(tzinfo=UTC)  # when the next tick is needed (the first: at once)
+        self._early: datetime | None = None  # the earliest time consider() was given since the tick began
+        self._policy_seen: object | None = None
+
+    @property
+    def due(self) -> datetime:
+        """When the loop ticks next (unless the policy changes or ``consider`` moves it earlier)."""
+        with self._lock:
+            return self._due
 
     def step(self) -> float:
-        try:
-            self.tick()
-        except Exception as exc:  # MongoDB away: try again next tick, never kill the loop
-            log.warning("escalation tick failed: %s", type(exc).__name__)
-        return self.settings.escalation_tick_seconds
+        now = self.clock()
+        with self._lock:
+            due = now >= self._due
+        if due or self.policy.current() is not self._policy_seen:
+            try:
+                self.tick()
+            except Exception as exc:  # MongoDB away: try again next tick, never kill the loop
+                log.warning("escalation tick failed: %s", type(exc).__name__)
+                with self._lock:
+                    self._due = now + timedelta(seconds=self.settings.escalation_tick_seconds)
+        else:  # alive and on schedule: the liveness gauge moves on every wake, not only on database passes
+            try:
+                self.count_open(now)
+            except Exception as exc:
+                log.warning("open alert gauges not counted: %s", type(exc).__name__)
+            m.escalation_last_tick.set(now.timestamp())
+        wait = (self.due - self.clock()).total_seconds()
+        # at most a tick: the policy file is looked at that often; a floor keeps an alert that cannot be
+        # escalated (a race lost again and again) from spinning the loop
+        return min(self.settings.escalation_tick_seconds, max(wait, 0.5))
+
+    def consider(self, alert: dict[str, Any]) -> None:
+        """An alert changed in this process: wake the loop when it falls due before the next planned tick."""
+        self._counts_dirty = True
+        at = self._due_time(alert)
+        if at is None:
+            return
+        with self._lock:
+            if self._early is None or at < self._early:
+                self._early = at
+            if at >= self._due:
+                return
+            self._due = at
+        self.notify()
+
+    def _due_time(self, alert: dict[str, Any]) -> datetime | None:
+        status = alert.get("status")
+        if status == "snoozed" and isinstance(alert.get("snoozed_until"), datetime):
+            return _aware(alert["snoozed_until"])
+        if status != "open" or not isinstance(alert.get("raised_at"), datetime):
+            return None
+        level = int(alert.get("escalation_level") or 0)
+        after = self.policy.after(str(alert.get("severity")))
+        if after is None or level >= self.settings.escalation_max_level:
+            return None
+        return _aware(alert["raised_at"]) + after * (level + 1)
 
     def tick(self) -> list[Escalated]:
         now = self.clock()
+        with self._lock:
+            self._early = None
         for doc in self.repo.wake_snoozed(now):
             self.on_change("reopened", doc)
         done: list[Escalated] = []
@@ -90,12 +203,51 @@ class Escalator(BackgroundLoop):
                         done.append(escalated)
         if self.notifier is not None:
             self.notifier.sweep(self.repo, now)
-        if now >= self._next_counts:  # counting is the costly part of a tick: every 10 ticks
-            self._next_counts = now + timedelta(seconds=10 * self.settings.escalation_tick_seconds)
-            for severity, count in self.repo.open_counts().items():
-                m.open_alerts.labels(severity).set(count)
+        self.count_open(now)
         m.escalation_last_tick.set(now.timestamp())
+        self._policy_seen = policy
+        nxt = self.next_due(now, policy)
+        with self._lock:
+            self._due = nxt if self._early is None else min(nxt, self._early)
+            self._early = None
         return done
+
+    def count_open(self, now: datetime) -> None:
+        """Refresh the open-alert gauges - the costly part of a pass (a count per severity and status) - at
+        most every 10 tick periods, and only after a change in this process or 5 rescans after the last."""
+        stale = now - self._counted_at >= timedelta(seconds=5 * self.settings.escalation_rescan_seconds)
+        if now < self._next_counts or not (self._counts_dirty or stale):
+            return
+        self._counts_dirty = False
+        self._counted_at = now
+        self._next_counts = now + timedelta(seconds=10 * self.settings.escalation_tick_seconds)
+        for severity, count in self.repo.open_counts().items():
+            m.open_alerts.labels(severity).set(count)
+
+    def next_due(self, now: datetime, policy: Any) -> datetime:
+        """When the next tick is needed: the first escalation, snooze end or crash leftover to come, at most
+        ``escalation_rescan_seconds`` away (one indexed lookup each; a tick period without a schedule)."""
+        if self.schedule is None:
+            return now + timedelta(seconds=self.settings.escalation_tick_seconds)
+        horizon = now + timedelta(seconds=self.settings.escalation_rescan_seconds)
+        nxt = horizon
+        for severity in SEVERITIES:
+            after = policy.escalation_after(severity)
+            if after is None:
+                continue
+            for level in range(self.settings.escalation_max_level):
+                span = after * (level + 1)
+                raised = self.schedule.oldest_open(severity, level, horizon - span)
+                if raised is not None:
+                    nxt = min(nxt, raised + span)
+        ends = self.schedule.next_snooze_end(horizon)
+        if ends is not None:
+            nxt = min(nxt, ends)
+        if self.notifier is not None:
+            since = self.schedule.oldest_unqueued(horizon - SWEEP_GRACE)
+            if since is not None:
+                nxt = min(nxt, since + SWEEP_GRACE)
+        return nxt
 
     def escalate(self, alert: dict[str, Any], level: int, now: datetime) -> Escalated | None:
         payload = AlertEscalated(
