@@ -115,9 +115,11 @@ async def handle(event: EventT) -> None:
             return
     if result.emissions:
         await publish(result.emissions)
-    if result.state is not state:  # step hands back the state it was given when nothing changed
+    # step hands back the state it was given when nothing changed; a tick is written all the same,
+    # for the stored next deadline (the heap is rebuilt from those after a restart or a takeover)
+    if result.state is not state or logical(msg.topic) == "ticks":
         verify_partitions(msg.topic)
-        states.stage(case_id, result.state, msg.partition)
+        states.stage(case_id, result.state, msg.partition, result.next_due)
     heap.schedule(case_id, result.next_due, msg.partition)
 
 

@@ -6,6 +6,12 @@ database already holds. The heap says when each case owned by this worker must n
 it is rebuilt from the table after every recovery (each rebalance) and after a policy change, and
 trimmed when partitions are revoked.
 
+Each stored value carries, ahead of the state's JSON, the case's next deadline as the rules computed
+it and a fingerprint of the policy and rule code that computed it (:func:`stored`). Rebuilding the
+heap after a restart or a takeover then reads those headers instead of parsing and evaluating every
+case (18 s at 100,000 cases before): only values without a header, or written under another policy
+or rule code, are evaluated again.
+
 Writes go through :data:`states`: the agent *stages* each new state while it works through the
 records at hand and :meth:`StateWriter.flush` writes each changed case once (one changelog record
 per case and batch, not per event): to the changelog first, then, acknowledged, to the local
@@ -17,18 +23,24 @@ so not committed, so read and folded again.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import time
 from collections import OrderedDict
-from datetime import timedelta
-from typing import Any
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, NamedTuple
 
-import faust
 from faust.types import TP
 
 from services.processor import metrics as m
 from services.processor.app import app, now, progress, settings, watcher
 from services.processor.deadlines import DeadlineHeap
+from services.processor.domain import engine, rules, state, thresholds
 from services.processor.domain.engine import due_for
+from services.processor.domain.policy import Policy
 from services.processor.domain.state import CaseState
 from services.processor.store import CaseTable, store_options
 from services.processor.topics import case_topic_name
@@ -41,10 +53,13 @@ case_state = CaseTable(
     default=None,
     beacon=app.tables.beacon,
     partitions=settings.partitions,
-    # the value is the state's JSON, kept as bytes: serialised once per write (CaseState.to_bytes:
-    # pydantic's JSON without the fields at their defaults), parsed only when a case is looked at;
-    # older records (every field, the event-id list) still load (CaseState migrates them on read)
-    schema=faust.Schema(key_serializer="json", value_serializer="raw"),
+    # the value is bytes: a header (the next deadline) and the state's JSON (see stored()), serialised
+    # once per write, parsed only when a case is looked at; older records (plain JSON, every field, the
+    # event-id list) still load (CaseState migrates them on read). faust derives the serialisers of
+    # the table and its changelog topic from these types (bytes: raw; a Schema leaves both at json,
+    # and then recovery JSON-decodes every value)
+    key_type=str,
+    value_type=bytes,
     options=store_options(settings.processor_store_cache_mb),
     help="per-case folded state (services.processor.domain.state.CaseState as JSON)",
 )
@@ -56,19 +71,55 @@ heap = DeadlineHeap(retry_after=timedelta(seconds=settings.processor_tick_retry_
 LIVE_CASES = 10_000
 
 
+_CODE = b"".join(Path(m.__file__ or "").read_bytes() for m in (engine, rules, state, thresholds))
+
+
+def policy_fingerprint(policy: Policy) -> str:
+    """Changes when the policy in force or the rule code changes (then a stored deadline may be stale)."""
+    described = {k: v for k, v in policy.describe().items() if k != "source"}
+    digest = hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode() + _CODE)
+    return digest.hexdigest()[:12]
+
+
+class Header(NamedTuple):
+    due: datetime | None
+    fingerprint: str
+
+
+def stored(state: CaseState, due: datetime | None, fingerprint: str) -> bytes:
+    """The table's value: ``~<due in epoch ms or -> <fingerprint>\n`` then the state's JSON."""
+    when = str(round(due.timestamp() * 1000)) if due is not None else "-"
+    return f"~{when} {fingerprint}\n".encode() + state.to_bytes()
+
+
+def split(value: bytes | bytearray) -> tuple[Header | None, bytes | bytearray]:
+    """The header (None for a value written before headers) and the state's JSON."""
+    if value[:1] != b"~":
+        return None, value
+    end = value.index(b"\n")
+    when, fingerprint = bytes(value[1:end]).decode().split(" ", 1)
+    due = None if when == "-" else datetime.fromtimestamp(int(when) / 1000, UTC)
+    return Header(due, fingerprint), value[end + 1 :]
+
+
 def _parse(doc: object) -> CaseState | None:
     if not doc:
         return None
-    if isinstance(doc, bytes | bytearray | str):
+    if isinstance(doc, bytes | bytearray):
+        return CaseState.from_bytes(split(doc)[1])
+    if isinstance(doc, str):
         return CaseState.from_bytes(doc)
     return CaseState.from_json(doc)  # a JSON object (what a table test or an older store may hold)
+
+
+_fingerprint = [policy_fingerprint(watcher.policy)]
 
 
 class StateWriter:
     """The agent's view of the table: staged states first, then parsed ones, then the stored bytes."""
 
     def __init__(self, live_cases: int = LIVE_CASES) -> None:
-        self._staged: dict[str, tuple[int, CaseState]] = {}
+        self._staged: dict[str, tuple[int, CaseState, datetime | None]] = {}
         self._live: OrderedDict[str, CaseState] = OrderedDict()
         self._live_cases = live_cases
 
@@ -85,9 +136,10 @@ class StateWriter:
             self._keep(case_id, state)
         return state
 
-    def stage(self, case_id: str, state: CaseState, partition: int) -> None:
-        """``state`` is the case's new state (written at the next :meth:`flush`, to ``partition``'s changelog)."""
-        self._staged[case_id] = (partition, state)
+    def stage(self, case_id: str, state: CaseState, partition: int, due: datetime | None = None) -> None:
+        """``state`` is the case's new state and ``due`` its next deadline (written at the next
+        :meth:`flush`, to ``partition``'s changelog)."""
+        self._staged[case_id] = (partition, state, due)
         self._keep(case_id, state)
 
     @property
@@ -101,7 +153,8 @@ class StateWriter:
         them still staged (the next flush sends them again)."""
         if not self._staged:
             return 0
-        await case_state.write({key: (p, state.to_bytes()) for key, (p, state) in self._staged.items()})
+        fingerprint = _fingerprint[0]
+        await case_state.write({key: (p, stored(st, due, fingerprint)) for key, (p, st, due) in self._staged.items()})
         written = len(self._staged)
         self._staged = {}
         return written
@@ -110,26 +163,37 @@ class StateWriter:
         """The table may have changed under us (a rebalance, a recovery): parse again from the table."""
         self._live.clear()
 
-    def current(self, partitions: set[int]) -> list[tuple[str, CaseState, int]]:
-        """Every case of ``partitions`` with its newest state (staged ones included) and partition."""
-        out = []
-        seen = set()
+    def deadlines(self, partitions: set[int], t: datetime, policy: Policy, fingerprint: str) -> Iterator[Due]:
+        """Every case of ``partitions`` with its next deadline: from the stored header when it was
+        computed under ``fingerprint``, else by evaluating the case at ``t`` (staged states included).
+        Yields one at a time: nothing parsed is kept (a restart must not hold every case in memory)."""
         for partition, case_id, doc in case_state.scan(partitions):
-            seen.add(case_id)
             staged = self._staged.get(case_id)
-            state = staged[1] if staged is not None else self._live.get(case_id) or _parse(doc)
+            if staged is not None:
+                yield Due(case_id, staged[2], partition)
+                continue
+            header, _ = split(doc) if doc else (None, doc)
+            if header is not None and header.fingerprint == fingerprint:
+                yield Due(case_id, header.due, partition)
+                continue
+            state = self._live.get(case_id) or _parse(doc)
             if state is not None:
-                out.append((case_id, state, partition))
-        for case_id, (p, state) in self._staged.items():
-            if p in partitions and case_id not in seen:
-                out.append((case_id, state, p))
-        return out
+                yield Due(case_id, due_for(state, t, policy), partition)
+        for case_id, (p, _, due) in list(self._staged.items()):
+            if p in partitions and case_state.read(p, case_id) is None:
+                yield Due(case_id, due, p)
 
     def _keep(self, case_id: str, state: CaseState) -> None:
         self._live[case_id] = state
         self._live.move_to_end(case_id)
         if len(self._live) > self._live_cases:
             self._live.popitem(last=False)
+
+
+class Due(NamedTuple):
+    case_id: str
+    due: datetime | None
+    partition: int
 
 
 states = StateWriter()
@@ -149,19 +213,26 @@ def active_partitions() -> set[int]:
     return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == case_topic_name}
 
 
-def rebuild_heap() -> None:
-    """Reschedule every case of the partitions this worker owns (after recovery, rebalance, policy change)."""
+def rebuild_heap(*, policy_changed: bool = False) -> None:
+    """Reschedule every case of the partitions this worker owns (after recovery, rebalance, policy
+    change). After a policy change every case is evaluated again; otherwise the stored deadlines serve."""
+    started = time.monotonic()
     partitions = active_partitions()
-    t = now()
     policy = watcher.policy
-    entries = []
-    for case_id, state, partition in states.current(partitions):
-        entries.append((case_id, due_for(state, t, policy), partition))
-    heap.rebuild(entries)
+    if policy_changed:
+        _fingerprint[0] = policy_fingerprint(policy)
+    # a policy change invalidates every stored deadline: no fingerprint matches "" (evaluate each case)
+    fingerprint = "" if policy_changed else _fingerprint[0]
+    heap.rebuild(states.deadlines(partitions, now(), policy, fingerprint))
     m.heap_size.set(len(heap))
     m.partitions_assigned.set(len(partitions))
     progress.progressed()  # a rebalance is not a stall: the idle clock starts again now
-    log.info("deadline heap rebuilt: %d cases scheduled over partitions %s", len(heap), sorted(partitions))
+    log.info(
+        "deadline heap rebuilt in %.1fs: %d cases scheduled over partitions %s",
+        time.monotonic() - started,
+        len(heap),
+        sorted(partitions),
+    )
 
 
 @case_state.on_recover

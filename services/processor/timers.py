@@ -39,7 +39,7 @@ def check_policy() -> None:
         m.policy_loaded_at.set(time.time())
         _last_policy_error = None
         log.warning("alert policy reloaded from %s; in force: %s", watcher.path, watcher.policy.summary())
-        rebuild_heap()
+        rebuild_heap(policy_changed=True)
     elif watcher.last_error and watcher.last_error != _last_policy_error:
         _last_policy_error = watcher.last_error
         m.policy_reload_errors.inc()

@@ -35,11 +35,14 @@ OVERDUE_AFTER = 3.0
 @pytest.fixture(scope="module")
 def processor(
     stack_env: dict[str, str], log_dir: Path, procs: list[Proc], tmp_path_factory: pytest.TempPathFactory
-) -> Proc:
+) -> Iterator[Proc]:
     policy = seconds_policy(tmp_path_factory.mktemp("policy"), service__overdue=f"{OVERDUE_AFTER:g}s")
     proc = start_processor("alerts-processor", stack_env, log_dir, policy)
     procs.append(proc)
-    return proc
+    yield proc
+    # stopped with the module: a later module's worker joins the same consumer group (same topic
+    # prefix) with a policy of its own, and must not share the partitions with this one
+    proc.stop()
 
 
 @pytest.fixture

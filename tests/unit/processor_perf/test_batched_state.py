@@ -79,7 +79,7 @@ async def test_a_case_changed_twice_in_a_batch_is_written_once_with_its_last_sta
     assert [(p, k) for p, k, _ in table.changelog] == [(4, "c-1")]
     stored = table.changelog[0][2]
     assert table.data["c-1"] == stored
-    assert CaseState.model_validate_json(stored) == second
+    assert CaseState.from_bytes(tables.split(stored)[1]) == second
     assert await writer.flush() == 0  # a flush writes what was staged since the last one, once
 
 
@@ -128,18 +128,62 @@ def test_the_parsed_cases_kept_are_bounded(table: FakeTable) -> None:
     assert writer.load("c-0", 0) is not None  # parsed again from the table
 
 
-def test_current_includes_staged_states_not_yet_in_the_table(table: FakeTable) -> None:
+def test_deadlines_include_staged_states_not_yet_in_the_table(table: FakeTable) -> None:
     writer = tables.StateWriter()
-    stored = step(None, registered("c-5"), T0, load_policy()).state
-    table.data["c-5"] = stored.model_dump_json().encode()
+    policy = load_policy()
+    stored = step(None, registered("c-5"), T0, policy).state
+    table.data["c-5"] = stored.model_dump_json().encode()  # no header: evaluated
     table.partition_of["c-5"] = 1
-    staged = step(stored, flagged("c-5", "f1"), T0, load_policy()).state
-    writer.stage("c-5", staged, 1)
-    fresh = step(None, registered("c-6"), T0, load_policy()).state
-    writer.stage("c-6", fresh, 2)
-    other = step(None, registered("c-7"), T0, load_policy()).state
-    writer.stage("c-7", other, 3)  # a partition not asked for
-    assert {c: (s, p) for c, s, p in writer.current({1, 2})} == {"c-5": (staged, 1), "c-6": (fresh, 2)}
+    due = T0 + timedelta(days=3)
+    staged = step(stored, flagged("c-5", "f1"), T0, policy).state
+    writer.stage("c-5", staged, 1, due)
+    fresh = step(None, registered("c-6"), T0, policy).state
+    writer.stage("c-6", fresh, 2, due + timedelta(days=1))
+    writer.stage("c-7", fresh, 3, due)  # a partition not asked for
+    got = {d.case_id: (d.due, d.partition) for d in writer.deadlines({1, 2}, T0, policy, "fp")}
+    assert got == {"c-5": (due, 1), "c-6": (due + timedelta(days=1), 2)}
+
+
+def test_a_stored_header_gives_the_deadline_without_evaluating_the_case(
+    table: FakeTable, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    policy = load_policy()
+    state = step(None, registered("c-11"), T0, policy).state
+    due = datetime(2026, 3, 9, 9, 0, 0, 123000, tzinfo=UTC)
+    table.data["c-11"] = tables.stored(state, due, "fp-now")
+    table.data["c-12"] = tables.stored(state.model_copy(update={"case_id": "c-12"}), None, "fp-now")
+    evaluated: list[str] = []
+
+    def due_for(st: CaseState, t: datetime, p: Any) -> datetime:
+        evaluated.append(st.case_id)
+        return t
+
+    monkeypatch.setattr(tables, "due_for", due_for)
+    writer = tables.StateWriter()
+    got = {d.case_id: d.due for d in writer.deadlines({0}, T0, policy, "fp-now")}
+    assert got == {"c-11": due, "c-12": None} and evaluated == []
+    # written under another policy or rule code: the case is evaluated again
+    got = {d.case_id: d.due for d in writer.deadlines({0}, T0, policy, "fp-other")}
+    assert got == {"c-11": T0, "c-12": T0} and sorted(evaluated) == ["c-11", "c-12"]
+    assert writer.load("c-11", 0) == state  # the header never reaches the state
+
+
+def test_the_header_round_trips_and_older_values_have_none() -> None:
+    state = step(None, registered("c-13"), T0, load_policy()).state
+    value = tables.stored(state, T0, "abc")
+    header, body = tables.split(value)
+    assert header == tables.Header(T0, "abc") and CaseState.from_bytes(body) == state
+    assert tables.split(state.to_bytes()) == (None, state.to_bytes())
+
+
+def test_the_fingerprint_follows_the_policy() -> None:
+    policy = load_policy()
+    same = tables.policy_fingerprint(load_policy())
+    assert tables.policy_fingerprint(policy) == same
+    rules = dict(policy.rules)
+    rule_id = next(iter(rules))
+    rules[rule_id] = rules[rule_id].__class__(**{**rules[rule_id].__dict__, "enabled": not rules[rule_id].enabled})
+    assert tables.policy_fingerprint(policy.__class__(**{**policy.__dict__, "rules": rules})) != same
 
 
 class FakeStream:
@@ -179,7 +223,7 @@ async def test_records_are_finished_only_after_their_states_are_written(
         real_send(partition, key, value)
 
     monkeypatch.setattr(table, "send_changelog", send)
-    writer.stage("c-7", step(None, registered("c-7"), T0, load_policy()).state, 0)
+    writer.stage("c-7", step(None, registered("c-7"), T0, load_policy()).state, 0, None)
     pending: list[Any] = [(FakeEvent(10), "case-events"), (FakeEvent(11), "case-events")]
     await agents.finish(FakeStream(calls), pending)
     assert calls == ["changelog c-7", "finished 10", "ack 10", "finished 11", "ack 11"]
