@@ -44,6 +44,13 @@ def build_app(settings: LegalSettings | None = None) -> FastAPI:
         repo = TimelineRepository()
         repo.ensure_indexes()
         publisher = OutboxPublisher(settings, [repo.updates], runtime.db["outbox_leases"])
+        gauges = StageGauges(repo, settings.legal_stats_interval_seconds)
+
+        def written() -> None:
+            """A timeline write here: its outbox relay publishes at once, the stage gauges count again."""
+            publisher.notify()
+            gauges.changed()
+
         # the one audit trail of every service (shared.audit); CENTINELA_LEGAL_AUDIT_DB is its older name
         if settings.legal_audit_db:
             audit_log = AuditLog(runtime.mongo[settings.legal_audit_db]["audit"])
@@ -53,9 +60,7 @@ def build_app(settings: LegalSettings | None = None) -> FastAPI:
         feeds = FeedRepository()
         feeds.ensure_indexes()
         shares = ShareRepository(runtime.db["legal_case_shares"])
-        service = LegalService(
-            settings, repo, policy, notify=publisher.notify, audit=audit_log, feeds=feeds, shares=shares
-        )
+        service = LegalService(settings, repo, policy, notify=written, audit=audit_log, feeds=feeds, shares=shares)
         runtime.app.state.service = service
         runtime.start(publisher)
         consumers: list[PartitionedConsumer[Any]] = []
@@ -63,7 +68,7 @@ def build_app(settings: LegalSettings | None = None) -> FastAPI:
             consumers = [court_updates_consumer(settings, service), case_access_consumer(settings, service)]
             runtime.start(*consumers)
         runtime.app.state.consumers = consumers
-        runtime.start(StageGauges(repo, settings.legal_stats_interval_seconds))
+        runtime.start(gauges)
 
     app = create_app(
         settings,

@@ -58,7 +58,10 @@ class LegalSettings(CommonSettings):
         "legal-case-access", description="consumer group on case-events (who may read and record on which case)"
     )
     legal_stats_interval_seconds: float = Field(
-        15.0, gt=0, description="how often the cases-by-stage and oldest-stage-age gauges are recomputed"
+        15.0,
+        gt=0,
+        description="how often the cases-by-stage and oldest-stage-age gauges are refreshed: the ages every time, "
+        "the counts (a query per stage) after a write in this process or every 20th time (other processes' writes)",
     )
     legal_page_size_max: int = Field(200, ge=1, le=1000, description="largest page_size of GET /v1/legal/cases")
     legal_time_zone: str = Field(
