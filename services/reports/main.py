@@ -38,11 +38,13 @@ def build_app(settings: ReportsSettings | None = None, *, consume: bool = True) 
             settings.reports_materialise_batch,
             settings.reports_lease_seconds,
             k=settings.reports_min_cell,
+            gauges_every=300.0,  # a fold in this process refreshes them at once
         )
         runtime.app.state.materialiser = materialiser
         runtime.start(materialiser)
         if consume:
-            consumer = reports_consumer(settings, Projector(facts))
+            # a case folded here wakes the materialiser (it does not poll while idle)
+            consumer = reports_consumer(settings, Projector(facts, on_folded=materialiser.notify))
             runtime.app.state.consumers = [consumer]
             runtime.start(consumer)
 

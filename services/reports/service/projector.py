@@ -7,6 +7,7 @@ import math
 import os
 import socket
 import time
+from collections.abc import Callable
 from typing import Any
 
 from pymongo.database import Database
@@ -90,9 +91,11 @@ def publish_figures(fig: dict[str, Any]) -> None:
 
 
 class Projector:
-    def __init__(self, facts: FactsRepository, attempts: int = 5) -> None:
+    def __init__(self, facts: FactsRepository, attempts: int = 5, on_folded: Callable[[], None] = lambda: None) -> None:
         self.facts = facts
         self.attempts = attempts
+        #: after a case was stored dirty (the service wakes its materialiser with it)
+        self.on_folded = on_folded
 
     def handle(self, event: Event, raw_data: dict[str, Any] | None = None) -> bool:
         """Fold ``event`` into its case's facts; True when stored, False for a type the model ignores.
@@ -112,8 +115,13 @@ class Projector:
                     raise
                 continue
             EVENTS.labels("folded").inc()
+            self.on_folded()
             return True
         return False  # pragma: no cover - the loop returns or raises
+
+
+# The idle probe: is any case dirty? The dirty() shape on the ``dirty`` index, one key read.
+DIRTY_PROBE: dict[str, Any] = {"dirty": True}
 
 
 class Materialiser(BackgroundLoop):
@@ -121,14 +129,31 @@ class Materialiser(BackgroundLoop):
 
     A cell is rebuilt from its own cases only, so a pass costs what changed, not the whole model; a
     crash mid-pass leaves the cases dirty and the next pass finishes the job (rebuilding is idempotent).
+
+    Idle, it asks only whether any case is dirty (one indexed lookup), backing off from ``period`` to
+    ``idle_period`` (default 10 periods); the lease is taken when there is work (or the overall gauges are
+    due). A case folded in this process wakes it at once (``notify``, from the projector), so only a change
+    folded by another process waits up to ``idle_period``.
     """
 
     thread_name = "reports-materialiser"
 
     def __init__(
-        self, db: Database[Any], period: float, batch: int, lease_seconds: float, k: int = 5, gauges_every: float = 30.0
+        self,
+        db: Database[Any],
+        period: float,
+        batch: int,
+        lease_seconds: float,
+        k: int = 5,
+        gauges_every: float = 30.0,
+        idle_period: float | None = None,
     ) -> None:
+        """``gauges_every``: the overall gauges are recomputed after a fold here, and at least this often
+        (a read of every cell: other processes' folds)."""
         super().__init__()
+        self.idle_period = max(period, 10 * period if idle_period is None else idle_period)
+        self._backoff = period
+        self._notified = True  # the first pass looks at everything
         self.k = k
         self.gauges_every = gauges_every
         self._gauges_at = 0.0
@@ -138,16 +163,29 @@ class Materialiser(BackgroundLoop):
         self.period = period
         self.batch = batch
 
+    def notify(self) -> None:
+        self._notified = True
+        self._backoff = self.period
+        super().notify()
+
     def step(self) -> float:
         try:
+            notified, self._notified = self._notified, False
+            # a fold here refreshes the overall gauges at once; this catches other processes' folds
+            gauges_due = time.monotonic() - self._gauges_at >= self.gauges_every
+            if not (notified or gauges_due) and self.facts.col.find_one(DIRTY_PROBE, {"_id": 1}) is None:
+                delay = self._backoff  # idle: one indexed probe, no lease
+                self._backoff = min(self._backoff * 2, self.idle_period)
+                return delay
             if not self.lease.acquire():
                 return self.period
             folded = self.run_once()
-            if folded or time.monotonic() - self._gauges_at >= self.gauges_every:
+            if folded or gauges_due:
                 self.refresh_gauges()
         except Exception as exc:  # database down: try again next period
             log.warning("materialiser pass failed", extra={"exc": type(exc).__name__})
             return self.period
+        self._backoff = self.period
         return 0 if folded >= self.batch else self.period
 
     def run_once(self) -> int:

@@ -3,7 +3,8 @@ contributions by organisation x region x exploitation x month) and ``leases``. T
 shared trail (``shared.audit``), not here.
 
 Every query shape is served by an index (:func:`ensure_indexes`): dirty cases by ``dirty``, a cell's
-cases by ``cell``, cells by ``org`` and ``period``.
+cases by ``cell``, cells by ``org`` and ``period``, the lease by ``_id`` with ``holder`` or ``until``
+(``tests/integration/storage/test_poller_plans.py`` explains the materialiser's idle probe and lease).
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ def ensure_indexes(db: Database[Any]) -> None:
     db.case_facts.create_index([("cell", ASCENDING)], name="cell")
     db.cells.create_index([("org", ASCENDING), ("period", ASCENDING)], name="org_period")
     db.cells.create_index([("period", ASCENDING)], name="period")
+    db.leases.create_index([("_id", ASCENDING), ("holder", ASCENDING)], name="lease_holder")
+    db.leases.create_index([("_id", ASCENDING), ("until", ASCENDING)], name="lease_until")
 
 
 class FactsRepository:
@@ -155,15 +158,22 @@ class Lease:
         self.name, self.holder, self.seconds = name, holder, seconds
 
     def acquire(self) -> bool:
+        """Renew this holder's lease, or take an expired (or missing) one. Two plain filters, each served by a
+        compound index that starts with ``_id`` (``{_id, $or: [...]}`` is a collection scan on SecantusDB)."""
         now = datetime.now(UTC)
-        until = now + timedelta(seconds=self.seconds)
+        update = {"$set": {"holder": self.holder, "until": now + timedelta(seconds=self.seconds)}}
+        if self.col.find_one_and_update(self.renew_filter(), update) is not None:
+            return True
         try:
             doc = self.col.find_one_and_update(
-                {"_id": self.name, "$or": [{"holder": self.holder}, {"until": {"$lt": now}}]},
-                {"$set": {"holder": self.holder, "until": until}},
-                upsert=True,
-                return_document=ReturnDocument.AFTER,
+                self.takeover_filter(now), update, upsert=True, return_document=ReturnDocument.AFTER
             )
         except DuplicateKeyError:  # someone else holds a live lease
             return False
         return doc is not None and doc.get("holder") == self.holder
+
+    def renew_filter(self) -> dict[str, Any]:
+        return {"_id": self.name, "holder": self.holder}
+
+    def takeover_filter(self, now: datetime) -> dict[str, Any]:
+        return {"_id": self.name, "until": {"$lt": now}}

@@ -21,7 +21,7 @@ from services.alerts.service.escalation import (
 )
 from services.alerts.settings import AlertsSettings
 from services.alerts.store.documents import AlertDoc, NotifyJobDoc, ensure_indexes
-from shared.explain import assert_indexed, explain_filter
+from shared.explain import assert_indexed, explain_filter, explain_find_and_modify
 from shared.mongo import connect
 
 pytestmark = pytest.mark.integration
@@ -104,3 +104,22 @@ def test_the_delivery_worker_reads_when_the_next_job_is_due(colls: dict[str, Any
     assert next_job_due(colls["jobs"], NOW + timedelta(seconds=10)) is None
     colls["jobs"].update_one({"_id": "sender_died"}, {"$set": {"lease_until": NOW + timedelta(seconds=5)}})
     assert next_job_due(colls["jobs"], LATER) == NOW + timedelta(seconds=5)
+
+
+def test_reports_materialiser_probe_and_lease_use_an_index(mongo: Any, db_name: Callable[[str], str]) -> None:
+    from services.reports.service.projector import DIRTY_PROBE
+    from services.reports.store.readmodel import Lease
+    from services.reports.store.readmodel import ensure_indexes as reports_indexes
+
+    db = mongo[db_name("poller_plans_reports")]
+    reports_indexes(db)
+    db.case_facts.insert_many([{"_id": f"c{i}", "v": 1, "dirty": i < 2} for i in range(50)])
+    db.leases.insert_many([{"_id": f"other{i}", "holder": "x", "until": NOW} for i in range(20)])
+    lease = Lease(db, "materialiser", "me", 15.0)
+    assert lease.acquire() and lease.acquire()  # taken (upsert), then renewed
+    assert not Lease(db, "materialiser", "someone else", 15.0).acquire()
+    assert_indexed(explain_filter(db.case_facts, DIRTY_PROBE, projection={"_id": 1}, limit=1), "dirty probe")
+    update = {"$set": {"holder": "me", "until": LATER}}
+    assert_indexed(explain_find_and_modify(db.leases, lease.renew_filter(), update), "reports lease renewal")
+    takeover = lease.takeover_filter(NOW)
+    assert_indexed(explain_find_and_modify(db.leases, takeover, update, upsert=True), "reports lease takeover")
