@@ -26,7 +26,10 @@ it was stored or dead-lettered: at-least-once, never skipping a record.
 With ``handle_many`` the records one poll brought for a partition are first tried as one batch
 (a few database round trips, one commit); when anything in the batch fails the same records go
 through the per-record path above, which finds which record failed and whether it is poison.
-Re-applying the part of the batch that was stored is harmless (handlers are idempotent).
+Re-applying the part of the batch that was stored is harmless (handlers are idempotent). With
+``batch_per_poll`` the partitions of one poll go to ``handle_many`` together (one batch, one commit
+of every partition's offset), and a failure there falls back to the partitions one by one; the
+records of each partition stay in their order in the batch.
 
 :func:`decode_event` is the decoder of a topic of CloudEvents: an empty or undecodable record is
 poison with the codec's reason (it names the field, never a value).
@@ -194,6 +197,7 @@ class PartitionedConsumer(Generic[T]):
         *,
         on_dead_letter: Callable[[ConsumerRecord, str, str], None] | None = None,
         handle_many: Callable[[list[ConsumerRecord], list[T]], None] | None = None,
+        batch_per_poll: bool = False,
         poison: PoisonClassifier | None = None,
         max_poll_records: int = 200,
         max_attempts: int = 3,
@@ -212,6 +216,7 @@ class PartitionedConsumer(Generic[T]):
         self.handler = handler
         self.on_dead_letter = on_dead_letter
         self.handle_many = handle_many
+        self.batch_per_poll = batch_per_poll
         self.poison = poison
         self.max_poll_records = max_poll_records
         self.max_attempts = max_attempts
@@ -315,19 +320,43 @@ class PartitionedConsumer(Generic[T]):
                 assignment = self.consumer.assignment()
                 if assignment:
                     self.assigned.set()
-                for tp, records in batch.items():
-                    if self._stop.is_set():
-                        break
-                    if self._process_batch(tp, records):
-                        continue
-                    for record in records:
-                        if self._stop.is_set() or not self._process(tp, record):
-                            break  # paused (or stopping): the rest of this partition waits its turn
+                self._process_poll(batch)
                 self._forget_revoked(assignment)
                 self._refresh_lag(assignment)
                 self._refresh_gauges()
         finally:
             self.consumer.close(autocommit=False)
+
+    def _process_poll(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        """What one poll brought: all partitions at once (``batch_per_poll``), else or when that fails
+        partition by partition, and record by record in a partition whose batch fails."""
+        done = self._process_polled(batch) if self.batch_per_poll else set()
+        for tp, records in batch.items():
+            if self._stop.is_set():
+                break
+            if tp in done or self._process_batch(tp, records):
+                continue
+            for record in records:
+                if self._stop.is_set() or not self._process(tp, record):
+                    break  # paused (or stopping): the rest of this partition waits its turn
+
+    def _process_polled(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> set[TopicPartition]:
+        """The partitions of a poll that are not failing, handled as one batch and committed with one
+        commit; returns those done (none when the batch failed: each is tried again on its own)."""
+        ready = {tp: rs for tp, rs in batch.items() if rs and tp.partition not in self._of(tp).failing}
+        if self.handle_many is None or len(ready) < 2:
+            return set()  # a single partition: its own batch is the same thing
+        records = [r for rs in ready.values() for r in rs]
+        try:
+            items = [self.decode(r) for r in records]
+            self.handle_many(records, items)
+        except Exception as exc:  # the partitions one by one find which one failed
+            log.info("poll batch fell back to one partition at a time", extra={"exc": type(exc).__name__})
+            return set()
+        self.processed += len(records)
+        self.batches += 1
+        self._commit_many({tp: rs[-1] for tp, rs in ready.items()})
+        return set(ready)
 
     # -- a partition's records at once (the fast path, when the service gave ``handle_many``)
     def _process_batch(self, tp: TopicPartition, records: list[ConsumerRecord]) -> bool:
@@ -481,10 +510,15 @@ class PartitionedConsumer(Generic[T]):
             self.on_dead_letter(record, reason, code)
 
     def _commit(self, tp: TopicPartition, record: ConsumerRecord) -> None:
+        self._commit_many({tp: record})
+
+    def _commit_many(self, last: dict[TopicPartition, ConsumerRecord]) -> None:
+        """Commit each partition past its record of ``last``, in one request."""
         assert self.consumer is not None
+        offsets = {tp: OffsetAndMetadata(record.offset + 1, "", -1) for tp, record in last.items()}
         for attempt in range(5):
             try:
-                self.consumer.commit({tp: OffsetAndMetadata(record.offset + 1, "", -1)})
+                self.consumer.commit(offsets)
                 return
             except Exception:  # rebalance in progress: the record may be replayed, handling is idempotent
                 if attempt == 4:
