@@ -184,29 +184,68 @@ class Escalator(BackgroundLoop):
         return _aware(alert["raised_at"]) + after * (level + 1)
 
     def tick(self) -> list[Escalated]:
+        """One pass: snoozes that are over, due escalations, notifications a crash left, and when the next
+        pass is needed. With a schedule, each kind of work is first looked up (one indexed key: the earliest
+        time to come) and its query runs only when that time has come; an idle pass is one lookup each."""
         now = self.clock()
         with self._lock:
             self._early = None
-        for doc in self.repo.wake_snoozed(now):
-            self.on_change("reopened", doc)
-        done: list[Escalated] = []
         policy = self.policy.current()  # one snapshot per tick
+        schedule = self.schedule
+        horizon = now + timedelta(seconds=self.settings.escalation_rescan_seconds)
+        nxt = horizon if schedule is not None else now + timedelta(seconds=self.settings.escalation_tick_seconds)
+
+        # after work, something still due (more than a batch, or an alert that could not be taken) is
+        # looked at again this much later, not in a loop
+        again = now + timedelta(seconds=min(1.0, self.settings.escalation_tick_seconds))
+
+        def ahead(at: datetime | None, *, after_work: bool = False) -> bool:
+            """True when nothing is due yet; the earliest time to come (``at``) is kept for the next pass."""
+            nonlocal nxt
+            if at is None:
+                return True
+            if after_work:
+                nxt = min(nxt, max(at, again))
+            elif at > now:
+                nxt = min(nxt, at)
+            return at > now  # (due now: the work follows in this pass, then the time after it is kept)
+
+        if schedule is None or not ahead(schedule.next_snooze_end(horizon)):
+            for doc in self.repo.wake_snoozed(now):
+                self.on_change("reopened", doc)
+            if schedule is not None:
+                ahead(schedule.next_snooze_end(horizon), after_work=True)  # more than a batch, or re-snoozed
+        done: list[Escalated] = []
         for severity in reversed(SEVERITIES):  # most urgent first
             after = policy.escalation_after(severity)
             if after is None:  # no time configured: this severity never escalates
                 continue
             for level in range(self.settings.escalation_max_level):
-                cutoff = now - after * (level + 1)
-                for alert in self.repo.due_for_escalation(severity, level, cutoff):
+                span = after * (level + 1)
+
+                def first_due() -> datetime | None:
+                    assert schedule is not None
+                    raised = schedule.oldest_open(severity, level, horizon - span)  # noqa: B023 - called at once
+                    return None if raised is None else raised + span  # noqa: B023
+
+                if schedule is not None and ahead(first_due()):
+                    continue
+                for alert in self.repo.due_for_escalation(severity, level, now - span):
                     escalated = self.escalate(alert, level + 1, now)
                     if escalated is not None:
                         done.append(escalated)
+                if schedule is not None:
+                    ahead(first_due(), after_work=True)  # the next one at this level (or more than a batch)
         if self.notifier is not None:
-            self.notifier.sweep(self.repo, now)
+            since = schedule.oldest_unqueued(horizon - SWEEP_GRACE) if schedule is not None else None
+            if schedule is None or not ahead(None if since is None else since + SWEEP_GRACE):
+                self.notifier.sweep(self.repo, now)
+                if schedule is not None:
+                    since = schedule.oldest_unqueued(horizon - SWEEP_GRACE)
+                    ahead(None if since is None else since + SWEEP_GRACE, after_work=True)
         self.count_open(now)
         m.escalation_last_tick.set(now.timestamp())
         self._policy_seen = policy
-        nxt = self.next_due(now, policy)
         with self._lock:
             self._due = nxt if self._early is None else min(nxt, self._early)
             self._early = None
@@ -223,31 +262,6 @@ class Escalator(BackgroundLoop):
         self._next_counts = now + timedelta(seconds=10 * self.settings.escalation_tick_seconds)
         for severity, count in self.repo.open_counts().items():
             m.open_alerts.labels(severity).set(count)
-
-    def next_due(self, now: datetime, policy: Any) -> datetime:
-        """When the next tick is needed: the first escalation, snooze end or crash leftover to come, at most
-        ``escalation_rescan_seconds`` away (one indexed lookup each; a tick period without a schedule)."""
-        if self.schedule is None:
-            return now + timedelta(seconds=self.settings.escalation_tick_seconds)
-        horizon = now + timedelta(seconds=self.settings.escalation_rescan_seconds)
-        nxt = horizon
-        for severity in SEVERITIES:
-            after = policy.escalation_after(severity)
-            if after is None:
-                continue
-            for level in range(self.settings.escalation_max_level):
-                span = after * (level + 1)
-                raised = self.schedule.oldest_open(severity, level, horizon - span)
-                if raised is not None:
-                    nxt = min(nxt, raised + span)
-        ends = self.schedule.next_snooze_end(horizon)
-        if ends is not None:
-            nxt = min(nxt, ends)
-        if self.notifier is not None:
-            since = self.schedule.oldest_unqueued(horizon - SWEEP_GRACE)
-            if since is not None:
-                nxt = min(nxt, since + SWEEP_GRACE)
-        return nxt
 
     def escalate(self, alert: dict[str, Any], level: int, now: datetime) -> Escalated | None:
         payload = AlertEscalated(

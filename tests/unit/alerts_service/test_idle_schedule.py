@@ -38,15 +38,13 @@ class Repo:
     def __init__(self) -> None:
         self.alerts: list[dict[str, Any]] = []
         self.due_queries = 0
-        self.during_tick: list[Any] = []  # callables run inside the first due query (a change racing the tick)
+        self.during_tick: list[Any] = []  # callables run inside the first schedule read (a change racing the tick)
 
     def wake_snoozed(self, now: datetime) -> list[dict[str, Any]]:
         return []
 
     def due_for_escalation(self, severity: str, level: int, cutoff: datetime) -> list[dict[str, Any]]:
         self.due_queries += 1
-        while self.during_tick:
-            self.during_tick.pop()()
         return [
             a
             for a in self.alerts
@@ -66,7 +64,7 @@ class Repo:
 
 
 class Schedule:
-    """EscalationSchedule over the fake repository's alerts."""
+    """EscalationSchedule over the fake repository's alerts (counts the per-level lookups)."""
 
     def __init__(self, repo: Repo) -> None:
         self.repo = repo
@@ -74,6 +72,8 @@ class Schedule:
 
     def oldest_open(self, severity: str, level: int, cutoff: datetime) -> datetime | None:
         self.reads += 1
+        while self.repo.during_tick:
+            self.repo.during_tick.pop()()
         times = [
             a["raised_at"]
             for a in self.repo.alerts
@@ -114,17 +114,18 @@ def world(tmp_path: Path) -> Any:
 
 
 def test_an_idle_loop_reads_the_schedule_once_per_rescan_and_only_wakes_to_look_at_the_clock(world: Any) -> None:
-    esc, repo = world.escalator, world.repo
+    esc, repo, schedule = world.escalator, world.repo, world.schedule
     assert esc.step() == 5  # first pass: a tick, then a wait of one tick period (the policy file)
-    assert repo.due_queries == 4 and esc.due == T0 + timedelta(seconds=60)  # nothing open: the rescan
+    assert schedule.reads == 4 and esc.due == T0 + timedelta(seconds=60)  # nothing open: the rescan
+    assert repo.due_queries == 0  # nothing due: one schedule lookup per severity and level, no due query
     for _ in range(11):
         world.now.advance(5)
         assert esc.step() <= 5
-    assert repo.due_queries == 4  # 55 s of waking without a database query
+    assert schedule.reads == 4  # 55 s of waking without a database query
     assert m.escalation_last_tick._value.get() == world.now.t.timestamp()  # the liveness gauge still moves
     world.now.advance(5)
     esc.step()
-    assert repo.due_queries == 8  # the rescan
+    assert schedule.reads == 8 and repo.due_queries == 0  # the rescan
 
 
 def test_the_loop_sleeps_until_the_oldest_open_alert_falls_due_and_escalates_it_then(world: Any) -> None:
@@ -204,12 +205,12 @@ def test_the_open_alert_gauges_are_counted_after_a_local_change_not_on_every_pas
 
 
 def test_a_failed_tick_is_retried_a_tick_period_later(world: Any) -> None:
-    esc, repo = world.escalator, world.repo
+    esc = world.escalator
 
     def down(*args: Any) -> list[dict[str, Any]]:
         raise ConnectionError("database away")
 
-    repo.wake_snoozed = down
+    world.schedule.next_snooze_end = down
     assert esc.step() == 5 and esc.due == T0 + timedelta(seconds=5)
 
 
@@ -244,3 +245,31 @@ def test_a_failed_delivery_pass_waits_the_poll_interval() -> None:
         raise ConnectionError("database away")
 
     assert worker(broken, Now()).step() == AlertsSettings().notify_poll_seconds
+
+
+def test_an_alert_that_cannot_be_taken_is_looked_at_again_a_second_later_not_in_a_loop(world: Any) -> None:
+    esc, repo = world.escalator, world.repo
+    repo.alerts.append(alert("stuck", T0 - timedelta(minutes=11)))
+    repo.escalate = lambda *args, **kwargs: None  # another worker keeps winning it, say
+    assert esc.step() == 1.0
+    assert esc.due == T0 + timedelta(seconds=1) and repo.due_queries == 1
+
+
+def test_a_snooze_that_ends_wakes_the_alert_at_its_end(world: Any) -> None:
+    esc, repo = world.escalator, world.repo
+    woken: list[datetime] = []
+    repo.alerts.append({**alert("z", T0), "status": "snoozed", "snoozed_until": T0 + timedelta(seconds=20)})
+
+    def wake_snoozed(now: datetime) -> list[dict[str, Any]]:
+        woken.append(now)
+        for a in repo.alerts:
+            if a["status"] == "snoozed" and a["snoozed_until"] <= now:
+                a["status"] = "open"
+        return []
+
+    repo.wake_snoozed = wake_snoozed
+    esc.step()
+    assert esc.due == T0 + timedelta(seconds=20) and woken == []
+    world.now.advance(20)
+    esc.step()
+    assert woken == [T0 + timedelta(seconds=20)]
