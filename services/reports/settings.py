@@ -29,7 +29,12 @@ class ReportsSettings(CommonSettings):
         description="share of rows the export may drop before it generalises the quasi-identifiers one level more",
     )
     reports_materialise_seconds: float = Field(
-        2.0, gt=0, le=3600, description="how often changed cases are folded into the aggregate cells"
+        2.0,
+        gt=0,
+        le=3600,
+        description="how often changed cases are folded into the aggregate cells while there are some; a case "
+        "folded in this process wakes the materialiser at once, idle it looks for changed cases (one indexed "
+        "lookup) with a backoff up to ten times this",
     )
     reports_materialise_batch: int = Field(500, ge=1, le=100000, description="changed cases folded per pass")
     reports_lease_seconds: float = Field(
