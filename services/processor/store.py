@@ -32,7 +32,6 @@ from typing import Any
 
 import faust
 from faust.stores.rocksdb import Store as RocksDBStore
-from faust.types import TP
 from faust.types.stores import StoreT
 from faust.types.tuples import FutureMessage
 from rocksdict import WriteBatch
@@ -113,11 +112,6 @@ class CaseTable(faust.Table):
 
     def scan(self, partitions: Iterable[int]) -> Iterator[tuple[int, str, bytes]]:
         return self.store.scan(partitions)
-
-    def offsets(self) -> dict[TP, int | None]:
-        """The changelog offset each open partition database holds everything up to (for tests and logs)."""
-        topic = self.changelog_topic.get_topic_name()
-        return {TP(topic, p): self.store.persisted_offset(TP(topic, p)) for p in sorted(self.store._dbs)}
 
 
 def store_options(cache_mb: int) -> dict[str, Any]:
