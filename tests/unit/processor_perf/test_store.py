@@ -81,5 +81,6 @@ async def test_a_send_the_broker_refuses_leaves_the_local_database_untouched(
 def test_faust_s_own_offset_callback_is_off(table: CaseTable) -> None:
     # faust records the offset when a send completes, ahead of the data in its own store; here the
     # offset is written only with the states (test above), so the callback must do nothing
-    table._on_changelog_sent(SimpleNamespace(result=lambda: SimpleNamespace(topic_partition=TP("x", 0), offset=9)))
+    sent: Any = SimpleNamespace(result=lambda: SimpleNamespace(topic_partition=TP("x", 0), offset=9))
+    table._on_changelog_sent(sent)
     assert offset(table.store, table, 0) is None
