@@ -23,7 +23,7 @@ from services.processor import metrics as m
 from services.processor.app import app, now, progress, settings, watcher
 from services.processor.domain.engine import step
 from services.processor.retry import process
-from services.processor.tables import heap, load, states, verify_partitions
+from services.processor.tables import fingerprint, heap, load, states, verify_partitions
 from services.processor.topics import alerts_topic, dlq_topic, logical, source_topic
 from services.processor.transport import mark_processed
 from shared.events import CloudEvent, DecodeError, Event, decode, encode
@@ -75,6 +75,7 @@ async def dead_letter(event: EventT, reason: str) -> None:
 
 async def handle(event: EventT) -> None:
     msg = event.message
+    policy = watcher.policy  # one policy for the whole step and the deadline stored with it
     if logical(msg.topic) == "ticks":
         case_id = (event.key or b"").decode("utf-8", "replace")
         state = load(case_id, msg.partition)
@@ -82,7 +83,7 @@ async def handle(event: EventT) -> None:
             heap.schedule(case_id, None, msg.partition)  # nothing to look at: no re-send of this tick
             return
         with m.rule_evaluation.time():
-            result = step(state, None, now(), watcher.policy, partition=msg.partition)
+            result = step(state, None, now(), policy, partition=msg.partition)
     elif logical(msg.topic) == ALERTS:
         resolution = _manual_resolution(event.value)
         if resolution is None:
@@ -92,7 +93,7 @@ async def handle(event: EventT) -> None:
         if state is None:
             return
         with m.rule_evaluation.time():
-            result = step(state, resolution, now(), watcher.policy, partition=msg.partition)
+            result = step(state, resolution, now(), policy, partition=msg.partition)
         if not result.applied:
             m.events_duplicate.labels(ALERTS).inc()
             return
@@ -109,7 +110,7 @@ async def handle(event: EventT) -> None:
         case_id = decoded.case_id
         state = load(case_id, msg.partition)
         with m.rule_evaluation.time():
-            result = step(state, decoded, now(), watcher.policy, partition=msg.partition)
+            result = step(state, decoded, now(), policy, partition=msg.partition)
         if not result.applied:
             m.events_duplicate.labels(logical(msg.topic)).inc()
             return
@@ -119,7 +120,7 @@ async def handle(event: EventT) -> None:
     # for the stored next deadline (the heap is rebuilt from those after a restart or a takeover)
     if result.state is not state or logical(msg.topic) == "ticks":
         verify_partitions(msg.topic)
-        states.stage(case_id, result.state, msg.partition, result.next_due)
+        states.stage(case_id, result.state, msg.partition, result.next_due, fingerprint(policy))
     heap.schedule(case_id, result.next_due, msg.partition)
 
 

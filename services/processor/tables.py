@@ -112,14 +112,23 @@ def _parse(doc: object) -> CaseState | None:
     return CaseState.from_json(doc)  # a JSON object (what a table test or an older store may hold)
 
 
-_fingerprint = [policy_fingerprint(watcher.policy)]
+_fingerprints: dict[int, tuple[Policy, str]] = {}
+
+
+def fingerprint(policy: Policy) -> str:
+    """:func:`policy_fingerprint`, computed once per policy object (the watcher swaps the object on reload)."""
+    known = _fingerprints.get(id(policy))
+    if known is None or known[0] is not policy:
+        _fingerprints.clear()
+        known = _fingerprints[id(policy)] = (policy, policy_fingerprint(policy))
+    return known[1]
 
 
 class StateWriter:
     """The agent's view of the table: staged states first, then parsed ones, then the stored bytes."""
 
     def __init__(self, live_cases: int = LIVE_CASES) -> None:
-        self._staged: dict[str, tuple[int, CaseState, datetime | None]] = {}
+        self._staged: dict[str, tuple[int, CaseState, datetime | None, str]] = {}
         self._live: OrderedDict[str, CaseState] = OrderedDict()
         self._live_cases = live_cases
 
@@ -136,10 +145,13 @@ class StateWriter:
             self._keep(case_id, state)
         return state
 
-    def stage(self, case_id: str, state: CaseState, partition: int, due: datetime | None = None) -> None:
-        """``state`` is the case's new state and ``due`` its next deadline (written at the next
-        :meth:`flush`, to ``partition``'s changelog)."""
-        self._staged[case_id] = (partition, state, due)
+    def stage(
+        self, case_id: str, state: CaseState, partition: int, due: datetime | None = None, policy_fp: str = ""
+    ) -> None:
+        """``state`` is the case's new state and ``due`` its next deadline as the policy with
+        fingerprint ``policy_fp`` computed it (written at the next :meth:`flush`, to ``partition``'s
+        changelog; an empty fingerprint matches no policy: the case is evaluated at the next rebuild)."""
+        self._staged[case_id] = (partition, state, due, policy_fp)
         self._keep(case_id, state)
 
     @property
@@ -153,8 +165,7 @@ class StateWriter:
         them still staged (the next flush sends them again)."""
         if not self._staged:
             return 0
-        fingerprint = _fingerprint[0]
-        await case_state.write({key: (p, stored(st, due, fingerprint)) for key, (p, st, due) in self._staged.items()})
+        await case_state.write({key: (p, stored(st, due, fp)) for key, (p, st, due, fp) in self._staged.items()})
         written = len(self._staged)
         self._staged = {}
         return written
@@ -169,8 +180,11 @@ class StateWriter:
         Yields one at a time: nothing parsed is kept (a restart must not hold every case in memory)."""
         for partition, case_id, doc in case_state.scan(partitions):
             staged = self._staged.get(case_id)
-            if staged is not None:
+            if staged is not None and staged[3] == fingerprint:
                 yield Due(case_id, staged[2], partition)
+                continue
+            if staged is not None:
+                yield Due(case_id, due_for(staged[1], t, policy), partition)
                 continue
             header, _ = split(doc) if doc else (None, doc)
             if header is not None and header.fingerprint == fingerprint:
@@ -179,9 +193,9 @@ class StateWriter:
             state = self._live.get(case_id) or _parse(doc)
             if state is not None:
                 yield Due(case_id, due_for(state, t, policy), partition)
-        for case_id, (p, _, due) in list(self._staged.items()):
+        for case_id, (p, st, due, fp) in list(self._staged.items()):
             if p in partitions and case_state.read(p, case_id) is None:
-                yield Due(case_id, due, p)
+                yield Due(case_id, due if fp == fingerprint else due_for(st, t, policy), p)
 
     def _keep(self, case_id: str, state: CaseState) -> None:
         self._live[case_id] = state
@@ -219,11 +233,8 @@ def rebuild_heap(*, policy_changed: bool = False) -> None:
     started = time.monotonic()
     partitions = active_partitions()
     policy = watcher.policy
-    if policy_changed:
-        _fingerprint[0] = policy_fingerprint(policy)
     # a policy change invalidates every stored deadline: no fingerprint matches "" (evaluate each case)
-    fingerprint = "" if policy_changed else _fingerprint[0]
-    heap.rebuild(states.deadlines(partitions, now(), policy, fingerprint))
+    heap.rebuild(states.deadlines(partitions, now(), policy, "" if policy_changed else fingerprint(policy)))
     m.heap_size.set(len(heap))
     m.partitions_assigned.set(len(partitions))
     progress.progressed()  # a rebalance is not a stall: the idle clock starts again now

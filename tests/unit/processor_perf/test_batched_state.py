@@ -136,12 +136,16 @@ def test_deadlines_include_staged_states_not_yet_in_the_table(table: FakeTable) 
     table.partition_of["c-5"] = 1
     due = T0 + timedelta(days=3)
     staged = step(stored, flagged("c-5", "f1"), T0, policy).state
-    writer.stage("c-5", staged, 1, due)
+    writer.stage("c-5", staged, 1, due, "fp")
     fresh = step(None, registered("c-6"), T0, policy).state
-    writer.stage("c-6", fresh, 2, due + timedelta(days=1))
-    writer.stage("c-7", fresh, 3, due)  # a partition not asked for
+    writer.stage("c-6", fresh, 2, due + timedelta(days=1), "fp")
+    writer.stage("c-7", fresh, 3, due, "fp")  # a partition not asked for
     got = {d.case_id: (d.due, d.partition) for d in writer.deadlines({1, 2}, T0, policy, "fp")}
     assert got == {"c-5": (due, 1), "c-6": (due + timedelta(days=1), 2)}
+    # staged under another policy: evaluated now, not trusted
+    writer.stage("c-6", fresh, 2, due + timedelta(days=1), "fp-old")
+    dues = {d.case_id: d.due for d in writer.deadlines({2}, T0, policy, "fp")}
+    assert dues["c-6"] == tables.due_for(fresh, T0, policy)
 
 
 def test_a_stored_header_gives_the_deadline_without_evaluating_the_case(
@@ -179,6 +183,7 @@ def test_the_header_round_trips_and_older_values_have_none() -> None:
 def test_the_fingerprint_follows_the_policy() -> None:
     policy = load_policy()
     same = tables.policy_fingerprint(load_policy())
+    assert tables.fingerprint(policy) == same and tables.fingerprint(policy) == same  # cached per object
     assert tables.policy_fingerprint(policy) == same
     rules = dict(policy.rules)
     rule_id = next(iter(rules))
