@@ -154,6 +154,7 @@ class Materialiser(BackgroundLoop):
         self.idle_period = max(period, 10 * period if idle_period is None else idle_period)
         self._backoff = period
         self._notified = True  # the first pass looks at everything
+        self._idle = False  # the last pass found nothing: a fold here wakes it at once
         self.k = k
         self.gauges_every = gauges_every
         self._gauges_at = 0.0
@@ -164,9 +165,13 @@ class Materialiser(BackgroundLoop):
         self.batch = batch
 
     def notify(self) -> None:
+        """A case was folded here: the next pass materialises. An idle materialiser runs it at once; a busy
+        one keeps its ``period`` (passes fold what gathered meanwhile, not one case each)."""
         self._notified = True
         self._backoff = self.period
-        super().notify()
+        if self._idle:
+            self._idle = False
+            super().notify()
 
     def step(self) -> float:
         try:
@@ -176,7 +181,9 @@ class Materialiser(BackgroundLoop):
             if not (notified or gauges_due) and self.facts.col.find_one(DIRTY_PROBE, {"_id": 1}) is None:
                 delay = self._backoff  # idle: one indexed probe, no lease
                 self._backoff = min(self._backoff * 2, self.idle_period)
+                self._idle = True
                 return delay
+            self._idle = False
             if not self.lease.acquire():
                 return self.period
             folded = self.run_once()

@@ -56,3 +56,18 @@ def test_a_dirty_case_written_elsewhere_is_found_by_the_probe_and_taken_to_work(
     m.facts.save(CaseFacts(case_id="c1"), 0, None)  # folded by another process: nobody notified this one
     m.step()
     assert leases.calls == ["find_one_and_update"]  # the lease, then the pass (folding: tests/integration/reports)
+
+
+def test_a_busy_materialiser_keeps_its_period_however_many_cases_are_folded() -> None:
+    db: Any = mongomock.MongoClient(tz_aware=True)["reports_idle3"]
+    ensure_indexes(db)
+    m = Materialiser(db, period=2.0, batch=100, lease_seconds=15.0, gauges_every=300.0)
+    m.step()  # a pass with work (the first): the next in a period
+    m._wake.clear()
+    for _ in range(50):
+        m.notify()  # the projector folding a backlog
+    assert not m._wake.is_set()  # not a pass per case
+    m.step()  # the pass at the period takes what gathered
+    m.step()  # idle now
+    m.notify()
+    assert m._wake.is_set()  # idle: a fold here is materialised at once
