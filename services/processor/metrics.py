@@ -57,6 +57,12 @@ input_holes = metrics.counter(
     "input records the consumer skipped around a rebalance and read again (services/processor/transport.py)",
     ("topic",),
 )
+standby_lag = metrics.gauge(
+    "centinela_alerts_standby_lag",
+    "changelog records this worker's standby copies of other workers' partitions still have to read to reach "
+    "the end they had when they started (0: a takeover of those partitions reads only the newest records; -1 "
+    "just after a rebalance, before that end is measured)",
+)
 ticks_retried = metrics.counter(
     "centinela_alerts_deadline_ticks_retried_total",
     "deadline ticks sent again because no re-evaluation came back in time (lost around a rebalance)",

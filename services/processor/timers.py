@@ -70,6 +70,21 @@ def measure_lag() -> None:
         total += lag
         m.consumer_lag.labels(logical(tp.topic), str(tp.partition)).set(lag)
     progress.observe_lag(total)
+    m.standby_lag.set(standby_lag())
+
+
+def standby_lag() -> int:
+    """Changelog records the standby copies still have to read to reach the end measured when they
+    started; -1 while a standby partition's end is not measured yet (just after a rebalance)."""
+    recovery = app.tables.recovery  # type: ignore[attr-defined]  # on faust's TableManager, not its interface
+    highwaters, offsets = recovery.standby_highwaters, recovery.standby_offsets
+    total = 0
+    for tp in recovery.standby_tps:
+        end = highwaters.get(tp)
+        if end is None:
+            return -1
+        total += max(0, end - (offsets.get(tp) if offsets.get(tp) is not None else -1))
+    return total
 
 
 def tick_queued(partition: int, offset: int) -> bool:

@@ -140,6 +140,13 @@ def owned(proc: Proc) -> int:
         return 0
 
 
+def standby_lag(proc: Proc) -> float | None:
+    try:
+        return metric_sum(metrics_text(proc), "centinela_alerts_standby_lag")
+    except (httpx.HTTPError, OSError):
+        return None
+
+
 def owned_partitions(proc: Proc) -> set[int]:
     out = set()
     for line in metrics_text(proc).splitlines():
@@ -446,6 +453,15 @@ def takeover(
     kept = poll(lambda: (p := owned_partitions(b)) and len(p) == owned(b) and p, timeout=60, interval=0.5)
     if not kept:
         raise RuntimeError("could not tell which partitions the second worker owns (no lag series)")
+    # steady state before the kill: the survivor-to-be's standby copies of the other worker's
+    # partitions have caught up (a worker that dies sooner after a join costs the rest of that read)
+    t_standby = time.monotonic()
+    caught_up = poll(lambda: standby_lag(b) == 0, timeout=900, interval=1)
+    bench.progress(
+        f"  second worker's standby copies caught up after {time.monotonic() - t_standby:.0f}s"
+        if caught_up
+        else "  second worker's standby copies still behind after 900s: killing anyway"
+    )
     # deadlines from shortly before the kill until well after the move, so some fall due in every phase
     spread = bench.sizes["probe_spread"] + 20
     probes = Probes.schedule(bench, prefix, probes_n, first_in=8, spread=spread)

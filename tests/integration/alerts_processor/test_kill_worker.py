@@ -309,6 +309,8 @@ def test_sigkill_one_of_two_workers_under_load(run: Run, policy: Path, log_dir: 
     try:
         wait_owned([a, b], PARTITIONS, timeout=90)
         assert 0 < owned(b) < PARTITIONS, "one worker owns everything: nothing would move"
+        # the survivor-to-be follows the other worker's partitions (standby copies on its own disk)
+        wait_for(lambda: metric(b, "centinela_alerts_standby_lag") == 0, timeout=60, what="b's standby copies")
 
         def kill_a() -> None:
             mine = owned_partitions(b)
@@ -334,7 +336,8 @@ def test_sigkill_the_only_worker_and_restart_it(run: Run, policy: Path, log_dir:
         def kill_and_restart() -> None:
             run.kill(only)
             # the same disk, as a restarted container has: recovery reads only what the databases lack
-            restarted.append(worker("processor-only-restarted", run, log_dir, policy, procs, log_dir / "processor-only-data"))
+            same_disk = log_dir / "processor-only-data"
+            restarted.append(worker("processor-only-restarted", run, log_dir, policy, procs, same_disk))
             back_at = wait_owned(restarted, PARTITIONS, timeout=SESSION_TIMEOUT + 60)
             run.owned_again(set(range(PARTITIONS)), back_at)  # every partition changed hands (to the new process)
 

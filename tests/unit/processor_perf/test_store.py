@@ -84,3 +84,18 @@ def test_faust_s_own_offset_callback_is_off(table: CaseTable) -> None:
     sent: Any = SimpleNamespace(result=lambda: SimpleNamespace(topic_partition=TP("x", 0), offset=9))
     table._on_changelog_sent(sent)
     assert offset(table.store, table, 0) is None
+
+
+def test_standby_lag_counts_what_the_copies_still_have_to_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.processor import timers
+
+    a, b = TP("changelog", 3), TP("changelog", 4)
+    recovery = SimpleNamespace(standby_tps={a, b}, standby_highwaters={a: 100, b: 50}, standby_offsets={a: 40, b: 60})
+    monkeypatch.setattr(type(timers.app.tables), "recovery", property(lambda self: recovery))
+    assert timers.standby_lag() == 60  # 100 - 40, and b is past its end (0)
+    recovery.standby_offsets = {a: 100, b: None}  # b not read at all yet: from -1
+    assert timers.standby_lag() == 51
+    recovery.standby_highwaters = {a: 100}  # b's end not measured yet (just after a rebalance)
+    assert timers.standby_lag() == -1
+    recovery.standby_tps = set()  # a single worker has no standby copies
+    assert timers.standby_lag() == 0
