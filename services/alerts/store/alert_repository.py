@@ -1,12 +1,13 @@
 """Alert repository: idempotent ingestion and conditional transitions (one document each).
 
-Every change goes through :meth:`AlertRepository._transition`: one ``find_one_and_update``
+Every change goes through :meth:`AlertRepository._transition`: one conditional ``update_one``
 whose filter is the alert's id plus the state the transition is allowed from, and whose update
 applies the change, bumps ``version`` and ``$push``es the outbox entries and the notifications
 still to queue (``notify``, with ``notify_since`` set so a sweep finds them by an index if the
 process dies before it queues them). The database applies
 a single-document conditional update atomically, so of two racers only one matches; the other
-gets ``None`` — exactly what it gets when the transition is not allowed at all.
+gets ``None`` — exactly what it gets when the transition is not allowed at all. The alert after
+the change is then read by its id.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo import DESCENDING, ReturnDocument
+from pymongo import DESCENDING
 from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -190,13 +191,19 @@ class AlertRepository:
 
         A lost race and a disallowed transition are the same answer: by the time the loser's
         update is applied, the winner has moved the alert out of the state it was allowed from.
+
+        A conditional ``update_one``, then the alert read by id; not ``find_one_and_update``: the local
+        database server's findAndModify reads the whole collection for every call (its write step
+        re-asserts the query as ``{_id, $and: [query]}``, which no index serves): 28 ms with 2,000 alerts
+        stored, 114 ms with 10,000, against ~10 ms flat for the update and the read. The update is the
+        same atomic single-document write; the alert read after it may also carry a change made just after.
         """
-        return self.coll.find_one_and_update(
-            {"_id": alert_id, **allowed_from},
-            {"$set": set_fields, "$inc": {"version": 1}, "$push": push},
-            projection=_NO_OUTBOX,
-            return_document=ReturnDocument.AFTER,
+        changed = self.coll.update_one(
+            {"_id": alert_id, **allowed_from}, {"$set": set_fields, "$inc": {"version": 1}, "$push": push}
         )
+        if not changed.matched_count:
+            return None
+        return self.coll.find_one({"_id": alert_id}, _NO_OUTBOX)
 
     # -- consumed lifecycle events (idempotent: a replay finds the transition not allowed)
     def ingest_raised(self, p: AlertRaised, event_id: str, now: datetime) -> bool:

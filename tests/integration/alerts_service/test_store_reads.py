@@ -199,3 +199,23 @@ def test_an_alert_raised_exactly_at_the_edge_of_a_window_is_in_the_inbox(
     repo.coll.insert_many(docs)
     page, more, _ = repo.page({"advocate_id": adv}, {}, 50, now=NOW)
     assert [d["_id"] for d in page] == [d["_id"] for d in docs] and not more
+
+
+def test_a_change_is_a_conditional_update_and_a_read_by_id_never_find_and_modify(
+    watched: tuple[AlertRepository, Commands],
+) -> None:
+    """The local server's findAndModify reads the whole collection on every call (slower the more alerts
+    are stored); a conditional update and a read by id stay flat, with the same one-winner guarantee."""
+    repo, commands = watched
+    doc = alert(version=0)
+    repo.coll.insert_one(doc)
+    history = {"at": NOW, "action": "acknowledged", "by": "adv-x"}
+    commands.names.clear()
+    after = repo.transition(doc["_id"], ("open", "snoozed"), {"status": "acknowledged"}, history, [])
+    assert after is not None and after["status"] == "acknowledged" and after["version"] == 1
+    assert after["history"][-1]["action"] == "acknowledged" and "outbox" not in after
+    assert commands.names == ["update", "find"], commands.names
+    commands.names.clear()  # not allowed from acknowledged: nothing changes, nothing is read back
+    assert repo.transition(doc["_id"], ("open", "snoozed"), {"status": "acknowledged"}, history, []) is None
+    assert commands.names == ["update"], commands.names
+    assert repo.coll.find_one({"_id": doc["_id"]})["version"] == 1  # type: ignore[index]
