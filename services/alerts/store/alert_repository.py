@@ -50,10 +50,12 @@ class AlertRepository:
 
     # -- reads
     def get(self, alert_id: str, scope: dict[str, Any] | None = None) -> dict[str, Any] | None:
-        query: dict[str, Any] = {"_id": alert_id}
-        if scope:
-            query = {"$and": [query, scope]}
-        return self.coll.find_one(query, _NO_OUTBOX)
+        """The alert, or None when it is missing or outside ``scope``: read by id alone (the local database
+        server reads the whole collection for ``{$and: [{_id}, scope]}``), the scope checked here."""
+        doc = self.coll.find_one({"_id": alert_id}, _NO_OUTBOX)
+        if doc is None or (scope and not _matches(doc, scope)):
+            return None
+        return doc
 
     def page(
         self,
@@ -288,11 +290,10 @@ class AlertRepository:
         than the last update applied (``updated_at``): a replayed or late older fact matches nothing.
         Returns the alert after the change and the advocate it had before, or None when nothing changed.
         """
-        before = self.coll.find_one(
-            {"_id": p.alert_id, "status": {"$ne": "resolved"}},
-            {"advocate_id": 1, "last_update_at": 1, "summary": 1, "evidence": 1},
+        before = self.coll.find_one(  # by id alone: any other field in the filter makes the local server scan
+            {"_id": p.alert_id}, {"status": 1, "advocate_id": 1, "last_update_at": 1, "summary": 1, "evidence": 1}
         )
-        if before is None:
+        if before is None or before.get("status") == "resolved":
             return None
         last = before.get("last_update_at")
         if last is not None and aware(last) >= aware(p.updated_at):

@@ -27,9 +27,12 @@ class Commands(monitoring.CommandListener):
 
     def __init__(self) -> None:
         self.names: list[str] = []
+        self.find_filters: list[dict[str, Any]] = []
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         self.names.append(event.command_name)
+        if event.command_name == "find":
+            self.find_filters.append(dict(event.command["filter"]))
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         pass
@@ -219,3 +222,20 @@ def test_a_change_is_a_conditional_update_and_a_read_by_id_never_find_and_modify
     assert repo.transition(doc["_id"], ("open", "snoozed"), {"status": "acknowledged"}, history, []) is None
     assert commands.names == ["update"], commands.names
     assert repo.coll.find_one({"_id": doc["_id"]})["version"] == 1  # type: ignore[index]
+
+
+def test_one_alert_is_read_by_id_alone_and_the_scope_checked_on_it(watched: tuple[AlertRepository, Commands]) -> None:
+    """``GET /v1/alerts/{id}`` and every action load the alert by id; ``{$and: [{_id}, scope]}`` made the
+    local server read the whole collection. Out of scope is still "not found"."""
+    repo, commands = watched
+    doc = alert(advocate_id="adv-get", org_id="org-get")
+    repo.coll.insert_one(doc)
+    commands.find_filters.clear()
+    assert repo.get(doc["_id"], {"advocate_id": "adv-get"}) is not None
+    assert repo.get(doc["_id"], {"org_id": "org-get"}) is not None
+    assert repo.get(doc["_id"], {"$or": [{"advocate_id": "someone"}, {"org_id": "org-get"}]}) is not None
+    assert repo.get(doc["_id"], {"advocate_id": "someone"}) is None
+    assert repo.get(doc["_id"], {"$or": [{"advocate_id": "someone"}, {"org_id": "elsewhere"}]}) is None
+    assert repo.get("al_missing", {"advocate_id": "adv-get"}) is None
+    assert repo.get(doc["_id"]) is not None  # no scope: the service's own reads
+    assert commands.find_filters == [{"_id": doc["_id"]}] * 5 + [{"_id": "al_missing"}, {"_id": doc["_id"]}]
