@@ -273,3 +273,23 @@ class Receiver:
         if self.server:
             self.server.shutdown()
             self.server.server_close()
+
+
+class Counting:
+    """Wraps a collection (a real one or mongomock's) and records the name of every method called on
+    it: what a loop asks the database server (the idle tests of the outbox relay and the reports)."""
+
+    def __init__(self, coll: Any) -> None:
+        self.coll = coll
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.coll, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self.calls.append(name)
+            return attr(*args, **kwargs)
+
+        return call

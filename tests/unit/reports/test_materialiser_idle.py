@@ -10,23 +10,7 @@ import mongomock
 from services.reports.domain.facts import CaseFacts
 from services.reports.service.projector import Materialiser
 from services.reports.store.readmodel import ensure_indexes
-
-
-class Counting:
-    def __init__(self, coll: Any) -> None:
-        self.coll = coll
-        self.calls: list[str] = []
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self.coll, name)
-        if not callable(attr):
-            return attr
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            self.calls.append(name)
-            return attr(*args, **kwargs)
-
-        return call
+from tests.support import Counting
 
 
 def test_idle_costs_one_probe_per_pass_backing_off_and_a_fold_here_wakes_it() -> None:

@@ -14,6 +14,7 @@ from shared.events import decode, new_event
 from shared.events.case import CaseClosed, RiskFlagged
 from shared.outbox import OutboxRelay, entries, push
 from shared.topics import ALERTS, CASE_EVENTS
+from tests.support import Counting
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -158,25 +159,6 @@ def test_idle_relay_backs_off_and_a_write_wakes_it(db: Any) -> None:
     db.cases.insert_one({"_id": "c1", "outbox": entries(CASE_EVENTS, closed("c1"))})
     assert r.step() == 0.5  # published something: stay at the short interval
     assert r.step() == 0.5 and r.step() == 1.0
-
-
-class Counting:
-    """A collection that records the name of every method called on it (what the relay asks the server)."""
-
-    def __init__(self, coll: Any) -> None:
-        self.coll = coll
-        self.calls: list[str] = []
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self.coll, name)
-        if not callable(attr):
-            return attr
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            self.calls.append(name)
-            return attr(*args, **kwargs)
-
-        return call
 
 
 def test_the_idle_backoff_is_free_of_the_lease_length(db: Any) -> None:
