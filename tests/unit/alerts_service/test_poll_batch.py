@@ -12,8 +12,7 @@ from services.alerts.adapters.consumer import alerts_consumer
 from services.alerts.settings import AlertsSettings
 from shared.consumer import PartitionedConsumer, _Failing
 from shared.errors import InvalidInput
-from shared.settings import CommonSettings
-from tests.unit.shared.fake_kafka import FakeConsumer, FakeProducer, Record
+from tests.unit.shared.fake_kafka import FakeConsumer, FakeProducer, Record, partitioned
 
 TOPIC = "alerts"
 
@@ -28,20 +27,7 @@ def poll(*partitions: tuple[int, list[bytes]]) -> dict[TopicPartition, list[Any]
 
 
 def make(many: Any, one: Any) -> tuple[PartitionedConsumer[bytes], FakeConsumer, FakeProducer]:
-    loop: PartitionedConsumer[bytes] = PartitionedConsumer(
-        CommonSettings(service_name="unitpollbatch"),
-        TOPIC,
-        "g",
-        lambda record: record.value,
-        one,
-        handle_many=many,
-        batch_per_poll=True,
-        max_attempts=3,
-    )
-    fake, producer = FakeConsumer(), FakeProducer()
-    loop.consumer = fake
-    loop.producer = producer  # type: ignore[assignment]
-    return loop, fake, producer
+    return partitioned(TOPIC, "unitpollbatch", one, handle_many=many, batch_per_poll=True)
 
 
 class Commits(FakeConsumer):

@@ -8,6 +8,9 @@ from typing import Any
 
 from kafka import TopicPartition
 
+from shared.consumer import PartitionedConsumer
+from shared.settings import CommonSettings
+
 
 @dataclass
 class Record:
@@ -71,3 +74,22 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
+
+
+def partitioned(
+    topic: str, service: str, handler: Any, **options: Any
+) -> tuple[PartitionedConsumer[bytes], FakeConsumer, FakeProducer]:
+    """A PartitionedConsumer of ``topic`` on the fakes above, up to 3 attempts a record (``options``:
+    more of its keywords, e.g. handle_many, batch_per_poll)."""
+    loop: PartitionedConsumer[bytes] = PartitionedConsumer(
+        CommonSettings(service_name=service),
+        topic,
+        "g",
+        lambda record: record.value,
+        handler,
+        **{"max_attempts": 3, **options},
+    )
+    fake, producer = FakeConsumer(), FakeProducer()
+    loop.consumer = fake
+    loop.producer = producer  # type: ignore[assignment]
+    return loop, fake, producer

@@ -9,8 +9,7 @@ from kafka import TopicPartition
 from shared.consumer import PartitionedConsumer, poison_reason
 from shared.errors import InvalidInput, Rejected, StorageUnavailable
 from shared.metrics import metrics_payload
-from shared.settings import CommonSettings
-from tests.unit.shared.fake_kafka import FakeConsumer, FakeProducer, Record
+from tests.unit.shared.fake_kafka import FakeConsumer, FakeProducer, Record, partitioned
 
 TOPIC = "case-events"
 
@@ -26,19 +25,7 @@ def test_non_transient_centinela_errors_are_poison_with_their_reason_code() -> N
 
 
 def make(handle_many: Any, handler: Any) -> tuple[PartitionedConsumer[bytes], FakeConsumer, FakeProducer]:
-    loop: PartitionedConsumer[bytes] = PartitionedConsumer(
-        CommonSettings(service_name="unitconsumer"),
-        TOPIC,
-        "g",
-        lambda record: record.value,
-        handler,
-        handle_many=handle_many,
-        max_attempts=3,
-    )
-    fake, producer = FakeConsumer(), FakeProducer()
-    loop.consumer = fake
-    loop.producer = producer  # type: ignore[assignment]
-    return loop, fake, producer
+    return partitioned(TOPIC, "unitconsumer", handler, handle_many=handle_many)
 
 
 def test_a_batch_is_handled_at_once_and_committed_once() -> None:
