@@ -80,7 +80,11 @@ def start_processor(
         log_dir,
         port=port,
     )
-    proc.wait_ready("/readyz", timeout=90)
+    try:
+        proc.wait_ready("/readyz", timeout=90)
+    except BaseException:
+        proc.stop()  # a worker that never got ready is nobody's to stop later: stop it here
+        raise
     return proc
 
 
