@@ -199,6 +199,7 @@ def test_bad_credentials_or_untrusted_ca_fail_fast_and_say_why(
             bootstrap_servers=broker.bootstrap, bootstrap_timeout_ms=5000, **kafka_python_security(settings)
         )
     assert time.monotonic() - started < 20, "kafka-python hung instead of failing"
+    kafka_python_log = caplog.text
 
     # aiokafka as the processor's faust app configures it: fails at start, the cause in its log
     from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
@@ -220,7 +221,17 @@ def test_bad_credentials_or_untrusted_ca_fail_fast_and_say_why(
     assert time.monotonic() - started < 15, "aiokafka hung instead of failing"
 
     logged = caplog.text
-    assert logged.count(reason) >= 2, f"neither client named the cause ({reason}):\n{logged[-2000:]}"
+    aiokafka_log = logged[len(kafka_python_log) :]
+    assert reason in aiokafka_log, f"aiokafka did not name the cause ({reason}):\n{aiokafka_log[-2000:]}"
+    if case == "wrong password":
+        # kafka-python 3.0 sometimes reads the broker's close before the SASL error response (a race:
+        # seen once in CI, every attempt of the bootstrap "socket disconnected"); it then fails fast,
+        # as checked above, but without the cause. A TLS failure it always names.
+        assert reason in kafka_python_log or "socket disconnected" in kafka_python_log, kafka_python_log[-2000:]
+    else:
+        assert reason in kafka_python_log, (
+            f"kafka-python did not name the cause ({reason}):\n{kafka_python_log[-2000:]}"
+        )
     assert WRONG_PASSWORD not in logged and PASSWORDS[INTAKE_USER] not in logged
 
 
