@@ -46,6 +46,7 @@ from tests.bench.common import (
 from tests.bench.common import (
     produce as common_produce,
 )
+from tests.integration.alerts_processor import helpers
 from tests.integration.alerts_processor.helpers import seconds_policy
 from tests.support import Proc
 
@@ -60,22 +61,12 @@ def produce(bench: Bench, prefix: str, events: list[CloudEvent]) -> None:
 
 
 def registered(case_id: str, t: datetime) -> CloudEvent:
-    return new_event(ce.CaseRegistered(case_id=case_id, org_id=ORG, advocate_id=ADVOCATE, registered_at=t))
+    return new_event(helpers.registered(case_id, ORG, ADVOCATE, t))
 
 
 def planned(case_id: str, t: datetime, due: datetime) -> CloudEvent:
-    return new_event(
-        ce.ServicePlanned(
-            case_id=case_id,
-            service_id="s1",
-            spl_type="SocialCare",
-            service_kind="psychosocial",
-            provider_org_id="org-p",
-            first_due_at=due,
-            interval_days=7,
-            planned_at=t,
-        )
-    )
+    """The processor tests' psychosocial service (helpers.service_planned), weekly, planned at ``t``."""
+    return new_event(helpers.service_planned(case_id, due, interval_days=7, planned_at=t))
 
 
 def flagged(case_id: str, t: datetime) -> CloudEvent:
