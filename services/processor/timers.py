@@ -83,7 +83,8 @@ def standby_lag() -> int:
         end = highwaters.get(tp)
         if end is None:
             return -1
-        total += max(0, end - (offsets.get(tp) if offsets.get(tp) is not None else -1))
+        read = offsets.get(tp)
+        total += max(0, end - (-1 if read is None else read))  # -1: nothing read yet
     return total
 
 
